@@ -1,0 +1,31 @@
+import { ChannelEnum } from "../creators/schema.js";
+import { ActionStatus } from "../generated/prisma/enums.js";
+import { builder } from "../graphql/builder.js";
+
+export const ActionStatusEnum = builder.enumType(ActionStatus, {
+  name: "ActionStatus",
+  description: "PLANNED -> SENDING -> SENT or FAILED; CANCELLED and SKIPPED carry their reason in statusReason.",
+});
+
+export const ActionNode = builder.prismaNode("Action", {
+  id: { field: "id" },
+  authScopes: (action) => ({ creator: action.creatorId }),
+  description: "A message an agent planned: sent when due, once, if the consumer's consent and the send rules allow.",
+  fields: (t) => ({
+    channel: t.expose("channel", { type: ChannelEnum }),
+    payload: t.expose("payload", { type: "JSON", description: "to, subject, message..." }),
+    sendAt: t.expose("sendAt", { type: "DateTime" }),
+    priority: t.exposeFloat("priority", { description: "Among due actions, higher goes first." }),
+    status: t.expose("status", { type: ActionStatusEnum }),
+    statusReason: t.exposeString("statusReason", { nullable: true }),
+    attempts: t.exposeInt("attempts"),
+    providerResponse: t.expose("providerResponse", { type: "JSON", nullable: true }),
+    providerMessageId: t.exposeString("providerMessageId", { nullable: true }),
+    sentAt: t.expose("sentAt", { type: "DateTime", nullable: true }),
+    latenessMs: t.exposeInt("latenessMs", { nullable: true, description: "How late the send was against sendAt." }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    invocation: t.relation("invocation"),
+    consumer: t.relation("consumer"),
+  }),
+});

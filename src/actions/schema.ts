@@ -1,0 +1,33 @@
+import { ChannelEnum } from "../creators/schema.js";
+import { builder } from "../graphql/builder.js";
+import { ActionStatusEnum } from "./schema-types.js";
+
+const ActionFilter = builder.inputType("ActionFilter", {
+  fields: (t) => ({
+    status: t.field({ type: [ActionStatusEnum] }),
+    channel: t.field({ type: [ChannelEnum] }),
+    dueAfter: t.field({ type: "DateTime", description: "sendAt at or after." }),
+    dueBefore: t.field({ type: "DateTime", description: "sendAt before." }),
+    consumerId: t.globalID(),
+  }),
+});
+
+builder.prismaObjectFields("Creator", (t) => ({
+  actions: t.relatedConnection("actions", {
+    cursor: "id",
+    totalCount: true,
+    description: "Planned and past actions, by send time (latest first).",
+    args: { filter: t.arg({ type: ActionFilter }) },
+    query: ({ filter }) => ({
+      where: {
+        ...(filter?.status ? { status: { in: filter.status } } : {}),
+        ...(filter?.channel ? { channel: { in: filter.channel } } : {}),
+        ...(filter?.consumerId ? { consumerId: filter.consumerId.id } : {}),
+        ...(filter?.dueAfter || filter?.dueBefore
+          ? { sendAt: { gte: filter.dueAfter ?? undefined, lt: filter.dueBefore ?? undefined } }
+          : {}),
+      },
+      orderBy: [{ sendAt: "desc" }, { id: "desc" }],
+    }),
+  }),
+}));

@@ -1,0 +1,18 @@
+import { CreatorNode } from "../creators/schema.js";
+import { db } from "../db/client.js";
+import { builder } from "../graphql/builder.js";
+import { feedScopes, subscribeFeed } from "../graphql/live-feed.js";
+import type { ActionMessage } from "../pubsub.js";
+
+builder.subscriptionField("actionUpdates", (t) =>
+  t.prismaField({
+    type: "Action",
+    nullable: true,
+    description:
+      "Every status change of an action: planned, sending, sent, failed, cancelled, skipped or deferred (with its reason).",
+    args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
+    authScopes: (_root, { creatorId }) => feedScopes(creatorId),
+    subscribe: (_root, { creatorId }, ctx) => subscribeFeed<ActionMessage>("actions", creatorId, ctx),
+    resolve: (query, message: ActionMessage) => db.action.findUnique({ ...query, where: { id: message.actionId } }),
+  }),
+);

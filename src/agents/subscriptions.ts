@@ -1,0 +1,31 @@
+import { CreatorNode } from "../creators/schema.js";
+import { db } from "../db/client.js";
+import { builder } from "../graphql/builder.js";
+import { feedScopes, subscribeFeed } from "../graphql/live-feed.js";
+import type { DecisionMessage, InvocationMessage } from "../pubsub.js";
+
+builder.subscriptionField("agentDecisions", (t) =>
+  t.prismaField({
+    type: "AgentInvocation",
+    nullable: true,
+    description: "Each decision an agent makes (acted or not, and why). Without creatorId: every creator (admin keys).",
+    args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
+    authScopes: (_root, { creatorId }) => feedScopes(creatorId),
+    subscribe: (_root, { creatorId }, ctx) => subscribeFeed<DecisionMessage>("decisions", creatorId, ctx),
+    resolve: (query, message: DecisionMessage) =>
+      db.agentInvocation.findUnique({ ...query, where: { id: message.invocationId } }),
+  }),
+);
+
+builder.subscriptionField("invocationUpdates", (t) =>
+  t.prismaField({
+    type: "AgentInvocation",
+    nullable: true,
+    description: "Every status change of an agent run (queued, running, completed, skipped, failed).",
+    args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
+    authScopes: (_root, { creatorId }) => feedScopes(creatorId),
+    subscribe: (_root, { creatorId }, ctx) => subscribeFeed<InvocationMessage>("invocations", creatorId, ctx),
+    resolve: (query, message: InvocationMessage) =>
+      db.agentInvocation.findUnique({ ...query, where: { id: message.invocationId } }),
+  }),
+);

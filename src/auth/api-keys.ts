@@ -1,0 +1,95 @@
+import { createHash, randomBytes } from "node:crypto";
+import { z } from "zod";
+import { recordAudit } from "../audit/audit-log.js";
+import { db } from "../db/client.js";
+import { NotFoundError, ValidationError } from "../errors.js";
+import type { ApiKeyKind } from "../generated/prisma/enums.js";
+import type { Viewer } from "./viewer.js";
+
+// Keys carry a readable kind marker so a leaked key is recognisable (and an ingest key is
+// visibly the publishable one), then 32 random bytes.
+const KIND_MARKER: Record<ApiKeyKind, string> = { ADMIN: "adm", CREATOR: "crt", INGEST: "pub" };
+const KEY_PATTERN = /^clsr_(adm|crt|pub)_[A-Za-z0-9_-]{43}$/;
+/** Writing lastUsedAt on every request would cost a write per event; once a minute is enough to audit use. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export function hashApiKey(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+function generateSecret(kind: ApiKeyKind): string {
+  return `clsr_${KIND_MARKER[kind]}_${randomBytes(32).toString("base64url")}`;
+}
+
+export class AuthenticationError extends Error {}
+
+/** Resolves an Authorization header to the key's viewer; null when no header is sent. */
+export async function authenticate(header: string | null): Promise<Viewer | null> {
+  if (header === null || header === "") return null;
+  const match = /^Bearer (\S+)$/.exec(header);
+  if (!match) throw new AuthenticationError("Malformed Authorization header: expected 'Bearer <api key>'");
+  const secret = match[1];
+  if (!KEY_PATTERN.test(secret)) throw new AuthenticationError("Malformed API key");
+  const key = await db.apiKey.findUnique({ where: { hash: hashApiKey(secret) } });
+  if (!key) throw new AuthenticationError("Unknown API key");
+  if (key.revokedAt) throw new AuthenticationError("This API key has been revoked");
+  if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    // Not awaited: bookkeeping must not slow the request down.
+    db.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+  }
+  return { keyId: key.id, kind: key.kind, creatorId: key.creatorId, label: `${key.kind.toLowerCase()}:${key.prefix}` };
+}
+
+const createApiKeyInput = z
+  .object({
+    kind: z.enum(["ADMIN", "CREATOR", "INGEST"]),
+    creatorId: z.uuid().nullish(),
+    name: z.string().trim().min(1).max(100),
+  })
+  .refine((k) => (k.kind === "ADMIN") === !k.creatorId, {
+    message: "admin keys have no creator; creator and ingest keys need one",
+    path: ["creatorId"],
+  });
+
+export type CreateApiKeyInput = z.input<typeof createApiKeyInput>;
+
+/** Creates a key and returns its secret, which is never stored and cannot be shown again. */
+export async function createApiKey(input: CreateApiKeyInput, actor: Viewer | null) {
+  const parsed = createApiKeyInput.safeParse(input);
+  if (!parsed.success) throw ValidationError.fromZod(parsed.error);
+  const { kind, creatorId, name } = parsed.data;
+  if (creatorId && !(await db.creator.findUnique({ where: { id: creatorId }, select: { id: true } }))) {
+    throw new NotFoundError("Creator", creatorId);
+  }
+  const secret = generateSecret(kind);
+  const apiKey = await db.$transaction(async (tx) => {
+    const row = await tx.apiKey.create({
+      data: { kind, creatorId: creatorId ?? null, name, prefix: secret.slice(0, 13), hash: hashApiKey(secret) },
+    });
+    await recordAudit(tx, actor, {
+      operation: "apiKey.create",
+      creatorId: row.creatorId,
+      targetType: "ApiKey",
+      targetId: row.id,
+      details: { kind, name },
+    });
+    return row;
+  });
+  return { apiKey, secret };
+}
+
+export async function revokeApiKey(id: string, actor: Viewer | null) {
+  return db.$transaction(async (tx) => {
+    const key = await tx.apiKey.findUnique({ where: { id } });
+    if (!key) throw new NotFoundError("ApiKey", id);
+    if (key.revokedAt) return key;
+    const revoked = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    await recordAudit(tx, actor, {
+      operation: "apiKey.revoke",
+      creatorId: key.creatorId,
+      targetType: "ApiKey",
+      targetId: id,
+    });
+    return revoked;
+  });
+}

@@ -1,0 +1,93 @@
+import { z } from "zod";
+import { DEFAULT_DATABASE_URL } from "./db/database-url.js";
+
+const bool = z
+  .enum(["true", "false", "1", "0"], { message: "must be true or false" })
+  .transform((v) => v === "true" || v === "1");
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const url = z.url({ message: "must be a URL" });
+
+/** Every setting comes from the environment; defaults work on a developer machine of ours. */
+const configSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  HOST: z.string().default("0.0.0.0"),
+  PORT: int(0, 65535).default(4000),
+  DATABASE_URL: url.default(DEFAULT_DATABASE_URL),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  REDIS_URL: url.default("redis://127.0.0.1:6379"),
+  /** Namespace of BullMQ queues and pub/sub channels, so several deployments or test runs share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]+$/, "letters, digits, _ and - only")
+    .default("closer"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+
+  GRAPHQL_INTROSPECTION: bool.default(true),
+  GRAPHQL_MAX_DEPTH: int(2, 50).default(12),
+  GRAPHQL_MAX_COMPLEXITY: int(10).default(5000),
+  GRAPHQL_MAX_BREADTH: int(5).default(200),
+  GRAPHQL_MAX_ALIASES: int(1).default(20),
+  GRAPHQL_MAX_TOKENS: int(100).default(20000),
+  HTTP_BODY_LIMIT_BYTES: int(1024).default(1_048_576),
+  /** Requests per API key (or per client address without a key) in each rate-limit window. */
+  RATE_LIMIT_MAX: int(1).default(1200),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
+
+  AGENT_JOB_ATTEMPTS: int(1, 20).default(3),
+  /** Delay before the first retry of a failed agent job; it doubles for each further try (the seed waits 60 s). */
+  AGENT_RETRY_DELAY_MS: int(0).default(60_000),
+  WORKER_CONCURRENCY: int(1, 500).default(32),
+  DISPATCH_SWEEP_INTERVAL_MS: int(50).default(5_000),
+  /** Events waiting for dispatch longer than this are enqueued by the sweeper. */
+  DISPATCH_SWEEP_AGE_MS: int(0).default(2_000),
+
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: url.optional(),
+  OPENAI_MODEL: z.string().min(1).default("gpt-5-nano-2025-08-07"),
+  OPENAI_TIMEOUT_MS: int(100).default(60_000),
+  OPENAI_MAX_RETRIES: int(0, 10).default(2),
+
+  SCHEDULER_INTERVAL_MS: int(10).default(1_000),
+  SCHEDULER_BATCH_SIZE: int(1, 5000).default(200),
+  DELIVERY_MAX_ATTEMPTS: int(1, 20).default(3),
+  DELIVERY_RETRY_DELAY_MS: int(0).default(30_000),
+  SMTP_URL: z.string().default("smtp://127.0.0.1:2525"),
+  EMAIL_FROM: z.string().default("Closer <agent@closer.local>"),
+  WHATSAPP_API_URL: url.default("http://127.0.0.1:8025/v19.0"),
+  WHATSAPP_PHONE_NUMBER_ID: z.string().default("000000000000000"),
+  WHATSAPP_TOKEN: z.string().default("dev-whatsapp-token"),
+  WHATSAPP_APP_SECRET: z.string().default("dev-whatsapp-app-secret"),
+  WEBHOOK_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-webhook-signing-secret"),
+  PROVIDER_TIMEOUT_MS: int(100).default(10_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** Parses the environment; an empty variable counts as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join(".");
+        return `${name}=${JSON.stringify(present[name] ?? "")}: ${issue.message}`;
+      }),
+    );
+  }
+  return parsed.data;
+}
+
+let current: Config | undefined;
+
+/** The process's configuration, read once. */
+export function config(): Config {
+  current ??= loadConfig();
+  return current;
+}

@@ -1,0 +1,132 @@
+import { db } from "../db/client.js";
+import { Channel, CreatorStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
+import { builder } from "../graphql/builder.js";
+import { mutationErrors } from "../graphql/error-types.js";
+import { formatTimeOfDay } from "../validation.js";
+import { createCreator, type FrequencyCap, updateCreator } from "./creator-service.js";
+
+export const ChannelEnum = builder.enumType(Channel, { name: "Channel" });
+const CreatorStatusEnum = builder.enumType(CreatorStatus, { name: "CreatorStatus" });
+const QuietHoursPolicyEnum = builder.enumType(QuietHoursPolicy, {
+  name: "QuietHoursPolicy",
+  description: "DEFER: send at the next allowed time. SKIP: drop the message.",
+});
+
+const QuietHours = builder.simpleObject("QuietHours", {
+  description: "Local times (consumer's zone, else the creator's) when no message is sent.",
+  fields: (t) => ({
+    start: t.string({ description: "HH:MM" }),
+    end: t.string({ description: "HH:MM" }),
+    policy: t.field({ type: QuietHoursPolicyEnum }),
+  }),
+});
+
+const FrequencyCapRef = builder.simpleObject("FrequencyCap", {
+  fields: (t) => ({
+    channel: t.field({ type: ChannelEnum }),
+    max: t.int({ description: "Messages allowed per consumer in the window." }),
+    windowHours: t.int(),
+  }),
+});
+
+export const CreatorNode = builder.prismaNode("Creator", {
+  id: { field: "id" },
+  authScopes: (creator) => ({ creator: creator.id }),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    handle: t.exposeString("handle"),
+    email: t.exposeString("email", { nullable: true }),
+    phone: t.exposeString("phone", { nullable: true }),
+    timezone: t.exposeString("timezone"),
+    status: t.expose("status", { type: CreatorStatusEnum }),
+    quietHours: t.field({
+      type: QuietHours,
+      resolve: (c) => ({
+        start: formatTimeOfDay(c.quietHoursStart),
+        end: formatTimeOfDay(c.quietHoursEnd),
+        policy: c.quietHoursPolicy,
+      }),
+    }),
+    frequencyCaps: t.field({
+      type: [FrequencyCapRef],
+      resolve: (c) =>
+        Object.entries(c.frequencyCaps as Record<string, Omit<FrequencyCap, "channel">>).map(([channel, cap]) => ({
+          channel: channel as Channel,
+          ...cap,
+        })),
+    }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    apiKeys: t.relation("apiKeys", { query: { orderBy: { createdAt: "desc" } } }),
+  }),
+});
+
+builder.queryField("creators", (t) =>
+  t.prismaConnection({
+    type: "Creator",
+    cursor: "id",
+    authScopes: { admin: true },
+    description: "Every creator on the platform, newest first (admin keys only).",
+    resolve: (query) => db.creator.findMany({ ...query, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+    totalCount: () => db.creator.count(),
+  }),
+);
+
+builder.queryField("creatorByHandle", (t) =>
+  t.prismaField({
+    type: "Creator",
+    nullable: true,
+    authScopes: { manager: true },
+    args: { handle: t.arg.string({ required: true }) },
+    resolve: (query, _root, { handle }) => db.creator.findUnique({ ...query, where: { handle } }),
+  }),
+);
+
+const FrequencyCapInput = builder.inputType("FrequencyCapInput", {
+  fields: (t) => ({
+    channel: t.field({ type: ChannelEnum, required: true }),
+    max: t.int({ required: true }),
+    windowHours: t.int({ required: true }),
+  }),
+});
+
+const creatorInputFields = (required: boolean) =>
+  ((t: Parameters<Parameters<typeof builder.inputType>[1]["fields"]>[0]) => ({
+    name: t.string({ required }),
+    handle: t.string({ required, description: "Unique: lowercase letters, digits, _ and -." }),
+    email: t.string(),
+    phone: t.string({ description: "International format, e.g. +14155550123." }),
+    timezone: t.string({ description: "IANA zone; defaults to UTC." }),
+    status: t.field({ type: CreatorStatusEnum }),
+    quietHoursStart: t.string({ description: "HH:MM local time." }),
+    quietHoursEnd: t.string({ description: "HH:MM local time." }),
+    quietHoursPolicy: t.field({ type: QuietHoursPolicyEnum }),
+    frequencyCaps: t.field({ type: [FrequencyCapInput] }),
+  })) as never;
+
+const CreateCreatorInput = builder.inputType("CreateCreatorInput", { fields: creatorInputFields(true) });
+const UpdateCreatorInput = builder.inputType("UpdateCreatorInput", { fields: creatorInputFields(false) });
+
+builder.mutationField("createCreator", (t) =>
+  t.field({
+    type: CreatorNode,
+    errors: mutationErrors,
+    authScopes: { admin: true },
+    description: "Creates a creator by hand, without onboarding (admin keys only).",
+    args: { input: t.arg({ type: CreateCreatorInput, required: true }) },
+    resolve: (_root, { input }, ctx) => createCreator(input as never, ctx.viewer),
+  }),
+);
+
+builder.mutationField("updateCreator", (t) =>
+  t.field({
+    type: CreatorNode,
+    errors: mutationErrors,
+    args: {
+      id: t.arg.globalID({ required: true, for: CreatorNode }),
+      input: t.arg({ type: UpdateCreatorInput, required: true }),
+    },
+    authScopes: (_root, { id }) => ({ creator: id.id }),
+    resolve: (_root, { id, input }, ctx) => updateCreator(id.id, input as never, ctx.viewer),
+  }),
+);

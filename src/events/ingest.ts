@@ -1,0 +1,333 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { PoolClient } from "pg";
+import { z } from "zod";
+import type { Viewer } from "../auth/viewer.js";
+import { resolveConsumers } from "../consumers/consumer-identity.js";
+import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
+import { nextStage } from "../consumers/stage.js";
+import { CHANNELS } from "../creators/creator-service.js";
+import { pool } from "../db/client.js";
+import { ConflictError, ValidationError } from "../errors.js";
+import type { ConsumerContext, Event } from "../generated/prisma/client.js";
+import type { Stage } from "../generated/prisma/enums.js";
+import { logger } from "../logger.js";
+import { enqueueAgentRuns } from "./dispatch.js";
+import { CUSTOM_EVENT_TYPE, eventEffect } from "./event-types.js";
+
+export const MAX_BATCH = 500;
+const MAX_PAYLOAD_BYTES = 16_384;
+/** Clocks drift: an occurredAt up to this far ahead is accepted, further is a client bug. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+export const eventInput = z.object({
+  consumer: consumerInput,
+  type: z.string().regex(CUSTOM_EVENT_TYPE, "lowercase letters, digits and _ . : - (a known type or your own)"),
+  payload: jsonObject(MAX_PAYLOAD_BYTES).nullish(),
+  occurredAt: z
+    .date()
+    .refine((d) => d.getTime() <= Date.now() + MAX_CLOCK_SKEW_MS, "must not be more than 5 minutes in the future")
+    .nullish(),
+  idempotencyKey: z.string().trim().min(1).max(200).nullish(),
+});
+
+export type EventInput = z.input<typeof eventInput>;
+type ParsedEvent = z.output<typeof eventInput>;
+
+export type IngestResult = { event: Event; duplicate: boolean; context: ConsumerContext };
+
+/** The same key with the same body is a replay; with another body it is a conflict. */
+function bodyHash(raw: EventInput): string {
+  const canonical = JSON.stringify(raw, (_k, v) =>
+    v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date)
+      ? Object.fromEntries(
+          Object.entries(v)
+            .filter(([, x]) => x != null)
+            .sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** Unsubscribing from one channel withdraws that channel; without a channel, every channel. */
+function unsubscribedChannels(event: ParsedEvent): string[] {
+  const channel = String(event.payload?.channel ?? "").toUpperCase();
+  return (CHANNELS as readonly string[]).includes(channel) ? [channel] : [...CHANNELS];
+}
+
+function stageTarget(event: ParsedEvent): Stage {
+  const effect = eventEffect(event.type);
+  // A one-channel opt-out withdraws consent there but keeps the consumer in the funnel.
+  if (event.type === "unsubscribed" && unsubscribedChannels(event).length === 1) return "NEW";
+  return effect.stage;
+}
+
+type ContextDelta = {
+  consumerId: string;
+  stage: Stage;
+  lastSeenAt: Date;
+  eventCount: number;
+  pageViews: number;
+  serviceClicks: number;
+  emailsOpened: number;
+  whatsappReplied: number;
+  objections: number;
+  enrolled: boolean;
+  counters: Record<string, number>;
+  attributes: Record<string, unknown>;
+};
+
+function emptyDelta(consumerId: string, at: Date): ContextDelta {
+  return {
+    consumerId,
+    stage: "NEW",
+    lastSeenAt: at,
+    eventCount: 0,
+    pageViews: 0,
+    serviceClicks: 0,
+    emailsOpened: 0,
+    whatsappReplied: 0,
+    objections: 0,
+    enrolled: false,
+    counters: {},
+    attributes: {},
+  };
+}
+
+function addToDelta(delta: ContextDelta, event: ParsedEvent, occurredAt: Date): void {
+  const effect = eventEffect(event.type);
+  delta.eventCount += 1;
+  if (effect.counter) delta[effect.counter] += 1;
+  if (effect.enrolled) delta.enrolled = true;
+  delta.stage = nextStage(delta.stage, stageTarget(event));
+  if (occurredAt > delta.lastSeenAt) delta.lastSeenAt = occurredAt;
+  const service = event.payload?.service;
+  if (typeof service === "string" && (event.type === "page_view" || event.type === "service_click")) {
+    const key = `service:${service.slice(0, 100)}`;
+    delta.counters[key] = (delta.counters[key] ?? 0) + 1;
+  }
+  if (effect.description === "custom") delta.counters[event.type] = (delta.counters[event.type] ?? 0) + 1;
+}
+
+const CONTEXT_UPSERT = `
+INSERT INTO consumer_contexts AS c ("creatorId", "consumerId", stage, "lastSeenAt", "eventCount", "pageViews",
+  "serviceClicks", "emailsOpened", "whatsappReplied", objections, enrolled, counters, attributes)
+SELECT $1, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
+  $9::int[], $10::int[], $11::bool[], $12::jsonb[], $13::jsonb[]) AS d
+ORDER BY 1
+ON CONFLICT ("creatorId", "consumerId") DO UPDATE SET
+  stage = closer_next_stage(c.stage, EXCLUDED.stage),
+  "lastSeenAt" = GREATEST(c."lastSeenAt", EXCLUDED."lastSeenAt"),
+  "eventCount" = c."eventCount" + EXCLUDED."eventCount",
+  "pageViews" = c."pageViews" + EXCLUDED."pageViews",
+  "serviceClicks" = c."serviceClicks" + EXCLUDED."serviceClicks",
+  "emailsOpened" = c."emailsOpened" + EXCLUDED."emailsOpened",
+  "whatsappReplied" = c."whatsappReplied" + EXCLUDED."whatsappReplied",
+  objections = c.objections + EXCLUDED.objections,
+  enrolled = c.enrolled OR EXCLUDED.enrolled,
+  counters = closer_add_counters(c.counters, EXCLUDED.counters),
+  attributes = c.attributes || EXCLUDED.attributes,
+  "updatedAt" = now()
+RETURNING c.*`;
+
+async function upsertContexts(client: PoolClient, creatorId: string, deltas: ContextDelta[]) {
+  const col = <K extends keyof ContextDelta>(k: K) => deltas.map((d) => d[k]);
+  const { rows } = await client.query<ConsumerContext>(CONTEXT_UPSERT, [
+    creatorId,
+    col("consumerId"),
+    col("stage"),
+    col("lastSeenAt"),
+    col("eventCount"),
+    col("pageViews"),
+    col("serviceClicks"),
+    col("emailsOpened"),
+    col("whatsappReplied"),
+    col("objections"),
+    col("enrolled"),
+    deltas.map((d) => JSON.stringify(d.counters)),
+    deltas.map((d) => JSON.stringify(d.attributes)),
+  ]);
+  return rows;
+}
+
+/** Consent changes carried by the events: explicit consents, and withdrawals by `unsubscribed` events. */
+async function applyConsents(client: PoolClient, events: ParsedEvent[], consumerIds: string[]) {
+  const changes: { consumerId: string; channel: string; status: string; source: string; at: Date }[] = [];
+  events.forEach((event, i) => {
+    const at = event.occurredAt ?? new Date();
+    for (const c of event.consumer.consents ?? []) {
+      changes.push({
+        consumerId: consumerIds[i],
+        channel: c.channel,
+        status: c.granted ? "GRANTED" : "WITHDRAWN",
+        source: c.source,
+        at,
+      });
+    }
+    if (event.type === "unsubscribed") {
+      for (const channel of unsubscribedChannels(event)) {
+        changes.push({ consumerId: consumerIds[i], channel, status: "WITHDRAWN", source: "unsubscribed_event", at });
+      }
+    }
+  });
+  if (changes.length === 0) return;
+  const col = <K extends keyof (typeof changes)[number]>(k: K) => changes.map((c) => c[k]);
+  // The latest change per (consumer, channel) wins, whatever order the requests arrive in.
+  await client.query(
+    `INSERT INTO consumer_consents AS cc ("consumerId", channel, status, source, "changedAt")
+     SELECT DISTINCT ON (1, 2) * FROM unnest($1::uuid[], $2::"Channel"[], $3::"ConsentStatus"[], $4::text[], $5::timestamptz[])
+     ORDER BY 1, 2, 5 DESC
+     ON CONFLICT ("consumerId", channel) DO UPDATE SET status = EXCLUDED.status, source = EXCLUDED.source,
+       "changedAt" = EXCLUDED."changedAt"
+     WHERE cc."changedAt" <= EXCLUDED."changedAt"`,
+    [col("consumerId"), col("channel"), col("status"), col("source"), col("at")],
+  );
+  const withdrawn = changes.filter((c) => c.status === "WITHDRAWN");
+  if (withdrawn.length > 0) {
+    // An opt-out is honoured at once, including for messages already planned.
+    await client.query(
+      `UPDATE actions a SET status = 'CANCELLED', "statusReason" = 'consent withdrawn', "updatedAt" = now()
+       FROM unnest($1::uuid[], $2::"Channel"[]) AS w(consumer_id, channel)
+       WHERE a."consumerId" = w.consumer_id AND a.channel = w.channel AND a.status = 'PLANNED'`,
+      [withdrawn.map((c) => c.consumerId), withdrawn.map((c) => c.channel)],
+    );
+  }
+}
+
+const RETRYABLE = new Set(["23505", "40001", "40P01"]);
+
+async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      // A racing request created the same consumer, or two batches locked contexts in another order.
+      const code = (error as { code?: string }).code;
+      if (attempt < 3 && code && RETRYABLE.has(code)) continue;
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/**
+ * Stores a batch of events atomically: consumers, events and contexts in one transaction, all or
+ * nothing. A bad item rejects the whole batch (its index is in the error), so a client never has
+ * to work out which half was written. After commit, one agent job per new event is enqueued.
+ */
+export async function ingestEvents(
+  creatorId: string,
+  raw: EventInput[],
+  _actor: Viewer | null,
+): Promise<IngestResult[]> {
+  if (raw.length === 0) throw new ValidationError("Send at least one event", [{ path: "events", message: "empty" }]);
+  if (raw.length > MAX_BATCH) {
+    throw new ValidationError(`A batch holds at most ${MAX_BATCH} events`, [
+      { path: "events", message: `at most ${MAX_BATCH}` },
+    ]);
+  }
+  const parsed = raw.map((item, i) => {
+    const result = eventInput.safeParse(item);
+    if (!result.success) throw ValidationError.fromZod(result.error, raw.length > 1 ? `events.${i}` : "");
+    return result.data;
+  });
+  const hashes = raw.map(bodyHash);
+  const receivedAt = new Date();
+
+  const { results, fresh } = await inTransaction(async (client) => {
+    const consumerIds = await resolveConsumers(
+      client,
+      creatorId,
+      parsed.map((e) => e.consumer),
+    );
+    const ids = parsed.map(() => randomUUID());
+    const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
+    const { rows: inserted } = await client.query<Event>(
+      `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
+       SELECT id, $1, consumer_id, type, payload, occurred_at, $2, key, hash
+       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
+         AS e(id, consumer_id, type, payload, occurred_at, key, hash)
+       ON CONFLICT ("creatorId", "idempotencyKey") DO NOTHING
+       RETURNING *`,
+      [
+        creatorId,
+        receivedAt,
+        ids,
+        consumerIds,
+        parsed.map((e) => e.type),
+        parsed.map((e) => JSON.stringify(e.payload ?? {})),
+        occurred,
+        parsed.map((e) => e.idempotencyKey ?? null),
+        hashes,
+      ],
+    );
+    const byId = new Map(inserted.map((e) => [e.id, e]));
+
+    // Items whose key was already stored (earlier, or earlier in this batch) are replays or conflicts.
+    const replayKeys = parsed
+      .filter((e, i) => !byId.has(ids[i]) && e.idempotencyKey)
+      .map((e) => e.idempotencyKey as string);
+    const earlier = new Map<string, Event>();
+    if (replayKeys.length > 0) {
+      const { rows } = await client.query<Event>(
+        `SELECT * FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
+        [creatorId, replayKeys],
+      );
+      for (const row of rows) earlier.set(row.idempotencyKey as string, row);
+    }
+
+    const deltas = new Map<string, ContextDelta>();
+    const items = parsed.map((event, i) => {
+      const own = byId.get(ids[i]);
+      if (own) {
+        const delta = deltas.get(own.consumerId) ?? emptyDelta(own.consumerId, occurred[i]);
+        addToDelta(delta, event, occurred[i]);
+        Object.assign(delta.attributes, event.consumer.attributes ?? {});
+        deltas.set(own.consumerId, delta);
+        return { event: own, duplicate: false };
+      }
+      const first = earlier.get(event.idempotencyKey as string);
+      if (!first) throw new Error("idempotent event vanished during ingestion");
+      if (first.bodyHash !== hashes[i]) {
+        throw new ConflictError(
+          `Idempotency key "${event.idempotencyKey}" was already used for a different event${raw.length > 1 ? ` (events.${i})` : ""}`,
+        );
+      }
+      return { event: first, duplicate: true };
+    });
+
+    const freshEvents = items.filter((r) => !r.duplicate);
+    await applyConsents(
+      client,
+      parsed.filter((_e, i) => !items[i].duplicate),
+      consumerIds.filter((_c, i) => !items[i].duplicate),
+    );
+    const contexts = new Map<string, ConsumerContext>();
+    if (deltas.size > 0) {
+      const sorted = [...deltas.values()].sort((a, b) => a.consumerId.localeCompare(b.consumerId));
+      for (const row of await upsertContexts(client, creatorId, sorted)) contexts.set(row.consumerId, row);
+    }
+    const untouched = [...new Set(items.map((r) => r.event.consumerId))].filter((id) => !contexts.has(id));
+    if (untouched.length > 0) {
+      const { rows } = await client.query<ConsumerContext>(
+        `SELECT * FROM consumer_contexts WHERE "creatorId" = $1 AND "consumerId" = ANY($2)`,
+        [creatorId, untouched],
+      );
+      for (const row of rows) contexts.set(row.consumerId, row);
+    }
+    return {
+      results: items.map((r) => ({ ...r, context: contexts.get(r.event.consumerId) as ConsumerContext })),
+      fresh: freshEvents.map((r) => r.event),
+    };
+  });
+
+  if (fresh.length > 0) await enqueueAgentRuns(fresh);
+  logger.debug({ creatorId, stored: fresh.length, duplicates: results.length - fresh.length }, "events ingested");
+  return results;
+}

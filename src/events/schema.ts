@@ -1,0 +1,158 @@
+import { ConsumerContextRef } from "../consumers/schema.js";
+import { ChannelEnum, CreatorNode } from "../creators/schema.js";
+import type { ConsumerContext, Event } from "../generated/prisma/client.js";
+import { builder } from "../graphql/builder.js";
+import { mutationErrors } from "../graphql/error-types.js";
+import { KNOWN_EVENT_TYPES } from "./event-types.js";
+import { ingestEvents, MAX_BATCH } from "./ingest.js";
+
+export const EventNode = builder.prismaNode("Event", {
+  id: { field: "id" },
+  authScopes: (event) => ({ creator: event.creatorId }),
+  fields: (t) => ({
+    type: t.exposeString("type", { description: "A known type (see knownEventTypes) or the client's own." }),
+    payload: t.expose("payload", { type: "JSON" }),
+    occurredAt: t.expose("occurredAt", { type: "DateTime" }),
+    receivedAt: t.expose("receivedAt", { type: "DateTime" }),
+    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true }),
+    processedAt: t.expose("processedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When a worker ran the agents on it.",
+    }),
+    consumer: t.relation("consumer"),
+    invocations: t.relation("invocations"),
+  }),
+});
+
+const KnownEventType = builder.simpleObject("KnownEventType", {
+  fields: (t) => ({ type: t.string(), description: t.string() }),
+});
+
+builder.queryField("knownEventTypes", (t) =>
+  t.field({
+    type: [KnownEventType],
+    description: "Event types with a built-in effect on the consumer's context.",
+    resolve: () => Object.entries(KNOWN_EVENT_TYPES).map(([type, e]) => ({ type, description: e.description })),
+  }),
+);
+
+const EventFilter = builder.inputType("EventFilter", {
+  fields: (t) => ({
+    consumerId: t.globalID(),
+    type: t.stringList({ description: "Any of these types." }),
+    occurredAfter: t.field({ type: "DateTime" }),
+    occurredBefore: t.field({ type: "DateTime" }),
+  }),
+});
+
+builder.prismaObjectFields("Creator", (t) => ({
+  events: t.relatedConnection("events", {
+    cursor: "id",
+    totalCount: true,
+    description: "Events newest first (by occurredAt).",
+    args: { filter: t.arg({ type: EventFilter }) },
+    query: ({ filter }) => ({
+      where: {
+        ...(filter?.consumerId ? { consumerId: filter.consumerId.id } : {}),
+        ...(filter?.type ? { type: { in: filter.type } } : {}),
+        ...(filter?.occurredAfter || filter?.occurredBefore
+          ? { occurredAt: { gte: filter.occurredAfter ?? undefined, lt: filter.occurredBefore ?? undefined } }
+          : {}),
+      },
+      orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
+    }),
+  }),
+}));
+
+const ConsentInput = builder.inputType("ConsentInput", {
+  fields: (t) => ({
+    channel: t.field({ type: ChannelEnum, required: true }),
+    granted: t.boolean({ required: true }),
+    source: t.string({ description: 'How it was given, e.g. "signup_form". Defaults to "api".' }),
+  }),
+});
+
+const ConsumerRefInput = builder.inputType("ConsumerRefInput", {
+  description: "Names the consumer: at least one of externalId, email, phone. Unknown consumers are created.",
+  fields: (t) => ({
+    externalId: t.string(),
+    email: t.string(),
+    phone: t.string({ description: "International format, e.g. +14155550123." }),
+    name: t.string(),
+    timezone: t.string({ description: "IANA zone, used for quiet hours." }),
+    attributes: t.field({ type: "JSON", description: "Merged into the context's attributes (at most 4 KiB)." }),
+    consents: t.field({ type: [ConsentInput] }),
+  }),
+});
+
+const EventInput = builder.inputType("EventInput", {
+  fields: (t) => ({
+    consumer: t.field({ type: ConsumerRefInput, required: true }),
+    type: t.string({ required: true }),
+    payload: t.field({ type: "JSON", description: "A JSON object of at most 16 KiB." }),
+    occurredAt: t.field({ type: "DateTime", description: "Defaults to now; at most 5 minutes ahead." }),
+    idempotencyKey: t.string({
+      description: "Same key and same body: answered with the first result. Same key, other body: a conflict.",
+    }),
+  }),
+});
+
+const IngestedEvent = builder
+  .objectRef<{ event: Event; duplicate: boolean; context: ConsumerContext }>("IngestedEvent")
+  .implement({
+    fields: (t) => ({
+      event: t.field({ type: EventNode, resolve: (r) => r.event }),
+      duplicate: t.exposeBoolean("duplicate", { description: "True when the idempotency key was seen before." }),
+      context: t.field({
+        type: ConsumerContextRef,
+        description: "The consumer's context after this request.",
+        resolve: (r) => r.context,
+      }),
+    }),
+  });
+
+const IngestedEvents = builder
+  .objectRef<{ results: { event: Event; duplicate: boolean; context: ConsumerContext }[] }>("IngestedEvents")
+  .implement({
+    fields: (t) => ({
+      results: t.field({
+        type: [IngestedEvent],
+        description: "One per input event, in input order.",
+        resolve: (r) => r.results,
+      }),
+    }),
+  });
+
+builder.mutationField("ingestEvent", (t) =>
+  t.field({
+    type: IngestedEvent,
+    errors: mutationErrors,
+    description: "Stores one behavioural event and updates the consumer's context; the agent runs in the background.",
+    args: {
+      creatorId: t.arg.globalID({ required: true, for: CreatorNode }),
+      event: t.arg({ type: EventInput, required: true }),
+    },
+    authScopes: (_root, args) => ({ ingest: args.creatorId.id }),
+    resolve: async (_root, args, ctx) => {
+      const [result] = await ingestEvents(args.creatorId.id, [args.event], ctx.viewer);
+      return result;
+    },
+  }),
+);
+
+builder.mutationField("ingestEvents", (t) =>
+  t.field({
+    type: IngestedEvents,
+    errors: mutationErrors,
+    description: `Stores up to ${MAX_BATCH} events at once, all or nothing: one bad event rejects the batch, and the error names it (events.<index>).`,
+    args: {
+      creatorId: t.arg.globalID({ required: true, for: CreatorNode }),
+      events: t.arg({ type: [EventInput], required: true }),
+    },
+    authScopes: (_root, args) => ({ ingest: args.creatorId.id }),
+    resolve: async (_root, args, ctx) => ({
+      results: await ingestEvents(args.creatorId.id, args.events, ctx.viewer),
+    }),
+  }),
+);

@@ -1,0 +1,94 @@
+import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
+import ErrorsPlugin from "@pothos/plugin-errors";
+import PrismaPlugin from "@pothos/plugin-prisma";
+import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
+import { DateTimeResolver, JSONResolver } from "graphql-scalars";
+import { config } from "../config.js";
+import { db } from "../db/client.js";
+import type PrismaTypes from "../generated/pothos-types.js";
+import { getDatamodel } from "../generated/pothos-types.js";
+import type { RequestContext } from "./context.js";
+import { forbidden, GraphQLLimitError, unauthenticated } from "./errors.js";
+
+export const builder = new SchemaBuilder<{
+  Context: RequestContext;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: {
+    /** A platform operator's key. */
+    admin: boolean;
+    /** Any key that may read and manage data (admin or creator key). */
+    manager: boolean;
+    /** Full access to one creator's data: admin, or that creator's creator key. */
+    creator: string;
+    /** Event ingestion for one creator: admin, or that creator's creator or ingest key. */
+    ingest: string;
+  };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}>({
+  // Fields are non-null unless they say otherwise: clients should not null-check what is always there.
+  defaultFieldNullability: false,
+  // Plugin order matters: scope-auth first, errors before prisma.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, ComplexityPlugin, PrismaPlugin, RelayPlugin, SimpleObjectsPlugin],
+  scopeAuth: {
+    // Type-level scopes run once per object, so a creator key can never read another
+    // creator's row, whatever field or node(id) leads to it.
+    runScopesOnType: true,
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => {
+      const viewer = ctx.viewer;
+      const admin = viewer?.kind === "ADMIN";
+      return {
+        admin,
+        manager: admin || viewer?.kind === "CREATOR",
+        creator: (creatorId: string) => admin || (viewer?.kind === "CREATOR" && viewer.creatorId === creatorId),
+        ingest: (creatorId: string) => admin || (viewer !== null && viewer.creatorId === creatorId),
+      };
+    },
+    unauthorizedError: (_parent, ctx) => (ctx.viewer ? forbidden() : unauthenticated()),
+  },
+  errors: { directResult: true },
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: 10,
+    limit: () => ({
+      complexity: config().GRAPHQL_MAX_COMPLEXITY,
+      depth: config().GRAPHQL_MAX_DEPTH,
+      breadth: config().GRAPHQL_MAX_BREADTH,
+    }),
+    complexityError: (kind, result) => {
+      const limit = String(kind).toLowerCase() as "depth" | "breadth" | "complexity";
+      const max = { depth: result.maxDepth, breadth: result.maxBreadth, complexity: result.maxComplexity }[limit];
+      return new GraphQLLimitError(`Query ${limit} ${result[limit]} exceeds the limit of ${max}`, limit);
+    },
+  },
+  prisma: {
+    client: db,
+    dmmf: getDatamodel(),
+    exposeDescriptions: true,
+    filterConnectionTotalCount: true,
+    // A resolver that forgets to spread `query` would cause N+1 queries: fail loudly outside production.
+    onUnusedQuery: config().NODE_ENV === "production" ? null : "error",
+  },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+  },
+});
+
+builder.addScalarType("DateTime", DateTimeResolver);
+builder.addScalarType("JSON", JSONResolver);
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

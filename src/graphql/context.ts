@@ -1,0 +1,7 @@
+import type { Viewer } from "../auth/viewer.js";
+
+/** Built once per request (or per subscription connection); read-only afterwards. */
+export type RequestContext = {
+  readonly viewer: Viewer | null;
+  readonly requestId: string;
+};

@@ -1,0 +1,39 @@
+import { GraphQLError } from "graphql";
+import { type DomainError, ValidationError } from "../errors.js";
+
+// Errors about the request itself (who sends it, how big it is) are GraphQL errors with a code;
+// failures of a mutation's input are typed results (see error-types.ts).
+
+export function unauthenticated(message = "Authentication required: send 'Authorization: Bearer <api key>'") {
+  return new GraphQLError(message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+}
+
+export function forbidden(message = "This API key may not access this resource") {
+  return new GraphQLError(message, { extensions: { code: "FORBIDDEN" } });
+}
+
+export function rateLimited(retryAfterSeconds: number) {
+  return new GraphQLError(`Rate limit exceeded: retry in ${retryAfterSeconds}s`, {
+    extensions: {
+      code: "RATE_LIMITED",
+      retryAfterSeconds,
+      http: { status: 429, headers: { "retry-after": String(retryAfterSeconds) } },
+    },
+  });
+}
+
+export class GraphQLLimitError extends GraphQLError {
+  constructor(message: string, limit: string) {
+    super(message, { extensions: { code: "QUERY_LIMIT_EXCEEDED", limit } });
+  }
+}
+
+/** A domain error that escapes a field without typed errors keeps its code instead of being masked. */
+export function domainErrorToGraphQL(error: DomainError): GraphQLError {
+  return new GraphQLError(error.message, {
+    extensions: {
+      code: error.code,
+      ...(error instanceof ValidationError ? { issues: error.issues } : {}),
+    },
+  });
+}

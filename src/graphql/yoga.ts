@@ -1,0 +1,148 @@
+import { randomUUID } from "node:crypto";
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
+import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import { createYoga, maskError, type Plugin } from "graphql-yoga";
+import type { Redis } from "ioredis";
+import { AuthenticationError, authenticate } from "../auth/api-keys.js";
+import { consumeRateLimit } from "../auth/rate-limit.js";
+import { config } from "../config.js";
+import { pool } from "../db/client.js";
+import { DomainError } from "../errors.js";
+import { logger } from "../logger.js";
+import { graphqlDuration, registry } from "../observability/metrics.js";
+import { createCommandRedis } from "../redis.js";
+import type { RequestContext } from "./context.js";
+import { domainErrorToGraphQL, rateLimited, unauthenticated } from "./errors.js";
+import { schema } from "./schema.js";
+
+type ServerContext = {
+  request: Request;
+  /** graphql-ws connections authenticate with connectionParams instead of headers. */
+  connectionParams?: Record<string, unknown>;
+  clientAddress?: string;
+};
+
+function authorizationOf(ctx: ServerContext): string | null {
+  const fromParams = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+  if (typeof fromParams === "string") return fromParams;
+  return ctx.request?.headers?.get("authorization") ?? null;
+}
+
+async function buildContext(ctx: ServerContext, redis: Redis): Promise<RequestContext> {
+  let viewer: RequestContext["viewer"];
+  try {
+    viewer = await authenticate(authorizationOf(ctx));
+  } catch (error) {
+    if (error instanceof AuthenticationError) throw unauthenticated(error.message);
+    throw error;
+  }
+  const bucket = viewer ? `key:${viewer.keyId}` : `addr:${ctx.clientAddress ?? "unknown"}`;
+  const verdict = await consumeRateLimit(redis, bucket);
+  if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
+  return { viewer, requestId: randomUUID() };
+}
+
+/** Rejects bodies over the limit before they are read; a body without a length is refused too. */
+function bodyLimit(maxBytes: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (request.method !== "POST") return;
+      const length = request.headers.get("content-length");
+      if (length === null) {
+        endResponse(new fetchAPI.Response("Content-Length required", { status: 411 }));
+      } else if (Number(length) > maxBytes) {
+        endResponse(
+          new fetchAPI.Response(
+            JSON.stringify({
+              errors: [
+                { message: `Request body exceeds ${maxBytes} bytes`, extensions: { code: "PAYLOAD_TOO_LARGE" } },
+              ],
+            }),
+            {
+              status: 413,
+              headers: { "content-type": "application/json" },
+            },
+          ),
+        );
+      }
+    },
+  };
+}
+
+/** /ready answers 200 only when PostgreSQL and Redis answer; /metrics serves Prometheus text. */
+function operationalEndpoints(redis: Redis): Plugin {
+  return {
+    async onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname === "/ready") {
+        const checks = await Promise.allSettled([pool.query("SELECT 1"), redis.ping()]);
+        const [database, queue] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "unavailable"));
+        const ready = database === "ok" && queue === "ok";
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ status: ready ? "ready" : "not ready", database, redis: queue }), {
+            status: ready ? 200 : 503,
+            headers: { "content-type": "application/json" },
+          }),
+        );
+      } else if (url.pathname === "/metrics") {
+        endResponse(
+          new fetchAPI.Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }),
+        );
+      }
+    },
+  };
+}
+
+function requestTiming(): Plugin {
+  return {
+    onExecute({ args }) {
+      const end = graphqlDuration.startTimer({ operation: args.operationName ?? "anonymous" });
+      return { onExecuteDone: () => void end() };
+    },
+  };
+}
+
+export function createYogaServer() {
+  const settings = config();
+  const redis = createCommandRedis("closer-api");
+  redis.on("error", () => {}); // Outages are reported by /ready and fail open in the rate limiter.
+  const yoga = createYoga<ServerContext, RequestContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    healthCheckEndpoint: "/health",
+    landingPage: false,
+    graphiql: { title: "Closer", subscriptionsProtocol: "WS" },
+    logging: {
+      debug: (...args) => logger.debug({ args }, "yoga"),
+      info: (...args) => logger.info({ args }, "yoga"),
+      warn: (...args) => logger.warn({ args }, "yoga"),
+      error: (...args) => logger.error({ args }, "yoga"),
+    },
+    context: (ctx) => buildContext(ctx, redis),
+    maskedErrors: {
+      maskError(error, message, isDev) {
+        const original = (error as { originalError?: unknown }).originalError;
+        if (original instanceof DomainError) return domainErrorToGraphQL(original);
+        if (
+          !(
+            error instanceof Error &&
+            "extensions" in error &&
+            (error as { extensions?: { code?: string } }).extensions?.code
+          )
+        ) {
+          logger.error({ err: original ?? error }, "unexpected error");
+        }
+        return maskError(error, message, isDev);
+      },
+    },
+    plugins: [
+      bodyLimit(settings.HTTP_BODY_LIMIT_BYTES),
+      operationalEndpoints(redis),
+      requestTiming(),
+      maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),
+      maxTokensPlugin({ n: settings.GRAPHQL_MAX_TOKENS }),
+      ...(settings.GRAPHQL_INTROSPECTION ? [] : [useDisableIntrospection()]),
+    ],
+  });
+  return { yoga, close: () => redis.quit().catch(() => {}) };
+}

@@ -1,0 +1,50 @@
+import { RedisPubSub } from "graphql-redis-subscriptions";
+import { config } from "./config.js";
+import { logger } from "./logger.js";
+import { createBlockingRedis, createCommandRedis } from "./redis.js";
+
+// Topics and payloads of the live feed. Payloads carry ids and small facts only: subscription
+// fields refetch rows through Prisma, since Redis serialises to JSON (Dates, fresh state are lost).
+
+export type DecisionMessage = { creatorId: string; invocationId: string; acted: boolean };
+export type InvocationMessage = { creatorId: string; invocationId: string; status: string };
+export type ActionMessage = { creatorId: string; actionId: string; status: string };
+export type OnboardingMessage = { creatorId: string; onboardingId: string; logId: string | null; status: string };
+
+type Feed = "decisions" | "invocations" | "actions" | "onboarding";
+
+/** Channel for one creator's feed, or the platform-wide feed operators watch (creatorId null). */
+export function topic(feed: Feed, scope: string | null): string {
+  return `${config().REDIS_PREFIX}:feed:${feed}:${scope ?? "all"}`;
+}
+
+let pubsub: RedisPubSub | undefined;
+
+/** One publisher and one subscriber connection per process, created on first use. */
+export function livePubSub(): RedisPubSub {
+  pubsub ??= new RedisPubSub({
+    publisher: createCommandRedis("closer-publisher"),
+    subscriber: createBlockingRedis("closer-subscriber"),
+  });
+  return pubsub;
+}
+
+/**
+ * Publishes to the creator's feed and the platform feed. A live-feed message is best effort:
+ * a Redis outage must never fail the work it reports (the rows are the record).
+ */
+export async function publishFeed(feed: Feed, creatorId: string, message: object): Promise<void> {
+  try {
+    await Promise.all([
+      livePubSub().publish(topic(feed, creatorId), message),
+      livePubSub().publish(topic(feed, null), message),
+    ]);
+  } catch (error) {
+    logger.warn({ err: error, feed }, "live feed publish failed");
+  }
+}
+
+export async function closePubSub(): Promise<void> {
+  if (pubsub) await pubsub.close();
+  pubsub = undefined;
+}

@@ -1,0 +1,58 @@
+import { type JobsOptions, Queue } from "bullmq";
+import { z } from "zod";
+import { config } from "./config.js";
+import { createBlockingRedis, createCommandRedis } from "./redis.js";
+
+// Queue names, payloads and job ids in one place; the worker registers processors for them.
+
+export const QUEUES = {
+  /** One job per event: run the creator's active agents on it. */
+  agentRuns: "agent-runs",
+  /** One job per onboarding: build the profile and deploy the agent. */
+  onboarding: "onboarding",
+} as const;
+
+export const agentRunJob = z.object({ eventId: z.uuid(), creatorId: z.uuid() });
+export type AgentRunJob = z.infer<typeof agentRunJob>;
+
+export const onboardingJob = z.object({ onboardingId: z.uuid() });
+export type OnboardingJob = z.infer<typeof onboardingJob>;
+
+/** Job ids come from domain ids (BullMQ ignores an add whose id exists), with no ':' in them. */
+export const jobIds = {
+  agentRun: (eventId: string) => `event-${eventId}`,
+  agentRetry: (eventId: string, nonce: string) => `event-${eventId}-retry-${nonce}`,
+  onboarding: (onboardingId: string) => `onboarding-${onboardingId}`,
+};
+
+export function agentRunJobOptions(): JobsOptions {
+  const { AGENT_JOB_ATTEMPTS, AGENT_RETRY_DELAY_MS } = config();
+  return {
+    attempts: AGENT_JOB_ATTEMPTS,
+    backoff: { type: "exponential", delay: AGENT_RETRY_DELAY_MS },
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+const producers = new Map<string, Queue>();
+
+/** Producer-side queue, created on first use; it fails fast when Redis is away. */
+export function queue(name: (typeof QUEUES)[keyof typeof QUEUES]): Queue {
+  let q = producers.get(name);
+  if (!q) {
+    q = new Queue(name, { connection: createCommandRedis(`closer-producer-${name}`), prefix: config().REDIS_PREFIX });
+    q.on("error", () => {}); // Connection errors surface on the add call that hits them.
+    producers.set(name, q);
+  }
+  return q;
+}
+
+export function workerConnection(name: string) {
+  return createBlockingRedis(`closer-worker-${name}`);
+}
+
+export async function closeQueues(): Promise<void> {
+  await Promise.all([...producers.values()].map((q) => q.close()));
+  producers.clear();
+}

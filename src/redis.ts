@@ -1,0 +1,18 @@
+import { Redis, type RedisOptions } from "ioredis";
+import { config } from "./config.js";
+
+// Publisher, subscriber and BullMQ connections are never shared: a subscribed connection can
+// do nothing else, and BullMQ's blocking commands would stall every other user.
+
+/**
+ * For commands on a request's path (rate limits, enqueueing, publishing): a command waits for
+ * one reconnection at most, then fails, so a Redis outage slows a request down but never hangs it.
+ */
+export function createCommandRedis(name: string): Redis {
+  return new Redis(config().REDIS_URL, { connectionName: name, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+}
+
+/** For BullMQ workers and pub/sub subscribers, which must wait out a Redis restart. */
+export function createBlockingRedis(name: string, options: RedisOptions = {}): Redis {
+  return new Redis(config().REDIS_URL, { connectionName: name, maxRetriesPerRequest: null, ...options });
+}

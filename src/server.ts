@@ -1,0 +1,25 @@
+import { ConfigError, config, loadConfig } from "./config.js";
+
+// Configuration is checked before anything connects, with one line per bad value.
+try {
+  loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const { logger } = await import("./logger.js");
+const { startApiServer } = await import("./api-server.js");
+const server = await startApiServer(config().PORT, config().HOST);
+logger.info({ port: server.port }, "Closer API listening: GraphiQL at /graphql");
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, async () => {
+    logger.info({ signal }, "draining requests");
+    await server.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,39 @@
+import { z } from "zod";
+
+// Field rules shared by every input that carries them.
+
+export const timezone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be an IANA time zone such as Europe/Paris" },
+);
+
+export const email = z
+  .email({ message: "must be an email address" })
+  .max(254)
+  .transform((e) => e.toLowerCase());
+/** E.164: what WhatsApp and SMS providers accept. */
+export const phone = z
+  .string()
+  .transform((p) => p.replace(/[\s().-]/g, ""))
+  .pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an international number such as +14155550123"));
+
+export const handle = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9_-]{1,62}[a-z0-9])$/, "3 to 64 lowercase letters, digits, _ or -");
+
+/** "HH:MM" in 24-hour time, as minutes after midnight. */
+export const timeOfDay = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM in 24-hour time")
+  .transform((t) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3)));
+
+export function formatTimeOfDay(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+}

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { db } from "../src/db/client.js";
+import { graphql } from "./generated/gql.js";
+import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
+
+const Viewer = graphql(`
+  query Viewer {
+    viewer {
+      kind
+      creator {
+        handle
+      }
+    }
+  }
+`);
+
+const CreateApiKey = graphql(`
+  mutation CreateApiKey($input: CreateApiKeyInput!) {
+    createApiKey(input: $input) {
+      __typename
+      ... on CreatedApiKey {
+        secret
+        apiKey {
+          id
+          kind
+          prefix
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
+const RevokeApiKey = graphql(`
+  mutation RevokeApiKey($id: ID!) {
+    revokeApiKey(id: $id) {
+      __typename
+      ... on ApiKey {
+        revokedAt
+      }
+    }
+  }
+`);
+
+const CreatorByHandle = graphql(`
+  query CreatorByHandle($handle: String!) {
+    creatorByHandle(handle: $handle) {
+      id
+      name
+    }
+  }
+`);
+
+let api: TestApi;
+let adminKey: string;
+let alice: Awaited<ReturnType<typeof makeCreator>>;
+
+beforeAll(async () => {
+  api = await startApi();
+  adminKey = await makeAdminKey();
+  alice = await makeCreator({ name: "Alice" });
+});
+afterAll(() => api.close());
+
+describe("authentication", () => {
+  it("answers a request without a key with a null viewer, and a protected field with UNAUTHENTICATED", async () => {
+    const anonymous = await api.request(Viewer, {});
+    expect(anonymous.data?.viewer).toBeNull();
+
+    const protectedField = await api.request(CreatorByHandle, { handle: alice.creator.handle });
+    expect(protectedField.errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
+    expect(protectedField.data?.creatorByHandle ?? null).toBeNull();
+  });
+
+  it.each([
+    ["a header without Bearer", "Token abc"],
+    ["a malformed key", "Bearer not-a-key"],
+    ["an unknown key", `Bearer clsr_crt_${"A".repeat(43)}`],
+  ])("rejects %s with 401 UNAUTHENTICATED", async (_case, header) => {
+    const response = await api.request(Viewer, {}, null, { authorization: header });
+    expect(response.status).toBe(401);
+    expect(response.errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("identifies each kind of key", async () => {
+    const asAdmin = await api.request(Viewer, {}, adminKey);
+    expect(asAdmin.data?.viewer).toEqual({ kind: "ADMIN", creator: null });
+    const asCreator = await api.request(Viewer, {}, alice.creatorKey);
+    expect(asCreator.data?.viewer).toEqual({ kind: "CREATOR", creator: { handle: alice.creator.handle } });
+  });
+
+  it("shows a new key's secret once, stores only its hash, and refuses it once revoked", async () => {
+    const created = await api.request(
+      CreateApiKey,
+      { input: { kind: "CREATOR", creatorId: alice.gid, name: "dashboard" } },
+      adminKey,
+    );
+    const result = created.data?.createApiKey;
+    if (result?.__typename !== "CreatedApiKey") throw new Error(`unexpected ${JSON.stringify(created)}`);
+    expect(result.secret).toMatch(/^clsr_crt_/);
+    expect(result.secret.startsWith(result.apiKey.prefix)).toBe(true);
+
+    const stored = await db.apiKey.findMany({ where: { creatorId: alice.creator.id } });
+    expect(JSON.stringify(stored)).not.toContain(result.secret);
+
+    expect((await api.request(Viewer, {}, result.secret)).data?.viewer?.kind).toBe("CREATOR");
+    const revoked = await api.request(RevokeApiKey, { id: result.apiKey.id }, alice.creatorKey);
+    expect(revoked.data?.revokeApiKey).toMatchObject({ __typename: "ApiKey", revokedAt: expect.any(String) });
+
+    const after = await api.request(Viewer, {}, result.secret);
+    expect(after.status).toBe(401);
+    expect(after.errors?.[0].message).toMatch(/revoked/);
+  });
+
+  it("keeps ingest keys to ingestion: they cannot read the creator's data", async () => {
+    const response = await api.request(CreatorByHandle, { handle: alice.creator.handle }, alice.ingestKey);
+    expect(response.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    expect(response.data?.creatorByHandle ?? null).toBeNull();
+  });
+
+  it("lets only admin keys mint admin keys, and creator keys mint keys for their own creator only", async () => {
+    const bob = await makeCreator({ name: "Bob" });
+    const adminByCreator = await api.request(
+      CreateApiKey,
+      { input: { kind: "ADMIN", name: "escalation" } },
+      alice.creatorKey,
+    );
+    expect(adminByCreator.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    const forOther = await api.request(
+      CreateApiKey,
+      { input: { kind: "INGEST", creatorId: bob.gid, name: "x" } },
+      alice.creatorKey,
+    );
+    expect(forOther.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    const byIngest = await api.request(
+      CreateApiKey,
+      { input: { kind: "INGEST", creatorId: alice.gid, name: "x" } },
+      alice.ingestKey,
+    );
+    expect(byIngest.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    const own = await api.request(
+      CreateApiKey,
+      { input: { kind: "INGEST", creatorId: alice.gid, name: "site" } },
+      alice.creatorKey,
+    );
+    expect(own.data?.createApiKey?.__typename).toBe("CreatedApiKey");
+  });
+
+  it("answers an admin key without a creator, or a creator key without one, with a typed validation error", async () => {
+    const response = await api.request(CreateApiKey, { input: { kind: "CREATOR", name: "orphan" } }, adminKey);
+    expect(response.data?.createApiKey).toMatchObject({ __typename: "ValidationError", code: "VALIDATION_FAILED" });
+    expect(await db.apiKey.count({ where: { name: "orphan" } })).toBe(0);
+  });
+
+  it("records who created and revoked keys in the audit log", async () => {
+    const rows = await db.auditLog.findMany({
+      where: { creatorId: alice.creator.id, operation: { startsWith: "apiKey." } },
+    });
+    const operations = rows.map((r) => `${r.operation} by ${r.actorKind}`);
+    expect(operations).toEqual(expect.arrayContaining(["apiKey.create by ADMIN", "apiKey.revoke by CREATOR"]));
+  });
+});
