@@ -38,6 +38,12 @@ const configSchema = z.object({
   AGENT_RETRY_DELAY_MS: int(0).default(60_000),
   WORKER_CONCURRENCY: int(1, 500).default(32),
   DISPATCH_SWEEP_INTERVAL_MS: int(50).default(5_000),
+  /** How long an ingestion waits for Redis to take its jobs before answering anyway (the sweeper enqueues later). */
+  ENQUEUE_TIMEOUT_MS: int(10).default(1_000),
+  /** How often workers check for jobs whose worker died (their lock expired), and how long a lock lasts. */
+  WORKER_STALLED_INTERVAL_MS: int(100).default(30_000),
+  WORKER_LOCK_DURATION_MS: int(100).default(30_000),
+  WORKER_METRICS_PORT: int(0, 65535).default(9464),
   /** Events waiting for dispatch longer than this are enqueued by the sweeper. */
   DISPATCH_SWEEP_AGE_MS: int(0).default(2_000),
 
@@ -50,13 +56,27 @@ const configSchema = z.object({
   SCHEDULER_INTERVAL_MS: int(10).default(1_000),
   SCHEDULER_BATCH_SIZE: int(1, 5000).default(200),
   DELIVERY_MAX_ATTEMPTS: int(1, 20).default(3),
+  /** Delay before the first retry of a failed send; it doubles for each further try. */
   DELIVERY_RETRY_DELAY_MS: int(0).default(30_000),
+  /** Sends one scheduler process runs at the same time. */
+  DELIVERY_CONCURRENCY: int(1, 500).default(16),
+  /**
+   * An action left in SENDING longer than this belongs to a worker that stopped: it is re-planned
+   * if its provider call never started, else failed. Keep it well above PROVIDER_TIMEOUT_MS.
+   */
+  DELIVERY_LEASE_MS: int(1_000).default(300_000),
+  /** Send-rate limit of each provider, shared by every worker (a token bucket in Redis); bursts up to one second's worth. */
+  DELIVERY_RATE_EMAIL_PER_SECOND: z.coerce.number().positive().default(50),
+  DELIVERY_RATE_WHATSAPP_PER_SECOND: z.coerce.number().positive().default(80),
+  DELIVERY_RATE_WEBHOOK_PER_SECOND: z.coerce.number().positive().default(100),
   SMTP_URL: z.string().default("smtp://127.0.0.1:2525"),
   EMAIL_FROM: z.string().default("Closer <agent@closer.local>"),
   WHATSAPP_API_URL: url.default("http://127.0.0.1:8025/v19.0"),
   WHATSAPP_PHONE_NUMBER_ID: z.string().default("000000000000000"),
   WHATSAPP_TOKEN: z.string().default("dev-whatsapp-token"),
   WHATSAPP_APP_SECRET: z.string().default("dev-whatsapp-app-secret"),
+  /** Answered back in Meta's GET handshake when the callback URL is registered. */
+  WHATSAPP_VERIFY_TOKEN: z.string().min(1).default("dev-whatsapp-verify-token"),
   WEBHOOK_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-webhook-signing-secret"),
   PROVIDER_TIMEOUT_MS: int(100).default(10_000),
 });

@@ -48,6 +48,23 @@ export function queue(name: (typeof QUEUES)[keyof typeof QUEUES]): Queue {
   return q;
 }
 
+/**
+ * BullMQ waits for a Redis connection that may never come; a request must not. The add is
+ * abandoned after ENQUEUE_TIMEOUT_MS and the caller falls back (the sweepers enqueue later).
+ */
+export async function enqueueWithin<T>(added: Promise<T>): Promise<T> {
+  added.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("enqueue timed out: Redis unavailable")), config().ENQUEUE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([added, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function workerConnection(name: string) {
   return createBlockingRedis(`closer-worker-${name}`);
 }

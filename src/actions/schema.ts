@@ -1,6 +1,8 @@
 import { ChannelEnum } from "../creators/schema.js";
 import { builder } from "../graphql/builder.js";
-import { ActionStatusEnum } from "./schema-types.js";
+import { mutationErrors } from "../graphql/error-types.js";
+import { cancelAction, creatorOfAction } from "./action-service.js";
+import { ActionNode, ActionStatusEnum } from "./schema-types.js";
 
 const ActionFilter = builder.inputType("ActionFilter", {
   fields: (t) => ({
@@ -31,3 +33,18 @@ builder.prismaObjectFields("Creator", (t) => ({
     }),
   }),
 }));
+
+builder.mutationField("cancelAction", (t) =>
+  t.field({
+    type: ActionNode,
+    errors: mutationErrors,
+    description: "Cancels a planned action. One already being sent or settled answers a ConflictError.",
+    args: { id: t.arg.globalID({ required: true, for: ActionNode }) },
+    authScopes: async (_root, { id }) => {
+      const creatorId = await creatorOfAction(id.id);
+      // An unknown id gets past the scope check to answer a NotFoundError.
+      return creatorId ? { creator: creatorId } : { manager: true };
+    },
+    resolve: (_root, { id }, ctx) => cancelAction(id.id, ctx.viewer),
+  }),
+);

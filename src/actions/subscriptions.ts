@@ -12,7 +12,7 @@ builder.subscriptionField("actionUpdates", (t) =>
       "Every status change of an action: planned, sending, sent, failed, cancelled, skipped or deferred (with its reason).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }, ctx) => subscribeFeed<ActionMessage>("actions", creatorId, ctx),
+    subscribe: (_root, { creatorId }) => subscribeFeed<ActionMessage>("actions", creatorId?.id ?? null),
     resolve: (query, message: ActionMessage) => db.action.findUnique({ ...query, where: { id: message.actionId } }),
   }),
 );

@@ -11,7 +11,7 @@ builder.subscriptionField("agentDecisions", (t) =>
     description: "Each decision an agent makes (acted or not, and why). Without creatorId: every creator (admin keys).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }, ctx) => subscribeFeed<DecisionMessage>("decisions", creatorId, ctx),
+    subscribe: (_root, { creatorId }) => subscribeFeed<DecisionMessage>("decisions", creatorId?.id ?? null),
     resolve: (query, message: DecisionMessage) =>
       db.agentInvocation.findUnique({ ...query, where: { id: message.invocationId } }),
   }),
@@ -24,7 +24,7 @@ builder.subscriptionField("invocationUpdates", (t) =>
     description: "Every status change of an agent run (queued, running, completed, skipped, failed).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }, ctx) => subscribeFeed<InvocationMessage>("invocations", creatorId, ctx),
+    subscribe: (_root, { creatorId }) => subscribeFeed<InvocationMessage>("invocations", creatorId?.id ?? null),
     resolve: (query, message: InvocationMessage) =>
       db.agentInvocation.findUnique({ ...query, where: { id: message.invocationId } }),
   }),

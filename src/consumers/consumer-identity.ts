@@ -57,7 +57,7 @@ export async function resolveConsumers(client: PoolClient, creatorId: string, pe
   if (missing.length > 0) {
     await client.query(
       `INSERT INTO consumers ("creatorId", "externalId", email, phone, name, timezone)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+       SELECT $1::uuid, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
        ON CONFLICT DO NOTHING`,
       [
         creatorId,

@@ -1,7 +1,10 @@
 import { ChannelEnum } from "../creators/schema.js";
+import { db } from "../db/client.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import { ConsentStatus, Stage } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
+import { mutationErrors } from "../graphql/error-types.js";
+import { type ConsentResult, creatorOfConsumer, setConsent, unsubscribeConsumer } from "./consent-service.js";
 
 export const StageEnum = builder.enumType(Stage, {
   name: "Stage",
@@ -19,7 +22,8 @@ builder.prismaObject("ConsumerConsent", {
 });
 
 export const ConsumerContextRef = builder.prismaObject("ConsumerContext", {
-  authScopes: (context) => ({ ingest: context.creatorId }),
+  // Readable by the creator, and by an ingest key in the answer to its own ingestion.
+  authScopes: (context, ctx) => (ctx.ingestedConsumers.has(context.consumerId) ? true : { creator: context.creatorId }),
   description: "The consumer's stage and metrics, updated atomically by every event.",
   fields: (t) => ({
     stage: t.expose("stage", { type: StageEnum }),
@@ -101,3 +105,57 @@ builder.prismaObjectFields("Creator", (t) => ({
     }),
   }),
 }));
+
+const ConsentChangeRef = builder.objectRef<ConsentResult>("ConsentChange").implement({
+  description: "A consumer's consents after the change, and the planned actions it cancelled.",
+  fields: (t) => ({
+    consumer: t.prismaField({
+      type: "Consumer",
+      resolve: (query, result) => db.consumer.findUniqueOrThrow({ ...query, where: { id: result.consumerId } }),
+    }),
+    cancelledActions: t.prismaField({
+      type: ["Action"],
+      resolve: (query, result) =>
+        db.action.findMany({ ...query, where: { id: { in: result.cancelledActionIds } }, orderBy: { sendAt: "asc" } }),
+    }),
+  }),
+});
+
+/** The consumer's creator scope; an unknown id gets past it to answer a NotFoundError. */
+async function consumerScopes(consumerId: string) {
+  const creatorId = await creatorOfConsumer(consumerId);
+  return creatorId ? { creator: creatorId } : { manager: true };
+}
+
+builder.mutationField("setConsent", (t) =>
+  t.field({
+    type: ConsentChangeRef,
+    errors: mutationErrors,
+    description:
+      "Grants or withdraws consent on one channel. A withdrawal cancels the planned actions on that channel at once; a grant brings an unsubscribed consumer back to NEW.",
+    args: {
+      consumerId: t.arg.globalID({ required: true, for: ConsumerNode }),
+      channel: t.arg({ type: ChannelEnum, required: true }),
+      granted: t.arg.boolean({ required: true }),
+      source: t.arg.string({ description: 'How it was given or withdrawn, e.g. "signup_form". Defaults to "api".' }),
+    },
+    authScopes: (_root, { consumerId }) => consumerScopes(consumerId.id),
+    resolve: (_root, { consumerId, channel, granted, source }, ctx) =>
+      setConsent({ consumerId: consumerId.id, channel, granted, source }, ctx.viewer),
+  }),
+);
+
+builder.mutationField("unsubscribeConsumer", (t) =>
+  t.field({
+    type: ConsentChangeRef,
+    errors: mutationErrors,
+    description:
+      "Withdraws consent on one channel, or on every channel (the consumer becomes UNSUBSCRIBED), and cancels the planned actions there in the same transaction.",
+    args: {
+      consumerId: t.arg.globalID({ required: true, for: ConsumerNode }),
+      channel: t.arg({ type: ChannelEnum, description: "Only this channel; every channel when omitted." }),
+    },
+    authScopes: (_root, { consumerId }) => consumerScopes(consumerId.id),
+    resolve: (_root, { consumerId, channel }, ctx) => unsubscribeConsumer(consumerId.id, channel ?? null, ctx.viewer),
+  }),
+);

@@ -1,6 +1,6 @@
 import { pool } from "../db/client.js";
 import { logger } from "../logger.js";
-import { agentRunJobOptions, jobIds, QUEUES, queue } from "../queues.js";
+import { agentRunJobOptions, enqueueWithin, jobIds, QUEUES, queue } from "../queues.js";
 
 type Dispatchable = { id: string; creatorId: string };
 
@@ -11,12 +11,14 @@ type Dispatchable = { id: string; creatorId: string };
 export async function enqueueAgentRuns(events: Dispatchable[]): Promise<boolean> {
   try {
     const options = agentRunJobOptions();
-    await queue(QUEUES.agentRuns).addBulk(
-      events.map((e) => ({
-        name: "agent-run",
-        data: { eventId: e.id, creatorId: e.creatorId },
-        opts: { ...options, jobId: jobIds.agentRun(e.id) },
-      })),
+    await enqueueWithin(
+      queue(QUEUES.agentRuns).addBulk(
+        events.map((e) => ({
+          name: "agent-run",
+          data: { eventId: e.id, creatorId: e.creatorId },
+          opts: { ...options, jobId: jobIds.agentRun(e.id) },
+        })),
+      ),
     );
     return true;
   } catch (error) {

@@ -66,3 +66,8 @@ export function eventEffect(type: string): EventEffect {
 export function isKnownEventType(type: string): type is KnownEventType {
   return Object.hasOwn(KNOWN_EVENT_TYPES, type);
 }
+
+/** The context counter of one service's views and clicks: names are matched case-insensitively. */
+export function serviceCounterKey(service: string): string {
+  return `service:${service.trim().toLowerCase().slice(0, 100)}`;
+}

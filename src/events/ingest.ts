@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import { z } from "zod";
 import type { Viewer } from "../auth/viewer.js";
+import { applyConsentChanges, type ConsentChange, pgRunner } from "../consumers/consent-service.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
 import { nextStage } from "../consumers/stage.js";
@@ -9,10 +10,10 @@ import { CHANNELS } from "../creators/creator-service.js";
 import { pool } from "../db/client.js";
 import { ConflictError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
-import type { Stage } from "../generated/prisma/enums.js";
+import type { Channel, Stage } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { enqueueAgentRuns } from "./dispatch.js";
-import { CUSTOM_EVENT_TYPE, eventEffect } from "./event-types.js";
+import { CUSTOM_EVENT_TYPE, eventEffect, serviceCounterKey } from "./event-types.js";
 
 export const MAX_BATCH = 500;
 const MAX_PAYLOAD_BYTES = 16_384;
@@ -50,9 +51,10 @@ function bodyHash(raw: EventInput): string {
 }
 
 /** Unsubscribing from one channel withdraws that channel; without a channel, every channel. */
-function unsubscribedChannels(event: ParsedEvent): string[] {
-  const channel = String(event.payload?.channel ?? "").toUpperCase();
-  return (CHANNELS as readonly string[]).includes(channel) ? [channel] : [...CHANNELS];
+function unsubscribedChannels(event: ParsedEvent): Channel[] {
+  const named = String(event.payload?.channel ?? "").toUpperCase();
+  const channel = CHANNELS.find((c) => c === named);
+  return channel ? [channel] : [...CHANNELS];
 }
 
 function stageTarget(event: ParsedEvent): Stage {
@@ -103,7 +105,7 @@ function addToDelta(delta: ContextDelta, event: ParsedEvent, occurredAt: Date): 
   if (occurredAt > delta.lastSeenAt) delta.lastSeenAt = occurredAt;
   const service = event.payload?.service;
   if (typeof service === "string" && (event.type === "page_view" || event.type === "service_click")) {
-    const key = `service:${service.slice(0, 100)}`;
+    const key = serviceCounterKey(service);
     delta.counters[key] = (delta.counters[key] ?? 0) + 1;
   }
   if (effect.description === "custom") delta.counters[event.type] = (delta.counters[event.type] ?? 0) + 1;
@@ -112,7 +114,7 @@ function addToDelta(delta: ContextDelta, event: ParsedEvent, occurredAt: Date): 
 const CONTEXT_UPSERT = `
 INSERT INTO consumer_contexts AS c ("creatorId", "consumerId", stage, "lastSeenAt", "eventCount", "pageViews",
   "serviceClicks", "emailsOpened", "whatsappReplied", objections, enrolled, counters, attributes)
-SELECT $1, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
+SELECT $1::uuid, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
   $9::int[], $10::int[], $11::bool[], $12::jsonb[], $13::jsonb[]) AS d
 ORDER BY 1
 ON CONFLICT ("creatorId", "consumerId") DO UPDATE SET
@@ -152,7 +154,7 @@ async function upsertContexts(client: PoolClient, creatorId: string, deltas: Con
 
 /** Consent changes carried by the events: explicit consents, and withdrawals by `unsubscribed` events. */
 async function applyConsents(client: PoolClient, events: ParsedEvent[], consumerIds: string[]) {
-  const changes: { consumerId: string; channel: string; status: string; source: string; at: Date }[] = [];
+  const changes: ConsentChange[] = [];
   events.forEach((event, i) => {
     const at = event.occurredAt ?? new Date();
     for (const c of event.consumer.consents ?? []) {
@@ -170,28 +172,7 @@ async function applyConsents(client: PoolClient, events: ParsedEvent[], consumer
       }
     }
   });
-  if (changes.length === 0) return;
-  const col = <K extends keyof (typeof changes)[number]>(k: K) => changes.map((c) => c[k]);
-  // The latest change per (consumer, channel) wins, whatever order the requests arrive in.
-  await client.query(
-    `INSERT INTO consumer_consents AS cc ("consumerId", channel, status, source, "changedAt")
-     SELECT DISTINCT ON (1, 2) * FROM unnest($1::uuid[], $2::"Channel"[], $3::"ConsentStatus"[], $4::text[], $5::timestamptz[])
-     ORDER BY 1, 2, 5 DESC
-     ON CONFLICT ("consumerId", channel) DO UPDATE SET status = EXCLUDED.status, source = EXCLUDED.source,
-       "changedAt" = EXCLUDED."changedAt"
-     WHERE cc."changedAt" <= EXCLUDED."changedAt"`,
-    [col("consumerId"), col("channel"), col("status"), col("source"), col("at")],
-  );
-  const withdrawn = changes.filter((c) => c.status === "WITHDRAWN");
-  if (withdrawn.length > 0) {
-    // An opt-out is honoured at once, including for messages already planned.
-    await client.query(
-      `UPDATE actions a SET status = 'CANCELLED', "statusReason" = 'consent withdrawn', "updatedAt" = now()
-       FROM unnest($1::uuid[], $2::"Channel"[]) AS w(consumer_id, channel)
-       WHERE a."consumerId" = w.consumer_id AND a.channel = w.channel AND a.status = 'PLANNED'`,
-      [withdrawn.map((c) => c.consumerId), withdrawn.map((c) => c.channel)],
-    );
-  }
+  await applyConsentChanges(pgRunner(client), changes);
 }
 
 const RETRYABLE = new Set(["23505", "40001", "40P01"]);
@@ -250,7 +231,7 @@ export async function ingestEvents(
     const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
     const { rows: inserted } = await client.query<Event>(
       `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
-       SELECT id, $1, consumer_id, type, payload, occurred_at, $2, key, hash
+       SELECT id, $1::uuid, consumer_id, type, payload, occurred_at, $2::timestamptz, key, hash
        FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
          AS e(id, consumer_id, type, payload, occurred_at, key, hash)
        ON CONFLICT ("creatorId", "idempotencyKey") DO NOTHING

@@ -8,7 +8,8 @@ import { ingestEvents, MAX_BATCH } from "./ingest.js";
 
 export const EventNode = builder.prismaNode("Event", {
   id: { field: "id" },
-  authScopes: (event) => ({ creator: event.creatorId }),
+  // Ingest keys see the events they stored in this very request, nothing else.
+  authScopes: (event, ctx) => (ctx.ingested.has(event.id) ? true : { creator: event.creatorId }),
   fields: (t) => ({
     type: t.exposeString("type", { description: "A known type (see knownEventTypes) or the client's own." }),
     payload: t.expose("payload", { type: "JSON" }),
@@ -136,6 +137,8 @@ builder.mutationField("ingestEvent", (t) =>
     authScopes: (_root, args) => ({ ingest: args.creatorId.id }),
     resolve: async (_root, args, ctx) => {
       const [result] = await ingestEvents(args.creatorId.id, [args.event], ctx.viewer);
+      ctx.ingested.add(result.event.id);
+      ctx.ingestedConsumers.add(result.event.consumerId);
       return result;
     },
   }),
@@ -151,8 +154,13 @@ builder.mutationField("ingestEvents", (t) =>
       events: t.arg({ type: [EventInput], required: true }),
     },
     authScopes: (_root, args) => ({ ingest: args.creatorId.id }),
-    resolve: async (_root, args, ctx) => ({
-      results: await ingestEvents(args.creatorId.id, args.events, ctx.viewer),
-    }),
+    resolve: async (_root, args, ctx) => {
+      const results = await ingestEvents(args.creatorId.id, args.events, ctx.viewer);
+      for (const r of results) {
+        ctx.ingested.add(r.event.id);
+        ctx.ingestedConsumers.add(r.event.consumerId);
+      }
+      return { results };
+    },
   }),
 );

@@ -4,4 +4,7 @@ import type { Viewer } from "../auth/viewer.js";
 export type RequestContext = {
   readonly viewer: Viewer | null;
   readonly requestId: string;
+  /** Events and consumers this request ingested: an ingest key may read those in its answer. */
+  readonly ingested: Set<string>;
+  readonly ingestedConsumers: Set<string>;
 };

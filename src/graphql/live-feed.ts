@@ -1,5 +1,4 @@
 import { livePubSub, topic } from "../pubsub.js";
-import type { RequestContext } from "./context.js";
 
 type Feed = Parameters<typeof topic>[0];
 
@@ -8,7 +7,30 @@ export function feedScopes(creatorId: { id: string } | null | undefined) {
   return creatorId ? { creator: creatorId.id } : { admin: true };
 }
 
-/** Subscribes to one feed over Redis pub/sub, so any API instance hears what any worker published. */
-export function subscribeFeed<T>(feed: Feed, creatorId: { id: string } | null | undefined, _ctx: RequestContext) {
-  return livePubSub().asyncIterableIterator([topic(feed, creatorId?.id ?? null)]) as AsyncIterable<T>;
+/**
+ * Subscribes to a feed over Redis pub/sub, so any API instance hears what any worker published.
+ * It resolves once Redis has acknowledged the subscription: a client that sees the stream open
+ * misses nothing published after that.
+ */
+export async function subscribeFeed<T>(feed: Feed, scope: string | null): Promise<AsyncIterable<T>> {
+  const pubsub = livePubSub();
+  const pending: T[] = [];
+  let wake: (() => void) | null = null;
+  const subscriptionId = await pubsub.subscribe(topic(feed, scope), (message: T) => {
+    pending.push(message);
+    wake?.();
+  });
+  return (async function* () {
+    try {
+      for (;;) {
+        while (pending.length > 0) yield pending.shift() as T;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = null;
+      }
+    } finally {
+      pubsub.unsubscribe(subscriptionId);
+    }
+  })();
 }

@@ -4,6 +4,7 @@ import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
+import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
 import { AuthenticationError, authenticate } from "../auth/api-keys.js";
 import { consumeRateLimit } from "../auth/rate-limit.js";
 import { config } from "../config.js";
@@ -40,7 +41,7 @@ async function buildContext(ctx: ServerContext, redis: Redis): Promise<RequestCo
   const bucket = viewer ? `key:${viewer.keyId}` : `addr:${ctx.clientAddress ?? "unknown"}`;
   const verdict = await consumeRateLimit(redis, bucket);
   if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
-  return { viewer, requestId: randomUUID() };
+  return { viewer, requestId: randomUUID(), ingested: new Set(), ingestedConsumers: new Set() };
 }
 
 /** Rejects bodies over the limit before they are read; a body without a length is refused too. */
@@ -138,6 +139,7 @@ export function createYogaServer() {
     plugins: [
       bodyLimit(settings.HTTP_BODY_LIMIT_BYTES),
       operationalEndpoints(redis),
+      whatsAppCallbacks(),
       requestTiming(),
       maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),
       maxTokensPlugin({ n: settings.GRAPHQL_MAX_TOKENS }),

@@ -1,7 +1,11 @@
+import { CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
 import { ProfileSource } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
+import { mutationErrors } from "../graphql/error-types.js";
+import { OnboardingNode } from "../onboarding/schema.js";
 import type { ObjectionResponse, ProfileService } from "./profile-content.js";
+import { activateProfileVersion, editProfile, regenerateProfile } from "./profile-service.js";
 
 const ProfileSourceEnum = builder.enumType(ProfileSource, {
   name: "ProfileSource",
@@ -69,3 +73,75 @@ builder.prismaObjectFields("Creator", (t) => ({
     totalCount: true,
   }),
 }));
+
+const ProfileServiceInput = builder.inputType("ProfileServiceInput", {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    price: t.float(),
+    currency: t.string({ description: "ISO 4217, upper case, e.g. USD." }),
+    url: t.string(),
+    durationMinutes: t.int(),
+    pitch: t.string({ description: "Used in follow-ups after repeated views of this service." }),
+  }),
+});
+
+const ObjectionResponseInput = builder.inputType("ObjectionResponseInput", {
+  fields: (t) => ({
+    objection: t.string({ required: true }),
+    response: t.string({ required: true }),
+  }),
+});
+
+const ProfileChangesInput = builder.inputType("ProfileChangesInput", {
+  description: "The fields to change; the others are kept from the active version. A list replaces the whole list.",
+  fields: (t) => ({
+    summary: t.string(),
+    salesPitch: t.string(),
+    targetAudience: t.string(),
+    valuePropositions: t.stringList(),
+    services: t.field({ type: [ProfileServiceInput] }),
+    agentInstructions: t.string(),
+    objectionHandling: t.field({ type: [ObjectionResponseInput] }),
+  }),
+});
+
+builder.mutationField("editProfile", (t) =>
+  t.field({
+    type: CreatorProfileNode,
+    errors: mutationErrors,
+    description: "Saves the changes as a new MANUAL version, which becomes active; the agents follow at once.",
+    args: {
+      creatorId: t.arg.globalID({ required: true, for: CreatorNode }),
+      changes: t.arg({ type: ProfileChangesInput, required: true }),
+    },
+    authScopes: (_root, { creatorId }) => ({ creator: creatorId.id }),
+    resolve: (_root, { creatorId, changes }, ctx) => editProfile(creatorId.id, changes, ctx.viewer),
+  }),
+);
+
+builder.mutationField("activateProfileVersion", (t) =>
+  t.field({
+    type: CreatorProfileNode,
+    errors: mutationErrors,
+    description: "Makes this version the active one (e.g. rolls back an edit); the agents follow at once.",
+    args: { profileId: t.arg.globalID({ required: true, for: CreatorProfileNode }) },
+    authScopes: async (_root, { profileId }) => {
+      const profile = await db.creatorProfile.findUnique({ where: { id: profileId.id }, select: { creatorId: true } });
+      // An unknown id is left to the mutation, which answers NotFoundError to any manager key.
+      return profile ? { creator: profile.creatorId } : { manager: true };
+    },
+    resolve: (_root, { profileId }, ctx) => activateProfileVersion(profileId.id, ctx.viewer),
+  }),
+);
+
+builder.mutationField("regenerateProfile", (t) =>
+  t.field({
+    type: OnboardingNode,
+    errors: mutationErrors,
+    description: "Starts a new onboarding run from the creator's last raw data; its profile becomes a new version.",
+    args: { creatorId: t.arg.globalID({ required: true, for: CreatorNode }) },
+    authScopes: (_root, { creatorId }) => ({ creator: creatorId.id }),
+    resolve: (_root, { creatorId }, ctx) => regenerateProfile(creatorId.id, ctx.viewer),
+  }),
+);

@@ -1,0 +1,63 @@
+import { z } from "zod";
+import type { Channel } from "../generated/prisma/enums.js";
+import { email, phone } from "../validation.js";
+
+// What an action's payload holds on each channel. Agents write payloads as JSON; they are
+// checked here at send time, so a malformed one fails with a reason instead of a provider error.
+
+const fallback = z.object({
+  channel: z.enum(["EMAIL", "WHATSAPP"]),
+  to: z.string().min(1),
+  /** For an email fallback of a message that had no subject. */
+  subject: z.string().trim().min(1).max(500).optional(),
+});
+
+const messageFields = {
+  subject: z.string().trim().min(1).max(500).optional(),
+  /** WhatsApp caps a text message at 4096 characters. */
+  message: z.string().min(1).max(4096),
+  template: z.string().optional(),
+  /** Planned as a new action on this channel when this one fails for good. */
+  fallback: fallback.optional(),
+};
+
+export const emailPayload = z.object({ to: email, ...messageFields });
+export const whatsAppPayload = z.object({ to: phone, ...messageFields });
+export const webhookPayload = z.object({
+  url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
+  event: z.string().min(1).max(200),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export type EmailPayload = z.output<typeof emailPayload>;
+export type WhatsAppPayload = z.output<typeof whatsAppPayload>;
+export type WebhookPayload = z.output<typeof webhookPayload>;
+export type MessagePayload = EmailPayload | WhatsAppPayload;
+
+export type ChannelPayload =
+  | { channel: "EMAIL"; payload: EmailPayload }
+  | { channel: "WHATSAPP"; payload: WhatsAppPayload }
+  | { channel: "WEBHOOK"; payload: WebhookPayload };
+
+export type PayloadCheck = { ok: true; value: ChannelPayload } | { ok: false; reason: string };
+
+function describe(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+}
+
+export function parsePayload(channel: Channel, raw: unknown): PayloadCheck {
+  const schema = { EMAIL: emailPayload, WHATSAPP: whatsAppPayload, WEBHOOK: webhookPayload }[channel];
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) return { ok: false, reason: `invalid ${channel} payload: ${describe(parsed.error)}` };
+  return { ok: true, value: { channel, payload: parsed.data } as ChannelPayload };
+}
+
+/** The payload of the action planned on the fallback channel: the same message, without a further fallback. */
+export function fallbackPayload(payload: MessagePayload): { channel: "EMAIL" | "WHATSAPP"; payload: object } | null {
+  if (!payload.fallback) return null;
+  const { channel, to, subject } = payload.fallback;
+  return {
+    channel,
+    payload: { to, subject: subject ?? payload.subject, message: payload.message, template: payload.template },
+  };
+}

@@ -1,0 +1,37 @@
+import { recordAudit } from "../audit/audit-log.js";
+import { SYSTEM_ACTOR, type Viewer } from "../auth/viewer.js";
+import { db } from "../db/client.js";
+import { ConflictError, NotFoundError } from "../errors.js";
+import { publishActionChanges } from "./action-feed.js";
+
+/** Which creator an action belongs to, for authorization; null when there is no such action. */
+export async function creatorOfAction(actionId: string): Promise<string | null> {
+  const action = await db.action.findUnique({ where: { id: actionId }, select: { creatorId: true } });
+  return action?.creatorId ?? null;
+}
+
+/**
+ * Cancels a planned action. The status test is part of the update, so a scheduler claiming the
+ * action at the same moment either sees it cancelled or wins and the cancel is refused.
+ */
+export async function cancelAction(id: string, actor: Viewer | null) {
+  const action = await db.$transaction(async (tx) => {
+    const { count } = await tx.action.updateMany({
+      where: { id, status: "PLANNED" },
+      data: { status: "CANCELLED", statusReason: `cancelled by ${actor?.label ?? SYSTEM_ACTOR}` },
+    });
+    const current = await tx.action.findUnique({ where: { id } });
+    if (!current) throw new NotFoundError("Action", id);
+    if (count === 0) throw new ConflictError(`Only a planned action can be cancelled: this one is ${current.status}`);
+    await recordAudit(tx, actor, {
+      operation: "action.cancel",
+      creatorId: current.creatorId,
+      targetType: "Action",
+      targetId: id,
+      details: { channel: current.channel },
+    });
+    return current;
+  });
+  await publishActionChanges([action]);
+  return action;
+}

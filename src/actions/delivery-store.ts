@@ -1,0 +1,269 @@
+import type { PoolClient } from "pg";
+import { pool } from "../db/client.js";
+import type { Channel } from "../generated/prisma/enums.js";
+import type { StatusChange } from "./action-feed.js";
+import type { ProviderAnswer } from "./providers/provider.js";
+
+// The SQL of an action's delivery. A claimed action is only ever changed by the claim that took
+// it: every update below matches (id, SENDING, claimedAt), so a worker whose lease expired
+// cannot overwrite what the lease recovery or another worker decided.
+
+export type ClaimedAction = {
+  id: string;
+  creatorId: string;
+  consumerId: string;
+  invocationId: string;
+  channel: Channel;
+  payload: unknown;
+  sendAt: Date;
+  priority: number;
+  attempts: number;
+  statusReason: string | null;
+  claimedAt: Date;
+};
+
+type Queryable = Pick<PoolClient, "query">;
+
+const INT_MAX = 2_147_483_647;
+const GUARD = `id = $1 AND status = 'SENDING' AND "claimedAt" = $2`;
+
+export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Takes up to `limit` due actions, higher priority first, then earlier sendAt, and moves them
+ * PLANNED -> SENDING in the same statement. SKIP LOCKED lets schedulers run side by side: each
+ * row is taken by exactly one of them, and none waits for another.
+ */
+export async function claimDueActions(now: Date, limit: number): Promise<ClaimedAction[]> {
+  const { rows } = await pool.query<ClaimedAction>(
+    `WITH due AS (
+       SELECT id FROM actions
+        WHERE status = 'PLANNED' AND "sendAt" <= $1
+        ORDER BY priority DESC, "sendAt", id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     )
+     UPDATE actions a SET status = 'SENDING', "claimedAt" = $1, "dispatchedAt" = NULL, "updatedAt" = now()
+       FROM due WHERE a.id = due.id
+     RETURNING a.id, a."creatorId", a."consumerId", a."invocationId", a.channel, a.payload, a."sendAt",
+               a.priority, a.attempts, a."statusReason", a."claimedAt"`,
+    [now, limit],
+  );
+  // RETURNING keeps no order: send in the order the rows were chosen.
+  return rows.sort(
+    (a, b) => b.priority - a.priority || a.sendAt.getTime() - b.sendAt.getTime() || a.id.localeCompare(b.id),
+  );
+}
+
+export const LEASE_REASONS = {
+  replanned: "worker stopped before the provider call: planned again",
+  interrupted:
+    "interrupted: the worker stopped during the provider call, so the message may have gone out; not retried",
+};
+
+/**
+ * Actions left in SENDING past the lease belong to a worker that stopped. At most once wins:
+ * one whose provider call never started (no dispatchedAt) is planned again; one whose call may
+ * have started is failed, never sent a second time.
+ */
+export async function recoverExpiredClaims(
+  now: Date,
+  leaseMs: number,
+): Promise<(StatusChange & { channel: Channel })[]> {
+  const { rows } = await pool.query<StatusChange & { channel: Channel }>(
+    `UPDATE actions SET
+        status = (CASE WHEN "dispatchedAt" IS NULL THEN 'PLANNED' ELSE 'FAILED' END)::"ActionStatus",
+        "statusReason" = CASE WHEN "dispatchedAt" IS NULL THEN $2 ELSE $3 END,
+        attempts = attempts + (CASE WHEN "dispatchedAt" IS NULL THEN 0 ELSE 1 END),
+        "claimedAt" = NULL, "updatedAt" = now()
+      WHERE status = 'SENDING' AND "claimedAt" < $1
+      RETURNING id, "creatorId", status, channel`,
+    [new Date(now.getTime() - leaseMs), LEASE_REASONS.replanned, LEASE_REASONS.interrupted],
+  );
+  return rows;
+}
+
+async function updateClaimed(db: Queryable, action: ClaimedAction, set: string, values: unknown[]): Promise<boolean> {
+  const { rowCount } = await db.query(`UPDATE actions SET ${set}, "updatedAt" = now() WHERE ${GUARD}`, [
+    action.id,
+    action.claimedAt,
+    ...values,
+  ]);
+  return rowCount === 1;
+}
+
+/** The provider call is about to start: from here on a lost worker means "may have been sent". */
+export const markDispatched = (db: Queryable, action: ClaimedAction, at: Date) =>
+  updateClaimed(db, action, `"dispatchedAt" = $3`, [at]);
+
+export const markSkipped = (db: Queryable, action: ClaimedAction, reason: string) =>
+  updateClaimed(db, action, `status = 'SKIPPED', "statusReason" = $3, "claimedAt" = NULL`, [reason]);
+
+/** Back to PLANNED: at `sendAt` if given (quiet hours), else at the next tick (send-rate limit). */
+export const replan = (db: Queryable, action: ClaimedAction, reason: string, sendAt: Date = action.sendAt) =>
+  updateClaimed(db, action, `status = 'PLANNED', "sendAt" = $3, "statusReason" = $4, "claimedAt" = NULL`, [
+    sendAt,
+    reason,
+  ]);
+
+/**
+ * SENT, and the consumer's context counts it, in one statement: the context's counters and
+ * lastMessageAt move atomically with the action, whatever else updates the context meanwhile.
+ */
+export async function markSent(
+  action: ClaimedAction,
+  sentAt: Date,
+  providerMessageId: string | null,
+  answer: ProviderAnswer,
+): Promise<boolean> {
+  const latenessMs = Math.min(INT_MAX, Math.max(0, sentAt.getTime() - action.sendAt.getTime()));
+  const {
+    rows: [{ updated }],
+  } = await pool.query<{ updated: number }>(
+    `WITH sent AS (
+       UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4, attempts = attempts + 1,
+              "providerMessageId" = $5, "providerResponse" = $6, "statusReason" = NULL, "claimedAt" = NULL,
+              "updatedAt" = now()
+        WHERE ${GUARD}
+       RETURNING "consumerId", channel, "sentAt"
+     ), counted AS (
+       UPDATE consumer_contexts c SET
+              "emailsSent" = c."emailsSent" + (s.channel = 'EMAIL')::int,
+              "whatsappSent" = c."whatsappSent" + (s.channel = 'WHATSAPP')::int,
+              "lastMessageAt" = GREATEST(c."lastMessageAt", s."sentAt"),
+              "updatedAt" = now()
+         FROM sent s
+        WHERE c."consumerId" = s."consumerId" AND s.channel IN ('EMAIL', 'WHATSAPP')
+       RETURNING 1
+     )
+     SELECT count(*)::int AS updated FROM sent`,
+    [action.id, action.claimedAt, sentAt, latenessMs, providerMessageId, JSON.stringify(answer)],
+  );
+  return updated === 1;
+}
+
+export const scheduleRetry = (
+  action: ClaimedAction,
+  retryAt: Date,
+  reason: string,
+  answer: ProviderAnswer,
+): Promise<boolean> =>
+  updateClaimed(
+    pool,
+    action,
+    `status = 'PLANNED', attempts = attempts + 1, "sendAt" = $3, "statusReason" = $4, "providerResponse" = $5,
+     "claimedAt" = NULL, "dispatchedAt" = NULL`,
+    [retryAt, reason, JSON.stringify(answer)],
+  );
+
+export type FallbackPlan = { channel: Channel; payload: object; reason: string };
+
+/** Plans the fallback as the invocation's next action; the invocation row lock keeps sequences unique. */
+async function planFallback(
+  client: PoolClient,
+  source: { invocationId: string; creatorId: string; consumerId: string; priority: number },
+  plan: FallbackPlan,
+  sendAt: Date,
+): Promise<StatusChange> {
+  await client.query(`SELECT 1 FROM agent_invocations WHERE id = $1 FOR UPDATE`, [source.invocationId]);
+  const {
+    rows: [planned],
+  } = await client.query<StatusChange>(
+    `INSERT INTO actions ("invocationId", sequence, "creatorId", "consumerId", channel, payload, "sendAt", priority,
+                          "statusReason")
+     SELECT $1, COALESCE(max(sequence), 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM actions WHERE "invocationId" = $1
+     RETURNING id, "creatorId", status`,
+    [
+      source.invocationId,
+      source.creatorId,
+      source.consumerId,
+      plan.channel,
+      JSON.stringify(plan.payload),
+      sendAt,
+      source.priority,
+      plan.reason,
+    ],
+  );
+  return planned;
+}
+
+/** FAILED with the provider's answer (attempts counts this call if one was made), and the fallback planned in the same transaction. */
+export async function markFailed(
+  action: ClaimedAction,
+  failure: { reason: string; answer: ProviderAnswer | null; providerCalled: boolean },
+  fallback: FallbackPlan | null,
+  now: Date,
+): Promise<StatusChange[]> {
+  return inTransaction(async (client) => {
+    const failed = await updateClaimed(
+      client,
+      action,
+      `status = 'FAILED', attempts = attempts + $3, "statusReason" = $4,
+       "providerResponse" = COALESCE($5, "providerResponse"), "claimedAt" = NULL`,
+      [failure.providerCalled ? 1 : 0, failure.reason, failure.answer && JSON.stringify(failure.answer)],
+    );
+    if (!failed) return [];
+    const changes: StatusChange[] = [{ id: action.id, creatorId: action.creatorId, status: "FAILED" }];
+    if (fallback) changes.push(await planFallback(client, action, fallback, now));
+    return changes;
+  });
+}
+
+export type SentAction = {
+  id: string;
+  creatorId: string;
+  consumerId: string;
+  invocationId: string;
+  channel: Channel;
+  payload: unknown;
+  priority: number;
+};
+
+export async function findByProviderMessageId(channel: Channel, providerMessageId: string): Promise<SentAction | null> {
+  const { rows } = await pool.query<SentAction>(
+    `SELECT id, "creatorId", "consumerId", "invocationId", channel, payload, priority
+       FROM actions WHERE "providerMessageId" = $1 AND channel = $2`,
+    [providerMessageId, channel],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * The provider accepted a message, then reported it undeliverable (a WhatsApp "failed" status):
+ * SENT becomes FAILED with the report, and the fallback is planned, once, however often the
+ * report arrives.
+ */
+export async function failAfterAcceptance(
+  action: SentAction,
+  reason: string,
+  report: ProviderAnswer,
+  fallback: FallbackPlan | null,
+  now: Date,
+): Promise<StatusChange[]> {
+  return inTransaction(async (client) => {
+    const { rowCount } = await client.query(
+      `UPDATE actions SET status = 'FAILED', "statusReason" = $2,
+              "providerResponse" = jsonb_build_object('accepted', "providerResponse", 'report', $3::jsonb),
+              "updatedAt" = now()
+        WHERE id = $1 AND status = 'SENT'`,
+      [action.id, reason, JSON.stringify(report)],
+    );
+    if (rowCount !== 1) return [];
+    const changes: StatusChange[] = [{ id: action.id, creatorId: action.creatorId, status: "FAILED" }];
+    if (fallback) changes.push(await planFallback(client, action, fallback, now));
+    return changes;
+  });
+}

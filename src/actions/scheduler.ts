@@ -1,0 +1,287 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { config } from "../config.js";
+import type { Channel } from "../generated/prisma/enums.js";
+import { logger } from "../logger.js";
+import { deliveryLateness, deliveryOutcomes } from "../observability/metrics.js";
+import { createCommandRedis } from "../redis.js";
+import { publishActionChanges } from "./action-feed.js";
+import { type ChannelPayload, fallbackPayload, parsePayload } from "./action-payload.js";
+import { recordDeliveryEvent } from "./delivery-events.js";
+import {
+  type ClaimedAction,
+  claimDueActions,
+  type FallbackPlan,
+  inTransaction,
+  markDispatched,
+  markFailed,
+  markSent,
+  markSkipped,
+  recoverExpiredClaims,
+  replan,
+  scheduleRetry,
+} from "./delivery-store.js";
+import { type ChannelProviders, providersFromConfig, type SendResult } from "./providers/index.js";
+import { SendRateLimiter, type SendRates, sendRatesFromConfig } from "./send-rate-limit.js";
+import { checkSendRules } from "./send-rules.js";
+
+// Delivery: claim due actions, check the send rules, call the provider, record the outcome.
+//
+// At most once: an action is claimed by one scheduler (PLANNED -> SENDING in one statement),
+// and marked dispatched in the transaction that checked its rules, just before the provider
+// call. A worker that dies leaves the action in SENDING; once its lease expires the action is
+// planned again if it was never dispatched, else failed as "interrupted" (it may have gone out).
+// A provider failure is retried only when the provider says the message was not sent.
+
+export type SchedulerOptions = {
+  /** The clock; tests move it to check quiet hours and retry backoff. */
+  now?: () => Date;
+  /** Pause between ticks when no work is left. */
+  intervalMs?: number;
+  /** Actions claimed per tick. */
+  batchSize?: number;
+  /** Providers per channel; by default built from the configuration. */
+  providers?: ChannelProviders;
+  /** Send-rate limits per channel; by default from the configuration. */
+  sendRates?: SendRates;
+};
+
+type Outcome = "sent" | "failed" | "skipped" | "deferred" | "retried" | "throttled" | "interrupted" | "replanned";
+
+/** Why a send failed, in the words stored on the action. */
+function failureReason(result: Extract<SendResult, { ok: false }>, attempt: number, maxAttempts: number): string {
+  const kind = {
+    transient: `failed after ${attempt} of ${maxAttempts} attempts`,
+    rejected: "refused by the provider",
+    unknown: "outcome unknown, not retried (the message may have gone out)",
+  }[result.kind];
+  return `${kind}: ${result.reason}`;
+}
+
+export class DeliveryScheduler {
+  private readonly now: () => Date;
+  private readonly providers: ChannelProviders;
+  private readonly sendRates: SendRates;
+  private readonly limiter: SendRateLimiter;
+  private readonly redis = createCommandRedis("closer-scheduler");
+  private readonly settings = config();
+  readonly batchSize: number;
+
+  constructor(options: SchedulerOptions = {}) {
+    this.now = options.now ?? (() => new Date());
+    this.batchSize = options.batchSize ?? this.settings.SCHEDULER_BATCH_SIZE;
+    this.providers = options.providers ?? providersFromConfig(this.settings);
+    this.sendRates = options.sendRates ?? sendRatesFromConfig(this.settings);
+    this.redis.on("error", () => {}); // Each use reports its own failure; the limiter then fails open.
+    this.limiter = new SendRateLimiter(this.redis, this.settings.REDIS_PREFIX);
+  }
+
+  /** One pass: recover expired claims, claim a batch of due actions, deliver it. Returns how many were claimed. */
+  async tick(): Promise<number> {
+    const recovered = await recoverExpiredClaims(this.now(), this.settings.DELIVERY_LEASE_MS);
+    if (recovered.length > 0) {
+      logger.warn({ actions: recovered.length }, "recovered actions left in SENDING by a stopped worker");
+      for (const action of recovered) this.count(action, action.status === "FAILED" ? "interrupted" : "replanned");
+      await publishActionChanges(recovered);
+    }
+    const claimed = await claimDueActions(this.now(), this.batchSize);
+    // Providers over their rate this tick: the rest of their actions wait for the next one.
+    const throttled = new Set<string>();
+    let next = 0;
+    const runner = async () => {
+      while (next < claimed.length) {
+        const action = claimed[next++];
+        try {
+          await this.deliver(action, throttled);
+        } catch (error) {
+          // The action stays in SENDING: the lease recovery decides its fate.
+          logger.error({ err: error, actionId: action.id }, "delivery failed unexpectedly");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.settings.DELIVERY_CONCURRENCY, claimed.length) }, runner));
+    return claimed.length;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.providers).map((p) => p.close()));
+    await this.redis.quit().catch(() => {});
+  }
+
+  private async deliver(action: ClaimedAction, throttled: Set<string>): Promise<void> {
+    const checked = parsePayload(action.channel, action.payload);
+    if (!checked.ok) {
+      await publishActionChanges(
+        await markFailed(action, { reason: checked.reason, answer: null, providerCalled: false }, null, this.now()),
+      );
+      return this.count(action, "failed");
+    }
+    const provider = this.providers[action.channel];
+    const rate = this.sendRates[action.channel];
+
+    // Every update below is void when the claim was lost to the lease recovery: then nothing is reported.
+    const gate = await inTransaction(async (client) => {
+      const verdict = await checkSendRules(client, action, this.now());
+      if (verdict.kind === "skip") {
+        const skipped = await markSkipped(client, action, verdict.reason);
+        return skipped ? { outcome: "skipped" as const, status: "SKIPPED" as const, reason: verdict.reason } : null;
+      }
+      if (verdict.kind === "defer") {
+        const deferred = await replan(client, action, verdict.reason, verdict.until);
+        return deferred ? { outcome: "deferred" as const, status: "PLANNED" as const, reason: verdict.reason } : null;
+      }
+      if (throttled.has(provider.name) || !(await this.limiter.tryTake(provider.name, rate))) {
+        throttled.add(provider.name);
+        const reason = `send rate of ${provider.name} (${rate.perSecond}/s) reached: waiting for the next tick`;
+        const released = await replan(client, action, reason);
+        return released ? { outcome: "throttled" as const, status: "PLANNED" as const, reason } : null;
+      }
+      const dispatched = await markDispatched(client, action, this.now());
+      return dispatched ? { outcome: "dispatched" as const, creatorName: verdict.creatorName } : null;
+    });
+    if (!gate) return;
+    if (gate.outcome !== "dispatched") {
+      this.count(action, gate.outcome);
+      // A throttled action is released every tick until a token frees up: publish the first time only.
+      if (gate.outcome !== "throttled" || action.statusReason !== gate.reason) {
+        await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: gate.status }]);
+      }
+      return;
+    }
+
+    await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENDING" }]);
+    const result = await this.callProvider(action, checked.value, gate.creatorName);
+    if (result.ok) await this.recordSent(action, checked.value, result);
+    else await this.recordFailure(action, checked.value, result);
+  }
+
+  private async callProvider(action: ClaimedAction, message: ChannelPayload, creatorName: string): Promise<SendResult> {
+    const request = { actionId: action.id, creatorName };
+    try {
+      switch (message.channel) {
+        case "EMAIL":
+          return await this.providers.EMAIL.send({ ...request, payload: message.payload });
+        case "WHATSAPP":
+          return await this.providers.WHATSAPP.send({ ...request, payload: message.payload });
+        case "WEBHOOK":
+          return await this.providers.WEBHOOK.send({ ...request, payload: message.payload });
+      }
+    } catch (error) {
+      // Providers classify their own failures; an exception is a bug whose effect is unknown.
+      return { ok: false, kind: "unknown", reason: (error as Error).message, answer: { error: String(error) } };
+    }
+  }
+
+  private async recordSent(
+    action: ClaimedAction,
+    message: ChannelPayload,
+    result: Extract<SendResult, { ok: true }>,
+  ): Promise<void> {
+    const sentAt = this.now();
+    if (!(await markSent(action, sentAt, result.providerMessageId, result.answer))) {
+      logger.warn({ actionId: action.id }, "sent after its claim expired: the action's row was not updated");
+      return;
+    }
+    this.count(action, "sent");
+    deliveryLateness.observe(Math.max(0, sentAt.getTime() - action.sendAt.getTime()) / 1000);
+    await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENT" }]);
+    if (message.channel === "EMAIL") {
+      await this.recordOutcomeEvent(action, "email_delivered", sentAt, { providerMessageId: result.providerMessageId });
+    }
+  }
+
+  private async recordFailure(
+    action: ClaimedAction,
+    message: ChannelPayload,
+    result: Extract<SendResult, { ok: false }>,
+  ): Promise<void> {
+    const { DELIVERY_MAX_ATTEMPTS: maxAttempts, DELIVERY_RETRY_DELAY_MS: retryDelayMs } = this.settings;
+    const attempt = action.attempts + 1;
+    if (result.kind === "transient" && attempt < maxAttempts) {
+      const retryAt = new Date(this.now().getTime() + retryDelayMs * 2 ** (attempt - 1));
+      const reason = `attempt ${attempt} of ${maxAttempts} failed (${result.reason}): retrying at ${retryAt.toISOString()}`;
+      if (await scheduleRetry(action, retryAt, reason, result.answer)) {
+        this.count(action, "retried");
+        await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "PLANNED" }]);
+      }
+      return;
+    }
+    // A message that may have gone out gets no fallback: the consumer would hear it twice.
+    const fallback = result.kind === "unknown" ? null : this.fallbackFor(action, message);
+    const reason = failureReason(result, attempt, maxAttempts);
+    const changes = await markFailed(
+      action,
+      { reason, answer: result.answer, providerCalled: true },
+      fallback,
+      this.now(),
+    );
+    if (changes.length === 0) return;
+    this.count(action, "failed");
+    await publishActionChanges(changes);
+    if (message.channel === "EMAIL" && result.kind === "rejected") {
+      await this.recordOutcomeEvent(action, "email_bounced", this.now(), { reason: result.reason });
+    }
+  }
+
+  private fallbackFor(action: ClaimedAction, message: ChannelPayload): FallbackPlan | null {
+    if (message.channel === "WEBHOOK") return null;
+    const next = fallbackPayload(message.payload);
+    return next && { ...next, reason: `fallback for action ${action.id}: ${action.channel} failed` };
+  }
+
+  /** Best effort: the action row already records the outcome, the event only informs the agent. */
+  private async recordOutcomeEvent(
+    action: ClaimedAction,
+    type: "email_delivered" | "email_bounced",
+    occurredAt: Date,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await recordDeliveryEvent({
+        creatorId: action.creatorId,
+        consumerId: action.consumerId,
+        type,
+        payload: { actionId: action.id, ...details },
+        occurredAt,
+        idempotencyKey: `${type}:${action.id}`,
+      });
+    } catch (error) {
+      logger.warn({ err: error, actionId: action.id, type }, "delivery outcome event not recorded");
+    }
+  }
+
+  private count(action: { channel: Channel }, outcome: Outcome): void {
+    deliveryOutcomes.inc({ channel: action.channel, outcome });
+  }
+}
+
+/**
+ * Runs the scheduler until stopped: a tick, then another at once while the last one filled its
+ * batch, else after `intervalMs`. `stop` lets the sends in flight finish.
+ */
+export function startScheduler(options: SchedulerOptions = {}): { stop(): Promise<void> } {
+  const scheduler = new DeliveryScheduler(options);
+  const intervalMs = options.intervalMs ?? config().SCHEDULER_INTERVAL_MS;
+  const stopping = new AbortController();
+
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      let claimed = 0;
+      try {
+        claimed = await scheduler.tick();
+      } catch (error) {
+        logger.error({ err: error }, "scheduler tick failed");
+      }
+      if (claimed < scheduler.batchSize) {
+        await sleep(intervalMs, undefined, { signal: stopping.signal }).catch(() => {});
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopping.abort();
+      await loop;
+      await scheduler.close();
+    },
+  };
+}

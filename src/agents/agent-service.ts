@@ -1,0 +1,157 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { recordAudit } from "../audit/audit-log.js";
+import type { Viewer } from "../auth/viewer.js";
+import { db, type Tx } from "../db/client.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import type { CreatorProfile, Prisma } from "../generated/prisma/client.js";
+import type { ProfileContent } from "../profiles/profile-content.js";
+import { agentRunJobOptions, jobIds, QUEUES, queue } from "../queues.js";
+import {
+  type AgentConfig,
+  agentConfigSchema,
+  externalHttpSchema,
+  type ProfileSnapshot,
+  tunablesSchema,
+} from "./agent-config.js";
+import { agentClasses } from "./registry.js";
+import { runtimes } from "./runtimes/index.js";
+
+export const GENERIC_SALES_AGENT = "generic_sales";
+export const DEFAULT_AGENT_NAME = "Sales agent";
+
+export function snapshotOf(profile: CreatorProfile, creatorName: string): ProfileSnapshot {
+  return {
+    profileId: profile.id,
+    version: profile.version,
+    creatorName,
+    summary: profile.summary,
+    salesPitch: profile.salesPitch,
+    targetAudience: profile.targetAudience,
+    valuePropositions: profile.valuePropositions,
+    services: profile.services as ProfileContent["services"],
+    agentInstructions: profile.agentInstructions,
+    objectionHandling: profile.objectionHandling as ProfileContent["objectionHandling"],
+  };
+}
+
+const deployInput = z
+  .object({
+    creatorId: z.uuid(),
+    name: z.string().trim().min(1).max(100).default(DEFAULT_AGENT_NAME),
+    kind: z.string().default(GENERIC_SALES_AGENT),
+    runtime: z.enum(["SIMPLE", "LANGGRAPH", "EXTERNAL_HTTP"]).default("SIMPLE"),
+    tunables: tunablesSchema.partial().optional(),
+    externalHttp: externalHttpSchema.optional(),
+  })
+  .refine((a) => Object.hasOwn(agentClasses, a.kind), {
+    message: `unknown agent kind (registered: ${Object.keys(agentClasses).join(", ")})`,
+    path: ["kind"],
+  })
+  .refine((a) => Object.hasOwn(runtimes, a.runtime), {
+    message: `runtime not available in this deployment (available: ${Object.keys(runtimes).join(", ")})`,
+    path: ["runtime"],
+  })
+  .refine((a) => a.runtime !== "EXTERNAL_HTTP" || a.externalHttp, {
+    message: "EXTERNAL_HTTP agents need externalHttp (url, secret)",
+    path: ["externalHttp"],
+  });
+
+export type DeployAgentInput = z.input<typeof deployInput>;
+
+/**
+ * Deploys an agent for a creator, or updates the one of that name: the active profile goes into
+ * its config. Runs in the caller's transaction when given one (onboarding deploys with its profile).
+ */
+export async function deployAgent(input: DeployAgentInput, actor: Viewer | null, tx?: Tx) {
+  const parsed = deployInput.safeParse(input);
+  if (!parsed.success) throw ValidationError.fromZod(parsed.error);
+  const { creatorId, name, kind, runtime, tunables, externalHttp } = parsed.data;
+  const work = async (t: Tx) => {
+    const creator = await t.creator.findUnique({ where: { id: creatorId } });
+    if (!creator) throw new NotFoundError("Creator", creatorId);
+    const profile = await t.creatorProfile.findFirst({ where: { creatorId, isActive: true } });
+    const existing = await t.agent.findUnique({ where: { creatorId_name: { creatorId, name } } });
+    const previous = existing ? agentConfigSchema.parse(existing.config) : agentConfigSchema.parse({});
+    const config: AgentConfig = {
+      profile: profile ? snapshotOf(profile, creator.name) : previous.profile,
+      tunables: tunablesSchema.parse({ ...previous.tunables, ...tunables }),
+      externalHttp: externalHttp ?? previous.externalHttp,
+    };
+    const data = {
+      kind,
+      runtime,
+      config: config as Prisma.InputJsonValue,
+      profileId: profile?.id ?? existing?.profileId ?? null,
+    };
+    const agent = existing
+      ? await t.agent.update({ where: { id: existing.id }, data })
+      : await t.agent.create({ data: { ...data, creatorId, name } });
+    await recordAudit(t, actor, {
+      operation: existing ? "agent.update" : "agent.deploy",
+      creatorId,
+      targetType: "Agent",
+      targetId: agent.id,
+      details: { kind, runtime, name, profileVersion: profile?.version ?? null },
+    });
+    return agent;
+  };
+  return tx ? work(tx) : db.$transaction(work);
+}
+
+/** Points every agent of the creator at the newly active profile, in the activation's transaction. */
+export async function syncAgentsToProfile(tx: Tx, profile: CreatorProfile, creatorName: string): Promise<void> {
+  const agents = await tx.agent.findMany({ where: { creatorId: profile.creatorId } });
+  for (const agent of agents) {
+    const config = agentConfigSchema.parse(agent.config);
+    await tx.agent.update({
+      where: { id: agent.id },
+      data: {
+        profileId: profile.id,
+        config: { ...config, profile: snapshotOf(profile, creatorName) } as Prisma.InputJsonValue,
+      },
+    });
+  }
+}
+
+export async function setAgentStatus(agentId: string, status: "ACTIVE" | "PAUSED", actor: Viewer | null) {
+  return db.$transaction(async (tx) => {
+    const agent = await tx.agent.findUnique({ where: { id: agentId } });
+    if (!agent) throw new NotFoundError("Agent", agentId);
+    const updated = await tx.agent.update({ where: { id: agentId }, data: { status } });
+    await recordAudit(tx, actor, {
+      operation: status === "PAUSED" ? "agent.pause" : "agent.resume",
+      creatorId: agent.creatorId,
+      targetType: "Agent",
+      targetId: agentId,
+    });
+    return updated;
+  });
+}
+
+/** Runs a failed invocation again (the dead-letter view's retry): only its agent, on the same event. */
+export async function retryInvocation(invocationId: string, actor: Viewer | null) {
+  const invocation = await db.$transaction(async (tx) => {
+    const found = await tx.agentInvocation.findUnique({ where: { id: invocationId } });
+    if (!found) throw new NotFoundError("AgentInvocation", invocationId);
+    if (found.status !== "FAILED")
+      throw new ConflictError(`Only failed invocations can be retried (this one is ${found.status})`);
+    const queued = await tx.agentInvocation.update({
+      where: { id: invocationId },
+      data: { status: "QUEUED", error: null },
+    });
+    await recordAudit(tx, actor, {
+      operation: "invocation.retry",
+      creatorId: found.creatorId,
+      targetType: "AgentInvocation",
+      targetId: invocationId,
+    });
+    return queued;
+  });
+  await queue(QUEUES.agentRuns).add(
+    "agent-run",
+    { eventId: invocation.eventId, creatorId: invocation.creatorId },
+    { ...agentRunJobOptions(), jobId: jobIds.agentRetry(invocation.eventId, randomUUID()) },
+  );
+  return invocation;
+}

@@ -1,0 +1,9 @@
+import type { Agent } from "../../generated/prisma/client.js";
+import type { AgentContext, AgentEvent, Decision, PlannedAction } from "../agent.js";
+
+export type AgentOutcome = { decision: Decision; actions: PlannedAction[] };
+
+/** How an agent is executed: in process, as a graph, or by a remote service. */
+export interface AgentRuntime {
+  run(agent: Agent, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome>;
+}

@@ -1,0 +1,291 @@
+import { type Job, UnrecoverableError } from "bullmq";
+import { deployAgent } from "../agents/agent-service.js";
+import { recordAudit } from "../audit/audit-log.js";
+import { db } from "../db/client.js";
+import { DomainError, ValidationError } from "../errors.js";
+import type { CreatorProfile, Onboarding, Prisma } from "../generated/prisma/client.js";
+import type { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
+import { type ProfileProvenance, storeProfileVersion } from "../profiles/profile-service.js";
+import { onboardingJob } from "../queues.js";
+import { buildOfflineProfile, OFFLINE_MODEL } from "./offline-profile.js";
+import { announceProgress } from "./onboarding-progress.js";
+import {
+  askModel,
+  correctionPrompt,
+  llmConfigured,
+  type ModelAnswer,
+  type ModelUsage,
+  ProfileGenerationError,
+  profilePrompt,
+  totalUsage,
+} from "./profile-generator.js";
+import { checkProfile, type ProfileCheck, repairProfileAnswer } from "./profile-repair.js";
+import { type RawData, rawDataSchema } from "./raw-data.js";
+
+// One onboarding run: generate_profile -> validate (-> correct_profile) -> store_profile ->
+// deploy_agent. Each step writes a STARTED row and an outcome row (never updated: the log is an
+// audit trail) and announces both. A failure ends the run with the step and reason on the row.
+
+type StepName = "generate_profile" | "validate" | "correct_profile" | "store_profile" | "deploy_agent";
+
+type StepOutcome<T> = {
+  value: T;
+  /** A step may finish without throwing yet fail (an answer that does not validate). */
+  failed?: boolean;
+  message: string;
+  details?: Prisma.InputJsonValue;
+};
+
+/** Ends the run: the step's FAILED row is already written. */
+class StepFailure extends Error {
+  constructor(
+    readonly step: StepName,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type OnboardingOutcome = { onboardingId: string; status: OnboardingStatus };
+
+export async function processOnboardingJob(job: Job): Promise<OnboardingOutcome> {
+  const data = onboardingJob.safeParse(job.data);
+  if (!data.success) throw new UnrecoverableError(`Invalid onboarding job data: ${data.error.message}`);
+  const { onboardingId } = data.data;
+  const onboarding = await db.onboarding.findUnique({ where: { id: onboardingId } });
+  if (!onboarding) throw new UnrecoverableError(`Onboarding ${onboardingId} does not exist (any more)`);
+  // BullMQ may deliver a job twice (a stalled worker): a finished run is not run again.
+  if (onboarding.status === "SUCCEEDED") return { onboardingId, status: "SUCCEEDED" };
+
+  const run = new OnboardingRun(onboarding);
+  await run.begin();
+  try {
+    // A previous delivery stored the profile before its worker died: only the agent is left to do.
+    const profile = onboarding.profileId
+      ? await db.creatorProfile.findUniqueOrThrow({ where: { id: onboarding.profileId } })
+      : await run.buildProfile();
+    await run.deployAgent(profile);
+    await run.finish("SUCCEEDED", null);
+    return { onboardingId, status: "SUCCEEDED" };
+  } catch (error) {
+    const reason = error instanceof StepFailure ? `${error.step}: ${error.message}` : errorMessage(error);
+    await run.finish("FAILED", reason);
+    // Recorded on the onboarding; BullMQ keeps the job as failed for the dead-letter view, unretried.
+    throw new UnrecoverableError(reason);
+  }
+}
+
+class OnboardingRun {
+  private readonly creatorId: string;
+  private readonly onboardingId: string;
+  /** Log rows of a run sort by createdAt, whose milliseconds would tie for quick steps. */
+  private lastLoggedAt = 0;
+
+  constructor(private readonly onboarding: Onboarding) {
+    this.creatorId = onboarding.creatorId;
+    this.onboardingId = onboarding.id;
+  }
+
+  async begin() {
+    await db.onboarding.update({
+      where: { id: this.onboardingId },
+      data: { status: "RUNNING", startedAt: new Date(), finishedAt: null, error: null },
+    });
+    await this.announce(null, "RUNNING");
+  }
+
+  async finish(status: "SUCCEEDED" | "FAILED", error: string | null) {
+    await db.onboarding.update({
+      where: { id: this.onboardingId },
+      data: { status, error, finishedAt: new Date() },
+    });
+    await this.announce(null, status);
+  }
+
+  async buildProfile(): Promise<CreatorProfile> {
+    const raw = rawDataSchema.safeParse(this.onboarding.rawData);
+    if (!raw.success) {
+      const invalid = ValidationError.fromZod(raw.error, "rawData");
+      return this.step<never>("generate_profile", () => Promise.reject(invalid));
+    }
+    return llmConfigured() ? this.buildWithModel(raw.data) : this.buildOffline(raw.data);
+  }
+
+  private async buildOffline(raw: RawData): Promise<CreatorProfile> {
+    const draft = await this.step("generate_profile", async () => {
+      const started = performance.now();
+      const content = buildOfflineProfile(raw);
+      return {
+        value: { content, latencyMs: Math.round(performance.now() - started) },
+        message: "No OPENAI_API_KEY: built offline from the raw data (source OFFLINE)",
+        details: { model: OFFLINE_MODEL },
+      };
+    });
+    const check = await this.validate("validate", () => checkProfile(draft.content));
+    if (!check.ok) throw new StepFailure("validate", `The offline profile failed validation: ${summarise(check)}`);
+    return this.store(check, {
+      source: "OFFLINE",
+      model: OFFLINE_MODEL,
+      promptTokens: 0,
+      completionTokens: 0,
+      latencyMs: draft.latencyMs,
+      costEstimateUsd: 0,
+    });
+  }
+
+  private async buildWithModel(raw: RawData): Promise<CreatorProfile> {
+    const usages: ModelUsage[] = [];
+    const answer = await this.step("generate_profile", async () => {
+      const reply = await askModel(profilePrompt(raw));
+      usages.push(reply.usage);
+      return { value: reply, message: describeAnswer(reply), details: answerDetails(reply) };
+    });
+    let check = await this.validate("validate", () => repairProfileAnswer(answer.text));
+    if (!check.ok) {
+      const first = check;
+      // One more call, with what was wrong; a second invalid answer ends the run.
+      check = await this.validate("correct_profile", async () => {
+        const reply = await askModel(correctionPrompt(raw, answer.text, first.issues));
+        usages.push(reply.usage);
+        return repairProfileAnswer(reply.text);
+      });
+      if (!check.ok) {
+        throw new StepFailure("correct_profile", `The model's answer failed validation twice: ${summarise(check)}`);
+      }
+    }
+    const usage = totalUsage(usages);
+    return this.store(check, { source: "LLM", ...usage });
+  }
+
+  private validate(step: "validate" | "correct_profile", check: () => ProfileCheck | Promise<ProfileCheck>) {
+    return this.step<ProfileCheck>(step, async () => {
+      const result = await check();
+      return result.ok
+        ? {
+            value: result,
+            message: result.repairs.length > 0 ? `Valid after ${result.repairs.length} repairs` : "Valid as given",
+            details: { repairs: result.repairs },
+          }
+        : {
+            value: result,
+            failed: true,
+            message: `Invalid: ${summarise(result)}`,
+            details: { repairs: result.repairs, issues: result.issues },
+          };
+    });
+  }
+
+  private store(check: Extract<ProfileCheck, { ok: true }>, provenance: ProfileProvenance) {
+    return this.step("store_profile", async () => {
+      const profile = await db.$transaction(async (tx) => {
+        const stored = await storeProfileVersion(tx, this.creatorId, check.profile, provenance);
+        await tx.onboarding.update({ where: { id: this.onboardingId }, data: { profileId: stored.id } });
+        await recordAudit(tx, null, {
+          operation: "profile.create",
+          creatorId: this.creatorId,
+          targetType: "CreatorProfile",
+          targetId: stored.id,
+          details: { version: stored.version, source: stored.source, onboardingId: this.onboardingId },
+        });
+        return stored;
+      });
+      return {
+        value: profile,
+        message: `Stored profile version ${profile.version} (${profile.source}), now active`,
+        details: { profileId: profile.id, version: profile.version },
+      };
+    });
+  }
+
+  async deployAgent(profile: CreatorProfile) {
+    return this.step("deploy_agent", async () => {
+      const agent = await db.$transaction(async (tx) => {
+        const deployed = await deployAgent({ creatorId: this.creatorId }, null, tx);
+        const activated = await tx.creator.updateMany({
+          where: { id: this.creatorId, status: "ONBOARDING" },
+          data: { status: "ACTIVE" },
+        });
+        if (activated.count > 0) {
+          await recordAudit(tx, null, {
+            operation: "creator.activate",
+            creatorId: this.creatorId,
+            targetType: "Creator",
+            targetId: this.creatorId,
+            details: { onboardingId: this.onboardingId },
+          });
+        }
+        await tx.onboarding.update({ where: { id: this.onboardingId }, data: { agentId: deployed.id } });
+        return deployed;
+      });
+      return {
+        value: agent,
+        message: `Deployed "${agent.name}" (${agent.kind}, ${agent.runtime}) with profile version ${profile.version}`,
+        details: { agentId: agent.id, kind: agent.kind, runtime: agent.runtime, profileVersion: profile.version },
+      };
+    });
+  }
+
+  /** Runs one step between its STARTED row and its outcome row; a thrown error fails the run. */
+  private async step<T>(name: StepName, work: () => Promise<StepOutcome<T>>): Promise<T> {
+    await this.log(name, "STARTED", {});
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let outcome: StepOutcome<T>;
+    try {
+      outcome = await work();
+    } catch (error) {
+      await this.log(name, "FAILED", {
+        message: errorMessage(error),
+        details: errorDetails(error),
+        durationMs: elapsed(),
+      });
+      throw new StepFailure(name, errorMessage(error));
+    }
+    const { failed, message, details } = outcome;
+    await this.log(name, failed ? "FAILED" : "SUCCEEDED", { message, details, durationMs: elapsed() });
+    return outcome.value;
+  }
+
+  private async log(
+    step: StepName,
+    status: OnboardingStepStatus,
+    entry: { message?: string; details?: Prisma.InputJsonValue; durationMs?: number },
+  ) {
+    this.lastLoggedAt = Math.max(Date.now(), this.lastLoggedAt + 1);
+    const row = await db.onboardingLog.create({
+      data: { onboardingId: this.onboardingId, step, status, ...entry, createdAt: new Date(this.lastLoggedAt) },
+    });
+    await this.announce(row.id, status);
+  }
+
+  private announce(logId: string | null, status: string) {
+    return announceProgress({ creatorId: this.creatorId, onboardingId: this.onboardingId, logId, status });
+  }
+}
+
+function describeAnswer(reply: ModelAnswer): string {
+  const { model, latencyMs, promptTokens, completionTokens, costEstimateUsd } = reply.usage;
+  const cost = costEstimateUsd === null ? "cost unknown" : `~$${costEstimateUsd.toFixed(5)}`;
+  const cut = reply.finishReason === "length" ? "; the answer was cut off at the token limit" : "";
+  const refused = reply.refusal ? `; the model refused: ${reply.refusal}` : "";
+  return `${model} answered in ${latencyMs} ms (${promptTokens} prompt + ${completionTokens} completion tokens, ${cost})${cut}${refused}`;
+}
+
+function answerDetails(reply: ModelAnswer): Prisma.InputJsonValue {
+  return { ...reply.usage, finishReason: reply.finishReason, refusal: reply.refusal };
+}
+
+function summarise(check: Extract<ProfileCheck, { ok: false }>): string {
+  return check.issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join("; ");
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function errorDetails(error: unknown): Prisma.InputJsonValue | undefined {
+  if (error instanceof ProfileGenerationError) return error.details;
+  if (error instanceof ValidationError) return { code: error.code, issues: error.issues };
+  if (error instanceof DomainError) return { code: error.code };
+  return undefined;
+}

@@ -1,0 +1,551 @@
+import type { FieldIssue } from "../errors.js";
+import { type ProfileContent, profileContentSchema } from "../profiles/profile-content.js";
+
+// Models answer "JSON" in many shapes: fenced, wrapped in prose, with trailing commas, raw control
+// characters, the seed's snake_case names, lists where text is expected and the reverse, prices
+// as "$1,200". Everything here turns such an answer into a ProfileContent when the meaning is
+// unambiguous, notes each repair for the onboarding log, and otherwise reports what is wrong so
+// the model can be asked once more.
+
+export type ProfileCheck =
+  | { ok: true; profile: ProfileContent; repairs: string[] }
+  | { ok: false; issues: FieldIssue[]; repairs: string[] };
+
+/** Parses, repairs and validates a model's answer. */
+export function repairProfileAnswer(answer: string | null | undefined): ProfileCheck {
+  const repairs: string[] = [];
+  const parsed = parseLenientJson(answer ?? "", repairs);
+  if (!parsed.ok) return { ok: false, issues: [{ path: "", message: parsed.error }], repairs };
+  return checkProfile(parsed.value, repairs);
+}
+
+/** Repairs the structure of an already parsed profile, then validates it against the profile schema. */
+export function checkProfile(value: unknown, repairs: string[] = []): ProfileCheck {
+  const result = profileContentSchema.safeParse(normaliseProfile(value, repairs));
+  const distinctRepairs = [...new Set(repairs)];
+  if (result.success) return { ok: true, profile: result.data, repairs: distinctRepairs };
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join("."),
+    message: issue.message,
+  }));
+  return { ok: false, issues, repairs: distinctRepairs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text to value
+
+type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
+
+function parseLenientJson(answer: string, repairs: string[]): Parsed {
+  let text = answer.replace(/^\uFEFF/, "").trim();
+  if (text === "") return { ok: false, error: "the answer is empty" };
+
+  // A fence opens a line; a truncated answer may never close it.
+  const fenced = /(?:^|\n)```[a-zA-Z]*[^\S\n]*\n?([\s\S]*?)(?:```|$)/.exec(text);
+  if (fenced) {
+    text = fenced[1].trim();
+    repairs.push("removed a Markdown code fence");
+  }
+  if (text.startsWith('"')) {
+    try {
+      const inner: unknown = JSON.parse(text);
+      if (typeof inner === "string") {
+        text = inner.trim();
+        repairs.push("decoded a double-encoded answer");
+      }
+    } catch {
+      // A string that does not parse: read on, as for any other text.
+    }
+  }
+  // Tabs and line breaks stay: they are whitespace between tokens, and escaped later inside strings.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
+  const withoutControls = text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, "");
+  if (withoutControls !== text) repairs.push("removed control characters");
+  text = withoutControls;
+
+  // The profile is an object; an array only when the model wrapped it in one ("[{...}]").
+  const wrapped = /\[\s*\{/.exec(text);
+  const objectStart = text.indexOf("{");
+  const inArray = wrapped !== null && wrapped.index < objectStart;
+  const start = inArray ? wrapped.index : objectStart;
+  if (start === -1) return { ok: false, error: `the answer is not JSON: "${preview(text)}"` };
+  const end = text.lastIndexOf(inArray ? "]" : "}");
+  const json = end > start ? text.slice(start, end + 1) : text.slice(start);
+  if (json.length !== text.length) repairs.push("removed text around the JSON");
+
+  try {
+    return { ok: true, value: JSON.parse(json) };
+  } catch {
+    // Not strict JSON: fall through to the lenient reading.
+  }
+  const lenient = normaliseJsonText(json, repairs);
+  try {
+    return { ok: true, value: JSON.parse(lenient) };
+  } catch (error) {
+    return { ok: false, error: `the answer is not valid JSON, even leniently read: ${(error as Error).message}` };
+  }
+}
+
+function preview(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
+}
+
+const LITERALS: Record<string, string> = {
+  true: "true",
+  false: "false",
+  null: "null",
+  True: "true",
+  False: "false",
+  None: "null",
+  undefined: "null",
+  NaN: "null",
+};
+
+/**
+ * Rewrites JSON-ish text (JavaScript or Python object literals, truncated output) as strict JSON:
+ * escapes raw newlines and tabs in strings, turns single-quoted strings and unquoted keys into
+ * quoted ones, drops comments and trailing commas, inserts missing commas between values, and
+ * closes what a truncated answer left open. Works outside strings only, so text is never altered.
+ */
+function normaliseJsonText(text: string, repairs: string[]): string {
+  const out: string[] = [];
+  const open: string[] = [];
+  const notes = new Set<string>();
+  // What the last emitted token was: a value ends, a new value needs a comma before it.
+  let last: "value" | "comma" | "colon" | "open" | "none" = "none";
+  const startValue = () => {
+    if (last === "value") {
+      out.push(",");
+      notes.add("inserted missing commas");
+    }
+  };
+
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"' || c === "'") {
+      startValue();
+      const { literal, next, closed } = readString(text, i, notes);
+      out.push(literal);
+      last = "value";
+      i = next;
+      if (!closed) notes.add("closed a truncated answer");
+    } else if (c === "/" && (text[i + 1] === "/" || text[i + 1] === "*")) {
+      const endOfComment = text[i + 1] === "/" ? text.indexOf("\n", i) : text.indexOf("*/", i + 2) + 1;
+      i = endOfComment <= 0 ? text.length : endOfComment + 1;
+      notes.add("removed comments");
+    } else if (c === "{" || c === "[") {
+      startValue();
+      out.push(c);
+      open.push(c === "{" ? "}" : "]");
+      last = "open";
+      i++;
+    } else if (c === "}" || c === "]") {
+      if (last === "comma") {
+        out.pop();
+        notes.add("removed trailing commas");
+      }
+      out.push(c);
+      open.pop();
+      last = "value";
+      i++;
+    } else if (c === ",") {
+      if (last !== "comma" && last !== "open") out.push(",");
+      last = "comma";
+      i++;
+    } else if (c === ":") {
+      out.push(":");
+      last = "colon";
+      i++;
+    } else if (/[A-Za-z_$]/.test(c)) {
+      const word = /^[A-Za-z_$][\w$]*/.exec(text.slice(i))![0];
+      i += word.length;
+      const isKey = /^\s*:/.test(text.slice(i));
+      startValue();
+      if (isKey) {
+        out.push(JSON.stringify(word));
+        notes.add("quoted bare keys");
+      } else if (word in LITERALS) {
+        out.push(LITERALS[word]);
+        if (LITERALS[word] !== word) notes.add("replaced Python or JavaScript literals");
+      } else {
+        out.push(JSON.stringify(word));
+        notes.add("quoted bare words");
+      }
+      last = "value";
+    } else if (/[-+\d.]/.test(c)) {
+      const number = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?/.exec(text.slice(i));
+      startValue();
+      const literal = number ? number[0] : c;
+      out.push(
+        literal
+          .replace(/^\+/, "")
+          .replace(/^(-?)\./, "$10.")
+          .replace(/\.$/, ""),
+      );
+      last = "value";
+      i += literal.length;
+    } else {
+      if (!/\s/.test(c)) notes.add("dropped stray characters");
+      i++;
+    }
+  }
+
+  if (last === "comma") {
+    out.pop();
+    notes.add("removed trailing commas");
+  }
+  if (last === "colon") out.push("null");
+  if (open.length > 0) {
+    out.push(...open.reverse());
+    notes.add("closed a truncated answer");
+  }
+  repairs.push(...notes);
+  return out.join("");
+}
+
+/** Reads a quoted string starting at `start`, returning it as a strict JSON string literal. */
+function readString(text: string, start: number, notes: Set<string>) {
+  const quote = text[start];
+  if (quote === "'") notes.add("replaced single quotes");
+  let value = "";
+  let i = start + 1;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "\\") {
+      const escaped = text[i + 1] ?? "";
+      if (escaped === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+        value += String.fromCharCode(Number.parseInt(text.slice(i + 2, i + 6), 16));
+        i += 6;
+        continue;
+      }
+      const simple: Record<string, string> = { n: "\n", r: "\r", t: "\t", b: "\b", f: "\f", "/": "/", "\\": "\\" };
+      value += simple[escaped] ?? escaped; // \' \" and unknown escapes keep the character itself
+      i += 2;
+      continue;
+    }
+    if (c === quote) return { literal: JSON.stringify(value), next: i + 1, closed: true };
+    if (c === "\n" || c === "\r" || c === "\t") notes.add("escaped raw line breaks and tabs in strings");
+    value += c;
+    i++;
+  }
+  return { literal: JSON.stringify(value), next: i, closed: false };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value to profile shape
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Compares key names whatever their case or separators: "sales_pitch", "Sales Pitch", "salesPitch". */
+const keyOf = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+
+const PROFILE_ALIASES: Record<string, keyof ProfileContent> = {
+  summary: "summary",
+  llmsummary: "summary",
+  profilesummary: "summary",
+  creatorsummary: "summary",
+  overview: "summary",
+  salespitch: "salesPitch",
+  pitch: "salesPitch",
+  targetaudience: "targetAudience",
+  targetaudiencedescription: "targetAudience",
+  audience: "targetAudience",
+  idealcustomer: "targetAudience",
+  valuepropositions: "valuePropositions",
+  valueproposition: "valuePropositions",
+  valueprops: "valuePropositions",
+  benefits: "valuePropositions",
+  services: "services",
+  offerings: "services",
+  products: "services",
+  agentinstructions: "agentInstructions",
+  instructions: "agentInstructions",
+  salesinstructions: "agentInstructions",
+  objectionhandling: "objectionHandling",
+  objections: "objectionHandling",
+  objectionresponses: "objectionHandling",
+};
+
+const SERVICE_ALIASES: Record<string, string> = {
+  name: "name",
+  title: "name",
+  service: "name",
+  servicename: "name",
+  description: "description",
+  details: "description",
+  summary: "description",
+  price: "price",
+  cost: "price",
+  fee: "price",
+  amount: "price",
+  pricing: "price",
+  rate: "price",
+  currency: "currency",
+  currencycode: "currency",
+  url: "url",
+  link: "url",
+  href: "url",
+  website: "url",
+  bookingurl: "url",
+  durationminutes: "durationMinutes",
+  duration: "durationMinutes",
+  durationmins: "durationMinutes",
+  length: "durationMinutes",
+  minutes: "durationMinutes",
+  sessionlength: "durationMinutes",
+  pitch: "pitch",
+  salespitch: "pitch",
+};
+
+const OBJECTION_KEYS = new Set(["objection", "question", "concern", "obstacle"]);
+const RESPONSE_KEYS = new Set(["response", "answer", "reply", "rebuttal", "handling"]);
+
+function renameKeys(value: Json, aliases: Record<string, string>, repairs: string[], what: string): Json {
+  const renamed: Json = {};
+  for (const [key, field] of Object.entries(value)) {
+    const target = aliases[keyOf(key)];
+    if (!target) continue;
+    if (target !== key) repairs.push(`renamed ${what} field "${key}" to "${target}"`);
+    if (!(target in renamed) || renamed[target] == null) renamed[target] = field;
+  }
+  return renamed;
+}
+
+function looksLikeProfile(value: unknown): value is Json {
+  return isObject(value) && Object.keys(value).some((key) => keyOf(key) in PROFILE_ALIASES && keyOf(key) !== "pitch");
+}
+
+function normaliseProfile(value: unknown, repairs: string[]): unknown {
+  let root = value;
+  if (Array.isArray(root) && root.length === 1 && isObject(root[0])) {
+    repairs.push("unwrapped a one-element array");
+    root = root[0];
+  }
+  if (isObject(root) && !looksLikeProfile(root)) {
+    const inner = Object.entries(root).find(([, v]) => looksLikeProfile(v));
+    if (inner) {
+      repairs.push(`unwrapped the profile from "${inner[0]}"`);
+      root = inner[1];
+    }
+  }
+  if (!isObject(root)) return root;
+
+  const profile = renameKeys(root, PROFILE_ALIASES, repairs, "profile");
+  for (const field of ["summary", "salesPitch", "targetAudience", "agentInstructions"] as const) {
+    if (field in profile && typeof profile[field] !== "string") {
+      profile[field] = toText(profile[field]);
+      repairs.push(`joined ${field} into text`);
+    }
+  }
+  if ("valuePropositions" in profile) profile.valuePropositions = toList(profile.valuePropositions, repairs);
+  if ("services" in profile) profile.services = normaliseServices(profile.services, repairs);
+  if ("objectionHandling" in profile)
+    profile.objectionHandling = normaliseObjections(profile.objectionHandling, repairs);
+  return profile;
+}
+
+/** Text from whatever the model gave: paragraphs in a list, a number, an object of sections. */
+function toText(value: unknown): string | undefined {
+  if (value == null) return undefined;
+  if (typeof value === "string") return value;
+  if (Array.isArray(value))
+    return value
+      .map(toText)
+      .filter((part) => part?.trim())
+      .join("\n\n");
+  if (isObject(value)) return toText(Object.values(value));
+  return String(value);
+}
+
+const BULLET = /^\s*(?:[-*•·–]|\d+[.)])\s+/;
+
+/** A list of strings from a list, a bulleted or line-separated string, or a list of objects. */
+function toList(value: unknown, repairs: string[]): unknown {
+  let items: unknown[];
+  if (typeof value === "string") {
+    const lines = value.split(/\r?\n/).filter((line) => line.trim());
+    items = lines.length > 1 ? lines : value.split(";");
+    repairs.push("split valuePropositions into a list");
+  } else if (Array.isArray(value)) {
+    items = value;
+  } else if (isObject(value)) {
+    items = Object.entries(value).map(([key, v]) => (typeof v === "string" ? `${key}: ${v}` : key));
+    repairs.push("turned valuePropositions into a list");
+  } else {
+    return value;
+  }
+  const list = items
+    .map((item) => (isObject(item) ? Object.values(item).map(toText).filter(Boolean).join(": ") : toText(item)))
+    .map((item) => item?.replace(BULLET, "").trim())
+    .filter((item): item is string => Boolean(item));
+  if (list.length > 20) repairs.push(`kept the first 20 of ${list.length} value propositions`);
+  return list.slice(0, 20);
+}
+
+function normaliseServices(value: unknown, repairs: string[]): unknown {
+  let items: unknown[];
+  if (Array.isArray(value)) {
+    items = value;
+  } else if (isObject(value) && !Object.keys(value).some((key) => SERVICE_ALIASES[keyOf(key)] === "name")) {
+    // { "Coaching": { price: ... }, "Course": "..." }: the keys are the services' names.
+    items = Object.entries(value).map(([name, v]) => (isObject(v) ? { name, ...v } : { name, description: toText(v) }));
+    repairs.push("turned services from an object map into a list");
+  } else if (isObject(value)) {
+    items = [value];
+    repairs.push("wrapped a single service in a list");
+  } else {
+    return value;
+  }
+  return items
+    .map((item) => (typeof item === "string" ? { name: item } : item))
+    .map((item) => normaliseService(item, repairs));
+}
+
+function normaliseService(value: unknown, repairs: string[]): unknown {
+  if (!isObject(value)) return value;
+  const service = renameKeys(value, SERVICE_ALIASES, repairs, "service");
+  for (const field of ["name", "description", "pitch"] as const) {
+    if (service[field] === null) delete service[field];
+    else if (field in service && typeof service[field] !== "string") service[field] = toText(service[field]);
+  }
+  const { price: givenPrice, currency: givenCurrency } = service;
+  const price = parsePrice(givenPrice);
+  const currency = parseCurrency(givenCurrency) ?? price.currency;
+  if (price.amount !== givenPrice && givenPrice != null)
+    repairs.push(`read price ${JSON.stringify(givenPrice)} as ${price.amount}`);
+  if (currency !== givenCurrency && (givenCurrency != null || currency != null)) {
+    repairs.push(`read currency ${JSON.stringify(givenCurrency ?? givenPrice)} as ${currency}`);
+  }
+  service.price = price.amount;
+  service.currency = currency;
+  const minutes = parseDurationMinutes(service.durationMinutes);
+  if (minutes !== service.durationMinutes && service.durationMinutes != null) {
+    repairs.push(`read duration ${JSON.stringify(service.durationMinutes)} as ${minutes} minutes`);
+  }
+  service.durationMinutes = minutes;
+  const url = parseUrl(service.url);
+  if (url !== service.url && service.url != null) repairs.push(`read url ${JSON.stringify(service.url)} as ${url}`);
+  service.url = url;
+  return service;
+}
+
+const CURRENCY_SYMBOLS: [RegExp, string][] = [
+  [/US\$|\$US/i, "USD"],
+  [/CA\$|C\$/i, "CAD"],
+  [/AU\$|A\$/i, "AUD"],
+  [/\$/, "USD"],
+  [/€/, "EUR"],
+  [/£/, "GBP"],
+  [/₹|\brs\.?(?=\s|\d)/i, "INR"],
+  [/¥/, "JPY"],
+  [/\bdollars?\b/i, "USD"],
+  [/\beuros?\b/i, "EUR"],
+  [/\bpounds?\b/i, "GBP"],
+  [/\brupees?\b/i, "INR"],
+];
+
+function parseCurrency(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const code = /\b([A-Za-z]{3})\b/.exec(value.trim());
+  if (code && value.trim().length === 3) return code[1].toUpperCase();
+  return currencyIn(value);
+}
+
+function currencyIn(text: string): string | null {
+  const code = /\b(USD|EUR|GBP|INR|CAD|AUD|JPY|CHF|SGD|NZD|BRL|MXN|ZAR|SEK|NOK|DKK|AED)\b/i.exec(text);
+  if (code) return code[1].toUpperCase();
+  return CURRENCY_SYMBOLS.find(([pattern]) => pattern.test(text))?.[1] ?? null;
+}
+
+/** "$1,200" -> 1200 USD, "€49,99" -> 49.99 EUR, "Free" -> 0, { amount, currency }, "Contact us" -> null. */
+function parsePrice(value: unknown): { amount: number | null; currency: string | null } {
+  if (typeof value === "number") return { amount: Number.isFinite(value) && value >= 0 ? value : null, currency: null };
+  if (isObject(value)) {
+    const amount = parsePrice(value.amount ?? value.value ?? value.price).amount;
+    return { amount, currency: parseCurrency(value.currency) };
+  }
+  if (typeof value !== "string") return { amount: null, currency: null };
+  const currency = currencyIn(value);
+  if (/^\s*free\b/i.test(value)) return { amount: 0, currency };
+  // The amount next to a currency sign wins: "2 sessions for $300" costs 300.
+  const number = (/[$€£₹¥]\s*(\d[\d.,\s]*)/.exec(value)?.[1] ?? /\d[\d.,\s]*/.exec(value)?.[0])?.trim();
+  return { amount: number ? parseDecimal(number) : null, currency };
+}
+
+/** Both "1,200.50" and "1.200,50": the last separator followed by one or two digits is the decimal point. */
+function parseDecimal(text: string): number | null {
+  const compact = text.replace(/\s/g, "").replace(/[.,]$/, "");
+  const decimal = /[.,](\d{1,2})$/.exec(compact);
+  const whole = (decimal ? compact.slice(0, decimal.index) : compact).replace(/[.,]/g, "");
+  const amount = Number(decimal ? `${whole}.${decimal[1]}` : whole);
+  return Number.isFinite(amount) ? amount : null;
+}
+
+/** "90 minutes", "1.5 hours", "2h 30m", "45" -> minutes. Days and weeks are not a session length: null. */
+function parseDurationMinutes(value: unknown): number | null {
+  if (typeof value === "number") return Number.isFinite(value) && value > 0 ? Math.round(value) : null;
+  if (typeof value !== "string") return null;
+  const text = value.toLowerCase();
+  if (/\b(day|week|month|year)s?\b/.test(text)) return null;
+  const hours = /(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b/.exec(text);
+  const minutes = /(\d+)[\s-]*(?:m|mins?|minutes?)\b/.exec(text) ?? (hours ? /h\w*\s*(\d+)\s*$/.exec(text) : null);
+  if (!hours && !minutes) {
+    const plain = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(text);
+    return plain ? Math.round(Number(plain[1])) || null : null;
+  }
+  return Math.round(Number(hours?.[1] ?? 0) * 60 + Number(minutes?.[1] ?? 0)) || null;
+}
+
+function parseUrl(value: unknown): string | null {
+  if (typeof value !== "string" || value.trim() === "") return null;
+  const text = value.trim();
+  const candidate = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  try {
+    const url = new URL(candidate);
+    return url.hostname.includes(".") ? candidate : null;
+  } catch {
+    return null;
+  }
+}
+
+function normaliseObjections(value: unknown, repairs: string[]): unknown {
+  if (isObject(value)) {
+    const single = toObjection(value);
+    if (single) return [single];
+    repairs.push("turned objectionHandling from an object map into a list");
+    return Object.entries(value).map(([objection, response]) => ({ objection, response: toText(response) }));
+  }
+  if (!Array.isArray(value)) return value;
+  return value.map((item) => {
+    const pair = toObjection(item);
+    if (pair && (!isObject(item) || !("objection" in item && "response" in item))) {
+      repairs.push("read an objection given in another shape");
+    }
+    return pair ?? item;
+  });
+}
+
+/** One objection from { objection, response } under other names, a [objection, response] pair, or "Q: ... A: ...". */
+function toObjection(item: unknown): { objection: string | undefined; response: string | undefined } | null {
+  if (Array.isArray(item) && item.length === 2) return { objection: toText(item[0]), response: toText(item[1]) };
+  if (typeof item === "string") {
+    const qa = /^\s*(?:objection|q(?:uestion)?)\s*:\s*([\s\S]+?)\s*(?:response|a(?:nswer)?)\s*:\s*([\s\S]+)$/i.exec(
+      item,
+    );
+    const arrow = /^([\s\S]+?)\s*(?:->|→|=>)\s*([\s\S]+)$/.exec(item);
+    const match = qa ?? arrow;
+    return match ? { objection: match[1], response: match[2] } : null;
+  }
+  if (!isObject(item)) return null;
+  const entries = Object.entries(item);
+  const objection = entries.find(([key]) => OBJECTION_KEYS.has(keyOf(key)));
+  const response = entries.find(([key]) => RESPONSE_KEYS.has(keyOf(key)));
+  if (objection && response) return { objection: toText(objection[1]), response: toText(response[1]) };
+  if (entries.length === 1 && !objection && !response)
+    return { objection: entries[0][0], response: toText(entries[0][1]) };
+  return null;
+}

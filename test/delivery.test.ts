@@ -1,0 +1,574 @@
+import { createHmac } from "node:crypto";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+
+vi.hoisted(() => {
+  // This file's own database, created in beforeAll (see createFileDatabase).
+  process.env.DATABASE_URL = `${process.env.DATABASE_URL}_delivery`;
+});
+
+import { LEASE_REASONS } from "../src/actions/delivery-store.js";
+import { DeliveryScheduler, type SchedulerOptions } from "../src/actions/scheduler.js";
+import { config } from "../src/config.js";
+import { db } from "../src/db/client.js";
+import { graphql } from "./generated/gql.js";
+import { startApi, type TestApi } from "./support/api.js";
+import {
+  createFileDatabase,
+  dropFileDatabase,
+  emailTo,
+  type HttpSink,
+  makeConsumer,
+  makeDeliveryCreator,
+  planActions,
+  type SmtpSink,
+  startHttpSink,
+  startSmtpSink,
+  testClock,
+  testProviders,
+  UNLIMITED_RATES,
+  WHATSAPP_PHONE_NUMBER_ID,
+  WHATSAPP_TOKEN,
+  wamidOf,
+  webhookTo,
+  whatsAppAccepted,
+  whatsAppTo,
+} from "./support/delivery-fixtures.js";
+import { toGlobalId } from "./support/ids.js";
+import { subscribeSse } from "./support/sse.js";
+
+const ActionUpdates = graphql(`
+  subscription DeliveryActionUpdates($creatorId: ID) {
+    actionUpdates(creatorId: $creatorId) {
+      id
+      status
+      statusReason
+      sendAt
+    }
+  }
+`);
+
+/** 16:00 in Paris, 10:00 in New York: outside the usual quiet hours. */
+const T0 = new Date("2026-03-10T15:00:00.000Z");
+const minutes = (n: number) => n * 60_000;
+
+let api: TestApi;
+let smtp: SmtpSink;
+let whatsapp: HttpSink;
+let hooks: HttpSink;
+let clock: ReturnType<typeof testClock>;
+let scheduler: DeliveryScheduler;
+const extraSchedulers: DeliveryScheduler[] = [];
+
+/** A scheduler on the test clock and the local sinks; options override the defaults. */
+function newScheduler(options: SchedulerOptions = {}, timeoutMs?: number): DeliveryScheduler {
+  const made = new DeliveryScheduler({
+    now: clock.now,
+    providers: testProviders({ smtpUrl: smtp.url, whatsAppUrl: whatsapp.url }, timeoutMs),
+    sendRates: UNLIMITED_RATES,
+    batchSize: 50,
+    ...options,
+  });
+  extraSchedulers.push(made);
+  return made;
+}
+
+const reload = (id: string) => db.action.findUniqueOrThrow({ where: { id } });
+const deliveriesTo = (sink: HttpSink) => sink.received.map((r) => r.headers["x-closer-delivery"]);
+
+beforeAll(async () => {
+  await createFileDatabase();
+  [smtp, whatsapp, hooks] = await Promise.all([startSmtpSink(), startHttpSink(), startHttpSink()]);
+  api = await startApi();
+});
+
+beforeEach(() => {
+  clock = testClock(T0);
+  for (const sink of [smtp, whatsapp, hooks]) sink.received.length = 0;
+  whatsapp.reply = whatsAppAccepted;
+  hooks.reply = () => ({ status: 200, body: { ok: true } });
+  scheduler = newScheduler();
+});
+
+afterEach(async () => {
+  await Promise.all(extraSchedulers.splice(0).map((s) => s.close()));
+  // Whatever a test left planned must not be sent by the next one.
+  await db.action.updateMany({ where: { status: { in: ["PLANNED", "SENDING"] } }, data: { status: "CANCELLED" } });
+});
+
+afterAll(async () => {
+  await api.close();
+  await Promise.all([smtp.close(), whatsapp.close(), hooks.close()]);
+  await dropFileDatabase();
+});
+
+describe("providers", () => {
+  it("sends a due email over SMTP once: SENT with its lateness, counted on the context, and an email_delivered event", async () => {
+    const { creator } = await makeDeliveryCreator({ name: "Mail Creator" });
+    const consumer = await makeConsumer(creator.id);
+    const [due, later] = await planActions(consumer, [
+      { channel: "EMAIL", payload: emailTo(consumer.email as string), sendAt: new Date(T0.getTime() - 1500) },
+      { channel: "EMAIL", payload: emailTo(consumer.email as string), sendAt: new Date(T0.getTime() + minutes(1)) },
+    ]);
+
+    expect(await scheduler.tick()).toBe(1);
+
+    expect(await reload(due.id)).toMatchObject({
+      status: "SENT",
+      attempts: 1,
+      sentAt: T0,
+      latenessMs: 1500,
+      providerMessageId: `<${due.id}@closer.test>`,
+    });
+    expect((await reload(later.id)).status).toBe("PLANNED");
+    expect(smtp.received).toHaveLength(1);
+    const [mail] = smtp.received;
+    expect(mail.to).toEqual([consumer.email]);
+    expect(mail.raw).toContain("Subject: A test message");
+    expect(mail.raw).toContain("Hello from the test");
+    expect(mail.raw).toContain(`Message-ID: <${due.id}@closer.test>`);
+
+    const context = await db.consumerContext.findUniqueOrThrow({ where: { consumerId: consumer.id } });
+    expect(context).toMatchObject({ emailsSent: 1, whatsappSent: 0, lastMessageAt: T0 });
+    const delivered = await db.event.findFirstOrThrow({ where: { consumerId: consumer.id, type: "email_delivered" } });
+    expect(delivered.payload).toMatchObject({ actionId: due.id, providerMessageId: `<${due.id}@closer.test>` });
+    expect(delivered.idempotencyKey).toBe(`email_delivered:${due.id}`);
+  });
+
+  it("sends WhatsApp in the Cloud API's shape and keeps the message id it answers", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: T0 },
+    ]);
+
+    await scheduler.tick();
+
+    expect(whatsapp.received).toHaveLength(1);
+    const [request] = whatsapp.received;
+    expect(request.method).toBe("POST");
+    expect(request.path).toBe(`/v19.0/${WHATSAPP_PHONE_NUMBER_ID}/messages`);
+    expect(request.headers.authorization).toBe(`Bearer ${WHATSAPP_TOKEN}`);
+    expect(JSON.parse(request.body)).toEqual({
+      messaging_product: "whatsapp",
+      recipient_type: "individual",
+      to: consumer.phone,
+      type: "text",
+      text: { body: "Hello on WhatsApp", preview_url: false },
+    });
+    expect(await reload(action.id)).toMatchObject({ status: "SENT", providerMessageId: wamidOf(request), attempts: 1 });
+    const context = await db.consumerContext.findUniqueOrThrow({ where: { consumerId: consumer.id } });
+    expect(context).toMatchObject({ whatsappSent: 1, emailsSent: 0, lastMessageAt: T0 });
+  });
+
+  it("POSTs a webhook signed with HMAC-SHA256 over timestamp and body", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      { channel: "WEBHOOK", payload: webhookTo(`${hooks.url}/crm`, { stage: "engaged" }), sendAt: T0 },
+    ]);
+
+    await scheduler.tick();
+
+    expect(hooks.received).toHaveLength(1);
+    const [request] = hooks.received;
+    expect(request.path).toBe("/crm");
+    expect(JSON.parse(request.body)).toEqual({ id: action.id, event: "lead.update", data: { stage: "engaged" } });
+    const timestamp = request.headers["x-closer-timestamp"] as string;
+    const expected = createHmac("sha256", config().WEBHOOK_SIGNING_SECRET)
+      .update(`${timestamp}.${request.body}`)
+      .digest("hex");
+    expect(request.headers["x-closer-signature"]).toBe(`sha256=${expected}`);
+    expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);
+    expect(request.headers["x-closer-delivery"]).toBe(action.id);
+    expect(await reload(action.id)).toMatchObject({ status: "SENT", providerMessageId: null });
+    // A webhook tells a machine, not the consumer: no message is counted.
+    const context = await db.consumerContext.findUniqueOrThrow({ where: { consumerId: consumer.id } });
+    expect(context).toMatchObject({ emailsSent: 0, whatsappSent: 0, lastMessageAt: null });
+  });
+});
+
+describe("scheduling", () => {
+  it("sends due actions higher priority first, then earlier sendAt, and nothing before it is due", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const hook = (name: string) => webhookTo(hooks.url, { name });
+    const [low, high, highEarlier, mid, notDue] = await planActions(consumer, [
+      { channel: "WEBHOOK", payload: hook("low"), sendAt: new Date(T0.getTime() - minutes(10)), priority: 0.5 },
+      { channel: "WEBHOOK", payload: hook("high"), sendAt: new Date(T0.getTime() - minutes(1)), priority: 2 },
+      { channel: "WEBHOOK", payload: hook("highEarlier"), sendAt: new Date(T0.getTime() - minutes(5)), priority: 2 },
+      { channel: "WEBHOOK", payload: hook("mid"), sendAt: new Date(T0.getTime() - minutes(30)), priority: 1 },
+      { channel: "WEBHOOK", payload: hook("notDue"), sendAt: new Date(T0.getTime() + 1), priority: 9 },
+    ]);
+    const oneAtATime = newScheduler({ batchSize: 1 });
+
+    for (let i = 0; i < 4; i++) expect(await oneAtATime.tick()).toBe(1);
+    expect(await oneAtATime.tick()).toBe(0);
+
+    expect(deliveriesTo(hooks)).toEqual([highEarlier.id, high.id, mid.id, low.id]);
+    expect((await reload(notDue.id)).status).toBe("PLANNED");
+  });
+
+  it("recovers actions whose worker stopped: planned again if never dispatched, failed as interrupted otherwise", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const expired = new Date(T0.getTime() - config().DELIVERY_LEASE_MS - 1000);
+    const [neverDispatched, dispatched, stillLeased] = await planActions(consumer, [
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url), sendAt: expired, status: "SENDING", claimedAt: expired },
+      {
+        channel: "WEBHOOK",
+        payload: webhookTo(hooks.url),
+        sendAt: expired,
+        status: "SENDING",
+        claimedAt: expired,
+        dispatchedAt: expired,
+      },
+      {
+        channel: "WEBHOOK",
+        payload: webhookTo(hooks.url),
+        sendAt: expired,
+        status: "SENDING",
+        claimedAt: new Date(T0.getTime() - minutes(1)),
+      },
+    ]);
+
+    await scheduler.tick();
+
+    expect(await reload(neverDispatched.id)).toMatchObject({ status: "SENT", attempts: 1 });
+    expect(await reload(dispatched.id)).toMatchObject({
+      status: "FAILED",
+      statusReason: LEASE_REASONS.interrupted,
+      attempts: 1,
+    });
+    expect((await reload(stillLeased.id)).status).toBe("SENDING");
+    expect(deliveriesTo(hooks)).toEqual([neverDispatched.id]);
+  });
+
+  it("fails an action whose payload is malformed, without calling a provider", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      { channel: "EMAIL", payload: { to: "not-an-address", message: "hi", template: "t" }, sendAt: T0 },
+    ]);
+
+    await scheduler.tick();
+
+    const failed = await reload(action.id);
+    expect(failed).toMatchObject({ status: "FAILED", attempts: 0 });
+    expect(failed.statusReason).toMatch(/^invalid EMAIL payload: to: /);
+    expect(smtp.received).toHaveLength(0);
+  });
+});
+
+describe("send-time rules", () => {
+  it("skips a consumer without consent on the channel, or who withdrew it, and says so on the feed", async () => {
+    const { creator, gid, creatorKey } = await makeDeliveryCreator();
+    const never = await makeConsumer(creator.id, { consents: [] });
+    const withdrew = await makeConsumer(creator.id, { consents: ["WHATSAPP"], withdrawn: ["EMAIL"] });
+    const [toNever] = await planActions(never, [
+      { channel: "EMAIL", payload: emailTo(never.email as string), sendAt: T0 },
+    ]);
+    const [toWithdrew] = await planActions(withdrew, [
+      { channel: "EMAIL", payload: emailTo(withdrew.email as string), sendAt: T0 },
+    ]);
+    const feed = await subscribeSse(api.url, ActionUpdates, { creatorId: gid }, creatorKey);
+
+    await scheduler.tick();
+
+    expect(await reload(toNever.id)).toMatchObject({ status: "SKIPPED", statusReason: "no EMAIL consent" });
+    expect(await reload(toWithdrew.id)).toMatchObject({
+      status: "SKIPPED",
+      statusReason: "EMAIL consent withdrawn (test)",
+    });
+    expect(smtp.received).toHaveLength(0);
+    for (const action of [toNever, toWithdrew]) {
+      const update = await feed.waitFor((m) => m.data?.actionUpdates?.id === toGlobalId("Action", action.id));
+      expect(update.data?.actionUpdates).toMatchObject({
+        status: "SKIPPED",
+        statusReason: expect.stringMatching(/consent/),
+      });
+    }
+    feed.close();
+  });
+
+  it("defers a message in the consumer's quiet hours to the next allowed time (DEFER), then sends it", async () => {
+    const { creator, gid, creatorKey } = await makeDeliveryCreator({
+      timezone: "Europe/Paris",
+      quietHoursStart: "21:00",
+      quietHoursEnd: "08:00",
+      quietHoursPolicy: "DEFER",
+    });
+    const consumer = await makeConsumer(creator.id, { timezone: "America/New_York" });
+    // 06:00 in New York (quiet), 11:00 in Paris (not): the consumer's zone decides.
+    clock.set(new Date("2026-03-10T10:00:00.000Z"));
+    const [action] = await planActions(consumer, [
+      { channel: "EMAIL", payload: emailTo(consumer.email as string), sendAt: clock.now() },
+    ]);
+    const feed = await subscribeSse(api.url, ActionUpdates, { creatorId: gid }, creatorKey);
+
+    await scheduler.tick();
+
+    const endOfQuiet = new Date("2026-03-10T12:00:00.000Z"); // 08:00 in New York (EDT)
+    const reason = `quiet hours 21:00-08:00 (America/New_York): deferred to ${endOfQuiet.toISOString()}`;
+    expect(await reload(action.id)).toMatchObject({ status: "PLANNED", sendAt: endOfQuiet, statusReason: reason });
+    expect(smtp.received).toHaveLength(0);
+    const update = await feed.waitFor((m) => m.data?.actionUpdates?.statusReason === reason);
+    expect(update.data?.actionUpdates).toMatchObject({ status: "PLANNED", sendAt: endOfQuiet.toISOString() });
+    feed.close();
+
+    clock.set(new Date(endOfQuiet.getTime() - 1000));
+    expect(await scheduler.tick()).toBe(0);
+    clock.set(endOfQuiet);
+    await scheduler.tick();
+    expect(await reload(action.id)).toMatchObject({ status: "SENT", latenessMs: 0, statusReason: null });
+    expect(smtp.received).toHaveLength(1);
+  });
+
+  it("skips a message in the creator's quiet hours when the policy is SKIP; webhooks are not held", async () => {
+    const { creator } = await makeDeliveryCreator({
+      timezone: "Asia/Tokyo",
+      quietHoursStart: "22:00",
+      quietHoursEnd: "07:00",
+      quietHoursPolicy: "SKIP",
+    });
+    const consumer = await makeConsumer(creator.id);
+    clock.set(new Date("2026-03-10T14:00:00.000Z")); // 23:00 in Tokyo
+    const [email, hook] = await planActions(consumer, [
+      { channel: "EMAIL", payload: emailTo(consumer.email as string), sendAt: clock.now() },
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url), sendAt: clock.now() },
+    ]);
+
+    await scheduler.tick();
+
+    expect(await reload(email.id)).toMatchObject({
+      status: "SKIPPED",
+      statusReason: "quiet hours 22:00-07:00 (Asia/Tokyo)",
+    });
+    expect((await reload(hook.id)).status).toBe("SENT");
+    expect(smtp.received).toHaveLength(0);
+  });
+
+  it("caps messages per channel and consumer over a rolling window, counting only SENT ones inside it", async () => {
+    const { creator } = await makeDeliveryCreator({
+      frequencyCaps: [{ channel: "EMAIL", max: 2, windowHours: 24 }],
+    });
+    const consumer = await makeConsumer(creator.id);
+    const email = emailTo(consumer.email as string);
+    await planActions(consumer, [
+      {
+        channel: "EMAIL",
+        payload: email,
+        sendAt: T0,
+        status: "SENT",
+        sentAt: new Date(T0.getTime() - minutes(25 * 60)),
+      },
+      { channel: "EMAIL", payload: email, sendAt: T0, status: "SENT", sentAt: new Date(T0.getTime() - minutes(60)) },
+      { channel: "EMAIL", payload: email, sendAt: T0, status: "FAILED" },
+    ]);
+    const due = await planActions(consumer, [
+      { channel: "EMAIL", payload: email, sendAt: T0 },
+      { channel: "EMAIL", payload: email, sendAt: T0 },
+    ]);
+
+    await scheduler.tick();
+
+    const outcomes = await Promise.all(due.map((a) => reload(a.id)));
+    expect(outcomes.map((a) => a.status).sort()).toEqual(["SENT", "SKIPPED"]);
+    expect(outcomes.find((a) => a.status === "SKIPPED")?.statusReason).toBe(
+      "frequency cap reached: 2 EMAIL messages in 24 h",
+    );
+    expect(smtp.received).toHaveLength(1);
+  });
+
+  it("applies the default cap where the creator set none: 3 WhatsApp messages a day, even when sent concurrently", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const due = await planActions(
+      consumer,
+      Array.from({ length: 6 }, () => ({
+        channel: "WHATSAPP" as const,
+        payload: whatsAppTo(consumer.phone as string),
+        sendAt: T0,
+      })),
+    );
+
+    await scheduler.tick();
+
+    const statuses = await Promise.all(due.map(async (a) => (await reload(a.id)).status));
+    expect(statuses.filter((s) => s === "SENT")).toHaveLength(3);
+    expect(statuses.filter((s) => s === "SKIPPED")).toHaveLength(3);
+    expect(whatsapp.received).toHaveLength(3);
+  });
+
+  it("holds sends over a provider's rate limit for a later tick, without sending them", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const due = await planActions(
+      consumer,
+      Array.from({ length: 4 }, () => ({ channel: "WEBHOOK" as const, payload: webhookTo(hooks.url), sendAt: T0 })),
+    );
+    // Two sends in the bucket, refilled far slower than the test runs.
+    const limited = newScheduler({ sendRates: { ...UNLIMITED_RATES, WEBHOOK: { perSecond: 0.001, burst: 2 } } });
+
+    await limited.tick();
+    await limited.tick();
+
+    const after = await Promise.all(due.map((a) => reload(a.id)));
+    expect(after.filter((a) => a.status === "SENT")).toHaveLength(2);
+    const held = after.filter((a) => a.status === "PLANNED");
+    expect(held).toHaveLength(2);
+    for (const action of held) {
+      expect(action.statusReason).toBe("send rate of webhook (0.001/s) reached: waiting for the next tick");
+      expect(action.sendAt).toEqual(T0);
+    }
+    expect(hooks.received).toHaveLength(2);
+  });
+});
+
+describe("failures", () => {
+  it("retries a provider failure with backoff and delivers once when it recovers", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: T0 },
+    ]);
+    whatsapp.reply = (request) =>
+      whatsapp.received.length === 1
+        ? { status: 500, body: { error: { message: "An unknown error occurred", code: 1 } } }
+        : whatsAppAccepted(request);
+
+    await scheduler.tick();
+    const retryAt = new Date(T0.getTime() + config().DELIVERY_RETRY_DELAY_MS);
+    expect(await reload(action.id)).toMatchObject({
+      status: "PLANNED",
+      attempts: 1,
+      sendAt: retryAt,
+      statusReason: `attempt 1 of 3 failed (HTTP 500): retrying at ${retryAt.toISOString()}`,
+      providerResponse: { status: 500, body: { error: { message: "An unknown error occurred", code: 1 } } },
+    });
+    expect(await scheduler.tick()).toBe(0);
+
+    clock.set(retryAt);
+    await scheduler.tick();
+
+    expect(await reload(action.id)).toMatchObject({ status: "SENT", attempts: 2 });
+    expect(whatsapp.received.map((r) => r.answer?.status)).toEqual([500, 200]);
+    expect((await db.consumerContext.findUniqueOrThrow({ where: { consumerId: consumer.id } })).whatsappSent).toBe(1);
+  });
+
+  it("fails after the configured attempts, keeping the provider's answer", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: T0 },
+    ]);
+    const unavailable = { error: { message: "Service temporarily unavailable", code: 131016 } };
+    whatsapp.reply = () => ({ status: 503, body: unavailable });
+    const { DELIVERY_MAX_ATTEMPTS: maxAttempts, DELIVERY_RETRY_DELAY_MS: delay } = config();
+
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      await scheduler.tick();
+      clock.advance(delay * 2 ** (attempt - 1));
+    }
+
+    expect(await reload(action.id)).toMatchObject({
+      status: "FAILED",
+      attempts: maxAttempts,
+      statusReason: `failed after ${maxAttempts} of ${maxAttempts} attempts: HTTP 503`,
+      providerResponse: { status: 503, body: unavailable },
+    });
+    expect(whatsapp.received).toHaveLength(maxAttempts);
+    expect(await db.action.count({ where: { invocationId: action.invocationId } })).toBe(1);
+  });
+
+  it("fails a refused message at once and sends its fallback on the other channel", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      {
+        channel: "WHATSAPP",
+        payload: whatsAppTo(consumer.phone as string, "Your spot is waiting", {
+          fallback: { channel: "EMAIL", to: consumer.email, subject: "Your spot is waiting" },
+        }),
+        sendAt: T0,
+        priority: 3,
+      },
+    ]);
+    whatsapp.reply = () => ({
+      status: 400,
+      body: { error: { message: "(#131026) Message undeliverable", code: 131026 } },
+    });
+
+    await scheduler.tick();
+
+    expect(await reload(action.id)).toMatchObject({ status: "FAILED", attempts: 1 });
+    const fallback = await db.action.findFirstOrThrow({ where: { invocationId: action.invocationId, sequence: 2 } });
+    expect(fallback).toMatchObject({
+      channel: "EMAIL",
+      status: "PLANNED",
+      priority: 3,
+      sendAt: T0,
+      statusReason: `fallback for action ${action.id}: WHATSAPP failed`,
+      payload: {
+        to: consumer.email,
+        subject: "Your spot is waiting",
+        message: "Your spot is waiting",
+        template: "test",
+      },
+    });
+
+    await scheduler.tick();
+
+    expect((await reload(fallback.id)).status).toBe("SENT");
+    expect(smtp.received.map((m) => m.to)).toEqual([[consumer.email]]);
+    expect(whatsapp.received).toHaveLength(1);
+  });
+
+  it("turns an SMTP refusal into email_bounced, and retries an SMTP 'try later'", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const bounced = await makeConsumer(creator.id, { email: "bounce-me@example.test" });
+    const busy = await makeConsumer(creator.id, { email: "busy-now@example.test" });
+    const [toBounced] = await planActions(bounced, [
+      { channel: "EMAIL", payload: emailTo("bounce-me@example.test"), sendAt: T0 },
+    ]);
+    const [toBusy] = await planActions(busy, [
+      { channel: "EMAIL", payload: emailTo("busy-now@example.test"), sendAt: T0 },
+    ]);
+
+    await scheduler.tick();
+
+    const refused = await reload(toBounced.id);
+    expect(refused).toMatchObject({ status: "FAILED", attempts: 1 });
+    expect(refused.statusReason).toMatch(/^refused by the provider: 550 /);
+    expect(refused.providerResponse).toMatchObject({ responseCode: 550, command: "RCPT TO" });
+    const bounce = await db.event.findFirstOrThrow({ where: { consumerId: bounced.id, type: "email_bounced" } });
+    expect(bounce.payload).toMatchObject({ actionId: toBounced.id });
+    expect(await reload(toBusy.id)).toMatchObject({ status: "PLANNED", attempts: 1 });
+    expect(smtp.received).toHaveLength(0);
+  });
+
+  it("never retries a send whose outcome is unknown (no answer in time): at most once", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      {
+        channel: "WHATSAPP",
+        payload: whatsAppTo(consumer.phone as string, "hi", { fallback: { channel: "EMAIL", to: consumer.email } }),
+        sendAt: T0,
+      },
+    ]);
+    whatsapp.reply = (request) => ({ ...whatsAppAccepted(request), delayMs: 1_000 });
+    const impatient = newScheduler({}, 200);
+
+    await impatient.tick();
+    clock.advance(minutes(60));
+    await impatient.tick();
+
+    const failed = await reload(action.id);
+    expect(failed).toMatchObject({ status: "FAILED", attempts: 1 });
+    expect(failed.statusReason).toBe(
+      "outcome unknown, not retried (the message may have gone out): no answer within 200 ms",
+    );
+    expect(whatsapp.received).toHaveLength(1);
+    expect(await db.action.count({ where: { invocationId: action.invocationId } })).toBe(1);
+  });
+});

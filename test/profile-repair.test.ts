@@ -1,0 +1,325 @@
+import { describe, expect, it } from "vitest";
+import { type ProfileCheck, repairProfileAnswer } from "../src/onboarding/profile-repair.js";
+import type { ProfileContent } from "../src/profiles/profile-content.js";
+
+// A corpus of answers in the shapes models really give, each with what the repaired profile must
+// hold, or why it cannot be repaired (the onboarding then asks the model once more).
+
+const valid: ProfileContent = {
+  summary: "Ana Silva teaches Portuguese to expats in Lisbon.",
+  salesPitch: "Speak with your neighbours by summer.",
+  targetAudience: "English-speaking expats who just moved to Portugal.",
+  valuePropositions: ["Lessons built around daily life", "Small groups of four"],
+  services: [
+    {
+      name: "Group Course",
+      description: "Ten weekly lessons.",
+      price: 240,
+      currency: "EUR",
+      url: "https://ana.example/course",
+      durationMinutes: 90,
+      pitch: "Ten weeks to your first real conversation.",
+    },
+  ],
+  agentInstructions: "Friendly, short messages; never pressure.",
+  objectionHandling: [{ objection: "I have no time.", response: "Lessons are 90 minutes, once a week." }],
+};
+
+const json = (value: unknown) => JSON.stringify(value, null, 2);
+const withFields = (fields: Record<string, unknown>) => json({ ...valid, ...fields });
+
+type Case = {
+  name: string;
+  answer: string | null;
+  /** What must hold of the repaired profile. */
+  expected?: Partial<ProfileContent>;
+  /** For an answer that cannot be repaired: paths (or messages) the issues must name. */
+  unrepairable?: string[];
+};
+
+const corpus: Case[] = [
+  {
+    name: "valid JSON is taken as is",
+    answer: json(valid),
+    expected: valid,
+  },
+  {
+    name: "JSON in a ```json code fence",
+    answer: `\`\`\`json\n${json(valid)}\n\`\`\``,
+    expected: valid,
+  },
+  {
+    name: "prose before and after the JSON",
+    answer: `Sure! Here is the profile:\n\n${json(valid)}\n\nLet me know if you want changes.`,
+    expected: valid,
+  },
+  {
+    name: "trailing commas in objects and arrays",
+    answer: json(valid)
+      .replace(/"\n(\s*)([}\]])/g, '",\n$1$2')
+      .replace(/\]\n(\s*)}/g, "],\n$1}"),
+    expected: valid,
+  },
+  {
+    name: "control characters and raw line breaks inside strings",
+    answer: `{"summary": "Ana Silva\u0000 teaches Portuguese\u000b to expats.\nIn Lisbon.", ${json(valid)
+      .slice(1)
+      .replace(/"summary": "[^"]*",/, "")}`,
+    expected: { summary: "Ana Silva teaches Portuguese to expats.\nIn Lisbon." },
+  },
+  {
+    name: "the seed's snake_case field names",
+    answer: json({
+      llm_summary: valid.summary,
+      sales_pitch: valid.salesPitch,
+      target_audience_description: valid.targetAudience,
+      value_propositions: valid.valuePropositions,
+      services: valid.services,
+      agent_instructions: valid.agentInstructions,
+      objection_handling: valid.objectionHandling,
+    }),
+    expected: valid,
+  },
+  {
+    name: "paragraphs given as arrays where text is expected",
+    answer: withFields({
+      summary: ["Ana Silva teaches Portuguese.", "She lives in Lisbon."],
+      agentInstructions: ["Be friendly.", "Never pressure."],
+    }),
+    expected: {
+      summary: "Ana Silva teaches Portuguese.\n\nShe lives in Lisbon.",
+      agentInstructions: "Be friendly.\n\nNever pressure.",
+    },
+  },
+  {
+    name: "value propositions as one bulleted string",
+    answer: withFields({
+      valuePropositions: "• Lessons built around daily life\n• Small groups of four\n3. Native teacher",
+    }),
+    expected: { valuePropositions: ["Lessons built around daily life", "Small groups of four", "Native teacher"] },
+  },
+  {
+    name: "value propositions as objects with a title and a description",
+    answer: withFields({
+      valuePropositions: [{ title: "Daily life", description: "Lessons about the market and the bus" }],
+    }),
+    expected: { valuePropositions: ["Daily life: Lessons about the market and the bus"] },
+  },
+  {
+    name: "objection handling as an objection -> response object map",
+    answer: withFields({
+      objectionHandling: { "I have no time.": "90 minutes a week.", "Too expensive.": "€24 a lesson." },
+    }),
+    expected: {
+      objectionHandling: [
+        { objection: "I have no time.", response: "90 minutes a week." },
+        { objection: "Too expensive.", response: "€24 a lesson." },
+      ],
+    },
+  },
+  {
+    name: "objection handling with question/answer keys and [objection, response] pairs",
+    answer: withFields({
+      objectionHandling: [
+        { question: "Is it for beginners?", answer: "Yes, from zero." },
+        ["Online?", "In person only."],
+      ],
+    }),
+    expected: {
+      objectionHandling: [
+        { objection: "Is it for beginners?", response: "Yes, from zero." },
+        { objection: "Online?", response: "In person only." },
+      ],
+    },
+  },
+  {
+    name: "prices as text with symbols and thousands separators, durations as text",
+    answer: withFields({
+      services: [
+        { name: "Immersion Week", price: "€1.250,50", duration: "2h 30m" },
+        { name: "Private Lesson", cost: "$1,200", durationMinutes: "1.5 hours" },
+        { name: "Trial Lesson", price: "Free", duration: "45-minute session" },
+        { name: "Bundle", price: "USD 300/month", length: "90 min" },
+        { name: "Intensive", price: "₹4,999", currency: "rupees", duration: "6 weeks" },
+      ],
+    }),
+    expected: {
+      services: [
+        {
+          name: "Immersion Week",
+          description: "",
+          price: 1250.5,
+          currency: "EUR",
+          url: null,
+          durationMinutes: 150,
+          pitch: "",
+        },
+        {
+          name: "Private Lesson",
+          description: "",
+          price: 1200,
+          currency: "USD",
+          url: null,
+          durationMinutes: 90,
+          pitch: "",
+        },
+        { name: "Trial Lesson", description: "", price: 0, currency: null, url: null, durationMinutes: 45, pitch: "" },
+        { name: "Bundle", description: "", price: 300, currency: "USD", url: null, durationMinutes: 90, pitch: "" },
+        {
+          name: "Intensive",
+          description: "",
+          price: 4999,
+          currency: "INR",
+          url: null,
+          durationMinutes: null,
+          pitch: "",
+        },
+      ],
+    },
+  },
+  {
+    name: "services as an object map keyed by name, lower-case currency, URL without a scheme",
+    answer: withFields({
+      services: {
+        "Group Course": { price: 240, currency: "eur", link: "ana.example/course" },
+        Conversation: "Practice sessions at a café.",
+      },
+    }),
+    expected: {
+      services: [
+        {
+          name: "Group Course",
+          description: "",
+          price: 240,
+          currency: "EUR",
+          url: "https://ana.example/course",
+          durationMinutes: null,
+          pitch: "",
+        },
+        {
+          name: "Conversation",
+          description: "Practice sessions at a café.",
+          price: null,
+          currency: null,
+          url: null,
+          durationMinutes: null,
+          pitch: "",
+        },
+      ],
+    },
+  },
+  {
+    name: "Python literals, single quotes and bare keys",
+    answer: `{summary: 'Ana Silva teaches Portuguese.', 'salesPitch': 'Speak by summer.', targetAudience: "Expats", valuePropositions: ['Small groups'], services: [{'name': 'Course', 'price': None, 'url': None}], agentInstructions: 'Be kind.', objectionHandling: [], extra: True}`,
+    expected: {
+      summary: "Ana Silva teaches Portuguese.",
+      salesPitch: "Speak by summer.",
+      services: [
+        { name: "Course", description: "", price: null, currency: null, url: null, durationMinutes: null, pitch: "" },
+      ],
+    },
+  },
+  {
+    name: "JavaScript comments and a missing comma between properties",
+    answer: json(valid)
+      .replace('"summary":', '// the summary\n  "summary":')
+      .replace(/("salesPitch": "[^"]*"),/, "$1 /* pitch */"),
+    expected: valid,
+  },
+  {
+    name: "the profile wrapped in a { profile: ... } object",
+    answer: json({ profile: valid }),
+    expected: valid,
+  },
+  {
+    name: "the profile wrapped in a one-element array",
+    answer: json([valid]),
+    expected: valid,
+  },
+  {
+    name: "a double-encoded answer (a JSON string holding the JSON)",
+    answer: JSON.stringify(JSON.stringify(valid)),
+    expected: valid,
+  },
+  {
+    name: "more than 20 value propositions: the first 20 are kept",
+    answer: withFields({ valuePropositions: Array.from({ length: 25 }, (_, i) => `Reason ${i + 1}`) }),
+    expected: { valuePropositions: Array.from({ length: 20 }, (_, i) => `Reason ${i + 1}`) },
+  },
+  {
+    name: "an answer cut off at the token limit is closed, and reports the fields it lost",
+    answer: json(valid).slice(0, json(valid).indexOf('"agentInstructions"') + 30),
+    unrepairable: ["objectionHandling"],
+  },
+  {
+    name: "required fields missing",
+    answer: json({ summary: valid.summary, services: [] }),
+    unrepairable: ["salesPitch", "targetAudience", "valuePropositions", "agentInstructions", "objectionHandling"],
+  },
+  {
+    name: "a refusal in prose",
+    answer: "I'm sorry, but I can't help with that request.",
+    unrepairable: ["the answer is not JSON"],
+  },
+  {
+    name: "an empty answer",
+    answer: null,
+    unrepairable: ["the answer is empty"],
+  },
+  {
+    name: "an objection without a response",
+    answer: withFields({ objectionHandling: [{ objection: "Too expensive." }] }),
+    unrepairable: ["objectionHandling.0.response"],
+  },
+];
+
+function describeCheck(check: ProfileCheck): string {
+  return check.ok ? "ok" : JSON.stringify(check.issues);
+}
+
+describe("profile repair corpus", () => {
+  it("has at least 15 malformed answers", () => {
+    expect(corpus.filter((c) => c.name !== "valid JSON is taken as is").length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(corpus.filter((c) => c.expected))("repairs $name", ({ answer, expected }) => {
+    const check = repairProfileAnswer(answer);
+    if (!check.ok) throw new Error(`not repaired: ${describeCheck(check)}`);
+    expect(check.profile).toMatchObject(expected!);
+  });
+
+  it.each(corpus.filter((c) => c.unrepairable))("reports $name", ({ answer, unrepairable }) => {
+    const check = repairProfileAnswer(answer);
+    if (check.ok) throw new Error(`unexpectedly valid: ${JSON.stringify(check.profile)}`);
+    const reported = check.issues.map((issue) => `${issue.path} ${issue.message}`).join("\n");
+    for (const expected of unrepairable!) expect(reported).toContain(expected);
+  });
+
+  it("names each repair it made, once", () => {
+    const check = repairProfileAnswer(
+      `\`\`\`json\n${json({
+        ...valid,
+        services: [
+          { name: "A", price: "$10" },
+          { name: "B", price: "$20" },
+        ],
+      }).replace(/}\n(\s*)]/, "},\n$1]")}\n\`\`\``,
+    );
+    expect(check.ok).toBe(true);
+    expect(check.repairs).toEqual([
+      "removed a Markdown code fence",
+      "removed trailing commas",
+      'read price "$10" as 10',
+      'read currency "$10" as USD',
+      'read price "$20" as 20',
+      'read currency "$20" as USD',
+    ]);
+  });
+
+  it("leaves text inside strings untouched while repairing around it", () => {
+    const tricky = "Use commas, like this: a, b, ] and // not a comment, and 'quotes'.";
+    const check = repairProfileAnswer(withFields({ agentInstructions: tricky }).replace(/}\s*$/, ",}"));
+    if (!check.ok) throw new Error(describeCheck(check));
+    expect(check.profile.agentInstructions).toBe(tricky);
+  });
+});

@@ -1,0 +1,81 @@
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { print } from "graphql";
+
+type Next<T> = { data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+
+/**
+ * A GraphQL subscription over Server-Sent Events, as a browser console would open it. Messages
+ * are buffered from the start, so nothing published between subscribing and reading is missed.
+ */
+export async function subscribeSse<TResult, TVariables>(
+  url: string,
+  document: TypedDocumentNode<TResult, TVariables>,
+  variables: TVariables,
+  apiKey: string,
+) {
+  const controller = new AbortController();
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ query: print(document), variables }),
+    signal: controller.signal,
+  });
+  const received: Next<TResult>[] = [];
+  const waiters: (() => void)[] = [];
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let opened!: () => void;
+  const ready = new Promise<void>((resolve) => {
+    opened = resolve;
+  });
+  (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        opened();
+        buffer += decoder.decode(value, { stream: true });
+        let end = buffer.indexOf("\n\n");
+        while (end >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = frame
+            .split("\n")
+            .filter((l) => l.startsWith("data:"))
+            .map((l) => l.slice(5).trim())
+            .join("");
+          if (data && frame.includes("event: next")) received.push(JSON.parse(data));
+          for (const wake of waiters.splice(0)) wake();
+          end = buffer.indexOf("\n\n");
+        }
+      }
+    } catch {
+      // Aborted by close().
+    }
+    opened();
+  })();
+  // Yoga writes a first keep-alive chunk once the subscription is set up on the server.
+  await Promise.race([ready, new Promise((r) => setTimeout(r, 2000))]);
+
+  return {
+    status: response.status,
+    received,
+    /** Waits until a message satisfies the predicate, or fails after the timeout. */
+    async waitFor(predicate: (m: Next<TResult>) => boolean, timeoutMs = 10_000): Promise<Next<TResult>> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = received.find(predicate);
+        if (found) return found;
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new Error(`no matching subscription message in ${timeoutMs} ms; got ${JSON.stringify(received)}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, left);
+        });
+      }
+    },
+    close: () => controller.abort(),
+  };
+}

@@ -1,0 +1,112 @@
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+vi.hoisted(() => {
+  // Short locks so a dead worker's job is noticed in about a second, not thirty.
+  Object.assign(process.env, {
+    WORKER_LOCK_DURATION_MS: "1000",
+    WORKER_STALLED_INTERVAL_MS: "500",
+    RATE_LIMIT_MAX: "100000",
+  });
+});
+
+import { db } from "../src/db/client.js";
+import { startWorker } from "../worker/worker.js";
+import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { DeployAgent, IngestEvent } from "./support/operations.js";
+import { eventually, startProcess } from "./support/processes.js";
+import { makeActiveProfile } from "./support/profile-fixture.js";
+
+let api: TestApi;
+let agentService: Server;
+let agentUrl: string;
+let calls = 0;
+let firstCallArrived!: () => void;
+const firstCall = new Promise<void>((resolve) => {
+  firstCallArrived = resolve;
+});
+
+beforeAll(async () => {
+  api = await startApi();
+  // An agent service that hangs on the first call (the worker dies meanwhile) and answers the next.
+  agentService = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      calls += 1;
+      if (calls === 1) {
+        firstCallArrived();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          decision: { act: true, reason: "remote decided to write" },
+          actions: [
+            {
+              channel: "EMAIL",
+              payload: { to: "x@example.com", message: "hello", template: "remote" },
+              sendAt: new Date().toISOString(),
+              priority: 1,
+            },
+          ],
+        }),
+      );
+    });
+  });
+  await new Promise<void>((r) => agentService.listen(0, "127.0.0.1", r));
+  agentUrl = `http://127.0.0.1:${(agentService.address() as { port: number }).port}/decide`;
+});
+afterAll(async () => {
+  agentService.closeAllConnections();
+  await new Promise<void>((r) => agentService.close(() => r()));
+  await api.close();
+});
+
+describe("a worker killed mid-job", () => {
+  it("has its job retried by another worker: one invocation, no duplicate action", async () => {
+    const owner = await makeCreator();
+    await makeActiveProfile(owner.creator.id);
+    const deployed = await api.request(
+      DeployAgent,
+      {
+        input: {
+          creatorId: owner.gid,
+          runtime: "EXTERNAL_HTTP",
+          externalHttp: { url: agentUrl, secret: "k".repeat(20), timeoutMs: 30_000, retries: 0 },
+        },
+      },
+      owner.creatorKey,
+    );
+    expect(deployed.data?.deployAgent.__typename).toBe("Agent");
+
+    const doomed = startProcess("worker/main.ts", { WORKER_METRICS_PORT: "0" });
+    try {
+      await api.request(
+        IngestEvent,
+        { creatorId: owner.gid, event: { consumer: { externalId: "p" }, type: "page_view" } },
+        owner.ingestKey,
+      );
+      await firstCall;
+      const running = await db.agentInvocation.findFirstOrThrow({ where: { creatorId: owner.creator.id } });
+      expect(running.status).toBe("RUNNING");
+    } finally {
+      doomed.kill("SIGKILL");
+    }
+
+    const rescuer = await startWorker({ metricsPort: 0 });
+    try {
+      const done = await eventually(
+        async () => {
+          const rows = await db.agentInvocation.findMany({ where: { creatorId: owner.creator.id } });
+          return rows.length === 1 && rows[0].status === "COMPLETED" ? rows[0] : undefined;
+        },
+        20_000,
+        "invocation completed by the second worker",
+      );
+      expect(done.attempts).toBe(2);
+      expect(await db.action.count({ where: { creatorId: owner.creator.id } })).toBe(1);
+      expect(calls).toBe(2);
+    } finally {
+      await rescuer.close();
+    }
+  });
+});

@@ -1,0 +1,28 @@
+import { ConfigError, config, loadConfig } from "../src/config.js";
+
+// The worker process: agent runs, onboarding, the dispatch sweeper and the delivery scheduler.
+// It only registers processors; the work itself lives in the domain folders.
+try {
+  loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+process.env.CLOSER_PROCESS ??= "closer-worker";
+const { startWorker } = await import("./worker.js");
+const { logger } = await import("../src/logger.js");
+
+const worker = await startWorker();
+logger.info({ metricsPort: config().WORKER_METRICS_PORT }, "Closer worker started");
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, async () => {
+    logger.info({ signal }, "worker shutting down: finishing running jobs");
+    await worker.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,84 @@
+import { createServer, type Server } from "node:http";
+import { Worker } from "bullmq";
+import { processAgentRun } from "../src/agents/agent-run.js";
+import { config } from "../src/config.js";
+import { db, pool } from "../src/db/client.js";
+import { sweepUnprocessedEvents } from "../src/events/dispatch.js";
+import { logger } from "../src/logger.js";
+import { registry } from "../src/observability/metrics.js";
+import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
+import { requeueStrandedOnboardings } from "../src/onboarding/onboarding-service.js";
+import { closePubSub } from "../src/pubsub.js";
+import { closeQueues, QUEUES, workerConnection } from "../src/queues.js";
+
+/** An onboarding still QUEUED after this long has lost its job. */
+const STRANDED_ONBOARDING_MS = 60_000;
+
+function serveMetrics(port: number): Server {
+  const server = createServer(async (req, res) => {
+    if (req.url === "/metrics") {
+      res.writeHead(200, { "content-type": registry.contentType }).end(await registry.metrics());
+    } else {
+      res.writeHead(req.url === "/health" ? 200 : 404).end();
+    }
+  });
+  server.listen(port, "0.0.0.0");
+  return server;
+}
+
+/** Starts every processor of the worker; `close` lets running jobs finish, then disconnects. */
+export async function startWorker(options: { metricsPort?: number } = {}) {
+  const settings = config();
+  const agentRuns = new Worker(QUEUES.agentRuns, processAgentRun, {
+    connection: workerConnection(QUEUES.agentRuns),
+    prefix: settings.REDIS_PREFIX,
+    concurrency: settings.WORKER_CONCURRENCY,
+    stalledInterval: settings.WORKER_STALLED_INTERVAL_MS,
+    lockDuration: settings.WORKER_LOCK_DURATION_MS,
+    // A job whose worker died is retried, not failed: the run is idempotent per (agent, event).
+    maxStalledCount: 5,
+  });
+  agentRuns.on("failed", (job, error) =>
+    logger.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: error }, "agent run failed"),
+  );
+  agentRuns.on("error", (error) => logger.error({ err: error }, "agent-runs worker error"));
+
+  const onboarding = new Worker(QUEUES.onboarding, processOnboardingJob, {
+    connection: workerConnection(QUEUES.onboarding),
+    prefix: settings.REDIS_PREFIX,
+    // LLM calls wait on the network, not the CPU.
+    concurrency: 8,
+    lockDuration: Math.max(settings.WORKER_LOCK_DURATION_MS, settings.OPENAI_TIMEOUT_MS * 2),
+    maxStalledCount: 3,
+  });
+  onboarding.on("error", (error) => logger.error({ err: error }, "onboarding worker error"));
+
+  // Work whose job was lost (enqueue failed, Redis restarted empty) is found in the database.
+  let sweeping = false;
+  const sweeper = setInterval(async () => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      await sweepUnprocessedEvents(settings.DISPATCH_SWEEP_AGE_MS);
+      await requeueStrandedOnboardings(STRANDED_ONBOARDING_MS);
+    } catch (error) {
+      logger.warn({ err: error }, "sweep failed");
+    } finally {
+      sweeping = false;
+    }
+  }, settings.DISPATCH_SWEEP_INTERVAL_MS);
+
+  const metricsPort = options.metricsPort ?? settings.WORKER_METRICS_PORT;
+  const metrics = metricsPort > 0 ? serveMetrics(metricsPort) : null;
+
+  return {
+    async close() {
+      clearInterval(sweeper);
+      await Promise.all([agentRuns.close(), onboarding.close()]);
+      metrics?.close();
+      await Promise.all([closePubSub(), closeQueues()]);
+      await db.$disconnect();
+      await pool.end().catch(() => {});
+    },
+  };
+}
