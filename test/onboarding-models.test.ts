@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { capabilitiesOf, estimateCostUsd } from "../src/onboarding/llm-models.js";
+import { capabilitiesOf, estimateCostUsd } from "../src/llm/models.js";
 import { profileRequest } from "../src/onboarding/profile-generator.js";
 
 const messages = [{ role: "user" as const, content: "Return JSON." }];

@@ -441,16 +441,15 @@ describe("failures and the dead-letter view", () => {
     expect(again.data?.retryInvocation).toMatchObject({ __typename: "ConflictError" });
   });
 
-  it("refuses to deploy an agent on a runtime this deployment cannot run", async () => {
+  it.each([
+    ["an agent class nobody registered", { kind: "psychic" }, "kind"],
+    ["an EXTERNAL_HTTP agent without its service", { runtime: "EXTERNAL_HTTP" as const }, "externalHttp"],
+    ["a tunable out of range", { tunables: { minHoursBetweenMessages: -1 } }, "tunables.minHoursBetweenMessages"],
+  ])("refuses to deploy %s", async (_case, input, path) => {
     const ned = await makeCreator();
-    const response = await api.request(
-      DeployAgent,
-      { input: { creatorId: ned.gid, runtime: "LANGGRAPH" } },
-      ned.creatorKey,
-    );
-    expect(response.data?.deployAgent).toMatchObject({
-      __typename: "ValidationError",
-      message: expect.stringContaining("runtime"),
-    });
+    const response = await api.request(DeployAgent, { input: { creatorId: ned.gid, ...input } }, ned.creatorKey);
+    expect(response.data?.deployAgent).toMatchObject({ __typename: "ValidationError" });
+    expect((response.data!.deployAgent as { message: string }).message).toContain(path);
+    expect(await db.agent.count({ where: { creatorId: ned.creator.id } })).toBe(0);
   });
 });

@@ -92,7 +92,7 @@ async function runAgent(
     const runtime = runtimes[agent.runtime];
     if (!runtime) throw new UnrecoverableError(`The ${agent.runtime} runtime is not available`);
     const stopTimer = invocationDuration.startTimer();
-    const { decision, actions: planned } = await runtime.run(agent, ctx, agentEvent);
+    const { decision, actions: planned, trace } = await runtime.run(agent, ctx, agentEvent);
     stopTimer();
     const actions = planned.map((a) => plannedActionSchema.parse(a));
     const finished = new Date();
@@ -122,6 +122,7 @@ async function runAgent(
             agentKind: agent.kind,
             runtime: agent.runtime,
             profileVersion,
+            ...(trace ? { trace } : {}),
             actions: actions.map((a) => ({
               channel: a.channel,
               template: (a.payload as { template?: string }).template ?? null,

@@ -5,6 +5,7 @@ import { db } from "../db/client.js";
 import { DomainError, ValidationError } from "../errors.js";
 import type { CreatorProfile, Onboarding, Prisma } from "../generated/prisma/client.js";
 import type { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
+import { llmConfigured } from "../llm/openai-client.js";
 import { type ProfileProvenance, storeProfileVersion } from "../profiles/profile-service.js";
 import { onboardingJob } from "../queues.js";
 import { buildOfflineProfile, OFFLINE_MODEL } from "./offline-profile.js";
@@ -12,7 +13,6 @@ import { announceProgress } from "./onboarding-progress.js";
 import {
   askModel,
   correctionPrompt,
-  llmConfigured,
   type ModelAnswer,
   type ModelUsage,
   ProfileGenerationError,

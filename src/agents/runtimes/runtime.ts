@@ -1,7 +1,12 @@
 import type { Agent } from "../../generated/prisma/client.js";
 import type { AgentContext, AgentEvent, Decision, PlannedAction } from "../agent.js";
 
-export type AgentOutcome = { decision: Decision; actions: PlannedAction[] };
+export type AgentOutcome = {
+  decision: Decision;
+  actions: PlannedAction[];
+  /** Steps a multi-step runtime went through, recorded with the decision. */
+  trace?: string[];
+};
 
 /** How an agent is executed: in process, as a graph, or by a remote service. */
 export interface AgentRuntime {
