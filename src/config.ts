@@ -104,6 +104,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parsed.data;
 }
 
+/** For process entries: a bad configuration stops the process with one line per problem. */
+export function loadConfigOrExit(): void {
+  try {
+    loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
 let current: Config | undefined;
 
 /** The process's configuration, read once. */

@@ -1,15 +1,7 @@
-import { ConfigError, config, loadConfig } from "./config.js";
+import { config, loadConfigOrExit } from "./config.js";
 
 // Configuration is checked before anything connects, with one line per bad value.
-try {
-  loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(1);
-  }
-  throw error;
-}
+loadConfigOrExit();
 
 const { logger } = await import("./logger.js");
 const { startApiServer } = await import("./api-server.js");

@@ -1,16 +1,8 @@
-import { ConfigError, config, loadConfig } from "../src/config.js";
+import { config, loadConfigOrExit } from "../src/config.js";
 
 // The worker process: agent runs, onboarding, the dispatch sweeper and the delivery scheduler.
 // It only registers processors; the work itself lives in the domain folders.
-try {
-  loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(1);
-  }
-  throw error;
-}
+loadConfigOrExit();
 
 process.env.CLOSER_PROCESS ??= "closer-worker";
 const { startWorker } = await import("./worker.js");
