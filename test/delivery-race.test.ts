@@ -40,7 +40,7 @@ function startSchedulerProcess(secret: string): Promise<ChildProcess> {
       "--input-type=module",
       "-e",
       `const { startScheduler } = await import(${JSON.stringify(schedulerModule)});
-       const scheduler = startScheduler({ intervalMs: 20, batchSize: 25 });
+       const scheduler = startScheduler({ intervalMs: 5, batchSize: 5 });
        process.once("SIGTERM", async () => { await scheduler.stop(); process.exit(0); });
        console.log("ready");`,
     ],
@@ -81,16 +81,22 @@ beforeAll(async () => {
   children.push(...(await Promise.all([startSchedulerProcess(SECRETS.a), startSchedulerProcess(SECRETS.b)])));
 });
 
-afterAll(async () => {
+/** Stops the scheduler processes; each finishes the sends it has in flight first. */
+async function stopSchedulers(): Promise<void> {
   await Promise.all(
-    children.map(
-      (child) =>
-        new Promise((resolve) => {
-          child.once("exit", resolve);
-          child.kill("SIGTERM");
-        }),
+    children.map((child) =>
+      child.exitCode === null
+        ? new Promise((resolve) => {
+            child.once("exit", resolve);
+            child.kill("SIGTERM");
+          })
+        : null,
     ),
   );
+}
+
+afterAll(async () => {
+  await stopSchedulers();
   await hooks.close();
   await db.$disconnect();
   await pool.end();
@@ -130,6 +136,7 @@ it(`sends each of ${ACTIONS} due actions exactly once while two scheduler proces
     30_000,
     "every action sent",
   );
+  await stopSchedulers();
 
   const deliveries = hooks.received.map((r) => r.headers["x-closer-delivery"]);
   expect(deliveries).toHaveLength(ACTIONS);

@@ -8,6 +8,7 @@ vi.hoisted(() => {
 
 import { LEASE_REASONS } from "../src/actions/delivery-store.js";
 import { DeliveryScheduler, type SchedulerOptions } from "../src/actions/scheduler.js";
+import { quietHoursEnd } from "../src/actions/send-rules.js";
 import { config } from "../src/config.js";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
@@ -321,6 +322,18 @@ describe("send-time rules", () => {
     await scheduler.tick();
     expect(await reload(action.id)).toMatchObject({ status: "SENT", latenessMs: 0, statusReason: null });
     expect(smtp.received).toHaveLength(1);
+  });
+
+  it.each([
+    ["before a spring-forward morning", "2026-03-08T05:00:00Z", "2026-03-08T12:00:00.000Z"],
+    ["before a fall-back morning", "2026-11-01T04:00:00Z", "2026-11-01T13:00:00.000Z"],
+    ["in the evening part", "2026-03-11T01:00:00Z", "2026-03-11T12:00:00.000Z"],
+    ["in the last minute", "2026-03-10T11:59:30Z", "2026-03-10T12:00:00.000Z"],
+    ["at the end itself", "2026-03-10T12:00:00Z", null],
+    ["in the afternoon", "2026-06-01T15:00:00Z", null],
+  ])("ends New York quiet hours 21:00-08:00 at 08:00 local time, %s", (_case, at, end) => {
+    const quiet = { start: 21 * 60, end: 8 * 60, timezone: "America/New_York" };
+    expect(quietHoursEnd(new Date(at), quiet)?.toISOString() ?? null).toBe(end);
   });
 
   it("skips a message in the creator's quiet hours when the policy is SKIP; webhooks are not held", async () => {

@@ -23,7 +23,7 @@ let worker: Awaited<ReturnType<typeof startWorker>>;
 
 beforeAll(async () => {
   api = await startApi();
-  worker = await startWorker({ metricsPort: 0 });
+  worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 afterAll(async () => {
   await api.close();

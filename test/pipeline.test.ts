@@ -70,7 +70,7 @@ let worker: Awaited<ReturnType<typeof startWorker>>;
 
 beforeAll(async () => {
   api = await startApi();
-  worker = await startWorker({ metricsPort: 0 });
+  worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 afterAll(async () => {
   await api.close();

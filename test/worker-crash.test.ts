@@ -92,7 +92,7 @@ describe("a worker killed mid-job", () => {
       doomed.kill("SIGKILL");
     }
 
-    const rescuer = await startWorker({ metricsPort: 0 });
+    const rescuer = await startWorker({ metricsPort: 0, scheduler: false });
     try {
       const done = await eventually(
         async () => {

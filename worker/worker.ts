@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { Worker } from "bullmq";
+import { startScheduler } from "../src/actions/scheduler.js";
 import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
 import { db, pool } from "../src/db/client.js";
@@ -26,8 +27,11 @@ function serveMetrics(port: number): Server {
   return server;
 }
 
-/** Starts every processor of the worker; `close` lets running jobs finish, then disconnects. */
-export async function startWorker(options: { metricsPort?: number } = {}) {
+/**
+ * Starts every processor of the worker (the delivery scheduler too, unless told not to); `close`
+ * lets running jobs and sends finish, then disconnects.
+ */
+export async function startWorker(options: { metricsPort?: number; scheduler?: boolean } = {}) {
   const settings = config();
   const agentRuns = new Worker(QUEUES.agentRuns, processAgentRun, {
     connection: workerConnection(QUEUES.agentRuns),
@@ -68,13 +72,15 @@ export async function startWorker(options: { metricsPort?: number } = {}) {
     }
   }, settings.DISPATCH_SWEEP_INTERVAL_MS);
 
+  const scheduler = options.scheduler === false ? null : startScheduler();
+
   const metricsPort = options.metricsPort ?? settings.WORKER_METRICS_PORT;
   const metrics = metricsPort > 0 ? serveMetrics(metricsPort) : null;
 
   return {
     async close() {
       clearInterval(sweeper);
-      await Promise.all([agentRuns.close(), onboarding.close()]);
+      await Promise.all([agentRuns.close(), onboarding.close(), scheduler?.stop()]);
       metrics?.close();
       await Promise.all([closePubSub(), closeQueues()]);
       await db.$disconnect();

@@ -52,12 +52,16 @@ export function parsePayload(channel: Channel, raw: unknown): PayloadCheck {
   return { ok: true, value: { channel, payload: parsed.data } as ChannelPayload };
 }
 
-/** The payload of the action planned on the fallback channel: the same message, without a further fallback. */
-export function fallbackPayload(payload: MessagePayload): { channel: "EMAIL" | "WHATSAPP"; payload: object } | null {
+/** The action planned on another channel when one fails for good. */
+export type FallbackPlan = { channel: Channel; payload: object; reason: string };
+
+/** The same message on the fallback channel the payload names, without a further fallback. */
+export function fallbackFor(failed: { id: string; channel: Channel }, payload: MessagePayload): FallbackPlan | null {
   if (!payload.fallback) return null;
   const { channel, to, subject } = payload.fallback;
   return {
     channel,
     payload: { to, subject: subject ?? payload.subject, message: payload.message, template: payload.template },
+    reason: `fallback for action ${failed.id}: ${failed.channel} failed`,
   };
 }

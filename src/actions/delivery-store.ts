@@ -2,6 +2,7 @@ import type { PoolClient } from "pg";
 import { pool } from "../db/client.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import type { StatusChange } from "./action-feed.js";
+import type { FallbackPlan } from "./action-payload.js";
 import type { ProviderAnswer } from "./providers/provider.js";
 
 // The SQL of an action's delivery. A claimed action is only ever changed by the claim that took
@@ -168,8 +169,6 @@ export const scheduleRetry = (
      "claimedAt" = NULL, "dispatchedAt" = NULL`,
     [retryAt, reason, JSON.stringify(answer)],
   );
-
-export type FallbackPlan = { channel: Channel; payload: object; reason: string };
 
 /** Plans the fallback as the invocation's next action; the invocation row lock keeps sequences unique. */
 async function planFallback(

@@ -5,7 +5,7 @@ import { config } from "../config.js";
 import { pool } from "../db/client.js";
 import { logger } from "../logger.js";
 import { publishActionChanges } from "./action-feed.js";
-import { fallbackPayload, parsePayload } from "./action-payload.js";
+import { fallbackFor, parsePayload } from "./action-payload.js";
 import { recordDeliveryEvent } from "./delivery-events.js";
 import { failAfterAcceptance, findByProviderMessageId, type SentAction } from "./delivery-store.js";
 
@@ -100,12 +100,13 @@ async function handleStatus(update: StatusUpdate): Promise<void> {
 async function failAccepted(action: SentAction, update: StatusUpdate): Promise<void> {
   const errors = (update.errors ?? []).map((e) => [e.code, e.title].filter(Boolean).join(" ")).join("; ");
   const checked = parsePayload("WHATSAPP", action.payload);
-  const next = checked.ok && checked.value.channel === "WHATSAPP" ? fallbackPayload(checked.value.payload) : null;
+  const fallback =
+    checked.ok && checked.value.channel === "WHATSAPP" ? fallbackFor(action, checked.value.payload) : null;
   const changes = await failAfterAcceptance(
     action,
     `undeliverable, reported by WhatsApp: ${errors || "no reason given"}`,
     { status: update.status, errors: update.errors ?? [] },
-    next && { ...next, reason: `fallback for action ${action.id}: WHATSAPP failed` },
+    fallback,
     new Date(),
   );
   await publishActionChanges(changes);
@@ -131,6 +132,9 @@ async function senderOf(message: InboundMessage): Promise<{ creatorId: string; c
   return rows[0] ?? null;
 }
 
+/** The opt-out keywords carriers and WhatsApp users expect to work, alone in a reply. */
+const OPT_OUT_REPLY = /^\s*(stop|stopall|unsubscribe|cancel|end|quit|opt[ -]?out)\s*[.!]*\s*$/i;
+
 async function handleInbound(message: InboundMessage): Promise<void> {
   const sender = await senderOf(message);
   if (!sender) {
@@ -145,8 +149,15 @@ async function handleInbound(message: InboundMessage): Promise<void> {
     null;
   await recordDeliveryEvent({
     ...sender,
-    type: "whatsapp_replied",
-    payload: { text, messageType: message.type, providerMessageId: message.id, inReplyTo: message.context?.id ?? null },
+    // "STOP" and its kin are an opt-out from WhatsApp, honoured at once (planned messages cancelled).
+    type: text && OPT_OUT_REPLY.test(text) ? "unsubscribed" : "whatsapp_replied",
+    payload: {
+      channel: "WHATSAPP",
+      text,
+      messageType: message.type,
+      providerMessageId: message.id,
+      inReplyTo: message.context?.id ?? null,
+    },
     occurredAt: timestampOf(message.timestamp),
     idempotencyKey: `whatsapp:${message.id}`,
   });

@@ -1,16 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../config.js";
-import type { Channel } from "../generated/prisma/enums.js";
+import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { deliveryLateness, deliveryOutcomes } from "../observability/metrics.js";
 import { createCommandRedis } from "../redis.js";
 import { publishActionChanges } from "./action-feed.js";
-import { type ChannelPayload, fallbackPayload, parsePayload } from "./action-payload.js";
+import { type ChannelPayload, fallbackFor, parsePayload } from "./action-payload.js";
 import { recordDeliveryEvent } from "./delivery-events.js";
 import {
   type ClaimedAction,
   claimDueActions,
-  type FallbackPlan,
   inTransaction,
   markDispatched,
   markFailed,
@@ -46,6 +45,10 @@ export type SchedulerOptions = {
 };
 
 type Outcome = "sent" | "failed" | "skipped" | "deferred" | "retried" | "throttled" | "interrupted" | "replanned";
+
+type GateResult =
+  | { outcome: "dispatched"; creatorName: string }
+  | { outcome: "skipped" | "deferred" | "throttled"; status: ActionStatus; reason: string };
 
 /** Why a send failed, in the words stored on the action. */
 function failureReason(result: Extract<SendResult, { ok: false }>, attempt: number, maxAttempts: number): string {
@@ -110,34 +113,12 @@ export class DeliveryScheduler {
   private async deliver(action: ClaimedAction, throttled: Set<string>): Promise<void> {
     const checked = parsePayload(action.channel, action.payload);
     if (!checked.ok) {
-      await publishActionChanges(
-        await markFailed(action, { reason: checked.reason, answer: null, providerCalled: false }, null, this.now()),
-      );
-      return this.count(action, "failed");
+      const failure = { reason: checked.reason, answer: null, providerCalled: false };
+      await publishActionChanges(await markFailed(action, failure, null, this.now()));
+      this.count(action, "failed");
+      return;
     }
-    const provider = this.providers[action.channel];
-    const rate = this.sendRates[action.channel];
-
-    // Every update below is void when the claim was lost to the lease recovery: then nothing is reported.
-    const gate = await inTransaction(async (client) => {
-      const verdict = await checkSendRules(client, action, this.now());
-      if (verdict.kind === "skip") {
-        const skipped = await markSkipped(client, action, verdict.reason);
-        return skipped ? { outcome: "skipped" as const, status: "SKIPPED" as const, reason: verdict.reason } : null;
-      }
-      if (verdict.kind === "defer") {
-        const deferred = await replan(client, action, verdict.reason, verdict.until);
-        return deferred ? { outcome: "deferred" as const, status: "PLANNED" as const, reason: verdict.reason } : null;
-      }
-      if (throttled.has(provider.name) || !(await this.limiter.tryTake(provider.name, rate))) {
-        throttled.add(provider.name);
-        const reason = `send rate of ${provider.name} (${rate.perSecond}/s) reached: waiting for the next tick`;
-        const released = await replan(client, action, reason);
-        return released ? { outcome: "throttled" as const, status: "PLANNED" as const, reason } : null;
-      }
-      const dispatched = await markDispatched(client, action, this.now());
-      return dispatched ? { outcome: "dispatched" as const, creatorName: verdict.creatorName } : null;
-    });
+    const gate = await this.passGate(action, throttled);
     if (!gate) return;
     if (gate.outcome !== "dispatched") {
       this.count(action, gate.outcome);
@@ -152,6 +133,35 @@ export class DeliveryScheduler {
     const result = await this.callProvider(action, checked.value, gate.creatorName);
     if (result.ok) await this.recordSent(action, checked.value, result);
     else await this.recordFailure(action, checked.value, result);
+  }
+
+  /**
+   * The send rules, then the provider's send rate, then the dispatched mark, in one transaction
+   * (see checkSendRules for the locks it holds). Null when the claim was lost to the lease
+   * recovery meanwhile: then nothing is reported.
+   */
+  private async passGate(action: ClaimedAction, throttled: Set<string>): Promise<GateResult | null> {
+    const provider = this.providers[action.channel];
+    const rate = this.sendRates[action.channel];
+    return inTransaction(async (client): Promise<GateResult | null> => {
+      const verdict = await checkSendRules(client, action, this.now());
+      if (verdict.kind === "skip") {
+        const skipped = await markSkipped(client, action, verdict.reason);
+        return skipped ? { outcome: "skipped", status: "SKIPPED", reason: verdict.reason } : null;
+      }
+      if (verdict.kind === "defer") {
+        const deferred = await replan(client, action, verdict.reason, verdict.until);
+        return deferred ? { outcome: "deferred", status: "PLANNED", reason: verdict.reason } : null;
+      }
+      if (throttled.has(provider.name) || !(await this.limiter.tryTake(provider.name, rate))) {
+        throttled.add(provider.name);
+        const reason = `send rate of ${provider.name} (${rate.perSecond}/s) reached: waiting for the next tick`;
+        const released = await replan(client, action, reason);
+        return released ? { outcome: "throttled", status: "PLANNED", reason } : null;
+      }
+      const dispatched = await markDispatched(client, action, this.now());
+      return dispatched ? { outcome: "dispatched", creatorName: verdict.creatorName } : null;
+    });
   }
 
   private async callProvider(action: ClaimedAction, message: ChannelPayload, creatorName: string): Promise<SendResult> {
@@ -206,7 +216,8 @@ export class DeliveryScheduler {
       return;
     }
     // A message that may have gone out gets no fallback: the consumer would hear it twice.
-    const fallback = result.kind === "unknown" ? null : this.fallbackFor(action, message);
+    const fallback =
+      result.kind === "unknown" || message.channel === "WEBHOOK" ? null : fallbackFor(action, message.payload);
     const reason = failureReason(result, attempt, maxAttempts);
     const changes = await markFailed(
       action,
@@ -220,12 +231,6 @@ export class DeliveryScheduler {
     if (message.channel === "EMAIL" && result.kind === "rejected") {
       await this.recordOutcomeEvent(action, "email_bounced", this.now(), { reason: result.reason });
     }
-  }
-
-  private fallbackFor(action: ClaimedAction, message: ChannelPayload): FallbackPlan | null {
-    if (message.channel === "WEBHOOK") return null;
-    const next = fallbackPayload(message.payload);
-    return next && { ...next, reason: `fallback for action ${action.id}: ${action.channel} failed` };
   }
 
   /** Best effort: the action row already records the outcome, the event only informs the agent. */

@@ -40,7 +40,10 @@ function firstSentences(text: string, count: number): string {
     .replace(/\s+/g, " ")
     .trim()
     .match(/[^.!?]+[.!?]+/g) ?? [text.trim()];
-  return sentences.slice(0, count).join(" ").trim();
+  return sentences
+    .slice(0, count)
+    .map((s) => s.trim())
+    .join(" ");
 }
 
 function formatPrice(service: ProfileService): string {

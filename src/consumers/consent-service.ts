@@ -36,7 +36,8 @@ export const prismaRunner =
  * Applies consent changes; the latest per (consumer, channel) wins, whatever order they arrive in.
  * A withdrawal that takes effect cancels the consumer's planned actions on that channel in the
  * same statement: an opt-out is honoured at once, including for messages already planned. (An
- * action a scheduler has already claimed is stopped by the consent check at send time.)
+ * action a scheduler has already claimed is stopped by the consent check at send time.) A grant
+ * that takes effect brings an UNSUBSCRIBED consumer back to NEW.
  */
 export async function applyConsentChanges(run: SqlRunner, changes: ConsentChange[]): Promise<CancelledAction[]> {
   if (changes.length === 0) return [];
@@ -50,6 +51,12 @@ export async function applyConsentChanges(run: SqlRunner, changes: ConsentChange
          "changedAt" = EXCLUDED."changedAt"
        WHERE cc."changedAt" <= EXCLUDED."changedAt"
        RETURNING "consumerId", channel, status, source
+     ),
+     -- New consent is what brings an unsubscribed consumer back into the funnel (stage.ts).
+     regained AS (
+       UPDATE consumer_contexts c SET stage = 'NEW', "updatedAt" = now()
+         FROM applied g
+        WHERE g.status = 'GRANTED' AND c."consumerId" = g."consumerId" AND c.stage = 'UNSUBSCRIBED'
      )
      UPDATE actions a SET status = 'CANCELLED', "statusReason" = 'consent withdrawn (' || w.source || ')', "updatedAt" = now()
        FROM applied w
@@ -67,13 +74,18 @@ export async function creatorOfConsumer(consumerId: string): Promise<string | nu
 
 export type ConsentResult = { consumerId: string; cancelledActionIds: string[] };
 
+type ConsentCommand = {
+  consumerId: string;
+  channels: readonly Channel[];
+  status: ConsentStatus;
+  source: string;
+  /** The audit log's name for it. */
+  operation: string;
+};
+
 async function changeConsents(
-  consumerId: string,
-  channels: readonly Channel[],
-  status: ConsentStatus,
-  source: string,
+  { consumerId, channels, status, source, operation }: ConsentCommand,
   actor: Viewer | null,
-  operation: string,
 ): Promise<ConsentResult> {
   const cancelled = await db.$transaction(async (tx) => {
     const consumer = await tx.consumer.findUnique({ where: { id: consumerId }, select: { creatorId: true } });
@@ -83,15 +95,10 @@ async function changeConsents(
       prismaRunner(tx),
       channels.map((channel) => ({ consumerId, channel, status, source, at })),
     );
-    // The stage follows src/consumers/stage.ts: opting out of everything leaves the funnel, and
-    // only new consent brings the consumer back into it.
+    // Opting out of everything leaves the funnel (src/consumers/stage.ts); a grant's way back is
+    // applied with the consent itself.
     if (status === "WITHDRAWN" && channels.length === CHANNELS.length) {
       await tx.consumerContext.updateMany({ where: { consumerId }, data: { stage: "UNSUBSCRIBED", updatedAt: at } });
-    } else if (status === "GRANTED") {
-      await tx.consumerContext.updateMany({
-        where: { consumerId, stage: "UNSUBSCRIBED" },
-        data: { stage: "NEW", updatedAt: at },
-      });
     }
     await recordAudit(tx, actor, {
       operation,
@@ -114,12 +121,14 @@ export async function setConsent(
   if (!parsed.success) throw ValidationError.fromZod(parsed.error);
   const { channel, granted, source } = parsed.data;
   return changeConsents(
-    input.consumerId,
-    [channel],
-    granted ? "GRANTED" : "WITHDRAWN",
-    source,
+    {
+      consumerId: input.consumerId,
+      channels: [channel],
+      status: granted ? "GRANTED" : "WITHDRAWN",
+      source,
+      operation: granted ? "consent.grant" : "consent.withdraw",
+    },
     actor,
-    granted ? "consent.grant" : "consent.withdraw",
   );
 }
 
@@ -130,11 +139,13 @@ export async function unsubscribeConsumer(
   actor: Viewer | null,
 ): Promise<ConsentResult> {
   return changeConsents(
-    consumerId,
-    channel ? [channel] : CHANNELS,
-    "WITHDRAWN",
-    "unsubscribe",
+    {
+      consumerId,
+      channels: channel ? [channel] : CHANNELS,
+      status: "WITHDRAWN",
+      source: "unsubscribe",
+      operation: "consumer.unsubscribe",
+    },
     actor,
-    "consumer.unsubscribe",
   );
 }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import { z } from "zod";
+import { publishActionChanges } from "../actions/action-feed.js";
 import type { Viewer } from "../auth/viewer.js";
 import { applyConsentChanges, type ConsentChange, pgRunner } from "../consumers/consent-service.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
@@ -172,7 +173,7 @@ async function applyConsents(client: PoolClient, events: ParsedEvent[], consumer
       }
     }
   });
-  await applyConsentChanges(pgRunner(client), changes);
+  return applyConsentChanges(pgRunner(client), changes);
 }
 
 const RETRYABLE = new Set(["23505", "40001", "40P01"]);
@@ -221,7 +222,7 @@ export async function ingestEvents(
   const hashes = raw.map(bodyHash);
   const receivedAt = new Date();
 
-  const { results, fresh } = await inTransaction(async (client) => {
+  const { results, fresh, cancelled } = await inTransaction(async (client) => {
     const consumerIds = await resolveConsumers(
       client,
       creatorId,
@@ -284,7 +285,7 @@ export async function ingestEvents(
     });
 
     const freshEvents = items.filter((r) => !r.duplicate);
-    await applyConsents(
+    const cancelled = await applyConsents(
       client,
       parsed.filter((_e, i) => !items[i].duplicate),
       consumerIds.filter((_c, i) => !items[i].duplicate),
@@ -305,9 +306,11 @@ export async function ingestEvents(
     return {
       results: items.map((r) => ({ ...r, context: contexts.get(r.event.consumerId) as ConsumerContext })),
       fresh: freshEvents.map((r) => r.event),
+      cancelled,
     };
   });
 
+  await publishActionChanges(cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })));
   if (fresh.length > 0) await enqueueAgentRuns(fresh);
   logger.debug({ creatorId, stored: fresh.length, duplicates: results.length - fresh.length }, "events ingested");
   return results;

@@ -1,0 +1,164 @@
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import pg from "pg";
+import { nextStage } from "../src/consumers/stage.js";
+import { eventEffect, serviceCounterKey } from "../src/events/event-types.js";
+import type { BenchEvent } from "./workload.js";
+
+// The baseline: the rows one ingestion writes (find or create the consumer, insert the event,
+// upsert the consumer's context with the same SQL and SQL functions), with plain `pg` in one
+// transaction per request, no GraphQL, HTTP, auth, validation, rate limit or enqueue.
+
+/** A copy of CONTEXT_UPSERT in src/events/ingest.ts (not exported there); checked below against the source. */
+const CONTEXT_UPSERT = `
+INSERT INTO consumer_contexts AS c ("creatorId", "consumerId", stage, "lastSeenAt", "eventCount", "pageViews",
+  "serviceClicks", "emailsOpened", "whatsappReplied", objections, enrolled, counters, attributes)
+SELECT $1::uuid, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
+  $9::int[], $10::int[], $11::bool[], $12::jsonb[], $13::jsonb[]) AS d
+ORDER BY 1
+ON CONFLICT ("creatorId", "consumerId") DO UPDATE SET
+  stage = closer_next_stage(c.stage, EXCLUDED.stage),
+  "lastSeenAt" = GREATEST(c."lastSeenAt", EXCLUDED."lastSeenAt"),
+  "eventCount" = c."eventCount" + EXCLUDED."eventCount",
+  "pageViews" = c."pageViews" + EXCLUDED."pageViews",
+  "serviceClicks" = c."serviceClicks" + EXCLUDED."serviceClicks",
+  "emailsOpened" = c."emailsOpened" + EXCLUDED."emailsOpened",
+  "whatsappReplied" = c."whatsappReplied" + EXCLUDED."whatsappReplied",
+  objections = c.objections + EXCLUDED.objections,
+  enrolled = c.enrolled OR EXCLUDED.enrolled,
+  counters = closer_add_counters(c.counters, EXCLUDED.counters),
+  attributes = c.attributes || EXCLUDED.attributes,
+  "updatedAt" = now()
+RETURNING c.*`;
+
+/** False when src/events/ingest.ts no longer holds the same context upsert: the baseline then needs updating. */
+export function baselineMatchesIngest(): boolean {
+  const squash = (s: string) => s.replace(/\s+/g, " ").trim();
+  const source = readFileSync(new URL("../src/events/ingest.ts", import.meta.url), "utf8");
+  return squash(source).includes(squash(CONTEXT_UPSERT));
+}
+
+type Delta = {
+  stage: string;
+  lastSeenAt: Date;
+  eventCount: number;
+  pageViews: number;
+  serviceClicks: number;
+  emailsOpened: number;
+  whatsappReplied: number;
+  objections: number;
+  enrolled: boolean;
+  counters: Record<string, number>;
+};
+
+function addEvent(delta: Delta | undefined, event: BenchEvent, at: Date): Delta {
+  const d = delta ?? {
+    stage: "NEW",
+    lastSeenAt: at,
+    eventCount: 0,
+    pageViews: 0,
+    serviceClicks: 0,
+    emailsOpened: 0,
+    whatsappReplied: 0,
+    objections: 0,
+    enrolled: false,
+    counters: {},
+  };
+  const effect = eventEffect(event.type);
+  d.eventCount++;
+  if (effect.counter) d[effect.counter]++;
+  if (effect.enrolled) d.enrolled = true;
+  d.stage = nextStage(d.stage as never, effect.stage);
+  const service = event.payload?.service;
+  if (typeof service === "string") {
+    const key = serviceCounterKey(service);
+    d.counters[key] = (d.counters[key] ?? 0) + 1;
+  }
+  return d;
+}
+
+export class Baseline {
+  readonly pool: pg.Pool;
+
+  constructor(
+    url: string,
+    poolSize: number,
+    private readonly creatorId: string,
+  ) {
+    this.pool = new pg.Pool({ connectionString: url, max: poolSize });
+  }
+
+  /** Stores the events in one transaction, as one ingestEvents request would. */
+  async ingest(events: BenchEvent[]): Promise<void> {
+    const receivedAt = new Date();
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const externalIds = [...new Set(events.map((e) => e.consumer.externalId))];
+      const find = async () =>
+        new Map(
+          (
+            await client.query<{ id: string; externalId: string }>(
+              `SELECT id, "externalId" FROM consumers WHERE "creatorId" = $1 AND "externalId" = ANY($2)`,
+              [this.creatorId, externalIds],
+            )
+          ).rows.map((r) => [r.externalId, r.id]),
+        );
+      let consumers = await find();
+      const missing = externalIds.filter((id) => !consumers.has(id));
+      if (missing.length > 0) {
+        await client.query(
+          `INSERT INTO consumers ("creatorId", "externalId") SELECT $1::uuid, * FROM unnest($2::text[]) ON CONFLICT DO NOTHING`,
+          [this.creatorId, missing],
+        );
+        consumers = await find();
+      }
+      const consumerIds = events.map((e) => consumers.get(e.consumer.externalId) as string);
+      await client.query(
+        `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "bodyHash")
+         SELECT id, $1::uuid, consumer_id, type, payload, $2::timestamptz, $2::timestamptz, hash
+         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::text[]) AS e(id, consumer_id, type, payload, hash)`,
+        [
+          this.creatorId,
+          receivedAt,
+          events.map(() => randomUUID()),
+          consumerIds,
+          events.map((e) => e.type),
+          events.map((e) => JSON.stringify(e.payload ?? {})),
+          events.map((e) => createHash("sha256").update(JSON.stringify(e)).digest("hex")),
+        ],
+      );
+      const deltas = new Map<string, Delta>();
+      for (const [i, e] of events.entries()) {
+        deltas.set(consumerIds[i], addEvent(deltas.get(consumerIds[i]), e, receivedAt));
+      }
+      const sorted = [...deltas].sort(([a], [b]) => a.localeCompare(b));
+      const col = <K extends keyof Delta>(k: K) => sorted.map(([, d]) => d[k]);
+      await client.query(CONTEXT_UPSERT, [
+        this.creatorId,
+        sorted.map(([id]) => id),
+        col("stage"),
+        col("lastSeenAt"),
+        col("eventCount"),
+        col("pageViews"),
+        col("serviceClicks"),
+        col("emailsOpened"),
+        col("whatsappReplied"),
+        col("objections"),
+        col("enrolled"),
+        sorted.map(([, d]) => JSON.stringify(d.counters)),
+        sorted.map(() => "{}"),
+      ]);
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

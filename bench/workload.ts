@@ -1,0 +1,60 @@
+// The events the bench sends. Ingestion: page views spread round-robin over a fixed population
+// of consumers (the first pass creates them, later passes find them), the same for Closer and
+// the baseline. Agent runs: reachable consumers (WhatsApp consent and a phone number), so the
+// agent acts on some events (a welcome message) and skips others (spacing).
+
+export type BenchEvent = {
+  consumer: {
+    externalId: string;
+    email?: string;
+    phone?: string;
+    consents?: { channel: "WHATSAPP"; granted: boolean; source: string }[];
+  };
+  type: string;
+  payload?: Record<string, unknown>;
+};
+
+export const INGEST_CONSUMERS = 5_000;
+
+export function ingestionEvent(i: number): BenchEvent {
+  return {
+    consumer: { externalId: `c${i % INGEST_CONSUMERS}` },
+    type: "page_view",
+    payload: { url: "/pricing", service: "Leadership Sprint" },
+  };
+}
+
+export function agentEvent(prefix: string, i: number, consumers: number): BenchEvent {
+  const n = i % consumers;
+  return {
+    consumer: {
+      externalId: `${prefix}${n}`,
+      email: `${prefix}${n}@example.com`,
+      phone: `+1415${String(5_000_000 + n).padStart(7, "0")}`,
+      consents: [{ channel: "WHATSAPP", granted: true, source: "signup_form" }],
+    },
+    type: "page_view",
+    payload: { url: "/sprint", service: "Leadership Sprint" },
+  };
+}
+
+/** What a client asks back: the stored event and the consumer's updated context. */
+export const INGEST_EVENT = `mutation BenchIngestEvent($creatorId: ID!, $event: EventInput!) {
+  ingestEvent(creatorId: $creatorId, event: $event) {
+    __typename
+    ... on IngestedEvent { duplicate event { id } context { stage eventCount } }
+    ... on Error { code message }
+  }
+}`;
+
+export const INGEST_EVENTS = `mutation BenchIngestEvents($creatorId: ID!, $events: [EventInput!]!) {
+  ingestEvents(creatorId: $creatorId, events: $events) {
+    __typename
+    ... on IngestedEvents { results { duplicate event { id } context { stage eventCount } } }
+    ... on Error { code message }
+  }
+}`;
+
+export const AGENT_DECISIONS = `subscription BenchAgentDecisions($creatorId: ID) {
+  agentDecisions(creatorId: $creatorId) { id status acted event { id } }
+}`;
