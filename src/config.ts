@@ -29,7 +29,7 @@ const configSchema = z.object({
   GRAPHQL_MAX_ALIASES: int(1).default(20),
   GRAPHQL_MAX_TOKENS: int(100).default(20000),
   HTTP_BODY_LIMIT_BYTES: int(1024).default(1_048_576),
-  /** Requests per API key (or per client address without a key) in each rate-limit window. */
+  /** Requests per API key (or per client address without a key) per window, refilled steadily (a token bucket). */
   RATE_LIMIT_MAX: int(1).default(1200),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
 

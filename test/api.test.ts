@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
 import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
-import { freePort, startProcess, waitForHttp } from "./support/processes.js";
+import { CHILD_PROCESS_TEST_MS, freePort, startProcess, waitForHttp } from "./support/processes.js";
 
 const ConsumersPage = graphql(`
   query ConsumersPage($id: ID!, $first: Int, $after: String, $filter: ConsumerFilter, $orderBy: ConsumerOrder) {
@@ -225,15 +225,17 @@ describe("creators by hand", () => {
       "frequencyCaps",
     ],
   ])("answers %s with a typed validation error naming the field, and writes nothing", async (_case, override, path) => {
-    const before = await db.creator.count();
-    const response = await api.request(
-      CreateCreator,
-      { input: { name: "X", handle: uniqueHandle(), ...override } },
-      adminKey,
-    );
+    const handle = uniqueHandle();
+    const response = await api.request(CreateCreator, { input: { name: "X", handle, ...override } }, adminKey);
     expect(response.data?.createCreator).toMatchObject({ __typename: "ValidationError", code: "VALIDATION_FAILED" });
     expect((response.data!.createCreator as { issues: { path: string }[] }).issues.map((i) => i.path)).toContain(path);
-    expect(await db.creator.count()).toBe(before);
+    const attempted = "handle" in override ? override.handle : handle;
+    expect(await db.creator.count({ where: { handle: attempted } })).toBe(0);
+    expect(
+      await db.auditLog.count({
+        where: { operation: "creator.create", details: { path: ["handle"], equals: attempted } },
+      }),
+    ).toBe(0);
   });
 
   it("answers a taken handle with a CONFLICT result", async () => {
@@ -311,58 +313,66 @@ describe("operations", () => {
     expect(metrics).toContain("closer_graphql_request_seconds");
   });
 
-  it("masks internal failures: a database outage answers a generic error that leaks nothing", async () => {
-    const port = await freePort();
-    const broken = new URL(process.env.DATABASE_URL as string);
-    broken.pathname = "/closer_database_that_does_not_exist";
-    const isolated = startProcess("src/server.ts", {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATABASE_URL: broken.toString(),
-    });
-    try {
-      await waitForHttp(`http://127.0.0.1:${port}/health`);
-      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
-      expect(ready.status).toBe(503);
-      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${adminKey}` },
-        body: JSON.stringify({ query: "{ viewer { kind } }" }),
+  it(
+    "masks internal failures: a database outage answers a generic error that leaks nothing",
+    async () => {
+      const port = await freePort();
+      const broken = new URL(process.env.DATABASE_URL as string);
+      broken.pathname = "/closer_database_that_does_not_exist";
+      const isolated = startProcess("src/server.ts", {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        DATABASE_URL: broken.toString(),
       });
-      const body = JSON.stringify(await response.json());
-      expect(body).toContain("Unexpected error");
-      expect(body).not.toMatch(/closer_database_that_does_not_exist|postgres|stack/i);
-    } finally {
-      isolated.kill("SIGTERM");
-    }
-  });
-
-  it("rate-limits each key, answering 429 with when to retry", async () => {
-    const port = await freePort();
-    const limited = startProcess("src/server.ts", {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      RATE_LIMIT_MAX: "3",
-      RATE_LIMIT_WINDOW_SECONDS: "60",
-    });
-    try {
-      await waitForHttp(`http://127.0.0.1:${port}/health`);
-      const owner = await makeCreator();
-      const send = (key: string) =>
-        fetch(`http://127.0.0.1:${port}/graphql`, {
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/health`);
+        const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+        expect(ready.status).toBe(503);
+        const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
           method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          headers: { "content-type": "application/json", authorization: `Bearer ${adminKey}` },
           body: JSON.stringify({ query: "{ viewer { kind } }" }),
         });
-      const statuses = [];
-      for (let i = 0; i < 4; i++) statuses.push((await send(owner.creatorKey)).status);
-      expect(statuses).toEqual([200, 200, 200, 429]);
-      const limitedResponse = await send(owner.creatorKey);
-      expect(Number(limitedResponse.headers.get("retry-after"))).toBeGreaterThan(0);
-      // Another key has its own budget.
-      expect((await send(owner.ingestKey)).status).toBe(200);
-    } finally {
-      limited.kill("SIGTERM");
-    }
-  });
+        const body = JSON.stringify(await response.json());
+        expect(body).toContain("Unexpected error");
+        expect(body).not.toMatch(/closer_database_that_does_not_exist|postgres|stack/i);
+      } finally {
+        isolated.kill("SIGTERM");
+      }
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
+
+  it(
+    "rate-limits each key, answering 429 with when to retry",
+    async () => {
+      const port = await freePort();
+      const limited = startProcess("src/server.ts", {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        RATE_LIMIT_MAX: "3",
+        RATE_LIMIT_WINDOW_SECONDS: "60",
+      });
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/health`);
+        const owner = await makeCreator();
+        const send = (key: string) =>
+          fetch(`http://127.0.0.1:${port}/graphql`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+            body: JSON.stringify({ query: "{ viewer { kind } }" }),
+          });
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push((await send(owner.creatorKey)).status);
+        expect(statuses).toEqual([200, 200, 200, 429]);
+        const limitedResponse = await send(owner.creatorKey);
+        expect(Number(limitedResponse.headers.get("retry-after"))).toBeGreaterThan(0);
+        // Another key has its own budget.
+        expect((await send(owner.ingestKey)).status).toBe(200);
+      } finally {
+        limited.kill("SIGTERM");
+      }
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
 });

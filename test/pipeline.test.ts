@@ -20,7 +20,7 @@ import { graphql } from "./generated/gql.js";
 import { makeCreator, startApi, type TestApi } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
 import { AgentDecisions, DeployAgent, IngestEvent, IngestEvents } from "./support/operations.js";
-import { eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
+import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 import { makeActiveProfile } from "./support/profile-fixture.js";
 import { subscribeSse } from "./support/sse.js";
 
@@ -332,51 +332,55 @@ describe("batches", () => {
 });
 
 describe("no lost events", () => {
-  it("accepts events while Redis is unreachable and processes each once when the sweeper finds them", async () => {
-    const lou = await creatorWithAgent();
-    const port = await freePort();
-    // An API instance whose Redis is gone: ingestion must still store and answer.
-    const isolated = startProcess("src/server.ts", {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      REDIS_URL: "redis://127.0.0.1:1",
-    });
-    try {
-      await waitForHttp(`http://127.0.0.1:${port}/health`);
-      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${lou.ingestKey}` },
-        body: JSON.stringify({
-          query: `mutation($c: ID!, $e: [EventInput!]!) { ingestEvents(creatorId: $c, events: $e) { __typename } }`,
-          variables: {
-            c: lou.gid,
-            e: Array.from({ length: 5 }, (_, i) => ({ consumer: reachable(`offline-${i}`), type: "page_view" })),
-          },
-        }),
+  it(
+    "accepts events while Redis is unreachable and processes each once when the sweeper finds them",
+    async () => {
+      const lou = await creatorWithAgent();
+      const port = await freePort();
+      // An API instance whose Redis is gone: ingestion must still store and answer.
+      const isolated = startProcess("src/server.ts", {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        REDIS_URL: "redis://127.0.0.1:1",
       });
-      expect(await response.json()).toEqual({ data: { ingestEvents: { __typename: "IngestedEvents" } } });
-    } finally {
-      isolated.kill("SIGTERM");
-    }
-    const events = await db.event.findMany({ where: { creatorId: lou.creator.id } });
-    expect(events).toHaveLength(5);
-    // The worker (connected to the real Redis) sweeps them up.
-    await eventually(
-      async () => {
-        const processed = await db.event.count({ where: { creatorId: lou.creator.id, processedAt: { not: null } } });
-        return processed === 5 ? true : undefined;
-      },
-      20_000,
-      "events swept and processed",
-    );
-    const invocations = await db.agentInvocation.groupBy({
-      by: ["eventId"],
-      where: { creatorId: lou.creator.id },
-      _count: true,
-    });
-    expect(invocations).toHaveLength(5);
-    expect(invocations.every((i) => i._count === 1)).toBe(true);
-  });
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/health`);
+        const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${lou.ingestKey}` },
+          body: JSON.stringify({
+            query: `mutation($c: ID!, $e: [EventInput!]!) { ingestEvents(creatorId: $c, events: $e) { __typename } }`,
+            variables: {
+              c: lou.gid,
+              e: Array.from({ length: 5 }, (_, i) => ({ consumer: reachable(`offline-${i}`), type: "page_view" })),
+            },
+          }),
+        });
+        expect(await response.json()).toEqual({ data: { ingestEvents: { __typename: "IngestedEvents" } } });
+      } finally {
+        isolated.kill("SIGTERM");
+      }
+      const events = await db.event.findMany({ where: { creatorId: lou.creator.id } });
+      expect(events).toHaveLength(5);
+      // The worker (connected to the real Redis) sweeps them up.
+      await eventually(
+        async () => {
+          const processed = await db.event.count({ where: { creatorId: lou.creator.id, processedAt: { not: null } } });
+          return processed === 5 ? true : undefined;
+        },
+        20_000,
+        "events swept and processed",
+      );
+      const invocations = await db.agentInvocation.groupBy({
+        by: ["eventId"],
+        where: { creatorId: lou.creator.id },
+        _count: true,
+      });
+      expect(invocations).toHaveLength(5);
+      expect(invocations.every((i) => i._count === 1)).toBe(true);
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
 });
 
 describe("failures and the dead-letter view", () => {

@@ -14,7 +14,7 @@ import { db } from "../src/db/client.js";
 import { startWorker } from "../worker/worker.js";
 import { makeCreator, startApi, type TestApi } from "./support/api.js";
 import { DeployAgent, IngestEvent } from "./support/operations.js";
-import { eventually, startProcess } from "./support/processes.js";
+import { CHILD_PROCESS_TEST_MS, eventually, startProcess } from "./support/processes.js";
 import { makeActiveProfile } from "./support/profile-fixture.js";
 
 let api: TestApi;
@@ -62,51 +62,55 @@ afterAll(async () => {
 });
 
 describe("a worker killed mid-job", () => {
-  it("has its job retried by another worker: one invocation, no duplicate action", async () => {
-    const owner = await makeCreator();
-    await makeActiveProfile(owner.creator.id);
-    const deployed = await api.request(
-      DeployAgent,
-      {
-        input: {
-          creatorId: owner.gid,
-          runtime: "EXTERNAL_HTTP",
-          externalHttp: { url: agentUrl, secret: "k".repeat(20), timeoutMs: 30_000, retries: 0 },
+  it(
+    "has its job retried by another worker: one invocation, no duplicate action",
+    async () => {
+      const owner = await makeCreator();
+      await makeActiveProfile(owner.creator.id);
+      const deployed = await api.request(
+        DeployAgent,
+        {
+          input: {
+            creatorId: owner.gid,
+            runtime: "EXTERNAL_HTTP",
+            externalHttp: { url: agentUrl, secret: "k".repeat(20), timeoutMs: 30_000, retries: 0 },
+          },
         },
-      },
-      owner.creatorKey,
-    );
-    expect(deployed.data?.deployAgent.__typename).toBe("Agent");
-
-    const doomed = startProcess("worker/main.ts", { WORKER_METRICS_PORT: "0" });
-    try {
-      await api.request(
-        IngestEvent,
-        { creatorId: owner.gid, event: { consumer: { externalId: "p" }, type: "page_view" } },
-        owner.ingestKey,
+        owner.creatorKey,
       );
-      await firstCall;
-      const running = await db.agentInvocation.findFirstOrThrow({ where: { creatorId: owner.creator.id } });
-      expect(running.status).toBe("RUNNING");
-    } finally {
-      doomed.kill("SIGKILL");
-    }
+      expect(deployed.data?.deployAgent.__typename).toBe("Agent");
 
-    const rescuer = await startWorker({ metricsPort: 0, scheduler: false });
-    try {
-      const done = await eventually(
-        async () => {
-          const rows = await db.agentInvocation.findMany({ where: { creatorId: owner.creator.id } });
-          return rows.length === 1 && rows[0].status === "COMPLETED" ? rows[0] : undefined;
-        },
-        20_000,
-        "invocation completed by the second worker",
-      );
-      expect(done.attempts).toBe(2);
-      expect(await db.action.count({ where: { creatorId: owner.creator.id } })).toBe(1);
-      expect(calls).toBe(2);
-    } finally {
-      await rescuer.close();
-    }
-  });
+      const doomed = startProcess("worker/main.ts", { WORKER_METRICS_PORT: "0" });
+      try {
+        await api.request(
+          IngestEvent,
+          { creatorId: owner.gid, event: { consumer: { externalId: "p" }, type: "page_view" } },
+          owner.ingestKey,
+        );
+        await firstCall;
+        const running = await db.agentInvocation.findFirstOrThrow({ where: { creatorId: owner.creator.id } });
+        expect(running.status).toBe("RUNNING");
+      } finally {
+        doomed.kill("SIGKILL");
+      }
+
+      const rescuer = await startWorker({ metricsPort: 0, scheduler: false });
+      try {
+        const done = await eventually(
+          async () => {
+            const rows = await db.agentInvocation.findMany({ where: { creatorId: owner.creator.id } });
+            return rows.length === 1 && rows[0].status === "COMPLETED" ? rows[0] : undefined;
+          },
+          20_000,
+          "invocation completed by the second worker",
+        );
+        expect(done.attempts).toBe(2);
+        expect(await db.action.count({ where: { creatorId: owner.creator.id } })).toBe(1);
+        expect(calls).toBe(2);
+      } finally {
+        await rescuer.close();
+      }
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
 });

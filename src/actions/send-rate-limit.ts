@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
+import { TokenBuckets } from "../token-bucket.js";
 
 export type SendRate = { perSecond: number; burst: number };
 export type SendRates = Record<Channel, SendRate>;
@@ -16,41 +17,15 @@ export function sendRatesFromConfig(settings: Config): SendRates {
   };
 }
 
-// A token bucket refilled continuously, on Redis's clock so that workers' clocks need not agree.
-// The whole take is one script: concurrent workers never spend the same token.
-const TAKE_TOKEN = `
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or burst
-local at = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-local taken = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  taken = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return taken
-`;
-
-type RedisWithTake = Redis & {
-  takeSendToken(key: string, perSecond: number, burst: number): Promise<number>;
-};
-
 /** Per-provider send rates shared by every worker. */
 export class SendRateLimiter {
-  private readonly redis: RedisWithTake;
+  private readonly buckets: TokenBuckets;
 
   constructor(
     redis: Redis,
     private readonly keyPrefix: string,
   ) {
-    redis.defineCommand("takeSendToken", { numberOfKeys: 1, lua: TAKE_TOKEN });
-    this.redis = redis as RedisWithTake;
+    this.buckets = new TokenBuckets(redis);
   }
 
   bucketKey(provider: string): string {
@@ -63,7 +38,7 @@ export class SendRateLimiter {
    */
   async tryTake(provider: string, rate: SendRate): Promise<boolean> {
     try {
-      return (await this.redis.takeSendToken(this.bucketKey(provider), rate.perSecond, rate.burst)) === 1;
+      return (await this.buckets.take(this.bucketKey(provider), rate.perSecond, rate.burst)).taken;
     } catch (error) {
       logger.warn({ err: error, provider }, "send-rate limiter unavailable, send allowed");
       return true;

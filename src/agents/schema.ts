@@ -2,7 +2,8 @@ import { ChannelEnum, CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
-import { deployAgent, retryInvocation, setAgentStatus } from "./agent-service.js";
+import { given } from "../graphql/input.js";
+import { type DeployAgentInput, deployAgent, retryInvocation, setAgentStatus } from "./agent-service.js";
 import { AgentNode, AgentRuntimeEnum, InvocationNode, InvocationStatusEnum } from "./schema-types.js";
 
 builder.prismaObjectFields("Creator", (t) => ({
@@ -39,7 +40,7 @@ const ExternalHttpInput = builder.inputType("ExternalHttpInput", {
   }),
 });
 
-const DeployAgentInput = builder.inputType("DeployAgentInput", {
+const DeployAgentInputType = builder.inputType("DeployAgentInput", {
   fields: (t) => ({
     creatorId: t.globalID({ required: true, for: CreatorNode }),
     name: t.string({ description: 'Deploying with an existing name updates that agent. Defaults to "Sales agent".' }),
@@ -55,7 +56,7 @@ builder.mutationField("deployAgent", (t) =>
     type: AgentNode,
     errors: mutationErrors,
     description: "Deploys an agent for a creator with its active profile, or updates the agent of that name.",
-    args: { input: t.arg({ type: DeployAgentInput, required: true }) },
+    args: { input: t.arg({ type: DeployAgentInputType, required: true }) },
     authScopes: (_root, { input }) => ({ creator: input.creatorId.id }),
     resolve: (_root, { input }, ctx) =>
       deployAgent(
@@ -64,17 +65,9 @@ builder.mutationField("deployAgent", (t) =>
           name: input.name ?? undefined,
           kind: input.kind ?? undefined,
           runtime: input.runtime ?? undefined,
-          tunables: input.tunables
-            ? Object.fromEntries(Object.entries(input.tunables).filter(([, v]) => v !== null && v !== undefined))
-            : undefined,
-          externalHttp: input.externalHttp
-            ? {
-                url: input.externalHttp.url,
-                secret: input.externalHttp.secret,
-                timeoutMs: input.externalHttp.timeoutMs ?? undefined,
-                retries: input.externalHttp.retries ?? undefined,
-              }
-            : undefined,
+          // A channel the agent cannot prefer (WEBHOOK) is refused by the service's validation.
+          tunables: input.tunables ? (given(input.tunables) as DeployAgentInput["tunables"]) : undefined,
+          externalHttp: input.externalHttp ? given(input.externalHttp) : undefined,
         },
         ctx.viewer,
       ),

@@ -2,6 +2,7 @@ import { db } from "../db/client.js";
 import { Channel, CreatorStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { given } from "../graphql/input.js";
 import { formatTimeOfDay } from "../validation.js";
 import { createCreator, type FrequencyCap, updateCreator } from "./creator-service.js";
 
@@ -90,22 +91,33 @@ const FrequencyCapInput = builder.inputType("FrequencyCapInput", {
   }),
 });
 
-const creatorInputFields = (required: boolean) =>
-  ((t: Parameters<Parameters<typeof builder.inputType>[1]["fields"]>[0]) => ({
-    name: t.string({ required }),
-    handle: t.string({ required, description: "Unique: lowercase letters, digits, _ and -." }),
-    email: t.string(),
-    phone: t.string({ description: "International format, e.g. +14155550123." }),
-    timezone: t.string({ description: "IANA zone; defaults to UTC." }),
-    status: t.field({ type: CreatorStatusEnum }),
-    quietHoursStart: t.string({ description: "HH:MM local time." }),
-    quietHoursEnd: t.string({ description: "HH:MM local time." }),
-    quietHoursPolicy: t.field({ type: QuietHoursPolicyEnum }),
-    frequencyCaps: t.field({ type: [FrequencyCapInput] }),
-  })) as never;
+type InputFields = Parameters<Parameters<typeof builder.inputType>[1]["fields"]>[0];
 
-const CreateCreatorInput = builder.inputType("CreateCreatorInput", { fields: creatorInputFields(true) });
-const UpdateCreatorInput = builder.inputType("UpdateCreatorInput", { fields: creatorInputFields(false) });
+/** The settings both inputs share; create adds the two fields it requires. */
+const creatorSettings = (t: InputFields) => ({
+  email: t.string(),
+  phone: t.string({ description: "International format, e.g. +14155550123." }),
+  timezone: t.string({ description: "IANA zone; defaults to UTC." }),
+  status: t.field({ type: CreatorStatusEnum }),
+  quietHoursStart: t.string({ description: "HH:MM local time." }),
+  quietHoursEnd: t.string({ description: "HH:MM local time." }),
+  quietHoursPolicy: t.field({ type: QuietHoursPolicyEnum }),
+  frequencyCaps: t.field({ type: [FrequencyCapInput] }),
+});
+
+const HANDLE_RULE = "Unique: lowercase letters, digits, _ and -.";
+
+const CreateCreatorInput = builder.inputType("CreateCreatorInput", {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    handle: t.string({ required: true, description: HANDLE_RULE }),
+    ...creatorSettings(t),
+  }),
+});
+
+const UpdateCreatorInput = builder.inputType("UpdateCreatorInput", {
+  fields: (t) => ({ name: t.string(), handle: t.string({ description: HANDLE_RULE }), ...creatorSettings(t) }),
+});
 
 builder.mutationField("createCreator", (t) =>
   t.field({
@@ -114,7 +126,7 @@ builder.mutationField("createCreator", (t) =>
     authScopes: { admin: true },
     description: "Creates a creator by hand, without onboarding (admin keys only).",
     args: { input: t.arg({ type: CreateCreatorInput, required: true }) },
-    resolve: (_root, { input }, ctx) => createCreator(input as never, ctx.viewer),
+    resolve: (_root, { input }, ctx) => createCreator(given(input), ctx.viewer),
   }),
 );
 
@@ -127,6 +139,6 @@ builder.mutationField("updateCreator", (t) =>
       input: t.arg({ type: UpdateCreatorInput, required: true }),
     },
     authScopes: (_root, { id }) => ({ creator: id.id }),
-    resolve: (_root, { id, input }, ctx) => updateCreator(id.id, input as never, ctx.viewer),
+    resolve: (_root, { id, input }, ctx) => updateCreator(id.id, given(input), ctx.viewer),
   }),
 );

@@ -6,7 +6,7 @@ import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
 import { AuthenticationError, authenticate } from "../auth/api-keys.js";
-import { consumeRateLimit } from "../auth/rate-limit.js";
+import { RateLimiter } from "../auth/rate-limit.js";
 import { config } from "../config.js";
 import { pool } from "../db/client.js";
 import { DomainError } from "../errors.js";
@@ -30,7 +30,7 @@ function authorizationOf(ctx: ServerContext): string | null {
   return ctx.request?.headers?.get("authorization") ?? null;
 }
 
-async function buildContext(ctx: ServerContext, redis: Redis): Promise<RequestContext> {
+async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<RequestContext> {
   let viewer: RequestContext["viewer"];
   try {
     viewer = await authenticate(authorizationOf(ctx));
@@ -39,7 +39,7 @@ async function buildContext(ctx: ServerContext, redis: Redis): Promise<RequestCo
     throw error;
   }
   const bucket = viewer ? `key:${viewer.keyId}` : `addr:${ctx.clientAddress ?? "unknown"}`;
-  const verdict = await consumeRateLimit(redis, bucket);
+  const verdict = await limiter.consume(bucket);
   if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
   return { viewer, requestId: randomUUID(), ingested: new Set(), ingestedConsumers: new Set() };
 }
@@ -107,6 +107,7 @@ export function createYogaServer() {
   const settings = config();
   const redis = createCommandRedis("closer-api");
   redis.on("error", () => {}); // Outages are reported by /ready and fail open in the rate limiter.
+  const limiter = new RateLimiter(redis);
   const yoga = createYoga<ServerContext, RequestContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -119,7 +120,7 @@ export function createYogaServer() {
       warn: (...args) => logger.warn({ args }, "yoga"),
       error: (...args) => logger.error({ args }, "yoga"),
     },
-    context: (ctx) => buildContext(ctx, redis),
+    context: (ctx) => buildContext(ctx, limiter),
     maskedErrors: {
       maskError(error, message, isDev) {
         const original = (error as { originalError?: unknown }).originalError;

@@ -11,6 +11,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Test timeout for a test that starts a child process of Closer. */
+export const CHILD_PROCESS_TEST_MS = 90_000;
+
 /** Runs one of Closer's process entries (src/server.ts, worker/main.ts) as a child, as `npm start` does. */
 export function startProcess(entry: string, env: Record<string, string>): ChildProcess {
   // One process (tsx as a loader, not its CLI wrapper), so a signal reaches Closer itself.
@@ -21,7 +24,8 @@ export function startProcess(entry: string, env: Record<string, string>): ChildP
   return child;
 }
 
-export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+/** Waits for a child process to serve; a loaded 2-core machine can take many seconds to start one. */
+export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
