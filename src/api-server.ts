@@ -3,10 +3,8 @@ import type { AddressInfo } from "node:net";
 import type { ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
-import { db, pool } from "./db/client.js";
 import { createYogaServer } from "./graphql/yoga.js";
-import { closePubSub } from "./pubsub.js";
-import { closeQueues } from "./queues.js";
+import { closeSharedConnections } from "./shutdown.js";
 
 type EnvelopedArgs = ExecutionArgs & {
   rootValue: { execute: (a: unknown) => unknown; subscribe: (a: unknown) => unknown };
@@ -57,9 +55,8 @@ export async function startApiServer(port: number, host = "127.0.0.1") {
     async close() {
       await wsCleanup.dispose();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.all([closeYoga(), closePubSub(), closeQueues()]);
-      await db.$disconnect();
-      await pool.end().catch(() => {});
+      await closeYoga();
+      await closeSharedConnections();
     },
   };
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
 import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
+import { IngestEvent } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, freePort, startProcess, waitForHttp } from "./support/processes.js";
 
 const ConsumersPage = graphql(`
@@ -309,8 +310,16 @@ describe("operations", () => {
     expect((await fetch(`${origin}/health`)).status).toBe(200);
     const ready = await fetch(`${origin}/ready`);
     expect(await ready.json()).toEqual({ status: "ready", database: "ok", redis: "ok" });
+    const owner = await makeCreator();
+    await api.request(
+      IngestEvent,
+      { creatorId: owner.gid, event: { consumer: { externalId: "m" }, type: "page_view" } },
+      owner.ingestKey,
+    );
     const metrics = await (await fetch(`${origin}/metrics`)).text();
+    expect(metrics).toMatch(/closer_events_ingested_total\{outcome="stored"\} [1-9]/);
     expect(metrics).toContain("closer_graphql_request_seconds");
+    expect(metrics).toMatch(/closer_queue_jobs\{queue="agent-runs",state="waiting"\} \d+/);
   });
 
   it(

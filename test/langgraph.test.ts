@@ -26,8 +26,8 @@ beforeAll(async () => {
   worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 afterAll(async () => {
-  await api.close();
   await worker.close();
+  await api.close();
   await fake.close();
 });
 

@@ -26,30 +26,63 @@ const firstCall = new Promise<void>((resolve) => {
   firstCallArrived = resolve;
 });
 
+let slowCallArrived!: () => void;
+const slowCall = new Promise<void>((resolve) => {
+  slowCallArrived = resolve;
+});
+
+const REMOTE_ANSWER = {
+  decision: { act: true, reason: "remote decided to write" },
+  actions: [
+    {
+      channel: "EMAIL",
+      payload: { to: "x@example.com", message: "hello", template: "remote" },
+      sendAt: new Date(Date.now() + 3_600_000).toISOString(),
+      priority: 1,
+    },
+  ],
+};
+
+async function externalAgentCreator(path: string) {
+  const owner = await makeCreator();
+  await makeActiveProfile(owner.creator.id);
+  const url = agentUrl.replace("/decide", path);
+  const deployed = await api.request(
+    DeployAgent,
+    {
+      input: {
+        creatorId: owner.gid,
+        runtime: "EXTERNAL_HTTP",
+        externalHttp: { url, secret: "k".repeat(20), timeoutMs: 30_000, retries: 0 },
+      },
+    },
+    owner.creatorKey,
+  );
+  expect(deployed.data?.deployAgent.__typename).toBe("Agent");
+  return owner;
+}
+
 beforeAll(async () => {
   api = await startApi();
   // An agent service that hangs on the first call (the worker dies meanwhile) and answers the next.
   agentService = createServer((req, res) => {
     req.resume();
     req.on("end", () => {
+      if (req.url === "/slow") {
+        // Takes a while to decide: long enough for the worker to be asked to stop meanwhile.
+        slowCallArrived();
+        setTimeout(
+          () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(REMOTE_ANSWER)),
+          1500,
+        );
+        return;
+      }
       calls += 1;
       if (calls === 1) {
         firstCallArrived();
         return;
       }
-      res.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          decision: { act: true, reason: "remote decided to write" },
-          actions: [
-            {
-              channel: "EMAIL",
-              payload: { to: "x@example.com", message: "hello", template: "remote" },
-              sendAt: new Date().toISOString(),
-              priority: 1,
-            },
-          ],
-        }),
-      );
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(REMOTE_ANSWER));
     });
   });
   await new Promise<void>((r) => agentService.listen(0, "127.0.0.1", r));
@@ -65,20 +98,7 @@ describe("a worker killed mid-job", () => {
   it(
     "has its job retried by another worker: one invocation, no duplicate action",
     async () => {
-      const owner = await makeCreator();
-      await makeActiveProfile(owner.creator.id);
-      const deployed = await api.request(
-        DeployAgent,
-        {
-          input: {
-            creatorId: owner.gid,
-            runtime: "EXTERNAL_HTTP",
-            externalHttp: { url: agentUrl, secret: "k".repeat(20), timeoutMs: 30_000, retries: 0 },
-          },
-        },
-        owner.creatorKey,
-      );
-      expect(deployed.data?.deployAgent.__typename).toBe("Agent");
+      const owner = await externalAgentCreator("/decide");
 
       const doomed = startProcess("worker/main.ts", { WORKER_METRICS_PORT: "0" });
       try {
@@ -110,6 +130,30 @@ describe("a worker killed mid-job", () => {
       } finally {
         await rescuer.close();
       }
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
+});
+
+describe("a worker asked to stop", () => {
+  it(
+    "finishes the job it is running, then exits",
+    async () => {
+      const owner = await externalAgentCreator("/slow");
+      const worker = startProcess("worker/main.ts", { WORKER_METRICS_PORT: "0" });
+      const exited = new Promise<number | null>((resolve) => worker.once("exit", (code) => resolve(code)));
+      await api.request(
+        IngestEvent,
+        { creatorId: owner.gid, event: { consumer: { externalId: "p" }, type: "page_view" } },
+        owner.ingestKey,
+      );
+      await slowCall;
+      worker.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      // By the time it exited, the run it had started was complete and its action stored.
+      const invocation = await db.agentInvocation.findFirstOrThrow({ where: { creatorId: owner.creator.id } });
+      expect(invocation).toMatchObject({ status: "COMPLETED", attempts: 1 });
+      expect(await db.action.count({ where: { creatorId: owner.creator.id } })).toBe(1);
     },
     CHILD_PROCESS_TEST_MS,
   );

@@ -7,6 +7,7 @@ loadConfigOrExit();
 process.env.CLOSER_PROCESS ??= "closer-worker";
 const { startWorker } = await import("./worker.js");
 const { logger } = await import("../src/logger.js");
+const { closeSharedConnections } = await import("../src/shutdown.js");
 
 const worker = await startWorker();
 logger.info({ metricsPort: config().WORKER_METRICS_PORT }, "Closer worker started");
@@ -15,6 +16,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, async () => {
     logger.info({ signal }, "worker shutting down: finishing running jobs");
     await worker.close();
+    await closeSharedConnections();
     process.exit(0);
   });
 }

@@ -3,14 +3,12 @@ import { Worker } from "bullmq";
 import { startScheduler } from "../src/actions/scheduler.js";
 import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
-import { db, pool } from "../src/db/client.js";
 import { sweepUnprocessedEvents } from "../src/events/dispatch.js";
 import { logger } from "../src/logger.js";
 import { registry } from "../src/observability/metrics.js";
 import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
 import { requeueStrandedOnboardings } from "../src/onboarding/onboarding-service.js";
-import { closePubSub } from "../src/pubsub.js";
-import { closeQueues, QUEUES, workerConnection } from "../src/queues.js";
+import { QUEUES, workerConnection } from "../src/queues.js";
 
 /** An onboarding still QUEUED after this long has lost its job. */
 const STRANDED_ONBOARDING_MS = 60_000;
@@ -29,7 +27,8 @@ function serveMetrics(port: number): Server {
 
 /**
  * Starts every processor of the worker (the delivery scheduler too, unless told not to); `close`
- * lets running jobs and sends finish, then disconnects.
+ * lets running jobs and sends finish. The process's shared connections (database, pub/sub,
+ * producers) stay open for whoever else uses them: the process entry closes them last.
  */
 export async function startWorker(options: { metricsPort?: number; scheduler?: boolean } = {}) {
   const settings = config();
@@ -82,9 +81,6 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
       clearInterval(sweeper);
       await Promise.all([agentRuns.close(), onboarding.close(), scheduler?.stop()]);
       metrics?.close();
-      await Promise.all([closePubSub(), closeQueues()]);
-      await db.$disconnect();
-      await pool.end().catch(() => {});
     },
   };
 }

@@ -13,6 +13,7 @@ import { ConflictError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import type { Channel, Stage } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
+import { eventsIngested } from "../observability/metrics.js";
 import { enqueueAgentRuns } from "./dispatch.js";
 import { CUSTOM_EVENT_TYPE, eventEffect, serviceCounterKey } from "./event-types.js";
 
@@ -310,6 +311,8 @@ export async function ingestEvents(
     };
   });
 
+  eventsIngested.inc({ outcome: "stored" }, fresh.length);
+  if (results.length > fresh.length) eventsIngested.inc({ outcome: "duplicate" }, results.length - fresh.length);
   await publishActionChanges(cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })));
   if (fresh.length > 0) await enqueueAgentRuns(fresh);
   logger.debug({ creatorId, stored: fresh.length, duplicates: results.length - fresh.length }, "events ingested");
