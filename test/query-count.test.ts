@@ -1,0 +1,97 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { db } from "../src/db/client.js";
+import { graphql } from "./generated/gql.js";
+import { makeCreator, startApi, type TestApi } from "./support/api.js";
+
+// N+1 guard: the number of SQL statements a list query costs must not grow with the list.
+
+const ConsumersWithEverything = graphql(`
+  query ConsumersWithEverything($id: ID!, $first: Int!) {
+    node(id: $id) {
+      ... on Creator {
+        consumers(first: $first) {
+          edges {
+            node {
+              externalId
+              context {
+                stage
+                pageViews
+              }
+              consents {
+                channel
+                status
+              }
+            }
+          }
+        }
+        events(first: $first) {
+          edges {
+            node {
+              type
+              consumer {
+                externalId
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
+let api: TestApi;
+let statements = 0;
+const originalQuery = pg.Client.prototype.query;
+
+beforeAll(async () => {
+  api = await startApi();
+  // Counts every statement any pooled client sends, whoever sends it (Prisma or raw pg).
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    statements += 1;
+    return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof originalQuery;
+});
+afterAll(async () => {
+  pg.Client.prototype.query = originalQuery;
+  await api.close();
+});
+
+async function creatorWith(consumers: number) {
+  const owner = await makeCreator();
+  for (let i = 0; i < consumers; i++) {
+    const consumer = await db.consumer.create({
+      data: {
+        creatorId: owner.creator.id,
+        externalId: `c${i}`,
+        context: { create: { creatorId: owner.creator.id, pageViews: i } },
+        consents: { create: [{ channel: "EMAIL", status: "GRANTED", source: "test" }] },
+      },
+    });
+    await db.event.create({
+      data: { creatorId: owner.creator.id, consumerId: consumer.id, type: "page_view", occurredAt: new Date() },
+    });
+  }
+  return owner;
+}
+
+async function statementsFor(owner: Awaited<ReturnType<typeof creatorWith>>, first: number) {
+  const before = statements;
+  const response = await api.request(ConsumersWithEverything, { id: owner.gid, first }, owner.creatorKey);
+  expect(response.errors).toBeUndefined();
+  return { count: statements - before, response };
+}
+
+describe("query cost", () => {
+  it("lists consumers with their context and consents, and events with their consumer, in a fixed number of statements", async () => {
+    const few = await creatorWith(2);
+    const many = await creatorWith(20);
+    const small = await statementsFor(few, 20);
+    const large = await statementsFor(many, 20);
+    const edges = (large.response.data?.node as { consumers: { edges: unknown[] } }).consumers.edges;
+    expect(edges).toHaveLength(20);
+    expect(small.count).toBeGreaterThan(2);
+    expect(large.count).toBe(small.count);
+    expect(large.count).toBeLessThanOrEqual(10);
+  });
+});
