@@ -22,9 +22,11 @@ export class CpuMeter {
     private readonly bench0: number,
   ) {
     this.timer = setInterval(() => {
-      this.polling ??= this.poll().finally(() => {
-        this.polling = null;
-      });
+      this.polling ??= this.poll()
+        .catch(() => {}) // A reading missed: the next one covers it.
+        .finally(() => {
+          this.polling = null;
+        });
     }, 250);
   }
 

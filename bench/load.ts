@@ -69,13 +69,14 @@ export async function closedLoop(options: {
   durationMs: number;
   maxRequests: number;
   send: (i: number) => Promise<boolean>;
+  signal?: AbortSignal;
 }): Promise<LoopResult> {
   const result: LoopResult = { ok: 0, errors: 0, latenciesMs: [], elapsedMs: 0 };
   const start = performance.now();
   const end = start + options.durationMs;
   let issued = 0;
   const caller = async () => {
-    while (performance.now() < end && issued < options.maxRequests) {
+    while (performance.now() < end && issued < options.maxRequests && !options.signal?.aborted) {
       const i = issued++;
       const sent = performance.now();
       let good = false;
@@ -98,11 +99,16 @@ export async function closedLoop(options: {
  * Open loop: starts `send(i)` at a fixed rate whatever the answers, so a slow server cannot
  * slow the offered load down (and hide its own latency). Resolves when every send settled.
  */
-export async function openLoop(options: { ratePerSecond: number; count: number; send: (i: number) => Promise<void> }) {
+export async function openLoop(options: {
+  ratePerSecond: number;
+  count: number;
+  send: (i: number) => Promise<void>;
+  signal?: AbortSignal;
+}) {
   const start = performance.now();
   const pending: Promise<void>[] = [];
   let started = 0;
-  while (started < options.count) {
+  while (started < options.count && !options.signal?.aborted) {
     const due = Math.min(options.count, Math.floor(((performance.now() - start) * options.ratePerSecond) / 1000) + 1);
     while (started < due) pending.push(options.send(started++).catch(() => {}));
     await sleep(Math.max(1, 1000 / options.ratePerSecond / 2));

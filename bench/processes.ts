@@ -48,6 +48,8 @@ export class Child {
     this.process = spawn(process.execPath, [...profile, "--import", "tsx", entry], {
       env: { ...env, CLOSER_PROCESS: name },
       stdio: ["ignore", "inherit", "inherit", ...(options.ipc ? (["ipc"] as const) : [])],
+      // A process group of its own: Ctrl-C reaches the bench only, which stops its children in order.
+      detached: true,
     });
     this.exited = new Promise((resolve) =>
       this.process.once("exit", (code, signal) => {
@@ -64,6 +66,11 @@ export class Child {
     return this.process.pid ?? 0;
   }
 
+  /** True when the process ended without being asked to. */
+  get crashed(): boolean {
+    return !this.running && !this.expectedExit;
+  }
+
   get running(): boolean {
     return this.process.exitCode === null && this.process.signalCode === null;
   }
@@ -72,6 +79,11 @@ export class Child {
     if (!this.running) return;
     this.peakRssKb = Math.max(this.peakRssKb, statusKb(this.pid, "VmRSS"));
     this.hwmKb = Math.max(this.hwmKb, statusKb(this.pid, "VmHWM"));
+  }
+
+  /** Resident memory now, in MB. */
+  rssMb(): number {
+    return Math.round(statusKb(this.pid, "VmRSS") / 1024);
   }
 
   /** Peak resident memory: the kernel's high-water mark, and the highest of our samples. */

@@ -220,7 +220,7 @@ function cpuRow(figure: string, pair: IngestionPair, size: number): Row {
   ];
 }
 
-const HEADER: Row = ["Figure", "Closer", "Baseline (plain pg)", "Closer / baseline", "Target", ""];
+const HEADER: Row = ["Figure", "Closer", "Baseline (plain pg)", "Closer / baseline", "Target", "Verdict"];
 
 export function markdown(r: Results): string {
   const m = r.machine as Record<string, string | number>;
@@ -249,15 +249,18 @@ export function table(r: Results): string {
   return [line(HEADER), widths.map((w) => "-".repeat(w)).join("  "), ...rows(r).map(line)].join("\n");
 }
 
-export function writeResults(r: Results): { json: string; markdown: string } {
+/** Writes results/<timestamp>.json, and latest.json and latest.md when asked (a complete, full run). */
+export function writeResults(r: Results, updateLatest: boolean): string[] {
   const dir = new URL("./results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   const stamp = r.startedAt.replace(/[:.]/g, "-");
   const json = `${JSON.stringify(r, null, 2)}\n`;
-  const jsonPath = new URL(`${stamp}.json`, dir);
-  writeFileSync(jsonPath, json);
-  writeFileSync(new URL("latest.json", dir), json);
-  const mdPath = new URL("latest.md", dir);
-  writeFileSync(mdPath, markdown(r));
-  return { json: jsonPath.pathname, markdown: mdPath.pathname };
+  const written = [new URL(`${stamp}.json`, dir)];
+  writeFileSync(written[0], json);
+  if (updateLatest) {
+    written.push(new URL("latest.json", dir), new URL("latest.md", dir));
+    writeFileSync(written[1], json);
+    writeFileSync(written[2], markdown(r));
+  }
+  return written.map((u) => u.pathname);
 }

@@ -6,6 +6,8 @@ import { WebSocketServer } from "ws";
 import { createYogaServer } from "./graphql/yoga.js";
 import { closeSharedConnections } from "./shutdown.js";
 
+const SHUTDOWN_GRACE_MS = 5_000;
+
 type EnvelopedArgs = ExecutionArgs & {
   rootValue: { execute: (a: unknown) => unknown; subscribe: (a: unknown) => unknown };
 };
@@ -54,7 +56,13 @@ export async function startApiServer(port: number, host = "127.0.0.1") {
     /** Stops taking connections, lets requests in flight finish, then closes every client. */
     async close() {
       await wsCleanup.dispose();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Requests in flight finish; live SSE streams never end by themselves, so after a grace
+      // period every connection still open is closed (clients reconnect to another instance).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
       await closeYoga();
       await closeSharedConnections();
     },

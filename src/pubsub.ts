@@ -13,9 +13,14 @@ export type OnboardingMessage = { creatorId: string; onboardingId: string; logId
 
 type Feed = "decisions" | "invocations" | "actions" | "onboarding";
 
-/** Channel for one creator's feed, or the platform-wide feed operators watch (creatorId null). */
-export function topic(feed: Feed, scope: string | null): string {
-  return `${config().REDIS_PREFIX}:feed:${feed}:${scope ?? "all"}`;
+/** Channel of one creator's feed (or of one onboarding run's progress). */
+export function topic(feed: Feed, scope: string): string {
+  return `${config().REDIS_PREFIX}:feed:${feed}:${scope}`;
+}
+
+/** The pattern of every creator's channel of a feed: the platform feed operators watch. */
+export function platformPattern(feed: Feed): string {
+  return `${config().REDIS_PREFIX}:feed:${feed}:*`;
 }
 
 let pubsub: RedisPubSub | undefined;
@@ -30,15 +35,12 @@ export function livePubSub(): RedisPubSub {
 }
 
 /**
- * Publishes to the creator's feed and the platform feed. A live-feed message is best effort:
- * a Redis outage must never fail the work it reports (the rows are the record).
+ * Publishes to the creator's feed, once: platform subscribers listen by pattern. A live-feed
+ * message is best effort: a Redis outage must never fail the work it reports (the rows are the record).
  */
 export async function publishFeed(feed: Feed, creatorId: string, message: object): Promise<void> {
   try {
-    await Promise.all([
-      livePubSub().publish(topic(feed, creatorId), message),
-      livePubSub().publish(topic(feed, null), message),
-    ]);
+    await livePubSub().publish(topic(feed, creatorId), message);
   } catch (error) {
     logger.warn({ err: error, feed }, "live feed publish failed");
   }

@@ -5,13 +5,11 @@ loadConfigOrExit();
 
 const { logger } = await import("./logger.js");
 const { startApiServer } = await import("./api-server.js");
+const { onShutdownSignal } = await import("./shutdown.js");
 const server = await startApiServer(config().PORT, config().HOST);
 logger.info({ port: server.port }, "Closer API listening: GraphiQL at /graphql");
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, async () => {
-    logger.info({ signal }, "draining requests");
-    await server.close();
-    process.exit(0);
-  });
-}
+onShutdownSignal(async (signal) => {
+  logger.info({ signal }, "draining requests");
+  await server.close();
+});

@@ -8,3 +8,24 @@ export async function closeSharedConnections(): Promise<void> {
   await db.$disconnect();
   await pool.end().catch(() => {});
 }
+
+/**
+ * Runs `stop` once on the first SIGINT or SIGTERM (Ctrl-C on `npm start` sends both), then exits.
+ * A later signal while stopping is ignored: draining is already under way.
+ */
+export function onShutdownSignal(stop: (signal: NodeJS.Signals) => Promise<void>): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    stop(signal).then(
+      () => process.exit(0),
+      (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", handle);
+  process.on("SIGTERM", handle);
+}

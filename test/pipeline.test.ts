@@ -17,7 +17,7 @@ vi.hoisted(() => {
 import { db } from "../src/db/client.js";
 import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
 import { AgentDecisions, DeployAgent, IngestEvent, IngestEvents } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
@@ -97,6 +97,8 @@ describe("the event loop", () => {
   it("takes an event over HTTP to a decision on a live subscription and stored actions", async () => {
     const alice = await creatorWithAgent();
     const feed = await subscribeSse(api.url, AgentDecisions, { creatorId: alice.gid }, alice.creatorKey);
+    // Operators watch every creator at once on the platform feed.
+    const platform = await subscribeSse(api.url, AgentDecisions, {}, await makeAdminKey());
     try {
       const ingested = await api.request(
         IngestEvent,
@@ -123,8 +125,11 @@ describe("the event loop", () => {
       expect(await db.event.findUniqueOrThrow({ where: { id: rawEventId } })).toMatchObject({
         processedAt: expect.any(Date),
       });
+      const seenByOperators = await platform.waitFor((m) => m.data?.agentDecisions?.event.id === eventId);
+      expect(seenByOperators.data?.agentDecisions?.id).toBe(decision?.id);
     } finally {
       feed.close();
+      platform.close();
     }
   });
 

@@ -7,16 +7,13 @@ loadConfigOrExit();
 process.env.CLOSER_PROCESS ??= "closer-worker";
 const { startWorker } = await import("./worker.js");
 const { logger } = await import("../src/logger.js");
-const { closeSharedConnections } = await import("../src/shutdown.js");
+const { closeSharedConnections, onShutdownSignal } = await import("../src/shutdown.js");
 
 const worker = await startWorker();
 logger.info({ metricsPort: config().WORKER_METRICS_PORT }, "Closer worker started");
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, async () => {
-    logger.info({ signal }, "worker shutting down: finishing running jobs");
-    await worker.close();
-    await closeSharedConnections();
-    process.exit(0);
-  });
-}
+onShutdownSignal(async (signal) => {
+  logger.info({ signal }, "worker shutting down: finishing running jobs");
+  await worker.close();
+  await closeSharedConnections();
+});

@@ -1,4 +1,4 @@
-import { livePubSub, topic } from "../pubsub.js";
+import { livePubSub, platformPattern, topic } from "../pubsub.js";
 
 type Feed = Parameters<typeof topic>[0];
 
@@ -8,7 +8,8 @@ export function feedScopes(creatorId: { id: string } | null | undefined) {
 }
 
 /**
- * Subscribes to a feed over Redis pub/sub, so any API instance hears what any worker published.
+ * Subscribes to a creator's feed, or without a scope to every creator's (the platform feed), over
+ * Redis pub/sub, so any API instance hears what any worker published.
  * It resolves once Redis has acknowledged the subscription: a client that sees the stream open
  * misses nothing published after that.
  */
@@ -16,10 +17,13 @@ export async function subscribeFeed<T>(feed: Feed, scope: string | null): Promis
   const pubsub = livePubSub();
   const pending: T[] = [];
   let wake: (() => void) | null = null;
-  const subscriptionId = await pubsub.subscribe(topic(feed, scope), (message: T) => {
+  const onMessage = (message: T) => {
     pending.push(message);
     wake?.();
-  });
+  };
+  const subscriptionId = scope
+    ? await pubsub.subscribe(topic(feed, scope), onMessage)
+    : await pubsub.subscribe(platformPattern(feed), onMessage, { pattern: true });
   return (async function* () {
     try {
       for (;;) {
