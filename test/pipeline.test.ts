@@ -178,6 +178,32 @@ describe("the event loop", () => {
     }
   });
 
+  it("sends one welcome when events for a new consumer arrive together: concurrent runs see each other's plans", async () => {
+    const owner = await creatorWithAgent();
+    const burst = Array.from({ length: 12 }, (_, i) => ({
+      consumer: reachable("eager"),
+      type: "page_view",
+      payload: { url: `/p${i}` },
+    }));
+    await Promise.all(burst.map((event) => api.request(IngestEvent, { creatorId: owner.gid, event }, owner.ingestKey)));
+    await eventually(
+      async () => {
+        const done = await db.agentInvocation.count({
+          where: { creatorId: owner.creator.id, status: { in: ["COMPLETED", "SKIPPED"] } },
+        });
+        return done === 12 ? true : undefined;
+      },
+      20_000,
+      "every event decided",
+    );
+    const actions = await db.action.findMany({ where: { creatorId: owner.creator.id } });
+    expect(actions.map((a) => (a.payload as { template: string }).template)).toEqual(["welcome"]);
+    const skipped = await db.agentInvocation.findMany({ where: { creatorId: owner.creator.id, status: "SKIPPED" } });
+    expect(skipped).toHaveLength(11);
+    const rules = new Set(skipped.map((i) => (i.decision as { rule: string }).rule));
+    expect([...rules].every((rule) => rule === "spacing" || rule === "nothing_to_do")).toBe(true);
+  });
+
   it("counts 200 concurrent events for one consumer exactly", async () => {
     const bob = await creatorWithAgent();
     const consumer = { externalId: "busy", email: "busy@example.com" };

@@ -2,10 +2,10 @@ import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 vi.hoisted(() => {
-  // Short locks so a dead worker's job is noticed in about a second, not thirty.
+  // A lock renewed every 1.5 s survives a loaded machine; a dead worker's lapses within seconds.
   Object.assign(process.env, {
-    WORKER_LOCK_DURATION_MS: "1000",
-    WORKER_STALLED_INTERVAL_MS: "500",
+    WORKER_LOCK_DURATION_MS: "3000",
+    WORKER_STALLED_INTERVAL_MS: "1000",
     RATE_LIMIT_MAX: "100000",
   });
 });
@@ -14,7 +14,7 @@ import { db } from "../src/db/client.js";
 import { startWorker } from "../worker/worker.js";
 import { makeCreator, startApi, type TestApi } from "./support/api.js";
 import { DeployAgent, IngestEvent } from "./support/operations.js";
-import { CHILD_PROCESS_TEST_MS, eventually, startProcess } from "./support/processes.js";
+import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 import { makeActiveProfile } from "./support/profile-fixture.js";
 
 let api: TestApi;
@@ -140,8 +140,18 @@ describe("a worker asked to stop", () => {
     "finishes the job it is running, then exits",
     async () => {
       const owner = await externalAgentCreator("/slow");
-      const worker = startProcess("worker/main.ts", { WORKER_METRICS_PORT: "0" });
-      const exited = new Promise<number | null>((resolve) => worker.once("exit", (code) => resolve(code)));
+      const metricsPort = await freePort();
+      const worker = startProcess("worker/main.ts", {
+        WORKER_METRICS_PORT: String(metricsPort),
+        // Production-length locks: this worker is stopped, not lost.
+        WORKER_LOCK_DURATION_MS: "30000",
+        WORKER_STALLED_INTERVAL_MS: "30000",
+      });
+      const exited = new Promise<string>((resolve) =>
+        worker.once("exit", (code, signal) => resolve(`${code}/${signal}`)),
+      );
+      // Signals are handled once the worker is up: wait for it before giving it work.
+      await waitForHttp(`http://127.0.0.1:${metricsPort}/health`);
       await api.request(
         IngestEvent,
         { creatorId: owner.gid, event: { consumer: { externalId: "p" }, type: "page_view" } },
@@ -149,7 +159,7 @@ describe("a worker asked to stop", () => {
       );
       await slowCall;
       worker.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      expect(await exited).toBe("0/null");
       // By the time it exited, the run it had started was complete and its action stored.
       const invocation = await db.agentInvocation.findFirstOrThrow({ where: { creatorId: owner.creator.id } });
       expect(invocation).toMatchObject({ status: "COMPLETED", attempts: 1 });

@@ -1,61 +1,24 @@
 import { type Job, UnrecoverableError } from "bullmq";
-import { db } from "../db/client.js";
-import type { Agent, AgentInvocation, Prisma } from "../generated/prisma/client.js";
+import type { AgentInvocation } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { invocationDuration, invocationOutcomes } from "../observability/metrics.js";
 import { publishFeed } from "../pubsub.js";
 import { agentRunJob } from "../queues.js";
-import { type AgentContext, type AgentEvent, plannedActionSchema } from "./agent.js";
+import { plannedActionSchema } from "./agent.js";
 import { agentConfigSchema } from "./agent-config.js";
+import {
+  claimInvocation,
+  completeInvocation,
+  failInvocation,
+  type LoadedEvent,
+  loadEvent,
+  markEventProcessed,
+  type StoredAction,
+} from "./agent-store.js";
 import { runtimes } from "./runtimes/index.js";
+import type { AgentRecord } from "./runtimes/runtime.js";
 
-const FINISHED = new Set(["COMPLETED", "SKIPPED", "FAILED"]);
-
-async function loadContext(eventId: string) {
-  const event = await db.event.findUnique({
-    where: { id: eventId },
-    include: { creator: true, consumer: { include: { consents: true, context: true } } },
-  });
-  if (!event?.consumer.context) return null;
-  const previousActions = await db.action.findMany({
-    where: { consumerId: event.consumerId, status: { not: "CANCELLED" } },
-    orderBy: { sendAt: "desc" },
-    take: 50,
-    select: { channel: true, status: true, sendAt: true, payload: true },
-  });
-  const { consumer, creator } = event;
-  const ctx: AgentContext = {
-    now: new Date(),
-    creator: { id: creator.id, name: creator.name, timezone: creator.timezone },
-    consumer: {
-      id: consumer.id,
-      name: consumer.name,
-      email: consumer.email,
-      phone: consumer.phone,
-      timezone: consumer.timezone,
-      consentedChannels: consumer.consents.filter((c) => c.status === "GRANTED").map((c) => c.channel),
-    },
-    context: consumer.context as NonNullable<typeof consumer.context>,
-    previousActions: previousActions.map((a) => ({
-      channel: a.channel,
-      status: a.status,
-      sendAt: a.sendAt,
-      template:
-        typeof (a.payload as { template?: unknown }).template === "string"
-          ? (a.payload as { template: string }).template
-          : null,
-    })),
-  };
-  const agentEvent: AgentEvent = {
-    id: event.id,
-    type: event.type,
-    payload: event.payload as Record<string, unknown>,
-    occurredAt: event.occurredAt,
-  };
-  return { event, ctx, agentEvent };
-}
-
-async function publishInvocation(invocation: AgentInvocation) {
+async function publishInvocation(invocation: Pick<AgentInvocation, "id" | "creatorId" | "status">) {
   await publishFeed("invocations", invocation.creatorId, {
     creatorId: invocation.creatorId,
     invocationId: invocation.id,
@@ -64,65 +27,65 @@ async function publishInvocation(invocation: AgentInvocation) {
 }
 
 /**
- * Runs one agent on one event. The invocation row is unique per (agent, event) and its actions
- * per (invocation, sequence), and both are written in one transaction, so a retried or duplicated
- * job never makes a second invocation nor a second copy of an action.
+ * Runs one agent on one event. The invocation is unique per (agent, event) and its actions per
+ * (invocation, sequence), and the outcome is written in one statement, so a retried or
+ * duplicated job never makes a second invocation nor a second copy of an action.
  */
-async function runAgent(
-  agent: Agent,
-  loaded: NonNullable<Awaited<ReturnType<typeof loadContext>>>,
-  finalAttempt: boolean,
+async function announceOutcome(
+  invocation: AgentInvocation,
+  status: "COMPLETED" | "SKIPPED",
+  acted: boolean,
+  created: StoredAction[],
 ) {
-  const { event, ctx, agentEvent } = loaded;
-  const existing = await db.agentInvocation.upsert({
-    where: { agentId_eventId: { agentId: agent.id, eventId: event.id } },
-    create: { agentId: agent.id, eventId: event.id, creatorId: event.creatorId, consumerId: event.consumerId },
-    update: {},
+  invocationOutcomes.inc({ status });
+  await publishInvocation({ ...invocation, status });
+  await publishFeed("decisions", invocation.creatorId, {
+    creatorId: invocation.creatorId,
+    invocationId: invocation.id,
+    acted,
   });
-  if (FINISHED.has(existing.status)) return;
+  for (const action of created) {
+    await publishFeed("actions", action.creatorId, {
+      creatorId: action.creatorId,
+      actionId: action.id,
+      status: action.status,
+    });
+  }
+}
 
-  const started = new Date();
-  const running = await db.agentInvocation.update({
-    where: { id: existing.id },
-    data: { status: "RUNNING", attempts: { increment: 1 }, startedAt: started, error: null },
-  });
-  await publishInvocation(running);
+/** A plan found stale is decided again on fresh context, this many times at most. */
+const MAX_DECISION_ROUNDS = 3;
+
+async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: boolean) {
+  const { event } = loaded;
+  const invocation = await claimInvocation(agent.id, event);
+  if (!invocation) return; // Already finished by an earlier run.
+  await publishInvocation(invocation);
 
   try {
     const runtime = runtimes[agent.runtime];
     if (!runtime) throw new UnrecoverableError(`The ${agent.runtime} runtime is not available`);
-    const stopTimer = invocationDuration.startTimer();
-    const { decision, actions: planned, trace } = await runtime.run(agent, ctx, agentEvent);
-    stopTimer();
-    const actions = planned.map((a) => plannedActionSchema.parse(a));
-    const finished = new Date();
-    const profileVersion = agentConfigSchema.parse(agent.config).profile?.version ?? null;
-    const [created, invocation] = await db.$transaction([
-      db.action.createManyAndReturn({
-        data: actions.map((a, sequence) => ({
-          invocationId: existing.id,
-          sequence,
-          creatorId: event.creatorId,
-          consumerId: event.consumerId,
-          channel: a.channel,
-          payload: a.payload as Prisma.InputJsonValue,
-          sendAt: a.sendAt,
-          priority: a.priority,
-        })),
-        skipDuplicates: true,
-      }),
-      db.agentInvocation.update({
-        where: { id: existing.id },
-        data: {
-          status: decision.act ? "COMPLETED" : "SKIPPED",
+    let current = loaded;
+    for (let round = 1; ; round++) {
+      const stopTimer = invocationDuration.startTimer();
+      const { decision, actions: planned, trace } = await runtime.run(agent, current.ctx, event);
+      stopTimer();
+      const actions = planned.map((a) => plannedActionSchema.parse(a));
+      const status = decision.act ? "COMPLETED" : "SKIPPED";
+      const created = await completeInvocation(
+        invocation,
+        current.actionCount,
+        {
+          status,
           acted: decision.act,
           reason: decision.reason,
           decision: {
             ...decision,
             agentKind: agent.kind,
             runtime: agent.runtime,
-            profileVersion,
+            profileVersion: agentConfigSchema.parse(agent.config).profile?.version ?? null,
             ...(trace ? { trace } : {}),
+            ...(round > 1 ? { redecided: round - 1 } : {}),
             actions: actions.map((a) => ({
               channel: a.channel,
               template: (a.payload as { template?: string }).template ?? null,
@@ -130,34 +93,22 @@ async function runAgent(
               priority: a.priority,
             })),
           },
-          finishedAt: finished,
-          durationMs: finished.getTime() - started.getTime(),
+          durationMs: Date.now() - (invocation.startedAt?.getTime() ?? Date.now()),
         },
-      }),
-    ]);
-    invocationOutcomes.inc({ status: invocation.status });
-    await publishInvocation(invocation);
-    await publishFeed("decisions", invocation.creatorId, {
-      creatorId: invocation.creatorId,
-      invocationId: invocation.id,
-      acted: decision.act,
-    });
-    for (const action of created) {
-      await publishFeed("actions", action.creatorId, {
-        creatorId: action.creatorId,
-        actionId: action.id,
-        status: action.status,
-      });
+        actions,
+      );
+      if (created === null) {
+        // Another run messaged this consumer meanwhile: decide again on the fresh context.
+        if (round >= MAX_DECISION_ROUNDS) throw new Error("the consumer's context kept changing while deciding");
+        current = (await loadEvent(event.id)) ?? current;
+        continue;
+      }
+      await announceOutcome(invocation, status, decision.act, created);
+      return;
     }
   } catch (error) {
     const final = finalAttempt || error instanceof UnrecoverableError;
-    const message = error instanceof Error ? error.message : String(error);
-    const failed = await db.agentInvocation.update({
-      where: { id: existing.id },
-      data: final
-        ? { status: "FAILED", error: message, finishedAt: new Date(), durationMs: Date.now() - started.getTime() }
-        : { status: "QUEUED", error: `attempt failed, will retry: ${message}` },
-    });
+    const failed = await failInvocation(invocation.id, error instanceof Error ? error.message : String(error), final);
     if (final) invocationOutcomes.inc({ status: "FAILED" });
     await publishInvocation(failed);
     throw error;
@@ -172,18 +123,17 @@ async function runAgent(
 export async function processAgentRun(job: Job): Promise<void> {
   const { eventId } = agentRunJob.parse(job.data);
   const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  const loaded = await loadContext(eventId);
+  const loaded = await loadEvent(eventId);
   if (!loaded) {
     logger.warn({ eventId }, "event no longer exists; nothing to run");
     return;
   }
-  const agents = await db.agent.findMany({ where: { creatorId: loaded.event.creatorId, status: "ACTIVE" } });
   const failures: unknown[] = [];
-  for (const agent of agents) {
+  for (const agent of loaded.agents) {
     await runAgent(agent, loaded, finalAttempt).catch((error) => failures.push(error));
   }
   const retryLater = failures.length > 0 && !finalAttempt && !failures.every((f) => f instanceof UnrecoverableError);
-  if (!retryLater) await db.event.update({ where: { id: eventId }, data: { processedAt: new Date() } });
+  if (!retryLater) await markEventProcessed(eventId);
   // A retryable failure is thrown first, so BullMQ retries the agents that can still succeed.
   if (failures.length > 0) throw failures.find((f) => !(f instanceof UnrecoverableError)) ?? failures[0];
 }

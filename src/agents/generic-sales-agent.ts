@@ -83,7 +83,8 @@ export class GenericSalesAgent extends BaseAgent {
 
     if (!CONVERSATIONAL.has(event.type)) {
       const hours = this.hoursSinceLastMessage(ctx);
-      if (hours < this.tunables.minHoursBetweenMessages) {
+      // A message already planned for later counts too (negative hours), unless spacing is off.
+      if (this.tunables.minHoursBetweenMessages > 0 && hours < this.tunables.minHoursBetweenMessages) {
         return this.skip(
           "spacing",
           `Last message ${hours.toFixed(1)} h ago; at least ${this.tunables.minHoursBetweenMessages} h between messages`,

@@ -2,13 +2,15 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { migrate } from "../../scripts/migrate.js";
 
-// One fresh database per test run, made with the real committed migrations, dropped afterwards.
+// One fresh database per test run, made with the real committed migrations: the template each
+// test file copies its own database from (per-file-setup.ts). Dropped afterwards.
 export default async function setup() {
   const base = new URL(process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres");
   const name = `closer_test_${Date.now()}_${randomBytes(3).toString("hex")}`;
   base.pathname = `/${name}`;
   const url = base.toString();
   await migrate(url);
+  process.env.TEST_TEMPLATE_DATABASE_URL = url;
   process.env.DATABASE_URL = url;
   process.env.NODE_ENV = "test";
   process.env.LOG_LEVEL ??= "silent";

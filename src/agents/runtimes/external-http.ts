@@ -1,10 +1,9 @@
 import { createHmac } from "node:crypto";
 import { UnrecoverableError } from "bullmq";
 import { z } from "zod";
-import type { Agent } from "../../generated/prisma/client.js";
 import { type AgentContext, type AgentEvent, plannedActionSchema } from "../agent.js";
 import { agentConfigSchema } from "../agent-config.js";
-import type { AgentOutcome, AgentRuntime } from "./runtime.js";
+import type { AgentOutcome, AgentRecord, AgentRuntime } from "./runtime.js";
 
 const answerSchema = z.object({
   decision: z.object({
@@ -45,7 +44,7 @@ async function callOnce(url: string, secret: string, body: string, timeoutMs: nu
 
 /** POSTs the context and event to the agent's service, signed, with timeout, retries and a circuit breaker. */
 export const externalHttpRuntime: AgentRuntime = {
-  async run(agent: Agent, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome> {
+  async run(agent: AgentRecord, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome> {
     const config = agentConfigSchema.parse(agent.config);
     const remote = config.externalHttp;
     if (!remote) throw new UnrecoverableError("EXTERNAL_HTTP agent has no externalHttp settings");

@@ -2,13 +2,12 @@ import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { UnrecoverableError } from "bullmq";
 import { z } from "zod";
 import { config } from "../../config.js";
-import type { Agent } from "../../generated/prisma/client.js";
 import { capabilitiesOf } from "../../llm/models.js";
 import { llmConfigured, openai } from "../../llm/openai-client.js";
 import type { AgentContext, AgentEvent, BaseAgent, Decision, PlannedAction } from "../agent.js";
 import { type AgentConfig, agentConfigSchema } from "../agent-config.js";
 import { agentClasses } from "../registry.js";
-import type { AgentOutcome, AgentRuntime } from "./runtime.js";
+import type { AgentOutcome, AgentRecord, AgentRuntime } from "./runtime.js";
 
 // The LANGGRAPH runtime runs the agent as a graph: decide (the playbook) -> plan -> personalise.
 // The last step asks the LLM to rewrite each drafted message in the creator's voice (the profile's
@@ -87,7 +86,7 @@ const graph = new StateGraph(State)
   .compile();
 
 export const langGraphRuntime: AgentRuntime = {
-  async run(agent: Agent, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome> {
+  async run(agent: AgentRecord, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome> {
     const AgentClass = agentClasses[agent.kind];
     if (!AgentClass) throw new UnrecoverableError(`No agent class is registered as "${agent.kind}"`);
     const parsed = agentConfigSchema.safeParse(agent.config);

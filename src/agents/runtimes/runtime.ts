@@ -8,7 +8,10 @@ export type AgentOutcome = {
   trace?: string[];
 };
 
+/** What a runtime needs of an agent row. */
+export type AgentRecord = Pick<Agent, "id" | "kind" | "runtime" | "config">;
+
 /** How an agent is executed: in process, as a graph, or by a remote service. */
 export interface AgentRuntime {
-  run(agent: Agent, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome>;
+  run(agent: AgentRecord, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome>;
 }

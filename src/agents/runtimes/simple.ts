@@ -1,13 +1,12 @@
 import { UnrecoverableError } from "bullmq";
-import type { Agent } from "../../generated/prisma/client.js";
 import type { AgentContext, AgentEvent } from "../agent.js";
 import { agentConfigSchema } from "../agent-config.js";
 import { agentClasses } from "../registry.js";
-import type { AgentOutcome, AgentRuntime } from "./runtime.js";
+import type { AgentOutcome, AgentRecord, AgentRuntime } from "./runtime.js";
 
 /** Runs a registered agent class in the worker's process. */
 export const simpleRuntime: AgentRuntime = {
-  async run(agent: Agent, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome> {
+  async run(agent: AgentRecord, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome> {
     const AgentClass = agentClasses[agent.kind];
     // A misconfigured agent fails the same way on every retry: don't retry it.
     if (!AgentClass) throw new UnrecoverableError(`No agent class is registered as "${agent.kind}"`);

@@ -1,0 +1,195 @@
+import { pool } from "../db/client.js";
+import type { AgentInvocation, ConsumerContext } from "../generated/prisma/client.js";
+import type { Channel, InvocationStatus } from "../generated/prisma/enums.js";
+import type { AgentContext, AgentEvent } from "./agent.js";
+import type { AgentRecord } from "./runtimes/runtime.js";
+
+// The agent-run hot path in plain SQL: one statement to load everything a run needs, one to
+// claim an invocation, one to store its outcome and actions. (Through the ORM it took 18.)
+
+export type LoadedEvent = {
+  event: AgentEvent & { creatorId: string; consumerId: string };
+  ctx: AgentContext;
+  agents: AgentRecord[];
+  /** How many actions the consumer had when this was loaded: a plan made on fewer is stale. */
+  actionCount: number;
+};
+
+type LoadedRow = {
+  id: string;
+  type: string;
+  payload: Record<string, unknown>;
+  occurredAt: Date;
+  creatorId: string;
+  consumerId: string;
+  creatorName: string;
+  creatorTimezone: string;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  timezone: string | null;
+  consented: Channel[];
+  context: Record<string, unknown> | null;
+  previous: { channel: Channel; status: string; sendAt: string; template: string | null }[];
+  agents: AgentRecord[];
+  actionCount: number;
+};
+
+const LOAD = `
+SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
+       cr.name AS "creatorName", cr.timezone AS "creatorTimezone",
+       co.name, co.email, co.phone, co.timezone,
+       ARRAY(SELECT cs.channel::text FROM consumer_consents cs
+              WHERE cs."consumerId" = co.id AND cs.status = 'GRANTED') AS consented,
+       (SELECT to_jsonb(cc) FROM consumer_contexts cc WHERE cc."consumerId" = co.id) AS context,
+       COALESCE((SELECT jsonb_agg(p) FROM (
+          SELECT a.channel, a.status, a."sendAt", a.payload ->> 'template' AS template FROM actions a
+           WHERE a."consumerId" = co.id AND a.status <> 'CANCELLED'
+           ORDER BY a."sendAt" DESC LIMIT 50) p), '[]') AS previous,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('id', ag.id, 'kind', ag.kind, 'runtime', ag.runtime, 'config', ag.config)
+                   ORDER BY ag."createdAt")
+                  FROM agents ag WHERE ag."creatorId" = e."creatorId" AND ag.status = 'ACTIVE'), '[]') AS agents,
+       (SELECT count(*)::int FROM actions a WHERE a."consumerId" = co.id) AS "actionCount"
+  FROM events e
+  JOIN creators cr ON cr.id = e."creatorId"
+  JOIN consumers co ON co.id = e."consumerId"
+ WHERE e.id = $1`;
+
+const CONTEXT_DATES = ["lastSeenAt", "lastMessageAt", "createdAt", "updatedAt"] as const;
+
+/** The event, its consumer's context and the creator's active agents; null if the event is gone. */
+export async function loadEvent(eventId: string): Promise<LoadedEvent | null> {
+  const { rows } = await pool.query<LoadedRow>(LOAD, [eventId]);
+  const row = rows[0];
+  if (!row?.context) return null;
+  // JSON carries timestamps as strings; the agents work with Dates.
+  const context = { ...row.context } as Record<string, unknown>;
+  for (const key of CONTEXT_DATES) context[key] = context[key] ? new Date(context[key] as string) : null;
+  return {
+    event: {
+      id: row.id,
+      type: row.type,
+      payload: row.payload,
+      occurredAt: row.occurredAt,
+      creatorId: row.creatorId,
+      consumerId: row.consumerId,
+    },
+    ctx: {
+      now: new Date(),
+      creator: { id: row.creatorId, name: row.creatorName, timezone: row.creatorTimezone },
+      consumer: {
+        id: row.consumerId,
+        name: row.name,
+        email: row.email,
+        phone: row.phone,
+        timezone: row.timezone,
+        consentedChannels: row.consented,
+      },
+      context: context as unknown as ConsumerContext,
+      previousActions: row.previous.map((a) => ({ ...a, sendAt: new Date(a.sendAt) })),
+    },
+    agents: row.agents,
+    actionCount: row.actionCount,
+  };
+}
+
+/**
+ * Claims the (agent, event) invocation for this run: creates it, or takes it back if an earlier
+ * run left it unfinished (a retry, or a worker that died). Null when it already finished.
+ */
+export async function claimInvocation(agentId: string, event: LoadedEvent["event"]): Promise<AgentInvocation | null> {
+  const { rows } = await pool.query<AgentInvocation>(
+    `INSERT INTO agent_invocations AS i (id, "agentId", "eventId", "creatorId", "consumerId", status, attempts, "startedAt")
+     VALUES (gen_random_uuid(), $1, $2, $3, $4, 'RUNNING', 1, now())
+     ON CONFLICT ("agentId", "eventId") DO UPDATE
+       SET status = 'RUNNING', attempts = i.attempts + 1, "startedAt" = now(), error = NULL
+       WHERE i.status NOT IN ('COMPLETED', 'SKIPPED', 'FAILED')
+     RETURNING *`,
+    [agentId, event.id, event.creatorId, event.consumerId],
+  );
+  return rows[0] ?? null;
+}
+
+export type PlannedRow = { channel: Channel; payload: unknown; sendAt: Date; priority: number };
+export type StoredAction = { id: string; creatorId: string; status: "PLANNED" };
+
+const STORE_OUTCOME = `
+WITH done AS (
+  UPDATE agent_invocations SET status = $2, acted = $3, reason = $4, decision = $5,
+         "finishedAt" = now(), "durationMs" = $6
+   WHERE id = $1
+)
+INSERT INTO actions (id, "invocationId", sequence, "creatorId", "consumerId", channel, payload, "sendAt", priority)
+SELECT gen_random_uuid(), $1, s, $7, $8, c, p, t, pr
+  FROM unnest($9::int[], $10::"Channel"[], $11::jsonb[], $12::timestamptz[], $13::float8[]) AS x(s, c, p, t, pr)
+ON CONFLICT ("invocationId", sequence) DO NOTHING
+RETURNING id, "creatorId", status`;
+
+/**
+ * Stores the decision and its actions atomically; actions are unique per (invocation, sequence),
+ * so a replayed run adds none. A plan that messages the consumer is stored only if no other run
+ * planned a message for them since this one loaded its context (checked under a per-consumer
+ * lock): two events at once must not both send a welcome. Null means "stale: decide again".
+ */
+export async function completeInvocation(
+  invocation: AgentInvocation,
+  loadedActionCount: number,
+  outcome: { status: InvocationStatus; acted: boolean; reason: string; decision: unknown; durationMs: number },
+  actions: PlannedRow[],
+): Promise<StoredAction[] | null> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    if (actions.length > 0) {
+      await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [invocation.consumerId]);
+      const { rows } = await client.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" <> $2`,
+        [invocation.consumerId, invocation.id],
+      );
+      if (rows[0].count > loadedActionCount) {
+        await client.query("ROLLBACK");
+        return null;
+      }
+    }
+    const { rows } = await client.query<StoredAction>(STORE_OUTCOME, [
+      invocation.id,
+      outcome.status,
+      outcome.acted,
+      outcome.reason,
+      JSON.stringify(outcome.decision),
+      outcome.durationMs,
+      invocation.creatorId,
+      invocation.consumerId,
+      actions.map((_a, i) => i),
+      actions.map((a) => a.channel),
+      actions.map((a) => JSON.stringify(a.payload)),
+      actions.map((a) => a.sendAt),
+      actions.map((a) => a.priority),
+    ]);
+    await client.query("COMMIT");
+    return rows;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Records a failed attempt: final (FAILED, for the dead-letter view) or waiting for its retry (QUEUED). */
+export async function failInvocation(invocationId: string, error: string, final: boolean): Promise<AgentInvocation> {
+  const { rows } = await pool.query<AgentInvocation>(
+    final
+      ? `UPDATE agent_invocations SET status = 'FAILED', error = $2, "finishedAt" = now(),
+                "durationMs" = (extract(epoch FROM now() - "startedAt") * 1000)::int
+          WHERE id = $1 RETURNING *`
+      : `UPDATE agent_invocations SET status = 'QUEUED', error = 'attempt failed, will retry: ' || $2
+          WHERE id = $1 RETURNING *`,
+    [invocationId, error],
+  );
+  return rows[0];
+}
+
+export async function markEventProcessed(eventId: string): Promise<void> {
+  await pool.query(`UPDATE events SET "processedAt" = now() WHERE id = $1`, [eventId]);
+}
