@@ -88,7 +88,7 @@ describe("query cost", () => {
     const many = await creatorWith(20);
     const small = await statementsFor(few, 20);
     const large = await statementsFor(many, 20);
-    const edges = (large.response.data?.node as { consumers: { edges: unknown[] } }).consumers.edges;
+    const edges = (large.response.data!.node as { consumers: { edges: unknown[] } }).consumers.edges;
     expect(edges).toHaveLength(20);
     expect(small.count).toBeGreaterThan(2);
     expect(large.count).toBe(small.count);
