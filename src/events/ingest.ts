@@ -220,7 +220,8 @@ export async function ingestEvents(
     if (!result.success) throw ValidationError.fromZod(result.error, raw.length > 1 ? `events.${i}` : "");
     return result.data;
   });
-  const hashes = raw.map(bodyHash);
+  // Only a key's replay is compared with its first body: events without one need no hash.
+  const hashes = raw.map((item, i) => (parsed[i].idempotencyKey ? bodyHash(item) : null));
   const receivedAt = new Date();
 
   const { results, fresh, cancelled } = await inTransaction(async (client) => {
