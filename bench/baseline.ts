@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import pg from "pg";
+import { CONTEXT_UPSERT } from "../src/consumers/context-upsert.js";
 import { nextStage } from "../src/consumers/stage.js";
 import { eventEffect, serviceCounterKey } from "../src/events/event-types.js";
 import type { BenchEvent } from "./workload.js";
@@ -8,35 +8,6 @@ import type { BenchEvent } from "./workload.js";
 // The baseline: the rows one ingestion writes (find or create the consumer, insert the event,
 // upsert the consumer's context with the same SQL and SQL functions), with plain `pg` in one
 // transaction per request, no GraphQL, HTTP, auth, validation, rate limit or enqueue.
-
-/** A copy of CONTEXT_UPSERT in src/events/ingest.ts (not exported there); checked below against the source. */
-const CONTEXT_UPSERT = `
-INSERT INTO consumer_contexts AS c ("creatorId", "consumerId", stage, "lastSeenAt", "eventCount", "pageViews",
-  "serviceClicks", "emailsOpened", "whatsappReplied", objections, enrolled, counters, attributes)
-SELECT $1::uuid, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
-  $9::int[], $10::int[], $11::bool[], $12::jsonb[], $13::jsonb[]) AS d
-ORDER BY 1
-ON CONFLICT ("creatorId", "consumerId") DO UPDATE SET
-  stage = closer_next_stage(c.stage, EXCLUDED.stage),
-  "lastSeenAt" = GREATEST(c."lastSeenAt", EXCLUDED."lastSeenAt"),
-  "eventCount" = c."eventCount" + EXCLUDED."eventCount",
-  "pageViews" = c."pageViews" + EXCLUDED."pageViews",
-  "serviceClicks" = c."serviceClicks" + EXCLUDED."serviceClicks",
-  "emailsOpened" = c."emailsOpened" + EXCLUDED."emailsOpened",
-  "whatsappReplied" = c."whatsappReplied" + EXCLUDED."whatsappReplied",
-  objections = c.objections + EXCLUDED.objections,
-  enrolled = c.enrolled OR EXCLUDED.enrolled,
-  counters = closer_add_counters(c.counters, EXCLUDED.counters),
-  attributes = c.attributes || EXCLUDED.attributes,
-  "updatedAt" = now()
-RETURNING c.*`;
-
-/** False when src/events/ingest.ts no longer holds the same context upsert: the baseline then needs updating. */
-export function baselineMatchesIngest(): boolean {
-  const squash = (s: string) => s.replace(/\s+/g, " ").trim();
-  const source = readFileSync(new URL("../src/events/ingest.ts", import.meta.url), "utf8");
-  return squash(source).includes(squash(CONTEXT_UPSERT));
-}
 
 type Delta = {
   stage: string;

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { migrate } from "../scripts/migrate.js";
-import { Baseline, baselineMatchesIngest } from "./baseline.js";
+import { Baseline } from "./baseline.js";
 import { CpuMeter } from "./cpu.js";
 import { closedLoop, GraphQLClient, type LoopResult, openLoop } from "./load.js";
 import { Child, freePorts, waitForHttp } from "./processes.js";
@@ -217,7 +217,7 @@ try {
   const { queue, QUEUES, closeQueues } = await import("../src/queues.js");
   const { makeCreator } = await import("../test/support/api.js");
   const { makeActiveProfile } = await import("../test/support/profile-fixture.js");
-  const { startHttpSink, startSmtpSink, whatsAppAccepted } = await import("../test/support/delivery-fixtures.js");
+  const { startHttpSink, startSmtpSink, whatsAppAccepted } = await import("../scripts/sinks.js");
   cleanups.push({
     name: "close bench connections",
     run: async () => {
@@ -244,12 +244,6 @@ try {
       "DELIVERY_RATE_WEBHOOK_PER_SECOND",
     ].map((k) => [k, closerConfig[k as keyof typeof closerConfig]]),
   );
-  if (!baselineMatchesIngest()) {
-    results.notes.push(
-      "WARNING: the context upsert in src/events/ingest.ts differs from the copy in bench/baseline.ts: update the baseline.",
-    );
-  }
-
   // Local provider endpoints: WhatsApp Cloud API and webhooks over HTTP, email over SMTP.
   const httpSink = await startHttpSink();
   httpSink.reply = (request) =>

@@ -6,6 +6,7 @@ import type { Viewer } from "../auth/viewer.js";
 import { applyConsentChanges, type ConsentChange, pgRunner } from "../consumers/consent-service.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
+import { CONTEXT_UPSERT } from "../consumers/context-upsert.js";
 import { nextStage } from "../consumers/stage.js";
 import { CHANNELS } from "../creators/creator-service.js";
 import { pool } from "../db/client.js";
@@ -112,27 +113,6 @@ function addToDelta(delta: ContextDelta, event: ParsedEvent, occurredAt: Date): 
   }
   if (effect.description === "custom") delta.counters[event.type] = (delta.counters[event.type] ?? 0) + 1;
 }
-
-const CONTEXT_UPSERT = `
-INSERT INTO consumer_contexts AS c ("creatorId", "consumerId", stage, "lastSeenAt", "eventCount", "pageViews",
-  "serviceClicks", "emailsOpened", "whatsappReplied", objections, enrolled, counters, attributes)
-SELECT $1::uuid, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
-  $9::int[], $10::int[], $11::bool[], $12::jsonb[], $13::jsonb[]) AS d
-ORDER BY 1
-ON CONFLICT ("creatorId", "consumerId") DO UPDATE SET
-  stage = closer_next_stage(c.stage, EXCLUDED.stage),
-  "lastSeenAt" = GREATEST(c."lastSeenAt", EXCLUDED."lastSeenAt"),
-  "eventCount" = c."eventCount" + EXCLUDED."eventCount",
-  "pageViews" = c."pageViews" + EXCLUDED."pageViews",
-  "serviceClicks" = c."serviceClicks" + EXCLUDED."serviceClicks",
-  "emailsOpened" = c."emailsOpened" + EXCLUDED."emailsOpened",
-  "whatsappReplied" = c."whatsappReplied" + EXCLUDED."whatsappReplied",
-  objections = c.objections + EXCLUDED.objections,
-  enrolled = c.enrolled OR EXCLUDED.enrolled,
-  counters = closer_add_counters(c.counters, EXCLUDED.counters),
-  attributes = c.attributes || EXCLUDED.attributes,
-  "updatedAt" = now()
-RETURNING c.*`;
 
 async function upsertContexts(client: PoolClient, creatorId: string, deltas: ContextDelta[]) {
   const col = <K extends keyof ContextDelta>(k: K) => deltas.map((d) => d[k]);
