@@ -32,6 +32,8 @@ const configSchema = z.object({
   /** Requests per API key (or per client address without a key) per window, refilled steadily (a token bucket). */
   RATE_LIMIT_MAX: int(1).default(1200),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
+  /** How long a verified API key is trusted without a lookup; revocations reach every instance at once anyway. 0 disables. */
+  API_KEY_CACHE_MS: int(0, 300_000).default(30_000),
 
   AGENT_JOB_ATTEMPTS: int(1, 20).default(3),
   /** Delay before the first retry of a failed agent job; it doubles for each further try (the seed waits 60 s). */

@@ -1,7 +1,7 @@
 import { RedisPubSub } from "graphql-redis-subscriptions";
 import { config } from "./config.js";
 import { logger } from "./logger.js";
-import { createBlockingRedis, createCommandRedis } from "./redis.js";
+import { createBlockingRedis, createCommandRedis, reportOutages } from "./redis.js";
 
 // Topics and payloads of the live feed. Payloads carry ids and small facts only: subscription
 // fields refetch rows through Prisma, since Redis serialises to JSON (Dates, fresh state are lost).
@@ -28,8 +28,8 @@ let pubsub: RedisPubSub | undefined;
 /** One publisher and one subscriber connection per process, created on first use. */
 export function livePubSub(): RedisPubSub {
   pubsub ??= new RedisPubSub({
-    publisher: createCommandRedis("closer-publisher"),
-    subscriber: createBlockingRedis("closer-subscriber"),
+    publisher: reportOutages(createCommandRedis("closer-publisher"), "publisher"),
+    subscriber: reportOutages(createBlockingRedis("closer-subscriber"), "subscriber"),
   });
   return pubsub;
 }

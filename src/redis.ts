@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { config } from "./config.js";
+import { logger } from "./logger.js";
 
 // Publisher, subscriber and BullMQ connections are never shared: a subscribed connection can
 // do nothing else, and BullMQ's blocking commands would stall every other user.
@@ -15,4 +16,19 @@ export function createCommandRedis(name: string): Redis {
 /** For BullMQ workers and pub/sub subscribers, which must wait out a Redis restart. */
 export function createBlockingRedis(name: string, options: RedisOptions = {}): Redis {
   return new Redis(config().REDIS_URL, { connectionName: name, maxRetriesPerRequest: null, ...options });
+}
+
+/** Logs a connection's outage once (not on every reconnection attempt), and its recovery. */
+export function reportOutages(redis: Redis, name: string): Redis {
+  let down = false;
+  redis.on("error", (error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ err: error, connection: name }, "Redis unavailable; retrying");
+  });
+  redis.on("ready", () => {
+    if (down) logger.info({ connection: name }, "Redis available again");
+    down = false;
+  });
+  return redis;
 }

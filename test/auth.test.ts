@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
 import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
+import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 
 const Viewer = graphql(`
   query Viewer {
@@ -114,6 +115,44 @@ describe("authentication", () => {
     expect(after.status).toBe(401);
     expect(after.errors?.[0].message).toMatch(/revoked/);
   });
+
+  it(
+    "refuses a revoked key at once on every API instance, though each caches verified keys",
+    async () => {
+      const created = await api.request(
+        CreateApiKey,
+        { input: { kind: "CREATOR", creatorId: alice.gid, name: "two instances" } },
+        adminKey,
+      );
+      const { secret, apiKey } = created.data?.createApiKey as { secret: string; apiKey: { id: string } };
+      const port = await freePort();
+      const other = startProcess("src/server.ts", {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        API_KEY_CACHE_MS: "300000",
+      });
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/health`);
+        const viewerThere = () =>
+          fetch(`http://127.0.0.1:${port}/graphql`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+            body: JSON.stringify({ query: "{ viewer { kind } }" }),
+          });
+        expect((await viewerThere()).status).toBe(200); // now cached over there for five minutes
+        await api.request(RevokeApiKey, { id: apiKey.id }, adminKey);
+        const refused = await eventually(
+          async () => ((await viewerThere()).status === 401 ? true : undefined),
+          3_000,
+          "revocation seen by the other instance",
+        );
+        expect(refused).toBe(true);
+      } finally {
+        other.kill("SIGTERM");
+      }
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
 
   it("keeps ingest keys to ingestion: they cannot read the creator's data", async () => {
     const response = await api.request(CreatorByHandle, { handle: alice.creator.handle }, alice.ingestKey);

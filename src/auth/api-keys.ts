@@ -1,10 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
+import { config } from "../config.js";
 import { db, pool } from "../db/client.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { ApiKey } from "../generated/prisma/client.js";
 import type { ApiKeyKind } from "../generated/prisma/enums.js";
+import { logger } from "../logger.js";
+import { livePubSub } from "../pubsub.js";
 import type { Viewer } from "./viewer.js";
 
 // Keys carry a readable kind marker so a leaked key is recognisable (and an ingest key is
@@ -24,6 +27,22 @@ function generateSecret(kind: ApiKeyKind): string {
 
 export class AuthenticationError extends Error {}
 
+/**
+ * Valid keys seen recently, by hash: a key is looked up once per API_KEY_CACHE_MS, not on every
+ * request. A revocation removes it at once here and, through Redis pub/sub, in every other API
+ * process (forgetRevokedKey); if that message is lost the entry still expires.
+ */
+const verifiedKeys = new Map<string, { viewer: Viewer; until: number }>();
+
+export function forgetRevokedKey(hash: string): void {
+  verifiedKeys.delete(hash);
+}
+
+/** The channel on which revocations reach every API process. */
+export function revocationChannel(): string {
+  return `${config().REDIS_PREFIX}:api-keys:revoked`;
+}
+
 /** Resolves an Authorization header to the key's viewer; null when no header is sent. */
 export async function authenticate(header: string | null): Promise<Viewer | null> {
   if (header === null || header === "") return null;
@@ -31,13 +50,22 @@ export async function authenticate(header: string | null): Promise<Viewer | null
   if (!match) throw new AuthenticationError("Malformed Authorization header: expected 'Bearer <api key>'");
   const secret = match[1];
   if (!KEY_PATTERN.test(secret)) throw new AuthenticationError("Malformed API key");
-  // Plain SQL: this runs on every request, and each Prisma call compiles its query first
-  // (about a tenth of the API's CPU under ingestion load; see bench/FINDINGS.md).
+  const hash = hashApiKey(secret);
+  const cached = verifiedKeys.get(hash);
+  if (cached && cached.until > Date.now()) return cached.viewer;
+  const viewer = await lookUpKey(hash);
+  const ttl = config().API_KEY_CACHE_MS;
+  if (ttl > 0) verifiedKeys.set(hash, { viewer, until: Date.now() + ttl });
+  return viewer;
+}
+
+async function lookUpKey(hash: string): Promise<Viewer> {
+  // Plain SQL: each Prisma call compiles its query first (see bench/FINDINGS.md).
   const {
     rows: [key],
   } = await pool.query<Pick<ApiKey, "id" | "kind" | "creatorId" | "prefix" | "lastUsedAt" | "revokedAt">>(
     `SELECT id, kind, "creatorId", prefix, "lastUsedAt", "revokedAt" FROM api_keys WHERE hash = $1`,
-    [hashApiKey(secret)],
+    [hash],
   );
   if (!key) throw new AuthenticationError("Unknown API key");
   if (key.revokedAt) throw new AuthenticationError("This API key has been revoked");
@@ -87,17 +115,25 @@ export async function createApiKey(input: CreateApiKeyInput, actor: Viewer | nul
 }
 
 export async function revokeApiKey(id: string, actor: Viewer | null) {
-  return db.$transaction(async (tx) => {
+  const revoked = await db.$transaction(async (tx) => {
     const key = await tx.apiKey.findUnique({ where: { id } });
     if (!key) throw new NotFoundError("ApiKey", id);
     if (key.revokedAt) return key;
-    const revoked = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    const row = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     await recordAudit(tx, actor, {
       operation: "apiKey.revoke",
       creatorId: key.creatorId,
       targetType: "ApiKey",
       targetId: id,
     });
-    return revoked;
+    return row;
   });
+  // After commit, so no request can cache the key again from the row before it changed.
+  forgetRevokedKey(revoked.hash);
+  await livePubSub()
+    .publish(revocationChannel(), { hash: revoked.hash })
+    .catch((error) =>
+      logger.warn({ err: error }, "revocation broadcast failed; other instances forget the key on expiry"),
+    );
+  return revoked;
 }

@@ -5,14 +5,15 @@ import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspect
 import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
-import { AuthenticationError, authenticate } from "../auth/api-keys.js";
+import { AuthenticationError, authenticate, forgetRevokedKey, revocationChannel } from "../auth/api-keys.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import { config } from "../config.js";
 import { pool } from "../db/client.js";
 import { DomainError } from "../errors.js";
 import { logger } from "../logger.js";
 import { graphqlDuration, registry } from "../observability/metrics.js";
-import { createCommandRedis } from "../redis.js";
+import { livePubSub } from "../pubsub.js";
+import { createCommandRedis, reportOutages } from "../redis.js";
 import type { RequestContext } from "./context.js";
 import { domainErrorToGraphQL, rateLimited, unauthenticated } from "./errors.js";
 import { schema } from "./schema.js";
@@ -105,9 +106,16 @@ function requestTiming(): Plugin {
 
 export function createYogaServer() {
   const settings = config();
-  const redis = createCommandRedis("closer-api");
-  redis.on("error", () => {}); // Outages are reported by /ready and fail open in the rate limiter.
+  // Outages are also reported by /ready; the rate limiter fails open meanwhile.
+  const redis = reportOutages(createCommandRedis("closer-api"), "api");
   const limiter = new RateLimiter(redis);
+  // Keys revoked through any instance are forgotten here at once.
+  const revocations = livePubSub().subscribe(revocationChannel(), ({ hash }: { hash: string }) =>
+    forgetRevokedKey(hash),
+  );
+  revocations.catch((error) =>
+    logger.warn({ err: error }, "revocation feed unavailable; cached keys expire on their own"),
+  );
   const yoga = createYoga<ServerContext, RequestContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -147,5 +155,11 @@ export function createYogaServer() {
       ...(settings.GRAPHQL_INTROSPECTION ? [] : [useDisableIntrospection()]),
     ],
   });
-  return { yoga, close: () => redis.quit().catch(() => {}) };
+  return {
+    yoga,
+    close: async () => {
+      livePubSub().unsubscribe(await revocations.catch(() => -1));
+      await redis.quit().catch(() => {});
+    },
+  };
 }
