@@ -124,7 +124,7 @@ describe("authentication", () => {
         { input: { kind: "CREATOR", creatorId: alice.gid, name: "two instances" } },
         adminKey,
       );
-      const { secret, apiKey } = created.data?.createApiKey as { secret: string; apiKey: { id: string } };
+      const { secret, apiKey } = created.data!.createApiKey as { secret: string; apiKey: { id: string } };
       const port = await freePort();
       const other = startProcess("src/server.ts", {
         PORT: String(port),

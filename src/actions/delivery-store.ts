@@ -1,5 +1,6 @@
 import type { PoolClient } from "pg";
 import { pool } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import type { StatusChange } from "./action-feed.js";
 import type { FallbackPlan } from "./action-payload.js";
@@ -27,21 +28,6 @@ type Queryable = Pick<PoolClient, "query">;
 
 const INT_MAX = 2_147_483_647;
 const GUARD = `id = $1 AND status = 'SENDING' AND "claimedAt" = $2`;
-
-export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const result = await work(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
-}
 
 /**
  * Takes up to `limit` due actions, higher priority first, then earlier sendAt, and moves them

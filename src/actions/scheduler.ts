@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../config.js";
+import { inTransaction } from "../db/transaction.js";
 import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { deliveryLateness, deliveryOutcomes } from "../observability/metrics.js";
@@ -10,7 +11,6 @@ import { recordDeliveryEvent } from "./delivery-events.js";
 import {
   type ClaimedAction,
   claimDueActions,
-  inTransaction,
   markDispatched,
   markFailed,
   markSent,

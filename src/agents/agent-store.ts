@@ -1,4 +1,5 @@
 import { pool } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import type { AgentInvocation, ConsumerContext } from "../generated/prisma/client.js";
 import type { Channel, InvocationStatus } from "../generated/prisma/enums.js";
 import type { AgentContext, AgentEvent } from "./agent.js";
@@ -137,19 +138,14 @@ export async function completeInvocation(
   outcome: { status: InvocationStatus; acted: boolean; reason: string; decision: unknown; durationMs: number },
   actions: PlannedRow[],
 ): Promise<StoredAction[] | null> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return inTransaction(async (client) => {
     if (actions.length > 0) {
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [invocation.consumerId]);
       const { rows } = await client.query<{ count: number }>(
         `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" <> $2`,
         [invocation.consumerId, invocation.id],
       );
-      if (rows[0].count > loadedActionCount) {
-        await client.query("ROLLBACK");
-        return null;
-      }
+      if (rows[0].count > loadedActionCount) return null; // Nothing written: stale.
     }
     const { rows } = await client.query<StoredAction>(STORE_OUTCOME, [
       invocation.id,
@@ -166,14 +162,8 @@ export async function completeInvocation(
       actions.map((a) => a.sendAt),
       actions.map((a) => a.priority),
     ]);
-    await client.query("COMMIT");
     return rows;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Records a failed attempt: final (FAILED, for the dead-letter view) or waiting for its retry (QUEUED). */

@@ -9,7 +9,7 @@ import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
 import { CONTEXT_UPSERT } from "../consumers/context-upsert.js";
 import { nextStage } from "../consumers/stage.js";
 import { CHANNELS } from "../creators/creator-service.js";
-import { pool } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import { ConflictError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import type { Channel, Stage } from "../generated/prisma/enums.js";
@@ -157,28 +157,6 @@ async function applyConsents(client: PoolClient, events: ParsedEvent[], consumer
   return applyConsentChanges(pgRunner(client), changes);
 }
 
-const RETRYABLE = new Set(["23505", "40001", "40P01"]);
-
-async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      // A racing request created the same consumer, or two batches locked contexts in another order.
-      const code = (error as { code?: string }).code;
-      if (attempt < 3 && code && RETRYABLE.has(code)) continue;
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
-}
-
 /**
  * Stores a batch of events atomically: consumers, events and contexts in one transaction, all or
  * nothing. A bad item rejects the whole batch (its index is in the error), so a client never has
@@ -204,93 +182,97 @@ export async function ingestEvents(
   const hashes = raw.map((item, i) => (parsed[i].idempotencyKey ? bodyHash(item) : null));
   const receivedAt = new Date();
 
-  const { results, fresh, cancelled } = await inTransaction(async (client) => {
-    const consumerIds = await resolveConsumers(
-      client,
-      creatorId,
-      parsed.map((e) => e.consumer),
-    );
-    const ids = parsed.map(() => randomUUID());
-    const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
-    const { rows: inserted } = await client.query<Event>(
-      `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
+  // A racing request may create the same consumer, or lock contexts in another order: retried.
+  const { results, fresh, cancelled } = await inTransaction(
+    async (client) => {
+      const consumerIds = await resolveConsumers(
+        client,
+        creatorId,
+        parsed.map((e) => e.consumer),
+      );
+      const ids = parsed.map(() => randomUUID());
+      const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
+      const { rows: inserted } = await client.query<Event>(
+        `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
        SELECT id, $1::uuid, consumer_id, type, payload, occurred_at, $2::timestamptz, key, hash
        FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
          AS e(id, consumer_id, type, payload, occurred_at, key, hash)
        ON CONFLICT ("creatorId", "idempotencyKey") DO NOTHING
        RETURNING *`,
-      [
-        creatorId,
-        receivedAt,
-        ids,
-        consumerIds,
-        parsed.map((e) => e.type),
-        parsed.map((e) => JSON.stringify(e.payload ?? {})),
-        occurred,
-        parsed.map((e) => e.idempotencyKey ?? null),
-        hashes,
-      ],
-    );
-    const byId = new Map(inserted.map((e) => [e.id, e]));
-
-    // Items whose key was already stored (earlier, or earlier in this batch) are replays or conflicts.
-    const replayKeys = parsed
-      .filter((e, i) => !byId.has(ids[i]) && e.idempotencyKey)
-      .map((e) => e.idempotencyKey as string);
-    const earlier = new Map<string, Event>();
-    if (replayKeys.length > 0) {
-      const { rows } = await client.query<Event>(
-        `SELECT * FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
-        [creatorId, replayKeys],
+        [
+          creatorId,
+          receivedAt,
+          ids,
+          consumerIds,
+          parsed.map((e) => e.type),
+          parsed.map((e) => JSON.stringify(e.payload ?? {})),
+          occurred,
+          parsed.map((e) => e.idempotencyKey ?? null),
+          hashes,
+        ],
       );
-      for (const row of rows) earlier.set(row.idempotencyKey as string, row);
-    }
+      const byId = new Map(inserted.map((e) => [e.id, e]));
 
-    const deltas = new Map<string, ContextDelta>();
-    const items = parsed.map((event, i) => {
-      const own = byId.get(ids[i]);
-      if (own) {
-        const delta = deltas.get(own.consumerId) ?? emptyDelta(own.consumerId, occurred[i]);
-        addToDelta(delta, event, occurred[i]);
-        Object.assign(delta.attributes, event.consumer.attributes ?? {});
-        deltas.set(own.consumerId, delta);
-        return { event: own, duplicate: false };
-      }
-      const first = earlier.get(event.idempotencyKey as string);
-      if (!first) throw new Error("idempotent event vanished during ingestion");
-      if (first.bodyHash !== hashes[i]) {
-        throw new ConflictError(
-          `Idempotency key "${event.idempotencyKey}" was already used for a different event${raw.length > 1 ? ` (events.${i})` : ""}`,
+      // Items whose key was already stored (earlier, or earlier in this batch) are replays or conflicts.
+      const replayKeys = parsed
+        .filter((e, i) => !byId.has(ids[i]) && e.idempotencyKey)
+        .map((e) => e.idempotencyKey as string);
+      const earlier = new Map<string, Event>();
+      if (replayKeys.length > 0) {
+        const { rows } = await client.query<Event>(
+          `SELECT * FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
+          [creatorId, replayKeys],
         );
+        for (const row of rows) earlier.set(row.idempotencyKey as string, row);
       }
-      return { event: first, duplicate: true };
-    });
 
-    const freshEvents = items.filter((r) => !r.duplicate);
-    const cancelled = await applyConsents(
-      client,
-      parsed.filter((_e, i) => !items[i].duplicate),
-      consumerIds.filter((_c, i) => !items[i].duplicate),
-    );
-    const contexts = new Map<string, ConsumerContext>();
-    if (deltas.size > 0) {
-      const sorted = [...deltas.values()].sort((a, b) => a.consumerId.localeCompare(b.consumerId));
-      for (const row of await upsertContexts(client, creatorId, sorted)) contexts.set(row.consumerId, row);
-    }
-    const untouched = [...new Set(items.map((r) => r.event.consumerId))].filter((id) => !contexts.has(id));
-    if (untouched.length > 0) {
-      const { rows } = await client.query<ConsumerContext>(
-        `SELECT * FROM consumer_contexts WHERE "creatorId" = $1 AND "consumerId" = ANY($2)`,
-        [creatorId, untouched],
+      const deltas = new Map<string, ContextDelta>();
+      const items = parsed.map((event, i) => {
+        const own = byId.get(ids[i]);
+        if (own) {
+          const delta = deltas.get(own.consumerId) ?? emptyDelta(own.consumerId, occurred[i]);
+          addToDelta(delta, event, occurred[i]);
+          Object.assign(delta.attributes, event.consumer.attributes ?? {});
+          deltas.set(own.consumerId, delta);
+          return { event: own, duplicate: false };
+        }
+        const first = earlier.get(event.idempotencyKey as string);
+        if (!first) throw new Error("idempotent event vanished during ingestion");
+        if (first.bodyHash !== hashes[i]) {
+          throw new ConflictError(
+            `Idempotency key "${event.idempotencyKey}" was already used for a different event${raw.length > 1 ? ` (events.${i})` : ""}`,
+          );
+        }
+        return { event: first, duplicate: true };
+      });
+
+      const freshEvents = items.filter((r) => !r.duplicate);
+      const cancelled = await applyConsents(
+        client,
+        parsed.filter((_e, i) => !items[i].duplicate),
+        consumerIds.filter((_c, i) => !items[i].duplicate),
       );
-      for (const row of rows) contexts.set(row.consumerId, row);
-    }
-    return {
-      results: items.map((r) => ({ ...r, context: contexts.get(r.event.consumerId) as ConsumerContext })),
-      fresh: freshEvents.map((r) => r.event),
-      cancelled,
-    };
-  });
+      const contexts = new Map<string, ConsumerContext>();
+      if (deltas.size > 0) {
+        const sorted = [...deltas.values()].sort((a, b) => a.consumerId.localeCompare(b.consumerId));
+        for (const row of await upsertContexts(client, creatorId, sorted)) contexts.set(row.consumerId, row);
+      }
+      const untouched = [...new Set(items.map((r) => r.event.consumerId))].filter((id) => !contexts.has(id));
+      if (untouched.length > 0) {
+        const { rows } = await client.query<ConsumerContext>(
+          `SELECT * FROM consumer_contexts WHERE "creatorId" = $1 AND "consumerId" = ANY($2)`,
+          [creatorId, untouched],
+        );
+        for (const row of rows) contexts.set(row.consumerId, row);
+      }
+      return {
+        results: items.map((r) => ({ ...r, context: contexts.get(r.event.consumerId) as ConsumerContext })),
+        fresh: freshEvents.map((r) => r.event),
+        cancelled,
+      };
+    },
+    { attempts: 3 },
+  );
 
   eventsIngested.inc({ outcome: "stored" }, fresh.length);
   if (results.length > fresh.length) eventsIngested.inc({ outcome: "duplicate" }, results.length - fresh.length);
