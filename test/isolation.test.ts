@@ -165,6 +165,26 @@ describe("tenant isolation", () => {
     }
   });
 
+  it.each([
+    ["not base64 at all", "garbage"],
+    ["a type without a UUID", Buffer.from("Creator:42").toString("base64")],
+    ["nothing after the type", Buffer.from("Creator:").toString("base64")],
+  ])("answers an ID that is %s with BAD_USER_INPUT, not an internal error", async (_case, id) => {
+    const response = await api.request(NodeQuery, { id }, adminKey);
+    expect(response.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(response.errors?.[0].message).toMatch(/^Invalid ID/);
+  });
+
+  it("answers an unknown id of a well-formed ID with null", async () => {
+    const response = await api.request(
+      NodeQuery,
+      { id: toGlobalId("Creator", "00000000-0000-4000-8000-000000000000") },
+      adminKey,
+    );
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.node).toBeNull();
+  });
+
   it("hides every list of another creator", async () => {
     const own = await api.request(CreatorData, { id: bobNodes.Creator }, bob.creatorKey);
     expect(own.data?.node).toMatchObject({

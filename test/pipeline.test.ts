@@ -18,7 +18,7 @@ import { db } from "../src/db/client.js";
 import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
 import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
-import { fromGlobalId } from "./support/ids.js";
+import { fromGlobalId, toGlobalId } from "./support/ids.js";
 import { AgentDecisions, DeployAgent, IngestEvent, IngestEvents } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 import { makeActiveProfile } from "./support/profile-fixture.js";
@@ -348,6 +348,17 @@ describe("batches", () => {
       __typename: "ValidationError",
       message: expect.stringContaining("500"),
     });
+  });
+
+  it("answers events for a creator that does not exist with NotFoundError", async () => {
+    const admin = await makeAdminKey();
+    const nobody = toGlobalId("Creator", "00000000-0000-4000-8000-000000000000");
+    const response = await api.request(
+      IngestEvent,
+      { creatorId: nobody, event: { consumer: { externalId: "x" }, type: "page_view" } },
+      admin,
+    );
+    expect(response.data?.ingestEvent).toMatchObject({ __typename: "NotFoundError", code: "NOT_FOUND" });
   });
 
   it("refuses an ingest key of another creator", async () => {

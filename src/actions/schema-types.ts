@@ -9,6 +9,7 @@ export const ActionStatusEnum = builder.enumType(ActionStatus, {
 
 export const ActionNode = builder.prismaNode("Action", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (action) => ({ creator: action.creatorId }),
   description: "A message an agent planned: sent when due, once, if the consumer's consent and the send rules allow.",
   fields: (t) => ({

@@ -12,6 +12,7 @@ export const InvocationStatusEnum = builder.enumType(InvocationStatus, { name: "
 
 export const AgentNode = builder.prismaNode("Agent", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (agent) => ({ creator: agent.creatorId }),
   fields: (t) => ({
     name: t.exposeString("name"),
@@ -34,6 +35,7 @@ export const AgentNode = builder.prismaNode("Agent", {
 
 export const InvocationNode = builder.prismaNode("AgentInvocation", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (invocation) => ({ creator: invocation.creatorId }),
   description: "One run of an agent on one event.",
   fields: (t) => ({

@@ -4,6 +4,7 @@ import { builder } from "../graphql/builder.js";
 
 const AuditLogNode = builder.prismaNode("AuditLog", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (row) => (row.creatorId ? { creator: row.creatorId } : { admin: true }),
   description: "A state-changing operation: who, what, when.",
   fields: (t) => ({

@@ -15,6 +15,7 @@ export const ApiKeyKindEnum = builder.enumType(ApiKeyKind, {
 
 export const ApiKeyNode = builder.prismaNode("ApiKey", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (key) => (key.creatorId ? { creator: key.creatorId } : { admin: true }),
   fields: (t) => ({
     kind: t.expose("kind", { type: ApiKeyKindEnum }),

@@ -50,6 +50,7 @@ export const ConsumerContextRef = builder.prismaObject("ConsumerContext", {
 
 export const ConsumerNode = builder.prismaNode("Consumer", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (consumer) => ({ creator: consumer.creatorId }),
   fields: (t) => ({
     externalId: t.exposeString("externalId", { nullable: true, description: "The creator's own id for this person." }),

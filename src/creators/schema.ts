@@ -32,6 +32,7 @@ const FrequencyCapRef = builder.simpleObject("FrequencyCap", {
 
 export const CreatorNode = builder.prismaNode("Creator", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (creator) => ({ creator: creator.id }),
   fields: (t) => ({
     name: t.exposeString("name"),

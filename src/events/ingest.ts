@@ -10,7 +10,7 @@ import { CONTEXT_UPSERT } from "../consumers/context-upsert.js";
 import { nextStage } from "../consumers/stage.js";
 import { CHANNELS } from "../creators/creator-service.js";
 import { inTransaction } from "../db/transaction.js";
-import { ConflictError, ValidationError } from "../errors.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import type { Channel, Stage } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
@@ -272,7 +272,11 @@ export async function ingestEvents(
       };
     },
     { attempts: 3 },
-  );
+  ).catch((error) => {
+    // Only an admin key can name a creator that does not exist (other keys are bound to theirs).
+    if ((error as { code?: string }).code === "23503") throw new NotFoundError("Creator", creatorId);
+    throw error;
+  });
 
   eventsIngested.inc({ outcome: "stored" }, fresh.length);
   if (results.length > fresh.length) eventsIngested.inc({ outcome: "duplicate" }, results.length - fresh.length);

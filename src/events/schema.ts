@@ -8,6 +8,7 @@ import { ingestEvents, MAX_BATCH } from "./ingest.js";
 
 export const EventNode = builder.prismaNode("Event", {
   id: { field: "id" },
+  nullable: true,
   // Ingest keys see the events they stored in this very request, nothing else.
   authScopes: (event, ctx) => (ctx.ingested.has(event.id) ? true : { creator: event.creatorId }),
   fields: (t) => ({

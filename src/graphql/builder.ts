@@ -11,7 +11,9 @@ import { db } from "../db/client.js";
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import type { RequestContext } from "./context.js";
-import { forbidden, GraphQLLimitError, unauthenticated } from "./errors.js";
+import { forbidden, GraphQLLimitError, invalidId, unauthenticated } from "./errors.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const builder = new SchemaBuilder<{
   Context: RequestContext;
@@ -79,6 +81,14 @@ export const builder = new SchemaBuilder<{
     onUnusedQuery: config().NODE_ENV === "production" ? null : "error",
   },
   relay: {
+    // Every row id is a UUID: an ID that does not hold one is the client's mistake, answered as
+    // such before it reaches a query (where PostgreSQL would fail on it). Every prismaNode is
+    // `nullable`: a well-formed ID of a row that does not exist answers null.
+    decodeGlobalID: (globalID) => {
+      const [typename, id] = Buffer.from(globalID, "base64").toString().split(/:(.*)/s);
+      if (!typename || !UUID.test(id ?? "")) throw invalidId(globalID);
+      return { typename, id };
+    },
     clientMutationId: "omit",
     cursorType: "String",
     edgesFieldOptions: { nullable: false },

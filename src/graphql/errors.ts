@@ -37,3 +37,7 @@ export function domainErrorToGraphQL(error: DomainError): GraphQLError {
     },
   });
 }
+
+export function invalidId(globalID: string) {
+  return new GraphQLError(`Invalid ID: ${globalID.slice(0, 100)}`, { extensions: { code: "BAD_USER_INPUT" } });
+}

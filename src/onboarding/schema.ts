@@ -30,6 +30,7 @@ builder.prismaObject("OnboardingLog", {
 
 export const OnboardingNode = builder.prismaNode("Onboarding", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (onboarding) => ({ creator: onboarding.creatorId }),
   description: "One run turning a creator's raw data into an active profile and a deployed sales agent.",
   fields: (t) => ({

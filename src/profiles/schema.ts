@@ -33,6 +33,7 @@ const ObjectionResponseRef = builder.objectRef<ObjectionResponse>("ObjectionResp
 
 export const CreatorProfileNode = builder.prismaNode("CreatorProfile", {
   id: { field: "id" },
+  nullable: true,
   authScopes: (profile) => ({ creator: profile.creatorId }),
   fields: (t) => ({
     version: t.exposeInt("version"),
