@@ -121,7 +121,8 @@ export function createYogaServer() {
     graphqlEndpoint: "/graphql",
     healthCheckEndpoint: "/health",
     landingPage: false,
-    graphiql: { title: "Closer", subscriptionsProtocol: "WS" },
+    // GraphiQL runs subscriptions over SSE, so the Authorization header set in its headers tab applies.
+    graphiql: { title: "Closer" },
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),
       info: (...args) => logger.info({ args }, "yoga"),
