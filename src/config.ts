@@ -80,6 +80,16 @@ const configSchema = z.object({
   /** Answered back in Meta's GET handshake when the callback URL is registered. */
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).default("dev-whatsapp-verify-token"),
   WEBHOOK_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-webhook-signing-secret"),
+  /** Hosts webhook actions may call, comma-separated; empty allows any. Agents choose the URL, so set it in production. */
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform((hosts) =>
+      hosts
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    ),
   PROVIDER_TIMEOUT_MS: int(100).default(10_000),
 });
 

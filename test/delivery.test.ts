@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 vi.hoisted(() => {
   // This file's own database, created in beforeAll (see createFileDatabase).
   process.env.DATABASE_URL = `${process.env.DATABASE_URL}_delivery`;
+  // Webhooks may only call the local sink.
+  process.env.WEBHOOK_ALLOWED_HOSTS = "127.0.0.1, localhost";
 });
 
 import { LEASE_REASONS } from "../src/actions/delivery-store.js";
@@ -257,6 +259,20 @@ describe("scheduling", () => {
     expect(failed).toMatchObject({ status: "FAILED", attempts: 0 });
     expect(failed.statusReason).toMatch(/^invalid EMAIL payload: to: /);
     expect(smtp.received).toHaveLength(0);
+  });
+
+  it("refuses a webhook to a host outside WEBHOOK_ALLOWED_HOSTS, without calling it", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      { channel: "WEBHOOK", payload: webhookTo("http://169.254.169.254/latest/meta-data"), sendAt: T0 },
+    ]);
+
+    await scheduler.tick();
+
+    const failed = await reload(action.id);
+    expect(failed).toMatchObject({ status: "FAILED", attempts: 0 });
+    expect(failed.statusReason).toMatch(/host is not in WEBHOOK_ALLOWED_HOSTS/);
   });
 });
 

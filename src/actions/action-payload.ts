@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { config } from "../config.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import { email, phone } from "../validation.js";
 
@@ -24,7 +25,10 @@ const messageFields = {
 export const emailPayload = z.object({ to: email, ...messageFields });
 export const whatsAppPayload = z.object({ to: phone, ...messageFields });
 export const webhookPayload = z.object({
-  url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
+  url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).refine((url) => {
+    const allowed = config().WEBHOOK_ALLOWED_HOSTS;
+    return allowed.length === 0 || allowed.includes(new URL(url).hostname.toLowerCase());
+  }, "host is not in WEBHOOK_ALLOWED_HOSTS"),
   event: z.string().min(1).max(200),
   data: z.record(z.string(), z.unknown()),
 });
