@@ -13,7 +13,6 @@ export const QUEUES = {
 } as const;
 
 export const agentRunJob = z.object({ eventId: z.uuid(), creatorId: z.uuid() });
-export type AgentRunJob = z.infer<typeof agentRunJob>;
 
 export const onboardingJob = z.object({ onboardingId: z.uuid() });
 export type OnboardingJob = z.infer<typeof onboardingJob>;

@@ -63,10 +63,6 @@ export function eventEffect(type: string): EventEffect {
   return (KNOWN_EVENT_TYPES as Record<string, EventEffect>)[type] ?? { stage: "NEW", description: "custom" };
 }
 
-export function isKnownEventType(type: string): type is KnownEventType {
-  return Object.hasOwn(KNOWN_EVENT_TYPES, type);
-}
-
 /** The context counter of one service's views and clicks: names are matched case-insensitively. */
 export function serviceCounterKey(service: string): string {
   return `service:${service.trim().toLowerCase().slice(0, 100)}`;
