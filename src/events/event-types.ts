@@ -55,8 +55,6 @@ export const KNOWN_EVENT_TYPES = {
   lost: { stage: "LOST", description: "The creator marked the consumer as lost." },
 } as const satisfies Record<string, EventEffect>;
 
-export type KnownEventType = keyof typeof KNOWN_EVENT_TYPES;
-
 export const CUSTOM_EVENT_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
 
 export function eventEffect(type: string): EventEffect {
