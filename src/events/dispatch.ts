@@ -4,11 +4,29 @@ import { agentRunJobOptions, enqueueWithin, jobIds, QUEUES, queue } from "../que
 
 type Dispatchable = { id: string; creatorId: string };
 
+/** Requests waiting for the next enqueue round trip. */
+let waiting: { events: Dispatchable[]; settle: (enqueued: boolean) => void }[] = [];
+
 /**
  * Enqueues one agent job per event, by event id, so enqueueing twice runs the event once.
- * A failure here loses nothing: the event row stays unprocessed and the sweeper enqueues it.
+ * Requests that commit in the same turn of the event loop share one Redis round trip. A failure
+ * here loses nothing: the event row stays unprocessed and the sweeper enqueues it.
  */
-export async function enqueueAgentRuns(events: Dispatchable[]): Promise<boolean> {
+export function enqueueAgentRuns(events: Dispatchable[]): Promise<boolean> {
+  return new Promise((settle) => {
+    waiting.push({ events, settle });
+    if (waiting.length === 1) setImmediate(flushWaiting);
+  });
+}
+
+async function flushWaiting(): Promise<void> {
+  const batch = waiting;
+  waiting = [];
+  const enqueued = await addAgentRuns(batch.flatMap((w) => w.events));
+  for (const w of batch) w.settle(enqueued);
+}
+
+async function addAgentRuns(events: Dispatchable[]): Promise<boolean> {
   try {
     const options = agentRunJobOptions();
     await enqueueWithin(
