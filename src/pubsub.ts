@@ -1,7 +1,8 @@
 import { RedisPubSub } from "graphql-redis-subscriptions";
+import type { Redis } from "ioredis";
 import { config } from "./config.js";
 import { logger } from "./logger.js";
-import { createBlockingRedis, createCommandRedis, reportOutages } from "./redis.js";
+import { closeRedis, createBlockingRedis, createCommandRedis, reportOutages } from "./redis.js";
 
 // Topics and payloads of the live feed. Payloads carry ids and small facts only: subscription
 // fields refetch rows through Prisma, since Redis serialises to JSON (Dates, fresh state are lost).
@@ -47,6 +48,8 @@ export async function publishFeed(feed: Feed, creatorId: string, message: object
 }
 
 export async function closePubSub(): Promise<void> {
-  if (pubsub) await pubsub.close();
+  if (pubsub) {
+    await Promise.all([pubsub.getPublisher(), pubsub.getSubscriber()].map((client) => closeRedis(client as Redis)));
+  }
   pubsub = undefined;
 }

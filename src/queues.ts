@@ -1,7 +1,8 @@
 import { type JobsOptions, Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import { z } from "zod";
 import { config } from "./config.js";
-import { createBlockingRedis, createCommandRedis } from "./redis.js";
+import { closeRedis, createBlockingRedis, createCommandRedis } from "./redis.js";
 
 // Queue names, payloads and job ids in one place; the worker registers processors for them.
 
@@ -34,17 +35,19 @@ export function agentRunJobOptions(): JobsOptions {
   };
 }
 
-const producers = new Map<string, Queue>();
+const producers = new Map<string, { queue: Queue; redis: Redis }>();
 
 /** Producer-side queue, created on first use; it fails fast when Redis is away. */
 export function queue(name: (typeof QUEUES)[keyof typeof QUEUES]): Queue {
-  let q = producers.get(name);
-  if (!q) {
-    q = new Queue(name, { connection: createCommandRedis(`closer-producer-${name}`), prefix: config().REDIS_PREFIX });
+  let producer = producers.get(name);
+  if (!producer) {
+    const redis = createCommandRedis(`closer-producer-${name}`);
+    const q = new Queue(name, { connection: redis, prefix: config().REDIS_PREFIX });
     q.on("error", () => {}); // Connection errors surface on the add call that hits them.
-    producers.set(name, q);
+    producer = { queue: q, redis };
+    producers.set(name, producer);
   }
-  return q;
+  return producer.queue;
 }
 
 /**
@@ -69,6 +72,7 @@ export function workerConnection(name: string) {
 }
 
 export async function closeQueues(): Promise<void> {
-  await Promise.all([...producers.values()].map((q) => q.close()));
+  // Queue.close() waits for a connection that may never come: the connection is closed directly.
+  await Promise.all([...producers.values()].map(({ redis }) => closeRedis(redis)));
   producers.clear();
 }

@@ -32,3 +32,19 @@ export function reportOutages(redis: Redis, name: string): Redis {
   });
   return redis;
 }
+
+/**
+ * Closes a connection without waiting on a Redis that is not there: a connected client quits
+ * politely (briefly), any other is dropped. Shutdown must never hang on an outage.
+ */
+export async function closeRedis(redis: Redis, timeoutMs = 2_000): Promise<void> {
+  if (redis.status === "ready") {
+    const quit = redis.quit().then(
+      () => true,
+      () => false,
+    );
+    const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+    if (await Promise.race([quit, timer])) return;
+  }
+  redis.disconnect();
+}

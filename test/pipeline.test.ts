@@ -400,7 +400,10 @@ describe("no lost events", () => {
         });
         expect(await response.json()).toEqual({ data: { ingestEvents: { __typename: "IngestedEvents" } } });
       } finally {
+        // Asked to stop, it stops, Redis or not.
+        const exited = new Promise<number | null>((resolve) => isolated.once("exit", (code) => resolve(code)));
         isolated.kill("SIGTERM");
+        expect(await exited).toBe(0);
       }
       const events = await db.event.findMany({ where: { creatorId: lou.creator.id } });
       expect(events).toHaveLength(5);

@@ -4,7 +4,7 @@ import { inTransaction } from "../db/transaction.js";
 import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { deliveryLateness, deliveryOutcomes } from "../observability/metrics.js";
-import { createCommandRedis } from "../redis.js";
+import { closeRedis, createCommandRedis } from "../redis.js";
 import { publishActionChanges } from "./action-feed.js";
 import { type ChannelPayload, fallbackFor, parsePayload } from "./action-payload.js";
 import { recordDeliveryEvent } from "./delivery-events.js";
@@ -107,7 +107,7 @@ export class DeliveryScheduler {
 
   async close(): Promise<void> {
     await Promise.all(Object.values(this.providers).map((p) => p.close()));
-    await this.redis.quit().catch(() => {});
+    await closeRedis(this.redis);
   }
 
   private async deliver(action: ClaimedAction, throttled: Set<string>): Promise<void> {

@@ -13,7 +13,7 @@ import { DomainError } from "../errors.js";
 import { logger } from "../logger.js";
 import { graphqlDuration, registry } from "../observability/metrics.js";
 import { livePubSub } from "../pubsub.js";
-import { createCommandRedis, reportOutages } from "../redis.js";
+import { closeRedis, createCommandRedis, reportOutages } from "../redis.js";
 import type { RequestContext } from "./context.js";
 import { domainErrorToGraphQL, rateLimited, unauthenticated } from "./errors.js";
 import { schema } from "./schema.js";
@@ -159,8 +159,12 @@ export function createYogaServer() {
   return {
     yoga,
     close: async () => {
-      livePubSub().unsubscribe(await revocations.catch(() => -1));
-      await redis.quit().catch(() => {});
+      // Not awaited: with Redis away the subscription never completed, and shutdown must not wait.
+      revocations.then(
+        (id) => livePubSub().unsubscribe(id),
+        () => {},
+      );
+      await closeRedis(redis);
     },
   };
 }
