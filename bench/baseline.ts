@@ -1,52 +1,17 @@
 import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
-import { CONTEXT_UPSERT } from "../src/consumers/context-upsert.js";
-import { nextStage } from "../src/consumers/stage.js";
-import { eventEffect, serviceCounterKey } from "../src/events/event-types.js";
+import {
+  addToDelta,
+  CONTEXT_UPSERT,
+  type ContextDelta,
+  contextUpsertParams,
+  emptyDelta,
+} from "../src/consumers/context-delta.js";
 import type { BenchEvent } from "./workload.js";
 
 // The baseline: the rows one ingestion writes (find or create the consumer, insert the event,
 // upsert the consumer's context with the same SQL and SQL functions), with plain `pg` in one
 // transaction per request, no GraphQL, HTTP, auth, validation, rate limit or enqueue.
-
-type Delta = {
-  stage: string;
-  lastSeenAt: Date;
-  eventCount: number;
-  pageViews: number;
-  serviceClicks: number;
-  emailsOpened: number;
-  whatsappReplied: number;
-  objections: number;
-  enrolled: boolean;
-  counters: Record<string, number>;
-};
-
-function addEvent(delta: Delta | undefined, event: BenchEvent, at: Date): Delta {
-  const d = delta ?? {
-    stage: "NEW",
-    lastSeenAt: at,
-    eventCount: 0,
-    pageViews: 0,
-    serviceClicks: 0,
-    emailsOpened: 0,
-    whatsappReplied: 0,
-    objections: 0,
-    enrolled: false,
-    counters: {},
-  };
-  const effect = eventEffect(event.type);
-  d.eventCount++;
-  if (effect.counter) d[effect.counter]++;
-  if (effect.enrolled) d.enrolled = true;
-  d.stage = nextStage(d.stage as never, effect.stage);
-  const service = event.payload?.service;
-  if (typeof service === "string") {
-    const key = serviceCounterKey(service);
-    d.counters[key] = (d.counters[key] ?? 0) + 1;
-  }
-  return d;
-}
 
 export class Baseline {
   readonly pool: pg.Pool;
@@ -99,27 +64,14 @@ export class Baseline {
           events.map((e) => createHash("sha256").update(JSON.stringify(e)).digest("hex")),
         ],
       );
-      const deltas = new Map<string, Delta>();
+      const deltas = new Map<string, ContextDelta>();
       for (const [i, e] of events.entries()) {
-        deltas.set(consumerIds[i], addEvent(deltas.get(consumerIds[i]), e, receivedAt));
+        const delta = deltas.get(consumerIds[i]) ?? emptyDelta(consumerIds[i], receivedAt);
+        addToDelta(delta, e, receivedAt);
+        deltas.set(consumerIds[i], delta);
       }
-      const sorted = [...deltas].sort(([a], [b]) => a.localeCompare(b));
-      const col = <K extends keyof Delta>(k: K) => sorted.map(([, d]) => d[k]);
-      await client.query(CONTEXT_UPSERT, [
-        this.creatorId,
-        sorted.map(([id]) => id),
-        col("stage"),
-        col("lastSeenAt"),
-        col("eventCount"),
-        col("pageViews"),
-        col("serviceClicks"),
-        col("emailsOpened"),
-        col("whatsappReplied"),
-        col("objections"),
-        col("enrolled"),
-        sorted.map(([, d]) => JSON.stringify(d.counters)),
-        sorted.map(() => "{}"),
-      ]);
+      const sorted = [...deltas.values()].sort((a, b) => a.consumerId.localeCompare(b.consumerId));
+      await client.query(CONTEXT_UPSERT, contextUpsertParams(this.creatorId, sorted));
       await client.query("COMMIT");
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});

@@ -6,17 +6,21 @@ import type { Viewer } from "../auth/viewer.js";
 import { applyConsentChanges, type ConsentChange, pgRunner } from "../consumers/consent-service.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
-import { CONTEXT_UPSERT } from "../consumers/context-upsert.js";
-import { nextStage } from "../consumers/stage.js";
-import { CHANNELS } from "../creators/creator-service.js";
+import {
+  addToDelta,
+  CONTEXT_UPSERT,
+  type ContextDelta,
+  contextUpsertParams,
+  emptyDelta,
+  unsubscribedChannels,
+} from "../consumers/context-delta.js";
 import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
-import type { Channel, Stage } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { eventsIngested } from "../observability/metrics.js";
 import { enqueueAgentRuns } from "./dispatch.js";
-import { CUSTOM_EVENT_TYPE, eventEffect, serviceCounterKey } from "./event-types.js";
+import { CUSTOM_EVENT_TYPE } from "./event-types.js";
 
 export const MAX_BATCH = 500;
 const MAX_PAYLOAD_BYTES = 16_384;
@@ -53,84 +57,8 @@ function bodyHash(raw: EventInput): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-/** Unsubscribing from one channel withdraws that channel; without a channel, every channel. */
-function unsubscribedChannels(event: ParsedEvent): Channel[] {
-  const named = String(event.payload?.channel ?? "").toUpperCase();
-  const channel = CHANNELS.find((c) => c === named);
-  return channel ? [channel] : [...CHANNELS];
-}
-
-function stageTarget(event: ParsedEvent): Stage {
-  const effect = eventEffect(event.type);
-  // A one-channel opt-out withdraws consent there but keeps the consumer in the funnel.
-  if (event.type === "unsubscribed" && unsubscribedChannels(event).length === 1) return "NEW";
-  return effect.stage;
-}
-
-type ContextDelta = {
-  consumerId: string;
-  stage: Stage;
-  lastSeenAt: Date;
-  eventCount: number;
-  pageViews: number;
-  serviceClicks: number;
-  emailsOpened: number;
-  whatsappReplied: number;
-  objections: number;
-  enrolled: boolean;
-  counters: Record<string, number>;
-  attributes: Record<string, unknown>;
-};
-
-function emptyDelta(consumerId: string, at: Date): ContextDelta {
-  return {
-    consumerId,
-    stage: "NEW",
-    lastSeenAt: at,
-    eventCount: 0,
-    pageViews: 0,
-    serviceClicks: 0,
-    emailsOpened: 0,
-    whatsappReplied: 0,
-    objections: 0,
-    enrolled: false,
-    counters: {},
-    attributes: {},
-  };
-}
-
-function addToDelta(delta: ContextDelta, event: ParsedEvent, occurredAt: Date): void {
-  const effect = eventEffect(event.type);
-  delta.eventCount += 1;
-  if (effect.counter) delta[effect.counter] += 1;
-  if (effect.enrolled) delta.enrolled = true;
-  delta.stage = nextStage(delta.stage, stageTarget(event));
-  if (occurredAt > delta.lastSeenAt) delta.lastSeenAt = occurredAt;
-  const service = event.payload?.service;
-  if (typeof service === "string" && (event.type === "page_view" || event.type === "service_click")) {
-    const key = serviceCounterKey(service);
-    delta.counters[key] = (delta.counters[key] ?? 0) + 1;
-  }
-  if (effect.description === "custom") delta.counters[event.type] = (delta.counters[event.type] ?? 0) + 1;
-}
-
 async function upsertContexts(client: PoolClient, creatorId: string, deltas: ContextDelta[]) {
-  const col = <K extends keyof ContextDelta>(k: K) => deltas.map((d) => d[k]);
-  const { rows } = await client.query<ConsumerContext>(CONTEXT_UPSERT, [
-    creatorId,
-    col("consumerId"),
-    col("stage"),
-    col("lastSeenAt"),
-    col("eventCount"),
-    col("pageViews"),
-    col("serviceClicks"),
-    col("emailsOpened"),
-    col("whatsappReplied"),
-    col("objections"),
-    col("enrolled"),
-    deltas.map((d) => JSON.stringify(d.counters)),
-    deltas.map((d) => JSON.stringify(d.attributes)),
-  ]);
+  const { rows } = await client.query<ConsumerContext>(CONTEXT_UPSERT, contextUpsertParams(creatorId, deltas));
   return rows;
 }
 
