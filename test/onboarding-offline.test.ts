@@ -1,4 +1,3 @@
-import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 // Without an API key the whole flow still runs, with the offline profile builder.
@@ -7,12 +6,11 @@ vi.hoisted(() => {
 });
 
 import { createApiKey } from "../src/auth/api-keys.js";
-import { config } from "../src/config.js";
 import { db } from "../src/db/client.js";
-import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
 import { topic } from "../src/pubsub.js";
-import { QUEUES, queue, workerConnection } from "../src/queues.js";
+import { QUEUES, queue } from "../src/queues.js";
 import { createCommandRedis } from "../src/redis.js";
+import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
 import type { OnboardingProgressSubscription } from "./generated/graphql.js";
 import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
@@ -119,16 +117,14 @@ const OnboardingProgress = graphql(`
 
 let api: TestApi;
 let adminKey: string;
-let worker: Worker;
+let worker: Awaited<ReturnType<typeof startWorker>>;
 const redis = createCommandRedis("test-onboarding-offline");
 
 beforeAll(async () => {
   api = await startApi();
   adminKey = await makeAdminKey();
-  worker = new Worker(QUEUES.onboarding, processOnboardingJob, {
-    connection: workerConnection("test"),
-    prefix: config().REDIS_PREFIX,
-  });
+  // The worker as deployed (onboarding among its processors), without the delivery scheduler.
+  worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 
 afterAll(async () => {

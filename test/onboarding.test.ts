@@ -1,4 +1,3 @@
-import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "./generated/gql.js";
 import { answer, apiError, startFakeOpenAI } from "./support/fake-openai.js";
@@ -12,10 +11,8 @@ process.env.OPENAI_TIMEOUT_MS = "800";
 process.env.OPENAI_MAX_RETRIES = "2";
 delete process.env.OPENAI_MODEL;
 
-const { config } = await import("../src/config.js");
 const { db } = await import("../src/db/client.js");
-const { QUEUES, workerConnection } = await import("../src/queues.js");
-const { processOnboardingJob } = await import("../src/onboarding/onboarding-job.js");
+const { startWorker } = await import("../worker/worker.js");
 const { makeAdminKey, makeCreator, startApi, uniqueHandle } = await import("./support/api.js");
 const { fromGlobalId } = await import("./support/ids.js");
 const { eventually } = await import("./support/processes.js");
@@ -105,15 +102,13 @@ const OnboardingRun = graphql(`
 type Api = Awaited<ReturnType<typeof startApi>>;
 let api: Api;
 let adminKey: string;
-let worker: Worker;
+let worker: Awaited<ReturnType<typeof startWorker>>;
 
 beforeAll(async () => {
   api = await startApi();
   adminKey = await makeAdminKey();
-  worker = new Worker(QUEUES.onboarding, processOnboardingJob, {
-    connection: workerConnection("test"),
-    prefix: config().REDIS_PREFIX,
-  });
+  // The worker as deployed (onboarding among its processors), without the delivery scheduler.
+  worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 
 afterAll(async () => {

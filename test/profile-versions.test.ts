@@ -1,4 +1,3 @@
-import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 // Versions are exercised on offline-built profiles: the subject is history, activation and the
@@ -8,10 +7,8 @@ vi.hoisted(() => {
 });
 
 import { createApiKey } from "../src/auth/api-keys.js";
-import { config } from "../src/config.js";
 import { db } from "../src/db/client.js";
-import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
-import { QUEUES, workerConnection } from "../src/queues.js";
+import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
 import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
 import { fromGlobalId, toGlobalId } from "./support/ids.js";
@@ -134,15 +131,13 @@ const CreatorVersions = graphql(`
 
 let api: TestApi;
 let adminKey: string;
-let worker: Worker;
+let worker: Awaited<ReturnType<typeof startWorker>>;
 
 beforeAll(async () => {
   api = await startApi();
   adminKey = await makeAdminKey();
-  worker = new Worker(QUEUES.onboarding, processOnboardingJob, {
-    connection: workerConnection("test"),
-    prefix: config().REDIS_PREFIX,
-  });
+  // The worker as deployed (onboarding among its processors), without the delivery scheduler.
+  worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 
 afterAll(async () => {
