@@ -38,28 +38,33 @@ const CancelAction = graphql(`
   }
 `);
 
+// What both consent mutations answer with, checked the same way.
+graphql(`
+  fragment ConsentChangeFields on ConsentChange {
+    consumer {
+      consents {
+        channel
+        status
+        source
+      }
+      context {
+        stage
+      }
+    }
+    cancelledActions {
+      id
+      channel
+      status
+      statusReason
+    }
+  }
+`);
+
 const SetConsent = graphql(`
   mutation DeliverySetConsent($consumerId: ID!, $channel: Channel!, $granted: Boolean!, $source: String) {
     setConsent(consumerId: $consumerId, channel: $channel, granted: $granted, source: $source) {
       __typename
-      ... on ConsentChange {
-        consumer {
-          consents {
-            channel
-            status
-            source
-          }
-          context {
-            stage
-          }
-        }
-        cancelledActions {
-          id
-          channel
-          status
-          statusReason
-        }
-      }
+      ...ConsentChangeFields
       ... on Error {
         code
         message
@@ -72,24 +77,7 @@ const Unsubscribe = graphql(`
   mutation DeliveryUnsubscribe($consumerId: ID!, $channel: Channel) {
     unsubscribeConsumer(consumerId: $consumerId, channel: $channel) {
       __typename
-      ... on ConsentChange {
-        consumer {
-          consents {
-            channel
-            status
-            source
-          }
-          context {
-            stage
-          }
-        }
-        cancelledActions {
-          id
-          channel
-          status
-          statusReason
-        }
-      }
+      ...ConsentChangeFields
       ... on Error {
         code
         message
