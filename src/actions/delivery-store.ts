@@ -207,15 +207,10 @@ export async function markFailed(
   });
 }
 
-export type SentAction = {
-  id: string;
-  creatorId: string;
-  consumerId: string;
-  invocationId: string;
-  channel: Channel;
-  payload: unknown;
-  priority: number;
-};
+export type SentAction = Pick<
+  ClaimedAction,
+  "id" | "creatorId" | "consumerId" | "invocationId" | "channel" | "payload" | "priority"
+>;
 
 export async function findByProviderMessageId(channel: Channel, providerMessageId: string): Promise<SentAction | null> {
   const { rows } = await pool.query<SentAction>(
