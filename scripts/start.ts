@@ -1,35 +1,60 @@
-// `npm start`: applies migrations, then runs the API and the worker side by side, stopping both
-// when either stops or on Ctrl-C / SIGTERM (each drains its own work first).
+// `npm start`: applies migrations, then runs the API and the worker side by side. A part that
+// exits unexpectedly is started again after a backoff (1 s, doubling to 30 s; back to 1 s once
+// it has run for a minute), with a log line each time; Ctrl-C or SIGTERM stops both, each
+// draining its own work first.
 import { type ChildProcess, spawn } from "node:child_process";
+import { loadConfigOrExit } from "../src/config.js";
 import { migrate } from "./migrate.js";
+
+loadConfigOrExit();
+process.env.CLOSER_PROCESS ??= "closer-start";
+const { logger } = await import("../src/logger.js");
+
+const FIRST_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+/** A part that ran this long before exiting is restarted after the first backoff again. */
+const STABLE_AFTER_MS = 60_000;
 
 await migrate();
 
-function run(name: string, entry: string): ChildProcess {
-  // tsx as a loader keeps each part one process, so signals reach it directly.
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
-    stdio: "inherit",
-    env: { ...process.env, CLOSER_PROCESS: name },
-  });
-  child.on("exit", (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); stopping Closer`);
-      stop(code ?? 1);
-    }
-  });
-  return child;
-}
+type Part = { name: string; entry: string; child: ChildProcess | null; backoffMs: number; timer?: NodeJS.Timeout };
 
 let stopping = false;
-const children = [run("closer-api", "src/server.ts"), run("closer-worker", "worker/main.ts")];
+const parts: Part[] = [
+  { name: "closer-api", entry: "src/server.ts", child: null, backoffMs: FIRST_BACKOFF_MS },
+  { name: "closer-worker", entry: "worker/main.ts", child: null, backoffMs: FIRST_BACKOFF_MS },
+];
 
-function stop(exitCode: number) {
-  stopping = true;
-  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
-  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null))).then(() =>
-    process.exit(exitCode),
-  );
+function run(part: Part): void {
+  const startedAt = Date.now();
+  // tsx as a loader keeps each part one process, so signals reach it directly.
+  const child = spawn(process.execPath, ["--import", "tsx", part.entry], {
+    stdio: "inherit",
+    env: { ...process.env, CLOSER_PROCESS: part.name },
+  });
+  part.child = child;
+  child.on("exit", (code, signal) => {
+    part.child = null;
+    if (stopping) return;
+    if (Date.now() - startedAt >= STABLE_AFTER_MS) part.backoffMs = FIRST_BACKOFF_MS;
+    logger.warn(
+      { part: part.name, code, signal, restartInMs: part.backoffMs },
+      `${part.name} exited unexpectedly; restarting it`,
+    );
+    part.timer = setTimeout(() => run(part), part.backoffMs);
+    part.backoffMs = Math.min(MAX_BACKOFF_MS, part.backoffMs * 2);
+  });
 }
 
-process.once("SIGINT", () => stop(0));
-process.once("SIGTERM", () => stop(0));
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  for (const part of parts) clearTimeout(part.timer);
+  const running = parts.map((p) => p.child).filter((c): c is ChildProcess => c !== null && c.exitCode === null);
+  for (const child of running) child.kill("SIGTERM");
+  Promise.all(running.map((c) => new Promise((r) => c.once("exit", r)))).then(() => process.exit(0));
+}
+
+for (const part of parts) run(part);
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

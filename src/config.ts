@@ -14,12 +14,19 @@ const configSchema = z.object({
   PORT: int(0, 65535).default(4000),
   DATABASE_URL: url.default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  /** How long opening a database connection may take before the caller gets an outage error. */
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(3_000),
   REDIS_URL: url.default("redis://127.0.0.1:6379"),
   /** Namespace of BullMQ queues and pub/sub channels, so several deployments or test runs share one Redis. */
   REDIS_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9_-]+$/, "letters, digits, _ and - only")
     .default("closer"),
+  /**
+   * The longest a command on a request's or a loop's path waits for Redis (rate limit, enqueue,
+   * publish, revocation broadcast). While a connection is known to be down they do not wait at all.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(500),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 
   GRAPHQL_INTROSPECTION: bool.default(true),
@@ -63,8 +70,10 @@ const configSchema = z.object({
   /** Sends one scheduler process runs at the same time. */
   DELIVERY_CONCURRENCY: int(1, 500).default(16),
   /**
-   * An action left in SENDING longer than this belongs to a worker that stopped: it is re-planned
-   * if its provider call never started, else failed. Keep it well above PROVIDER_TIMEOUT_MS.
+   * How long a scheduler's claim on an action lasts without renewal. The owner renews it while the
+   * action is in its hands (waiting in its batch, or in the provider call), so only an action whose
+   * scheduler stopped outlives it: it is re-planned if its provider call never started, else failed.
+   * Must be above PROVIDER_TIMEOUT_MS.
    */
   DELIVERY_LEASE_MS: int(1_000).default(300_000),
   /** Send-rate limit of each provider, shared by every worker (a token bucket in Redis); bursts up to one second's worth. */
@@ -93,6 +102,17 @@ const configSchema = z.object({
   PROVIDER_TIMEOUT_MS: int(100).default(10_000),
 });
 
+/** Rules between settings, each reported on the setting to change. */
+const checkedConfigSchema = configSchema.superRefine((c, ctx) => {
+  if (c.DELIVERY_LEASE_MS <= c.PROVIDER_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["DELIVERY_LEASE_MS"],
+      message: `must be above PROVIDER_TIMEOUT_MS (${c.PROVIDER_TIMEOUT_MS}): a send still waiting on its provider would be taken for a stopped one`,
+    });
+  }
+});
+
 export type Config = z.infer<typeof configSchema>;
 
 export class ConfigError extends Error {
@@ -104,7 +124,7 @@ export class ConfigError extends Error {
 /** Parses the environment; an empty variable counts as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = configSchema.safeParse(present);
+  const parsed = checkedConfigSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {

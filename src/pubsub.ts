@@ -2,7 +2,7 @@ import { RedisPubSub } from "graphql-redis-subscriptions";
 import type { Redis } from "ioredis";
 import { config } from "./config.js";
 import { logger } from "./logger.js";
-import { closeRedis, createBlockingRedis, createCommandRedis, reportOutages } from "./redis.js";
+import { closeRedis, createBlockingRedis, createCommandRedis, redisDown } from "./redis.js";
 
 // Topics and payloads of the live feed. Payloads carry ids and small facts only: subscription
 // fields refetch rows through Prisma, since Redis serialises to JSON (Dates, fresh state are lost).
@@ -29,22 +29,32 @@ let pubsub: RedisPubSub | undefined;
 /** One publisher and one subscriber connection per process, created on first use. */
 export function livePubSub(): RedisPubSub {
   pubsub ??= new RedisPubSub({
-    publisher: reportOutages(createCommandRedis("closer-publisher"), "publisher"),
-    subscriber: reportOutages(createBlockingRedis("closer-subscriber"), "subscriber"),
+    publisher: createCommandRedis("closer-publisher"),
+    subscriber: createBlockingRedis("closer-subscriber"),
   });
   return pubsub;
 }
 
 /**
- * Publishes to the creator's feed, once: platform subscribers listen by pattern. A live-feed
- * message is best effort: a Redis outage must never fail the work it reports (the rows are the record).
+ * Publishes on a channel, bounded by REDIS_COMMAND_TIMEOUT_MS and skipped at once while the
+ * publisher is known to be down. Best effort: a Redis outage must never fail or slow down the
+ * work it reports (the rows are the record). Returns whether Redis took the message.
  */
-export async function publishFeed(feed: Feed, creatorId: string, message: object): Promise<void> {
+export async function publishBestEffort(channel: string, message: object): Promise<boolean> {
+  const live = livePubSub();
+  if (redisDown(live.getPublisher() as Redis)) return false;
   try {
-    await livePubSub().publish(topic(feed, creatorId), message);
+    await live.publish(channel, message);
+    return true;
   } catch (error) {
-    logger.warn({ err: error, feed }, "live feed publish failed");
+    logger.warn({ err: error, channel }, "live feed publish failed");
+    return false;
   }
+}
+
+/** Publishes to the creator's feed, once: platform subscribers listen by pattern. */
+export async function publishFeed(feed: Feed, creatorId: string, message: object): Promise<void> {
+  await publishBestEffort(topic(feed, creatorId), message);
 }
 
 export async function closePubSub(): Promise<void> {

@@ -2,7 +2,7 @@ import { type JobsOptions, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { config } from "./config.js";
-import { closeRedis, createBlockingRedis, createCommandRedis } from "./redis.js";
+import { closeRedis, createBlockingRedis, createCommandRedis, redisDown } from "./redis.js";
 
 // Queue names, payloads and job ids in one place; the worker registers processors for them.
 
@@ -18,27 +18,33 @@ export const agentRunJob = z.object({ eventId: z.uuid(), creatorId: z.uuid() });
 export const onboardingJob = z.object({ onboardingId: z.uuid() });
 export type OnboardingJob = z.infer<typeof onboardingJob>;
 
+type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
 /** Job ids come from domain ids (BullMQ ignores an add whose id exists), with no ':' in them. */
 export const jobIds = {
   agentRun: (eventId: string) => `event-${eventId}`,
-  agentRetry: (eventId: string, nonce: string) => `event-${eventId}-retry-${nonce}`,
   onboarding: (onboardingId: string) => `onboarding-${onboardingId}`,
 };
 
+/**
+ * An agent-run job lives only while it waits, runs or waits for a retry: the database is the
+ * record (the event's processedAt and failedAt, its invocations). A finished or exhausted job is
+ * removed, so the dispatch sweeper can always enqueue an unprocessed event again under its id.
+ */
 export function agentRunJobOptions(): JobsOptions {
   const { AGENT_JOB_ATTEMPTS, AGENT_RETRY_DELAY_MS } = config();
   return {
     attempts: AGENT_JOB_ATTEMPTS,
     backoff: { type: "exponential", delay: AGENT_RETRY_DELAY_MS },
-    removeOnComplete: { age: 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
+    removeOnComplete: true,
+    removeOnFail: true,
   };
 }
 
 const producers = new Map<string, { queue: Queue; redis: Redis }>();
 
-/** Producer-side queue, created on first use; it fails fast when Redis is away. */
-export function queue(name: (typeof QUEUES)[keyof typeof QUEUES]): Queue {
+/** Producer-side queue, created on first use; see `enqueue` for adding within a time bound. */
+export function queue(name: QueueName): Queue {
   let producer = producers.get(name);
   if (!producer) {
     const redis = createCommandRedis(`closer-producer-${name}`);
@@ -51,10 +57,15 @@ export function queue(name: (typeof QUEUES)[keyof typeof QUEUES]): Queue {
 }
 
 /**
- * BullMQ waits for a Redis connection that may never come; a request must not. The add is
- * abandoned after ENQUEUE_TIMEOUT_MS and the caller falls back (the sweepers enqueue later).
+ * Runs a producer operation (an add, a look-up) within a time bound: BullMQ waits for a Redis
+ * connection that may never come; a request must not. It fails at once while the producer's
+ * connection is known to be down, and after ENQUEUE_TIMEOUT_MS otherwise; the caller falls back
+ * (the sweepers enqueue later).
  */
-export async function enqueueWithin<T>(added: Promise<T>): Promise<T> {
+export async function onQueue<T>(name: QueueName, work: (queue: Queue) => Promise<T>): Promise<T> {
+  const q = queue(name);
+  if (redisDown(producers.get(name)?.redis as Redis)) throw new Error("Redis unavailable: enqueue skipped");
+  const added = work(q);
   added.catch(() => {});
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -65,6 +76,22 @@ export async function enqueueWithin<T>(added: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Which of these job ids have no job in the queue (waiting, delayed, active, or kept), in one
+ * round trip. Throws when Redis does not answer in time (see onQueue).
+ */
+export function jobsMissing(name: QueueName, ids: string[]): Promise<boolean[]> {
+  return onQueue(name, async (q) => {
+    const pipeline = (producers.get(name) as { redis: Redis }).redis.pipeline();
+    for (const id of ids) pipeline.exists(q.toKey(id));
+    const answers = (await pipeline.exec()) ?? [];
+    return answers.map(([error, exists]) => {
+      if (error) throw error;
+      return exists === 0;
+    });
+  });
 }
 
 export function workerConnection(name: string) {

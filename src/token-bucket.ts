@@ -1,4 +1,6 @@
 import type { Redis } from "ioredis";
+import { logger } from "./logger.js";
+import { redisDown } from "./redis.js";
 
 // A token bucket refilled continuously, on Redis's clock so that processes' clocks need not agree.
 // The whole take is one script: concurrent processes never spend the same token. It answers
@@ -26,9 +28,18 @@ type RedisWithTake = Redis & { takeToken(key: string, perSecond: number, burst: 
 
 export type Take = { taken: boolean; retryAfterMs: number };
 
-/** Token buckets kept in Redis, shared by every process that uses the same keys. */
+/** Local buckets kept at most this long after their last use (a full bucket needs no state). */
+const LOCAL_IDLE_MS = 10 * 60_000;
+
+/**
+ * Token buckets kept in Redis, shared by every process that uses the same keys. While Redis is
+ * away (known down, or a command fails or times out) each process keeps the same buckets in its
+ * own memory: the limit then holds per process instead of across them, and nothing waits on Redis.
+ */
 export class TokenBuckets {
   private readonly redis: RedisWithTake;
+  private readonly local = new Map<string, { tokens: number; at: number }>();
+  private onLocal = false;
 
   constructor(redis: Redis) {
     redis.defineCommand("takeToken", { numberOfKeys: 1, lua: TAKE_TOKEN });
@@ -37,7 +48,33 @@ export class TokenBuckets {
 
   /** Takes one token from the bucket at `key`, which refills `perSecond` up to `burst`. */
   async take(key: string, perSecond: number, burst: number): Promise<Take> {
-    const [taken, retryAfterMs] = await this.redis.takeToken(key, perSecond, burst);
-    return { taken: taken === 1, retryAfterMs: taken === 1 ? 0 : retryAfterMs };
+    if (!redisDown(this.redis)) {
+      try {
+        const [taken, retryAfterMs] = await this.redis.takeToken(key, perSecond, burst);
+        if (this.onLocal) logger.info("token buckets back on Redis");
+        this.onLocal = false;
+        return { taken: taken === 1, retryAfterMs: taken === 1 ? 0 : retryAfterMs };
+      } catch (error) {
+        if (!this.onLocal) logger.warn({ err: error }, "token buckets unavailable in Redis: limiting per process");
+        this.onLocal = true;
+      }
+    }
+    return this.takeLocal(key, perSecond, burst);
+  }
+
+  /** The same bucket as TAKE_TOKEN, on this process's clock. */
+  private takeLocal(key: string, perSecond: number, burst: number): Take {
+    const now = Date.now();
+    const state = this.local.get(key) ?? { tokens: burst, at: now };
+    let tokens = Math.min(burst, state.tokens + (Math.max(0, now - state.at) * perSecond) / 1000);
+    const taken = tokens >= 1;
+    if (taken) tokens -= 1;
+    this.local.set(key, { tokens, at: now });
+    if (this.local.size > 10_000) this.forgetIdle(now);
+    return { taken, retryAfterMs: taken ? 0 : Math.ceil(((1 - tokens) * 1000) / perSecond) };
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [key, state] of this.local) if (now - state.at > LOCAL_IDLE_MS) this.local.delete(key);
   }
 }

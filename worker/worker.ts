@@ -5,6 +5,7 @@ import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
 import { sweepUnprocessedEvents } from "../src/events/dispatch.js";
 import { logger } from "../src/logger.js";
+import { isOutage } from "../src/outages.js";
 import { registry } from "../src/observability/metrics.js";
 import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
 import { requeueStrandedOnboardings } from "../src/onboarding/onboarding-service.js";
@@ -12,6 +13,12 @@ import { QUEUES, workerConnection } from "../src/queues.js";
 
 /** An onboarding still QUEUED after this long has lost its job. */
 const STRANDED_ONBOARDING_MS = 60_000;
+
+/** A lost Redis connection makes BullMQ report an error per reconnection attempt; the connection's own log line says it once. */
+function logWorkerError(queueName: string, error: Error): void {
+  if (isOutage(error)) logger.debug({ err: error, queue: queueName }, "worker waiting for Redis");
+  else logger.error({ err: error, queue: queueName }, "worker error");
+}
 
 function serveMetrics(port: number): Server {
   const server = createServer(async (req, res) => {
@@ -44,7 +51,7 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
   agentRuns.on("failed", (job, error) =>
     logger.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: error }, "agent run failed"),
   );
-  agentRuns.on("error", (error) => logger.error({ err: error }, "agent-runs worker error"));
+  agentRuns.on("error", (error) => logWorkerError("agent-runs", error));
 
   const onboarding = new Worker(QUEUES.onboarding, processOnboardingJob, {
     connection: workerConnection(QUEUES.onboarding),
@@ -54,21 +61,27 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
     lockDuration: Math.max(settings.WORKER_LOCK_DURATION_MS, settings.OPENAI_TIMEOUT_MS * 2),
     maxStalledCount: 3,
   });
-  onboarding.on("error", (error) => logger.error({ err: error }, "onboarding worker error"));
+  onboarding.on("error", (error) => logWorkerError("onboarding", error));
 
-  // Work whose job was lost (enqueue failed, Redis restarted empty) is found in the database.
-  let sweeping = false;
-  const sweeper = setInterval(async () => {
-    if (sweeping) return;
-    sweeping = true;
-    try {
-      await sweepUnprocessedEvents(settings.DISPATCH_SWEEP_AGE_MS);
-      await requeueStrandedOnboardings(STRANDED_ONBOARDING_MS);
-    } catch (error) {
-      logger.warn({ err: error }, "sweep failed");
-    } finally {
-      sweeping = false;
-    }
+  // Work whose job was lost (enqueue failed, Redis restarted empty, a run ended on an outage) is
+  // found in the database. One sweep at a time; shutdown waits for the one under way.
+  let sweep: Promise<void> | null = null;
+  let sweepFailing = false;
+  const sweeper = setInterval(() => {
+    sweep ??= (async () => {
+      try {
+        await sweepUnprocessedEvents(settings.DISPATCH_SWEEP_AGE_MS);
+        await requeueStrandedOnboardings(STRANDED_ONBOARDING_MS);
+        if (sweepFailing) logger.info("sweeps succeed again");
+        sweepFailing = false;
+      } catch (error) {
+        // Once per outage: the sweep runs every DISPATCH_SWEEP_INTERVAL_MS.
+        if (!sweepFailing) logger.warn({ err: error }, "sweep failed; retrying every interval");
+        sweepFailing = true;
+      }
+    })().finally(() => {
+      sweep = null;
+    });
   }, settings.DISPATCH_SWEEP_INTERVAL_MS);
 
   const scheduler = options.scheduler === false ? null : startScheduler();
@@ -77,8 +90,10 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
   const metrics = metricsPort > 0 ? serveMetrics(metricsPort) : null;
 
   return {
+    /** Stops the loops (the sweep under way finishes), then lets running jobs and sends finish. */
     async close() {
       clearInterval(sweeper);
+      await sweep;
       await Promise.all([agentRuns.close(), onboarding.close(), scheduler?.stop()]);
       metrics?.close();
     },

@@ -8,7 +8,8 @@ import type { ProviderAnswer } from "./providers/provider.js";
 
 // The SQL of an action's delivery. A claimed action is only ever changed by the claim that took
 // it: every update below matches (id, SENDING, claimedAt), so a worker whose lease expired
-// cannot overwrite what the lease recovery or another worker decided.
+// cannot overwrite what the lease recovery or another worker decided. A claim holds until
+// leaseExpiresAt, which its scheduler renews while the action is in its hands.
 
 export type ClaimedAction = {
   id: string;
@@ -34,7 +35,7 @@ const GUARD = `id = $1 AND status = 'SENDING' AND "claimedAt" = $2`;
  * PLANNED -> SENDING in the same statement. SKIP LOCKED lets schedulers run side by side: each
  * row is taken by exactly one of them, and none waits for another.
  */
-export async function claimDueActions(now: Date, limit: number): Promise<ClaimedAction[]> {
+export async function claimDueActions(now: Date, limit: number, leaseMs: number): Promise<ClaimedAction[]> {
   const { rows } = await pool.query<ClaimedAction>(
     `WITH due AS (
        SELECT id FROM actions
@@ -43,11 +44,12 @@ export async function claimDueActions(now: Date, limit: number): Promise<Claimed
         LIMIT $2
         FOR UPDATE SKIP LOCKED
      )
-     UPDATE actions a SET status = 'SENDING', "claimedAt" = $1, "dispatchedAt" = NULL, "updatedAt" = now()
+     UPDATE actions a SET status = 'SENDING', "claimedAt" = $1, "leaseExpiresAt" = $3, "dispatchedAt" = NULL,
+            "updatedAt" = now()
        FROM due WHERE a.id = due.id
      RETURNING a.id, a."creatorId", a."consumerId", a."invocationId", a.channel, a.payload, a."sendAt",
                a.priority, a.attempts, a."statusReason", a."claimedAt"`,
-    [now, limit],
+    [now, limit, new Date(now.getTime() + leaseMs)],
   );
   // RETURNING keeps no order: send in the order the rows were chosen.
   return rows.sort(
@@ -62,23 +64,33 @@ export const LEASE_REASONS = {
 };
 
 /**
- * Actions left in SENDING past the lease belong to a worker that stopped. At most once wins:
- * one whose provider call never started (no dispatchedAt) is planned again; one whose call may
- * have started is failed, never sent a second time.
+ * Extends the claims of actions still in a scheduler's hands (claimed together at `claimedAt`)
+ * until `until`; those it no longer holds are left alone. Returns how many it renewed.
  */
-export async function recoverExpiredClaims(
-  now: Date,
-  leaseMs: number,
-): Promise<(StatusChange & { channel: Channel })[]> {
+export async function renewLeases(ids: string[], claimedAt: Date, until: Date): Promise<number> {
+  const { rowCount } = await pool.query(
+    `UPDATE actions SET "leaseExpiresAt" = $3
+      WHERE id = ANY($1::uuid[]) AND status = 'SENDING' AND "claimedAt" = $2`,
+    [ids, claimedAt, until],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Actions left in SENDING past their lease belong to a scheduler that stopped renewing it (the
+ * process died). At most once wins: one whose provider call never started (no dispatchedAt) is
+ * planned again; one whose call may have started is failed, never sent a second time.
+ */
+export async function recoverExpiredClaims(now: Date): Promise<(StatusChange & { channel: Channel })[]> {
   const { rows } = await pool.query<StatusChange & { channel: Channel }>(
     `UPDATE actions SET
         status = (CASE WHEN "dispatchedAt" IS NULL THEN 'PLANNED' ELSE 'FAILED' END)::"ActionStatus",
         "statusReason" = CASE WHEN "dispatchedAt" IS NULL THEN $2 ELSE $3 END,
         attempts = attempts + (CASE WHEN "dispatchedAt" IS NULL THEN 0 ELSE 1 END),
-        "claimedAt" = NULL, "updatedAt" = now()
-      WHERE status = 'SENDING' AND "claimedAt" < $1
+        "claimedAt" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
+      WHERE status = 'SENDING' AND "leaseExpiresAt" < $1
       RETURNING id, "creatorId", status, channel`,
-    [new Date(now.getTime() - leaseMs), LEASE_REASONS.replanned, LEASE_REASONS.interrupted],
+    [now, LEASE_REASONS.replanned, LEASE_REASONS.interrupted],
   );
   return rows;
 }
@@ -92,19 +104,26 @@ async function updateClaimed(db: Queryable, action: ClaimedAction, set: string, 
   return rowCount === 1;
 }
 
-/** The provider call is about to start: from here on a lost worker means "may have been sent". */
-export const markDispatched = (db: Queryable, action: ClaimedAction, at: Date) =>
-  updateClaimed(db, action, `"dispatchedAt" = $3`, [at]);
+/**
+ * The provider call is about to start: from here on a lost worker means "may have been sent". The
+ * lease is renewed to `leaseUntil` in the same update, so it runs from the dispatch.
+ */
+export const markDispatched = (db: Queryable, action: ClaimedAction, at: Date, leaseUntil: Date) =>
+  updateClaimed(db, action, `"dispatchedAt" = $3, "leaseExpiresAt" = $4`, [at, leaseUntil]);
 
 export const markSkipped = (db: Queryable, action: ClaimedAction, reason: string) =>
-  updateClaimed(db, action, `status = 'SKIPPED', "statusReason" = $3, "claimedAt" = NULL`, [reason]);
+  updateClaimed(db, action, `status = 'SKIPPED', "statusReason" = $3, "claimedAt" = NULL, "leaseExpiresAt" = NULL`, [
+    reason,
+  ]);
 
 /** Back to PLANNED: at `sendAt` if given (quiet hours), else at the next tick (send-rate limit). */
 export const replan = (db: Queryable, action: ClaimedAction, reason: string, sendAt: Date = action.sendAt) =>
-  updateClaimed(db, action, `status = 'PLANNED', "sendAt" = $3, "statusReason" = $4, "claimedAt" = NULL`, [
-    sendAt,
-    reason,
-  ]);
+  updateClaimed(
+    db,
+    action,
+    `status = 'PLANNED', "sendAt" = $3, "statusReason" = $4, "claimedAt" = NULL, "leaseExpiresAt" = NULL`,
+    [sendAt, reason],
+  );
 
 /**
  * SENT, and the consumer's context counts it, in one statement: the context's counters and
@@ -123,7 +142,7 @@ export async function markSent(
     `WITH sent AS (
        UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4, attempts = attempts + 1,
               "providerMessageId" = $5, "providerResponse" = $6, "statusReason" = NULL, "claimedAt" = NULL,
-              "updatedAt" = now()
+              "leaseExpiresAt" = NULL, "updatedAt" = now()
         WHERE ${GUARD}
        RETURNING "consumerId", channel, "sentAt"
      ), counted AS (
@@ -152,7 +171,7 @@ export const scheduleRetry = (
     pool,
     action,
     `status = 'PLANNED', attempts = attempts + 1, "sendAt" = $3, "statusReason" = $4, "providerResponse" = $5,
-     "claimedAt" = NULL, "dispatchedAt" = NULL`,
+     "claimedAt" = NULL, "leaseExpiresAt" = NULL, "dispatchedAt" = NULL`,
     [retryAt, reason, JSON.stringify(answer)],
   );
 
@@ -197,7 +216,7 @@ export async function markFailed(
       client,
       action,
       `status = 'FAILED', attempts = attempts + $3, "statusReason" = $4,
-       "providerResponse" = COALESCE($5, "providerResponse"), "claimedAt" = NULL`,
+       "providerResponse" = COALESCE($5, "providerResponse"), "claimedAt" = NULL, "leaseExpiresAt" = NULL`,
       [failure.providerCalled ? 1 : 0, failure.reason, failure.answer && JSON.stringify(failure.answer)],
     );
     if (!failed) return [];

@@ -16,6 +16,7 @@ import {
   markSent,
   markSkipped,
   recoverExpiredClaims,
+  renewLeases,
   replan,
   scheduleRetry,
 } from "./delivery-store.js";
@@ -27,9 +28,11 @@ import { checkSendRules } from "./send-rules.js";
 //
 // At most once: an action is claimed by one scheduler (PLANNED -> SENDING in one statement),
 // and marked dispatched in the transaction that checked its rules, just before the provider
-// call. A worker that dies leaves the action in SENDING; once its lease expires the action is
-// planned again if it was never dispatched, else failed as "interrupted" (it may have gone out).
-// A provider failure is retried only when the provider says the message was not sent.
+// call. The claim is a lease the scheduler renews while the action is in its hands (waiting its
+// turn in the batch, or in the provider call). A worker that dies leaves the action in SENDING;
+// once its lease expires the action is planned again if it was never dispatched, else failed as
+// "interrupted" (it may have gone out). A provider failure is retried only when the provider
+// says the message was not sent.
 
 export type SchedulerOptions = {
   /** The clock; tests move it to check quiet hours and retry backoff. */
@@ -80,15 +83,18 @@ export class DeliveryScheduler {
 
   /** One pass: recover expired claims, claim a batch of due actions, deliver it. Returns how many were claimed. */
   async tick(): Promise<number> {
-    const recovered = await recoverExpiredClaims(this.now(), this.settings.DELIVERY_LEASE_MS);
+    const recovered = await recoverExpiredClaims(this.now());
     if (recovered.length > 0) {
       logger.warn({ actions: recovered.length }, "recovered actions left in SENDING by a stopped worker");
       for (const action of recovered) this.count(action, action.status === "FAILED" ? "interrupted" : "replanned");
       await publishActionChanges(recovered);
     }
-    const claimed = await claimDueActions(this.now(), this.batchSize);
+    const claimed = await claimDueActions(this.now(), this.batchSize, this.settings.DELIVERY_LEASE_MS);
+    if (claimed.length === 0) return 0;
     // Providers over their rate this tick: the rest of their actions wait for the next one.
     const throttled = new Set<string>();
+    const inHand = new Set(claimed.map((a) => a.id));
+    const renewal = this.renewLeasesWhile(inHand, claimed[0].claimedAt);
     let next = 0;
     const runner = async () => {
       while (next < claimed.length) {
@@ -98,11 +104,32 @@ export class DeliveryScheduler {
         } catch (error) {
           // The action stays in SENDING: the lease recovery decides its fate.
           logger.error({ err: error, actionId: action.id }, "delivery failed unexpectedly");
+        } finally {
+          inHand.delete(action.id);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.settings.DELIVERY_CONCURRENCY, claimed.length) }, runner));
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.settings.DELIVERY_CONCURRENCY, claimed.length) }, runner));
+    } finally {
+      clearInterval(renewal);
+    }
     return claimed.length;
+  }
+
+  /**
+   * Renews the leases of the batch's actions still in hand, every third of the lease, so a long
+   * batch or a slow provider never looks like a stopped scheduler. A failed renewal is retried at
+   * the next beat; the lease itself bounds how long one may fail.
+   */
+  private renewLeasesWhile(inHand: Set<string>, claimedAt: Date): NodeJS.Timeout {
+    const leaseMs = this.settings.DELIVERY_LEASE_MS;
+    return setInterval(() => {
+      if (inHand.size === 0) return;
+      renewLeases([...inHand], claimedAt, new Date(this.now().getTime() + leaseMs)).catch((error) =>
+        logger.warn({ err: error }, "lease renewal failed; retrying at the next beat"),
+      );
+    }, leaseMs / 3);
   }
 
   async close(): Promise<void> {
@@ -159,7 +186,9 @@ export class DeliveryScheduler {
         const released = await replan(client, action, reason);
         return released ? { outcome: "throttled", status: "PLANNED", reason } : null;
       }
-      const dispatched = await markDispatched(client, action, this.now());
+      const now = this.now();
+      const leaseUntil = new Date(now.getTime() + this.settings.DELIVERY_LEASE_MS);
+      const dispatched = await markDispatched(client, action, now, leaseUntil);
       return dispatched ? { outcome: "dispatched", creatorName: verdict.creatorName } : null;
     });
   }

@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Channel } from "../generated/prisma/enums.js";
-import { logger } from "../logger.js";
 import { TokenBuckets } from "../token-bucket.js";
 
 export type SendRate = { perSecond: number; burst: number };
@@ -32,16 +31,8 @@ export class SendRateLimiter {
     return `${this.keyPrefix}:send-rate:${provider}`;
   }
 
-  /**
-   * Takes one send from the provider's bucket. Without Redis the send is allowed: the provider's
-   * own limit answers 429, which is retried, whereas refusing would stop every delivery.
-   */
+  /** Takes one send from the provider's bucket (per worker while Redis is away: see TokenBuckets). */
   async tryTake(provider: string, rate: SendRate): Promise<boolean> {
-    try {
-      return (await this.buckets.take(this.bucketKey(provider), rate.perSecond, rate.burst)).taken;
-    } catch (error) {
-      logger.warn({ err: error, provider }, "send-rate limiter unavailable, send allowed");
-      return true;
-    }
+    return (await this.buckets.take(this.bucketKey(provider), rate.perSecond, rate.burst)).taken;
   }
 }

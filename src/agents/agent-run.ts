@@ -1,7 +1,9 @@
 import { type Job, UnrecoverableError } from "bullmq";
+import { markEventFailed, markEventProcessed } from "../events/event-processing.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { invocationDuration, invocationOutcomes } from "../observability/metrics.js";
+import { isOutage } from "../outages.js";
 import { publishFeed } from "../pubsub.js";
 import { agentRunJob } from "../queues.js";
 import { plannedActionSchema } from "./agent.js";
@@ -12,7 +14,6 @@ import {
   failInvocation,
   type LoadedEvent,
   loadEvent,
-  markEventProcessed,
   type StoredAction,
 } from "./agent-store.js";
 import { runtimes } from "./runtimes/index.js";
@@ -107,7 +108,8 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
       return;
     }
   } catch (error) {
-    const final = finalAttempt || error instanceof UnrecoverableError;
+    // An outage is never final: the run waits for PostgreSQL or Redis to come back (the sweeper).
+    const final = (finalAttempt && !isOutage(error)) || error instanceof UnrecoverableError;
     const failed = await failInvocation(invocation.id, error instanceof Error ? error.message : String(error), final);
     if (final) invocationOutcomes.inc({ status: "FAILED" });
     await publishInvocation(failed);
@@ -116,13 +118,12 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
 }
 
 /**
- * The agent-runs processor: runs every active agent of the creator on the event. An agent that
- * fails does not hold the others back; the job fails (and BullMQ retries it) until the last
- * attempt, after which the failure stays on the invocation for an operator to retry.
+ * Runs every active agent of the creator on the event. An agent that fails does not hold the
+ * others back; their failures are recorded on their invocations. The event is marked processed
+ * unless a failure can still be retried: by BullMQ before the last attempt, or after an outage,
+ * at any attempt, by the dispatch sweeper once the job has ended.
  */
-export async function processAgentRun(job: Job): Promise<void> {
-  const { eventId } = agentRunJob.parse(job.data);
-  const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+async function runAgents(eventId: string, finalAttempt: boolean): Promise<void> {
   const loaded = await loadEvent(eventId);
   if (!loaded) {
     logger.warn({ eventId }, "event no longer exists; nothing to run");
@@ -132,8 +133,29 @@ export async function processAgentRun(job: Job): Promise<void> {
   for (const agent of loaded.agents) {
     await runAgent(agent, loaded, finalAttempt).catch((error) => failures.push(error));
   }
-  const retryLater = failures.length > 0 && !finalAttempt && !failures.every((f) => f instanceof UnrecoverableError);
+  const outage = failures.find(isOutage);
+  const retryable = failures.find((f) => !(f instanceof UnrecoverableError));
+  const retryLater = outage !== undefined || (retryable !== undefined && !finalAttempt);
   if (!retryLater) await markEventProcessed(eventId);
-  // A retryable failure is thrown first, so BullMQ retries the agents that can still succeed.
-  if (failures.length > 0) throw failures.find((f) => !(f instanceof UnrecoverableError)) ?? failures[0];
+  // A retryable failure is thrown first, so the agents that can still succeed run again.
+  if (failures.length > 0) throw outage ?? retryable ?? failures[0];
+}
+
+/**
+ * The agent-runs processor. A run that fails for good (its last attempt, or unrecoverable) for
+ * any reason but an outage, before an invocation could record it, dead-letters the event
+ * (failedEvents, retryEvent). After an outage nothing is recorded: the job ends, the event stays
+ * unprocessed, and the dispatch sweeper enqueues it again once PostgreSQL and Redis answer.
+ */
+export async function processAgentRun(job: Job): Promise<void> {
+  const { eventId } = agentRunJob.parse(job.data);
+  const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  try {
+    await runAgents(eventId, finalAttempt);
+  } catch (error) {
+    if ((finalAttempt || error instanceof UnrecoverableError) && !isOutage(error)) {
+      await markEventFailed(eventId, error instanceof Error ? error.message : String(error));
+    }
+    throw error;
+  }
 }

@@ -1,12 +1,12 @@
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
 import type { Viewer } from "../auth/viewer.js";
 import { db, type Tx } from "../db/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import { enqueueAgentRuns } from "../events/dispatch.js";
+import { reopenEvent } from "../events/event-processing.js";
 import type { CreatorProfile, Prisma } from "../generated/prisma/client.js";
 import type { ProfileContent } from "../profiles/profile-content.js";
-import { agentRunJobOptions, jobIds, QUEUES, queue } from "../queues.js";
 import {
   type AgentConfig,
   agentConfigSchema,
@@ -129,7 +129,11 @@ export async function setAgentStatus(agentId: string, status: "ACTIVE" | "PAUSED
   });
 }
 
-/** Runs a failed invocation again (the dead-letter view's retry): only its agent, on the same event. */
+/**
+ * Runs a failed invocation again (the dead-letter view's retry): only its agent, on the same
+ * event. The event is reopened in the same transaction, so if the enqueue is lost (Redis away)
+ * the dispatch sweeper runs it. Raises NotFoundError, ConflictError (not FAILED).
+ */
 export async function retryInvocation(invocationId: string, actor: Viewer | null) {
   const invocation = await db.$transaction(async (tx) => {
     const found = await tx.agentInvocation.findUnique({ where: { id: invocationId } });
@@ -140,6 +144,7 @@ export async function retryInvocation(invocationId: string, actor: Viewer | null
       where: { id: invocationId },
       data: { status: "QUEUED", error: null },
     });
+    await reopenEvent(tx, found.eventId);
     await recordAudit(tx, actor, {
       operation: "invocation.retry",
       creatorId: found.creatorId,
@@ -148,10 +153,6 @@ export async function retryInvocation(invocationId: string, actor: Viewer | null
     });
     return queued;
   });
-  await queue(QUEUES.agentRuns).add(
-    "agent-run",
-    { eventId: invocation.eventId, creatorId: invocation.creatorId },
-    { ...agentRunJobOptions(), jobId: jobIds.agentRetry(invocation.eventId, randomUUID()) },
-  );
+  await enqueueAgentRuns([{ id: invocation.eventId, creatorId: invocation.creatorId }]);
   return invocation;
 }

@@ -179,7 +179,3 @@ export async function failInvocation(invocationId: string, error: string, final:
   );
   return rows[0];
 }
-
-export async function markEventProcessed(eventId: string): Promise<void> {
-  await pool.query(`UPDATE events SET "processedAt" = now() WHERE id = $1`, [eventId]);
-}

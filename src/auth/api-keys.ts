@@ -7,7 +7,7 @@ import { NotFoundError, ValidationError } from "../errors.js";
 import type { ApiKey } from "../generated/prisma/client.js";
 import type { ApiKeyKind } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
-import { livePubSub } from "../pubsub.js";
+import { publishBestEffort } from "../pubsub.js";
 import type { Viewer } from "./viewer.js";
 
 // Keys carry a readable kind marker so a leaked key is recognisable (and an ingest key is
@@ -130,10 +130,8 @@ export async function revokeApiKey(id: string, actor: Viewer | null) {
   });
   // After commit, so no request can cache the key again from the row before it changed.
   forgetRevokedKey(revoked.hash);
-  await livePubSub()
-    .publish(revocationChannel(), { hash: revoked.hash })
-    .catch((error) =>
-      logger.warn({ err: error }, "revocation broadcast failed; other instances forget the key on expiry"),
-    );
+  if (!(await publishBestEffort(revocationChannel(), { hash: revoked.hash }))) {
+    logger.warn("revocation broadcast failed; other instances forget the key on expiry");
+  }
   return revoked;
 }

@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
 import { config } from "../config.js";
-import { logger } from "../logger.js";
 import { TokenBuckets } from "../token-bucket.js";
 
 export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
@@ -8,8 +7,8 @@ export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterS
 /**
  * Per-key request limits, shared by every API instance: a token bucket of RATE_LIMIT_MAX requests
  * refilled over RATE_LIMIT_WINDOW_SECONDS, so a client gets a steady rate with room for a burst
- * (and no window edge where twice the limit goes through). If Redis cannot be reached the request
- * is let through: losing the limit for a moment is better than refusing events.
+ * (and no window edge where twice the limit goes through). If Redis cannot be reached the limit
+ * holds per API process (see TokenBuckets): never waiting on Redis is better than refusing events.
  */
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
@@ -20,18 +19,13 @@ export class RateLimiter {
 
   async consume(bucket: string): Promise<RateLimitVerdict> {
     const { RATE_LIMIT_MAX, RATE_LIMIT_WINDOW_SECONDS, REDIS_PREFIX } = config();
-    try {
-      const take = await this.buckets.take(
-        `${REDIS_PREFIX}:ratelimit:${bucket}`,
-        RATE_LIMIT_MAX / RATE_LIMIT_WINDOW_SECONDS,
-        RATE_LIMIT_MAX,
-      );
-      return take.taken
-        ? { allowed: true }
-        : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(take.retryAfterMs / 1000)) };
-    } catch (error) {
-      logger.warn({ err: error }, "rate limit unavailable, request allowed");
-      return { allowed: true };
-    }
+    const take = await this.buckets.take(
+      `${REDIS_PREFIX}:ratelimit:${bucket}`,
+      RATE_LIMIT_MAX / RATE_LIMIT_WINDOW_SECONDS,
+      RATE_LIMIT_MAX,
+    );
+    return take.taken
+      ? { allowed: true }
+      : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(take.retryAfterMs / 1000)) };
   }
 }

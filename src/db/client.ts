@@ -4,15 +4,28 @@ import { config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 
-/** One pool per process: Prisma and the raw-SQL hot paths share it. */
+/**
+ * One pool per process: Prisma and the raw-SQL hot paths share it. A connection attempt gives up
+ * after DATABASE_CONNECT_TIMEOUT_MS, so during an outage a request fails fast instead of queueing.
+ */
 export const pool = new pg.Pool({
   connectionString: config().DATABASE_URL,
   max: config().DATABASE_POOL_SIZE,
+  connectionTimeoutMillis: config().DATABASE_CONNECT_TIMEOUT_MS,
 });
 
-// An idle connection that the server closes (restart, failover) must not crash the process:
-// the pool drops it and opens another when needed.
-pool.on("error", (error) => logger.warn({ err: error }, "idle database connection lost"));
+// A connection the server closes (restart, failover, pg_terminate_backend) emits 'error'. The pool
+// listens only while a connection is idle and stops at checkout, so a connection lost inside a
+// transaction would crash the process: every connection gets a listener of its own for its
+// whole life. The query that was running fails with the error; the pool discards the connection.
+// At most one line per pooled connection (DATABASE_POOL_SIZE) per outage.
+pool.on("connect", (client) => {
+  client.on("error", (error) =>
+    logger.warn({ err: error }, "database connection lost; the pool opens another on demand"),
+  );
+});
+// The pool re-emits an idle connection's error; it must have a listener, and the line above said it.
+pool.on("error", (error) => logger.debug({ err: error }, "idle database connection discarded"));
 
 export const db = new PrismaClient({ adapter: new PrismaPg(pool) });
 

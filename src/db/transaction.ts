@@ -1,4 +1,5 @@
 import type { PoolClient } from "pg";
+import { isOutage } from "../outages.js";
 import { pool } from "./client.js";
 
 /** Unique violation, serialization failure, deadlock: a concurrent transaction won a race. */
@@ -11,18 +12,21 @@ const RACE_LOST = new Set(["23505", "40001", "40P01"]);
 export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>, { attempts = 1 } = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query("BEGIN");
       const result = await work(client);
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
+      // A connection that failed mid-transaction is discarded, not handed to the next caller.
+      if (isOutage(error)) broken = error as Error;
+      else await client.query("ROLLBACK").catch((rollbackError) => (broken = rollbackError));
       const code = (error as { code?: string }).code;
       if (attempt < attempts && code && RACE_LOST.has(code)) continue;
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { pool } from "../db/client.js";
 import { logger } from "../logger.js";
-import { agentRunJobOptions, enqueueWithin, jobIds, QUEUES, queue } from "../queues.js";
+import { agentRunJobOptions, jobIds, jobsMissing, onQueue, QUEUES } from "../queues.js";
 
 type Dispatchable = { id: string; creatorId: string };
 
@@ -29,8 +29,8 @@ async function flushWaiting(): Promise<void> {
 async function addAgentRuns(events: Dispatchable[]): Promise<boolean> {
   try {
     const options = agentRunJobOptions();
-    await enqueueWithin(
-      queue(QUEUES.agentRuns).addBulk(
+    await onQueue(QUEUES.agentRuns, (q) =>
+      q.addBulk(
         events.map((e) => ({
           name: "agent-run",
           data: { eventId: e.id, creatorId: e.creatorId },
@@ -46,18 +46,27 @@ async function addAgentRuns(events: Dispatchable[]): Promise<boolean> {
 }
 
 /**
- * Re-enqueues events no worker has processed for a while: their enqueue failed, or their job
- * was lost. Jobs still in the queue keep their id, so this adds nothing for them.
+ * Enqueues events left unprocessed for `olderThanMs` that have no job in the queue: their enqueue
+ * failed, their job was lost with Redis, or it ended on an outage. Events whose job still waits
+ * (or waits for a retry) are left to it. Returns how many it enqueued; throws when PostgreSQL or
+ * Redis does not answer (the next sweep tries again).
  */
 export async function sweepUnprocessedEvents(olderThanMs: number, limit = 1000): Promise<number> {
   const { rows } = await pool.query<Dispatchable>(
     `SELECT id, "creatorId" FROM events
-      WHERE "processedAt" IS NULL AND "receivedAt" < now() - make_interval(secs => $1::double precision / 1000)
+      WHERE "processedAt" IS NULL AND "failedAt" IS NULL
+        AND "receivedAt" < now() - make_interval(secs => $1::double precision / 1000)
       ORDER BY "receivedAt" LIMIT $2`,
     [olderThanMs, limit],
   );
-  if (rows.length > 0 && (await enqueueAgentRuns(rows))) {
-    logger.info({ events: rows.length }, "sweeper enqueued unprocessed events");
-  }
-  return rows.length;
+  if (rows.length === 0) return 0;
+  const missing = await jobsMissing(
+    QUEUES.agentRuns,
+    rows.map((e) => jobIds.agentRun(e.id)),
+  );
+  const stranded = rows.filter((_, i) => missing[i]);
+  if (stranded.length === 0) return 0;
+  if (!(await enqueueAgentRuns(stranded))) throw new Error("Redis unavailable: unprocessed events not enqueued");
+  logger.info({ events: stranded.length }, "sweeper enqueued unprocessed events");
+  return stranded.length;
 }

@@ -1,8 +1,10 @@
 import { ConsumerContextRef } from "../consumers/schema.js";
 import { ChannelEnum, CreatorNode } from "../creators/schema.js";
+import { db } from "../db/client.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { retryEvent } from "./event-processing.js";
 import { KNOWN_EVENT_TYPES } from "./event-types.js";
 import { ingestEvents, MAX_BATCH } from "./ingest.js";
 
@@ -20,8 +22,15 @@ export const EventNode = builder.prismaNode("Event", {
     processedAt: t.expose("processedAt", {
       type: "DateTime",
       nullable: true,
-      description: "When a worker ran the agents on it.",
+      description: "When a worker ran the agents on it (their failures, if any, are on the invocations).",
     }),
+    failedAt: t.expose("failedAt", {
+      type: "DateTime",
+      nullable: true,
+      description:
+        "When running its agents failed for good before any invocation could record why: listed by failedEvents until retryEvent. Outages are retried, never recorded here.",
+    }),
+    failureReason: t.exposeString("failureReason", { nullable: true }),
     consumer: t.relation("consumer"),
     invocations: t.relation("invocations"),
   }),
@@ -163,5 +172,38 @@ builder.mutationField("ingestEvents", (t) =>
       }
       return { results };
     },
+  }),
+);
+
+builder.queryField("failedEvents", (t) =>
+  t.prismaConnection({
+    type: "Event",
+    cursor: "id",
+    description:
+      "The dead-letter view of events: those whose agents could not be run at all after every retry (failedInvocations holds runs that failed), newest failure first. Admin keys see all creators.",
+    authScopes: { manager: true },
+    resolve: (query, _root, _args, ctx) =>
+      db.event.findMany({
+        ...query,
+        where: {
+          failedAt: { not: null },
+          ...(ctx.viewer?.kind === "ADMIN" ? {} : { creatorId: ctx.viewer?.creatorId as string }),
+        },
+        orderBy: [{ failedAt: "desc" }, { id: "desc" }],
+      }),
+  }),
+);
+
+builder.mutationField("retryEvent", (t) =>
+  t.field({
+    type: EventNode,
+    errors: mutationErrors,
+    description: "Runs the agents again on an event of the dead-letter view (failedEvents).",
+    args: { id: t.arg.globalID({ required: true, for: EventNode }) },
+    authScopes: async (_root, { id }) => {
+      const found = await db.event.findUnique({ where: { id: id.id }, select: { creatorId: true } });
+      return found ? { creator: found.creatorId } : { manager: true };
+    },
+    resolve: (_root, { id }, ctx) => retryEvent(id.id, ctx.viewer),
   }),
 );

@@ -1,5 +1,6 @@
 import { GraphQLError } from "graphql";
 import { type DomainError, ValidationError } from "../errors.js";
+import { OUTAGE_RETRY_AFTER_SECONDS } from "../outages.js";
 
 // Errors about the request itself (who sends it, how big it is) are GraphQL errors with a code;
 // failures of a mutation's input are typed results (see error-types.ts).
@@ -18,6 +19,21 @@ export function rateLimited(retryAfterSeconds: number) {
       code: "RATE_LIMITED",
       retryAfterSeconds,
       http: { status: 429, headers: { "retry-after": String(retryAfterSeconds) } },
+    },
+  });
+}
+
+/**
+ * PostgreSQL or Redis is unavailable for the moment: nothing was changed that the answer does not
+ * report, and the same request (with the same idempotency key) may be sent again after
+ * `retryAfterSeconds`. HTTP 503 with Retry-After (RFC 9110, 15.6.4).
+ */
+export function serviceUnavailable(retryAfterSeconds = OUTAGE_RETRY_AFTER_SECONDS) {
+  return new GraphQLError(`Service temporarily unavailable: retry in ${retryAfterSeconds}s`, {
+    extensions: {
+      code: "SERVICE_UNAVAILABLE",
+      retryAfterSeconds,
+      http: { status: 503, headers: { "retry-after": String(retryAfterSeconds) } },
     },
   });
 }

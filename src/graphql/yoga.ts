@@ -12,10 +12,11 @@ import { pool } from "../db/client.js";
 import { DomainError } from "../errors.js";
 import { logger } from "../logger.js";
 import { graphqlDuration, registry } from "../observability/metrics.js";
+import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
-import { closeRedis, createCommandRedis, reportOutages } from "../redis.js";
+import { closeRedis, createCommandRedis, redisDown } from "../redis.js";
 import type { RequestContext } from "./context.js";
-import { domainErrorToGraphQL, rateLimited, unauthenticated } from "./errors.js";
+import { domainErrorToGraphQL, rateLimited, serviceUnavailable, unauthenticated } from "./errors.js";
 import { schema } from "./schema.js";
 
 type ServerContext = {
@@ -77,7 +78,10 @@ function operationalEndpoints(redis: Redis): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname === "/ready") {
-        const checks = await Promise.allSettled([pool.query("SELECT 1"), redis.ping()]);
+        const checks = await Promise.allSettled([
+          pool.query("SELECT 1"),
+          redisDown(redis) ? Promise.reject(new Error("Redis unavailable")) : redis.ping(),
+        ]);
         const [database, queue] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "unavailable"));
         const ready = database === "ok" && queue === "ok";
         endResponse(
@@ -107,7 +111,7 @@ function requestTiming(): Plugin {
 export function createYogaServer() {
   const settings = config();
   // Outages are also reported by /ready; the rate limiter fails open meanwhile.
-  const redis = reportOutages(createCommandRedis("closer-api"), "api");
+  const redis = createCommandRedis("closer-api");
   const limiter = new RateLimiter(redis);
   // Keys revoked through any instance are forgotten here at once.
   const revocations = livePubSub().subscribe(revocationChannel(), ({ hash }: { hash: string }) =>
@@ -134,6 +138,10 @@ export function createYogaServer() {
       maskError(error, message, isDev) {
         const original = (error as { originalError?: unknown }).originalError;
         if (original instanceof DomainError) return domainErrorToGraphQL(original);
+        if (isOutage(original ?? error)) {
+          logger.warn({ err: original ?? error }, "request failed: a dependency is unavailable");
+          return serviceUnavailable();
+        }
         if (
           !(
             error instanceof Error &&

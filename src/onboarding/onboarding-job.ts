@@ -6,6 +6,7 @@ import { DomainError, ValidationError } from "../errors.js";
 import type { CreatorProfile, Onboarding, Prisma } from "../generated/prisma/client.js";
 import type { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
 import { llmConfigured } from "../llm/openai-client.js";
+import { isOutage } from "../outages.js";
 import { type ProfileProvenance, storeProfileVersion } from "../profiles/profile-service.js";
 import { onboardingJob } from "../queues.js";
 import { buildOfflineProfile, OFFLINE_MODEL } from "./offline-profile.js";
@@ -68,9 +69,12 @@ export async function processOnboardingJob(job: Job): Promise<OnboardingOutcome>
     await run.finish("SUCCEEDED", null);
     return { onboardingId, status: "SUCCEEDED" };
   } catch (error) {
+    // PostgreSQL or Redis away: the run is not the problem. It stays RUNNING and its job ends, so
+    // the stranded-onboarding sweep runs it again once the dependency is back.
+    if (isOutage(error)) throw error;
     const reason = error instanceof StepFailure ? `${error.step}: ${error.message}` : errorMessage(error);
     await run.finish("FAILED", reason);
-    // Recorded on the onboarding; BullMQ keeps the job as failed for the dead-letter view, unretried.
+    // Recorded on the onboarding (the record an operator reads); the job is not retried.
     throw new UnrecoverableError(reason);
   }
 }

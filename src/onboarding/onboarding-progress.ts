@@ -1,8 +1,7 @@
 import { Repeater } from "graphql-yoga";
 import { db } from "../db/client.js";
 import { NotFoundError } from "../errors.js";
-import { logger } from "../logger.js";
-import { livePubSub, type OnboardingMessage, publishFeed, topic } from "../pubsub.js";
+import { livePubSub, type OnboardingMessage, publishBestEffort, publishFeed, topic } from "../pubsub.js";
 
 // Progress of one onboarding run: the worker announces each log row and status change; a
 // subscriber gets what already happened, then what happens next, in order, and the stream ends
@@ -13,11 +12,7 @@ const FINAL_STATUSES = new Set(["SUCCEEDED", "FAILED"]);
 /** To the creator's onboarding feed and the platform feed, and to the run's own topic. Best effort. */
 export async function announceProgress(message: OnboardingMessage): Promise<void> {
   await publishFeed("onboarding", message.creatorId, message);
-  try {
-    await livePubSub().publish(topic("onboarding", message.onboardingId), message);
-  } catch (error) {
-    logger.warn({ err: error, onboardingId: message.onboardingId }, "onboarding progress publish failed");
-  }
+  await publishBestEffort(topic("onboarding", message.onboardingId), message);
 }
 
 /**

@@ -4,7 +4,7 @@ import { db, type Tx } from "../db/client.js";
 import { ValidationError } from "../errors.js";
 import { type Onboarding, Prisma } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
-import { enqueueWithin, jobIds, type OnboardingJob, QUEUES, queue } from "../queues.js";
+import { jobIds, jobsMissing, type OnboardingJob, onQueue, QUEUES } from "../queues.js";
 import { type RawData, type RawDataInput, rawDataSchema } from "./raw-data.js";
 
 /**
@@ -75,50 +75,60 @@ async function createOnboarding(tx: Tx, creatorId: string, raw: RawData, actor: 
 }
 
 /**
- * Queues the run after its row is committed. When Redis refuses the job the onboarding is marked
- * FAILED with the reason rather than left QUEUED forever; regenerating the profile starts it again.
+ * Queues the run after its row is committed. The job lives only while it waits or runs: the
+ * onboarding row is the record, and the stranded sweep can always queue it again under its id.
  */
 function addOnboardingJob(onboardingId: string) {
   const data: OnboardingJob = { onboardingId };
-  return enqueueWithin(
-    queue(QUEUES.onboarding).add("onboard", data, {
+  return onQueue(QUEUES.onboarding, (q) =>
+    q.add("onboard", data, {
       jobId: jobIds.onboarding(onboardingId),
       // The OpenAI client already retries rate limits, timeouts and server errors; a run that
       // still fails is recorded as FAILED, and another try is a new run (regenerateProfile).
       attempts: 1,
-      removeOnComplete: { age: 3600, count: 1_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
+      removeOnComplete: true,
+      removeOnFail: true,
     }),
   );
 }
 
+/** When Redis refuses the job the onboarding stays QUEUED: the stranded sweep queues it once Redis is back. */
 async function enqueueOnboarding(onboarding: Onboarding): Promise<Onboarding> {
   try {
     await addOnboardingJob(onboarding.id);
-    return onboarding;
   } catch (error) {
-    logger.error({ err: error, onboardingId: onboarding.id }, "onboarding enqueue failed");
-    return db.onboarding.update({
-      where: { id: onboarding.id },
-      data: {
-        status: "FAILED",
-        error: `Could not queue the onboarding: ${error instanceof Error ? error.message : String(error)}`,
-        finishedAt: new Date(),
-      },
-    });
+    logger.warn(
+      { err: error, onboardingId: onboarding.id },
+      "onboarding enqueue failed; the stranded sweep will queue it",
+    );
   }
+  return onboarding;
 }
 
 /**
- * Queues again the onboardings still QUEUED after a while: their job was lost with a Redis that
- * keeps nothing on disk. A job still in the queue keeps its id, so this adds nothing for it.
+ * Queues again the onboardings left QUEUED or RUNNING for `olderThanMs` with no job in the queue:
+ * their enqueue failed, their job was lost with a Redis that keeps nothing on disk, or their run
+ * stopped on a PostgreSQL or Redis outage. Returns how many it queued.
  */
 export async function requeueStrandedOnboardings(olderThanMs: number): Promise<number> {
-  const stranded = await db.onboarding.findMany({
-    where: { status: "QUEUED", createdAt: { lt: new Date(Date.now() - olderThanMs) } },
+  const since = new Date(Date.now() - olderThanMs);
+  const candidates = await db.onboarding.findMany({
+    where: {
+      OR: [
+        { status: "QUEUED", createdAt: { lt: since } },
+        { status: "RUNNING", startedAt: { lt: since } },
+      ],
+    },
     select: { id: true },
     take: 100,
   });
+  if (candidates.length === 0) return 0;
+  const missing = await jobsMissing(
+    QUEUES.onboarding,
+    candidates.map(({ id }) => jobIds.onboarding(id)),
+  );
+  const stranded = candidates.filter((_, i) => missing[i]);
   for (const { id } of stranded) await addOnboardingJob(id);
+  if (stranded.length > 0) logger.info({ onboardings: stranded.length }, "stranded onboardings queued again");
   return stranded.length;
 }

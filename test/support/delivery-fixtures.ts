@@ -205,6 +205,8 @@ export async function planActions(
       sentAt: spec.sentAt,
       providerMessageId: spec.providerMessageId,
       claimedAt: spec.claimedAt,
+      // As a claim made at claimedAt and never renewed would have it.
+      leaseExpiresAt: spec.claimedAt && new Date(spec.claimedAt.getTime() + config().DELIVERY_LEASE_MS),
       dispatchedAt: spec.dispatchedAt,
     })),
   });

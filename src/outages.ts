@@ -1,0 +1,74 @@
+// Which failures mean "a dependency is away" (PostgreSQL or Redis unreachable, restarting, or
+// a connection dropped) rather than "this work is wrong". An outage is retried until the
+// dependency is back; it never dead-letters work and is answered SERVICE_UNAVAILABLE.
+
+/** Socket-level failures (Node's errno codes) of a connection to PostgreSQL or Redis. */
+const SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/**
+ * PostgreSQL SQLSTATEs of an unavailable server (PostgreSQL docs, Appendix A): class 08
+ * (connection exception) is matched by prefix; 57P01 admin_shutdown, 57P02 crash_shutdown,
+ * 57P03 cannot_connect_now (starting up, in recovery), 53300 too_many_connections.
+ */
+const SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+
+/**
+ * Prisma's codes for an unreachable database (Prisma error reference): P1001 can't reach,
+ * P1002 timed out, P1008 operation timed out, P1017 server closed the connection, P2024 timed
+ * out fetching a connection from the pool.
+ */
+const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+
+/** @prisma/driver-adapter-utils' error kinds for a lost or refused connection. */
+const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
+
+/** Messages of node-postgres, ioredis and BullMQ that carry no code. */
+const MESSAGES = [
+  /Connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error and is not queryable/i,
+  /Connection is closed/i,
+  /Stream isn't writeable/i,
+  /Command timed out/i,
+  /Reached the max retries per request limit/i,
+  /Redis unavailable/i,
+];
+
+type ErrorLike = {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: { cause?: { kind?: string; code?: string } } };
+};
+
+/**
+ * True when `error` (or any error in its `cause` chain, or a Prisma driver-adapter error it
+ * wraps) says PostgreSQL or Redis could not be reached or dropped the connection.
+ */
+export function isOutage(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === "object" && depth < 5; depth++) {
+    const e = current as ErrorLike;
+    const code = typeof e.code === "string" ? e.code : "";
+    if (SOCKET_CODES.has(code) || SQLSTATES.has(code) || PRISMA_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) {
+      return true;
+    }
+    const adapter = e.meta?.driverAdapterError?.cause;
+    if (adapter && (ADAPTER_KINDS.has(adapter.kind ?? "") || SQLSTATES.has(adapter.code ?? ""))) return true;
+    if (typeof e.message === "string" && MESSAGES.some((m) => m.test(e.message as string))) return true;
+    current = e.cause;
+  }
+  return false;
+}
+
+/** How long a client is told to wait before retrying during an outage (Retry-After, seconds). */
+export const OUTAGE_RETRY_AFTER_SECONDS = 5;
