@@ -5,10 +5,10 @@ import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
 import { sweepUnprocessedEvents } from "../src/events/dispatch.js";
 import { logger } from "../src/logger.js";
-import { isOutage } from "../src/outages.js";
 import { registry } from "../src/observability/metrics.js";
 import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
 import { requeueStrandedOnboardings } from "../src/onboarding/onboarding-service.js";
+import { isOutage } from "../src/outages.js";
 import { QUEUES, workerConnection } from "../src/queues.js";
 
 /** An onboarding still QUEUED after this long has lost its job. */

@@ -4,6 +4,7 @@ import { inTransaction } from "../db/transaction.js";
 import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { deliveryLateness, deliveryOutcomes } from "../observability/metrics.js";
+import { isOutage } from "../outages.js";
 import { closeRedis, createCommandRedis } from "../redis.js";
 import { publishActionChanges } from "./action-feed.js";
 import { type ChannelPayload, fallbackFor, parsePayload } from "./action-payload.js";
@@ -298,12 +299,18 @@ export function startScheduler(options: SchedulerOptions = {}): { stop(): Promis
   const stopping = new AbortController();
 
   const loop = (async () => {
+    let inOutage = false;
     while (!stopping.signal.aborted) {
       let claimed = 0;
       try {
         claimed = await scheduler.tick();
+        if (inOutage) logger.info("scheduler ticks succeed again");
+        inOutage = false;
       } catch (error) {
-        logger.error({ err: error }, "scheduler tick failed");
+        // An outage fails every tick until it ends: said once. Anything else, every time.
+        if (!isOutage(error)) logger.error({ err: error }, "scheduler tick failed");
+        else if (!inOutage) logger.warn({ err: error }, "scheduler waiting for PostgreSQL or Redis");
+        inOutage = isOutage(error);
       }
       if (claimed < scheduler.batchSize) {
         await sleep(intervalMs, undefined, { signal: stopping.signal }).catch(() => {});
