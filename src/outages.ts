@@ -47,27 +47,26 @@ const MESSAGES = [
 type ErrorLike = {
   code?: unknown;
   message?: unknown;
-  cause?: unknown;
   meta?: { driverAdapterError?: { cause?: { kind?: string; code?: string } } };
 };
 
 /**
- * True when `error` (or any error in its `cause` chain, or a Prisma driver-adapter error it
- * wraps) says PostgreSQL or Redis could not be reached or dropped the connection.
+ * True when `error` says PostgreSQL or Redis could not be reached or dropped the connection:
+ * errors raised by pg, Prisma (and the driver-adapter error it wraps), ioredis and BullMQ.
+ * Causes are not followed on purpose: a call to someone else's server (an external agent, the
+ * OpenAI API, a provider) fails with the same socket codes in its `cause`, and that is the
+ * other party's failure, retried and dead-lettered as usual, not an outage of ours.
  */
 export function isOutage(error: unknown): boolean {
-  for (let current = error, depth = 0; current && typeof current === "object" && depth < 5; depth++) {
-    const e = current as ErrorLike;
-    const code = typeof e.code === "string" ? e.code : "";
-    if (SOCKET_CODES.has(code) || SQLSTATES.has(code) || PRISMA_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) {
-      return true;
-    }
-    const adapter = e.meta?.driverAdapterError?.cause;
-    if (adapter && (ADAPTER_KINDS.has(adapter.kind ?? "") || SQLSTATES.has(adapter.code ?? ""))) return true;
-    if (typeof e.message === "string" && MESSAGES.some((m) => m.test(e.message as string))) return true;
-    current = e.cause;
+  if (!error || typeof error !== "object") return false;
+  const e = error as ErrorLike;
+  const code = typeof e.code === "string" ? e.code : "";
+  if (SOCKET_CODES.has(code) || SQLSTATES.has(code) || PRISMA_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) {
+    return true;
   }
-  return false;
+  const adapter = e.meta?.driverAdapterError?.cause;
+  if (adapter && (ADAPTER_KINDS.has(adapter.kind ?? "") || SQLSTATES.has(adapter.code ?? ""))) return true;
+  return typeof e.message === "string" && MESSAGES.some((m) => m.test(e.message as string));
 }
 
 /** How long a client is told to wait before retrying during an outage (Retry-After, seconds). */

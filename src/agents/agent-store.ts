@@ -58,11 +58,16 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
 
 const CONTEXT_DATES = ["lastSeenAt", "lastMessageAt", "createdAt", "updatedAt"] as const;
 
-/** The event, its consumer's context and the creator's active agents; null if the event is gone. */
+/**
+ * The event, its consumer's context and the creator's active agents; null if the event is gone.
+ * Throws when the consumer has no context (ingestion writes both in one transaction, so the data
+ * is damaged): the run is dead-lettered rather than skipped as if done.
+ */
 export async function loadEvent(eventId: string): Promise<LoadedEvent | null> {
   const { rows } = await pool.query<LoadedRow>(LOAD, [eventId]);
   const row = rows[0];
-  if (!row?.context) return null;
+  if (!row) return null;
+  if (!row.context) throw new Error(`consumer ${row.consumerId} of event ${eventId} has no context`);
   // JSON carries timestamps as strings; the agents work with Dates.
   const context = { ...row.context } as Record<string, unknown>;
   for (const key of CONTEXT_DATES) context[key] = context[key] ? new Date(context[key] as string) : null;
