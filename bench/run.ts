@@ -198,6 +198,8 @@ const env: NodeJS.ProcessEnv = {
   DELIVERY_RATE_EMAIL_PER_SECOND: "1000000",
   DELIVERY_RATE_WHATSAPP_PER_SECOND: "1000000",
   DELIVERY_RATE_WEBHOOK_PER_SECOND: "1000000",
+  // The bench's webhook receiver listens on loopback: admitted as an operator would.
+  OUTBOUND_ALLOWED_HOSTS: "127.0.0.1",
 };
 // This process uses Closer's services for setup: they read the same configuration.
 Object.assign(process.env, env, { CLOSER_PROCESS: "closer-bench" });

@@ -1,3 +1,4 @@
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { DEFAULT_DATABASE_URL } from "./db/database-url.js";
 
@@ -6,6 +7,25 @@ const bool = z
   .transform((v) => v === "true" || v === "1");
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const url = z.url({ message: "must be a URL" });
+/** A comma-separated list, trimmed and lower-cased; empty by default. */
+const hostList = z
+  .string()
+  .default("")
+  .transform((hosts) =>
+    hosts
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
+
+function ipaddrCidr(entry: string): boolean {
+  try {
+    ipaddr.parseCIDR(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Every setting comes from the environment; defaults work on a developer machine of ours. */
 const configSchema = z.object({
@@ -90,16 +110,17 @@ const configSchema = z.object({
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).default("dev-whatsapp-verify-token"),
   WEBHOOK_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-webhook-signing-secret"),
   /** Hosts webhook actions may call, comma-separated; empty allows any. Agents choose the URL, so set it in production. */
-  WEBHOOK_ALLOWED_HOSTS: z
-    .string()
-    .default("")
-    .transform((hosts) =>
-      hosts
-        .split(",")
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
-    ),
+  WEBHOOK_ALLOWED_HOSTS: hostList,
   PROVIDER_TIMEOUT_MS: int(100).default(10_000),
+  /**
+   * Internal hosts that agents, webhooks and providers may call on purpose: host names, IP
+   * addresses or CIDR ranges, comma-separated. Everything else on this machine or a private,
+   * link-local, multicast or unspecified address is refused.
+   */
+  OUTBOUND_ALLOWED_HOSTS: hostList.refine(
+    (entries) => entries.every((e) => !e.includes("/") || ipaddrCidr(e)),
+    "a range must be a CIDR such as 10.0.0.0/8",
+  ),
 });
 
 /** Rules between settings, each reported on the setting to change. */

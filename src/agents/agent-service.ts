@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import { enqueueAgentRuns } from "../events/dispatch.js";
 import { reopenEvent } from "../events/event-processing.js";
 import type { CreatorProfile, Prisma } from "../generated/prisma/client.js";
+import { outboundAllowList, refusedUrl } from "../outbound/guarded-http.js";
 import type { ProfileContent } from "../profiles/profile-content.js";
 import {
   type AgentConfig,
@@ -67,6 +68,15 @@ export async function deployAgent(input: DeployAgentInput, actor: Viewer | null,
   const parsed = deployInput.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error);
   const { creatorId, name, kind, runtime, tunables, externalHttp } = parsed.data;
+  if (externalHttp) {
+    // The worker checks every connection too (DNS may change); this says it at once, by field.
+    const refused = await refusedUrl(externalHttp.url, outboundAllowList());
+    if (refused) {
+      throw new ValidationError(`Invalid input: externalHttp.url: ${refused}`, [
+        { path: "externalHttp.url", message: refused },
+      ]);
+    }
+  }
   const work = async (t: Tx) => {
     const creator = await t.creator.findUnique({ where: { id: creatorId } });
     if (!creator) throw new NotFoundError("Creator", creatorId);

@@ -14,6 +14,9 @@ export default async function setup() {
   process.env.DATABASE_URL = url;
   process.env.NODE_ENV = "test";
   process.env.LOG_LEVEL ??= "silent";
+  // The tests' stand-ins for agent services, webhook receivers and providers listen on loopback:
+  // admitted as an operator would admit internal hosts. The SSRF tests set their own list.
+  process.env.OUTBOUND_ALLOWED_HOSTS ??= "127.0.0.1";
 
   return async () => {
     if (process.env.KEEP_TEST_DATABASE) return;

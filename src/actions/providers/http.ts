@@ -1,7 +1,11 @@
+import { type GuardedHttpClient, outboundHttp, refusalOf } from "../../outbound/guarded-http.js";
 import type { ProviderAnswer, SendResult } from "./provider.js";
 
-/** Stored answers are for people reading a failure: a few kilobytes say enough. */
-const MAX_STORED_BODY = 4_000;
+/** Of an answer, this much is read at most (a WhatsApp send answer is a few hundred bytes). */
+const MAX_READ_BYTES = 64 * 1024;
+/** A JSON answer this short is stored whole; a longer one, or any other, as an excerpt. */
+const MAX_STORED_JSON = 1_000;
+const EXCERPT_CHARS = 300;
 
 /** Errors raised before a request left this machine: the message certainly was not sent. */
 const NOT_SENT_CODES = new Set([
@@ -22,14 +26,40 @@ export type HttpPost = {
 
 export type HttpAnswer = { status: number; body: unknown };
 
-async function readBody(response: Response): Promise<unknown> {
-  const text = (await response.text()).slice(0, MAX_STORED_BODY);
-  if (!response.headers.get("content-type")?.includes("json")) return text;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+/** Reads at most MAX_READ_BYTES of the answer, then lets the rest go. */
+async function readText(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < MAX_READ_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
   }
+  await reader.cancel().catch(() => {});
+  return Buffer.concat(chunks).subarray(0, MAX_READ_BYTES).toString("utf8");
+}
+
+/**
+ * The answer as the provider's code reads it (parsed JSON when it is JSON) and as it is stored
+ * for people reading a failure: a short JSON answer whole, anything else as a short excerpt with
+ * control characters removed, never a whole page.
+ */
+async function readAnswer(response: Response): Promise<{ parsed: unknown; stored: ProviderAnswer }> {
+  const text = await readText(response);
+  let parsed: unknown = text;
+  if (response.headers.get("content-type")?.includes("json")) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+  }
+  if (parsed !== text && text.length <= MAX_STORED_JSON)
+    return { parsed, stored: { status: response.status, body: parsed } };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point.
+  const excerpt = text.replace(/[\u0000-\u001f\u007f]+/g, " ").slice(0, EXCERPT_CHARS);
+  return { parsed, stored: { status: response.status, excerpt, length: text.length } };
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -38,23 +68,25 @@ function errorCode(error: unknown): string | undefined {
 }
 
 /**
- * POSTs a request and classifies the outcome; `onSuccess` reads the provider's message id from a
- * 2xx answer. HTTP 408, 429 and 5xx are worth another try, any other 4xx is a refusal.
+ * POSTs a request through the guarded client (no internal address, no redirect) and classifies
+ * the outcome; `onSuccess` reads the provider's message id from a 2xx answer. HTTP 408, 429 and
+ * 5xx are worth another try; any other 4xx, a 3xx, or a refused destination is a refusal.
  */
 export async function postToProvider(
   request: HttpPost,
   onSuccess: (answer: HttpAnswer) => string | null,
+  client: GuardedHttpClient = outboundHttp(),
 ): Promise<SendResult> {
   let response: Response;
   try {
-    response = await fetch(request.url, {
-      method: "POST",
+    response = await client.request(request.url, {
       headers: request.headers,
       body: request.body,
-      signal: AbortSignal.timeout(request.timeoutMs),
-      redirect: "error",
+      timeoutMs: request.timeoutMs,
     });
   } catch (error) {
+    const refusal = refusalOf(error);
+    if (refusal) return { ok: false, kind: "rejected", reason: refusal.message, answer: { error: refusal.message } };
     const code = errorCode(error);
     const answer: ProviderAnswer = { error: (error as Error).message, code: code ?? null };
     if (code && NOT_SENT_CODES.has(code)) {
@@ -68,14 +100,18 @@ export async function postToProvider(
       answer,
     };
   }
-  let body: unknown;
+  let read: { parsed: unknown; stored: ProviderAnswer };
   try {
-    body = await readBody(response);
+    read = await readAnswer(response);
   } catch (error) {
-    body = `unreadable body: ${(error as Error).message}`;
+    read = { parsed: null, stored: { status: response.status, error: `unreadable body: ${(error as Error).message}` } };
   }
-  const answer: ProviderAnswer = { status: response.status, body };
-  if (response.ok) return { ok: true, providerMessageId: onSuccess({ status: response.status, body }), answer };
+  const answer = read.stored;
+  if (response.ok)
+    return { ok: true, providerMessageId: onSuccess({ status: response.status, body: read.parsed }), answer };
+  if (response.status >= 300 && response.status < 400) {
+    return { ok: false, kind: "rejected", reason: `HTTP ${response.status}: redirects are not followed`, answer };
+  }
   const retryable = response.status === 408 || response.status === 429 || response.status >= 500;
   return {
     ok: false,

@@ -1,3 +1,4 @@
+import { GuardedHttpClient, outboundAllowList } from "../../outbound/guarded-http.js";
 import type { WhatsAppPayload } from "../action-payload.js";
 import { postToProvider } from "./http.js";
 import type { Provider } from "./provider.js";
@@ -13,6 +14,8 @@ export type WhatsAppSettings = {
 /** A text message through the WhatsApp Cloud API; the answer's message id (wamid) ties status callbacks to the action. */
 export function createWhatsAppProvider(settings: WhatsAppSettings): Provider<WhatsAppPayload> {
   const endpoint = `${settings.apiUrl.replace(/\/$/, "")}/${encodeURIComponent(settings.phoneNumberId)}/messages`;
+  // The operator chose this endpoint: its host is admitted for this provider, wherever it is.
+  const client = new GuardedHttpClient(outboundAllowList([settings.apiUrl]));
   return {
     name: "whatsapp-cloud",
     send: ({ payload }) =>
@@ -33,7 +36,8 @@ export function createWhatsAppProvider(settings: WhatsAppSettings): Provider<Wha
           const id = (body as { messages?: { id?: unknown }[] } | null)?.messages?.[0]?.id;
           return typeof id === "string" ? id : null;
         },
+        client,
       ),
-    close: async () => {},
+    close: () => client.close(),
   };
 }

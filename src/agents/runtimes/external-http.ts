@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { UnrecoverableError } from "bullmq";
 import { z } from "zod";
+import { outboundHttp, refusalOf } from "../../outbound/guarded-http.js";
 import { type AgentContext, type AgentEvent, plannedActionSchema } from "../agent.js";
 import { agentConfigSchema } from "../agent-config.js";
 import type { AgentOutcome, AgentRecord, AgentRuntime } from "./runtime.js";
@@ -25,17 +26,31 @@ export function signBody(secret: string, timestamp: string, body: string): strin
 
 async function callOnce(url: string, secret: string, body: string, timeoutMs: number) {
   const timestamp = String(Math.floor(Date.now() / 1000));
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-closer-timestamp": timestamp,
-      "x-closer-signature": signBody(secret, timestamp, body),
-    },
-    body,
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (!response.ok) throw new Error(`agent service answered HTTP ${response.status}`);
+  let response: Response;
+  try {
+    response = await outboundHttp().request(url, {
+      headers: {
+        "content-type": "application/json",
+        "x-closer-timestamp": timestamp,
+        "x-closer-signature": signBody(secret, timestamp, body),
+      },
+      body,
+      timeoutMs,
+    });
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const refusal = refusalOf(error);
+    // A refused address stays refused: no retry.
+    if (refusal) throw new UnrecoverableError(`agent service ${refusal.message}`);
+    throw new Error(
+      `agent service unreachable: ${(error as Error).message}${cause ? ` (${(cause as Error).message})` : ""}`,
+    );
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => {});
+    const redirect = response.status >= 300 && response.status < 400 ? ": redirects are not followed" : "";
+    throw new Error(`agent service answered HTTP ${response.status}${redirect}`);
+  }
   const parsed = answerSchema.safeParse(await response.json().catch(() => null));
   // A malformed answer is the service's bug: retrying the same input would not fix it.
   if (!parsed.success) throw new UnrecoverableError(`agent service answer is invalid: ${parsed.error.message}`);
