@@ -3,10 +3,18 @@ import type { AddressInfo } from "node:net";
 import type { ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
+import { AuthenticationError, authenticate } from "./auth/api-keys.js";
+import { config } from "./config.js";
 import { createYogaServer } from "./graphql/yoga.js";
+import { logger } from "./logger.js";
 import { closeSharedConnections } from "./shutdown.js";
 
 const SHUTDOWN_GRACE_MS = 5_000;
+
+/** graphql-ws close codes: 4401 and 4403 as the protocol's own Unauthorized and Forbidden; 1013 Try Again Later (RFC 6455 registry). */
+const WS_UNAUTHORIZED = 4401;
+const WS_FORBIDDEN = 4403;
+const WS_TRY_AGAIN_LATER = 1013;
 
 type EnvelopedArgs = ExecutionArgs & {
   rootValue: { execute: (a: unknown) => unknown; subscribe: (a: unknown) => unknown };
@@ -16,10 +24,42 @@ type EnvelopedArgs = ExecutionArgs & {
 export async function startApiServer(port: number, host = "127.0.0.1") {
   const { yoga, close: closeYoga } = createYogaServer();
   const server = createServer(yoga);
-  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // A frame larger than an HTTP body may be closes the socket with 1009 (message too big).
+  const wsServer = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: config().HTTP_BODY_LIMIT_BYTES,
+  });
 
   const wsCleanup = useServer(
     {
+      // The key comes in connectionParams ({ authorization: "Bearer <key>" }) or in the upgrade
+      // request's Authorization header; every subscription on the socket is then authorised with it.
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const fromParams = params.authorization ?? params.Authorization;
+        const header = typeof fromParams === "string" ? fromParams : (ctx.extra.request.headers.authorization ?? null);
+        if (!header) {
+          ctx.extra.socket.close(
+            WS_UNAUTHORIZED,
+            "Unauthorized: send connectionParams { authorization: 'Bearer <api key>' }",
+          );
+          return false;
+        }
+        try {
+          if (!(await authenticate(header))) throw new AuthenticationError("No API key");
+        } catch (error) {
+          if (error instanceof AuthenticationError) {
+            ctx.extra.socket.close(WS_FORBIDDEN, `Forbidden: ${error.message}`);
+          } else {
+            logger.warn({ err: error }, "WebSocket authentication failed");
+            ctx.extra.socket.close(WS_TRY_AGAIN_LATER, "Service temporarily unavailable: retry shortly");
+          }
+          return false;
+        }
+        (ctx.extra as { authorization?: string }).authorization = header;
+        return true;
+      },
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
       subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
@@ -28,7 +68,7 @@ export async function startApiServer(port: number, host = "127.0.0.1") {
           request: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
-          connectionParams: ctx.connectionParams,
+          authorization: (ctx.extra as { authorization?: string }).authorization ?? null,
           clientAddress: ctx.extra.request.socket.remoteAddress,
         });
         const args = {

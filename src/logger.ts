@@ -1,8 +1,8 @@
 import { pino } from "pino";
 import { config } from "./config.js";
 
-// Contact details never reach the logs: any field with one of these names is redacted.
-const CONTACT_FIELDS = ["email", "phone", "to", "externalId", "authorization"];
+// Contact details and secrets never reach the logs: any field with one of these names is redacted.
+const CONTACT_FIELDS = ["email", "phone", "to", "externalId", "authorization", "secret", "token"];
 
 export const logger = pino({
   level: config().LOG_LEVEL,

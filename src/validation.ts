@@ -24,6 +24,12 @@ export const phone = z
   .transform((p) => p.replace(/[\s().-]/g, ""))
   .pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an international number such as +14155550123"));
 
+/**
+ * A URL that may end up in a message or a request: http or https with a host, nothing else
+ * (javascript:, data:, file: and the like would run or read something where they land).
+ */
+export const webUrl = z.url({ protocol: /^https?$/, message: "must be an http or https URL" });
+
 export const handle = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9_-]{1,62}[a-z0-9])$/, "3 to 64 lowercase letters, digits, _ or -");

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { config } from "../config.js";
 import type { Channel } from "../generated/prisma/enums.js";
-import { email, phone } from "../validation.js";
+import { email, phone, webUrl } from "../validation.js";
 
 // What an action's payload holds on each channel. Agents write payloads as JSON; they are
 // checked here at send time, so a malformed one fails with a reason instead of a provider error.
@@ -25,7 +25,7 @@ const messageFields = {
 export const emailPayload = z.object({ to: email, ...messageFields });
 export const whatsAppPayload = z.object({ to: phone, ...messageFields });
 export const webhookPayload = z.object({
-  url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).refine((url) => {
+  url: webUrl.refine((url) => {
     const allowed = config().WEBHOOK_ALLOWED_HOSTS;
     return allowed.length === 0 || allowed.includes(new URL(url).hostname.toLowerCase());
   }, "host is not in WEBHOOK_ALLOWED_HOSTS"),

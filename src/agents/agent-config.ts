@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { profileContentSchema } from "../profiles/profile-content.js";
+import { webUrl } from "../validation.js";
 
 /** What the agent knows of the creator: a snapshot of the active profile, refreshed when it changes. */
 export const profileSnapshot = profileContentSchema.extend({
@@ -38,7 +39,7 @@ export type AgentTunables = z.infer<typeof tunablesSchema>;
 
 /** How EXTERNAL_HTTP agents are reached. */
 export const externalHttpSchema = z.object({
-  url: z.url(),
+  url: webUrl,
   /** HMAC-SHA256 key for the X-Closer-Signature header. */
   secret: z.string().min(16),
   timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
@@ -51,3 +52,16 @@ export const agentConfigSchema = z.object({
   externalHttp: externalHttpSchema.optional(),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/**
+ * The config as the API shows it: secrets are write-only, so the external service's signing
+ * secret is replaced by `secretSet: true` (deploying again with a new secret replaces it).
+ */
+export function visibleAgentConfig(raw: unknown): unknown {
+  const parsed = agentConfigSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const { externalHttp, ...rest } = parsed.data;
+  if (!externalHttp) return rest;
+  const { secret, ...endpoint } = externalHttp;
+  return { ...rest, externalHttp: { ...endpoint, secretSet: secret.length > 0 } };
+}

@@ -1,6 +1,7 @@
 import { db } from "../db/client.js";
 import { AgentRuntime, AgentStatus, InvocationStatus } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
+import { visibleAgentConfig } from "./agent-config.js";
 
 export const AgentRuntimeEnum = builder.enumType(AgentRuntime, {
   name: "AgentRuntime",
@@ -19,7 +20,12 @@ export const AgentNode = builder.prismaNode("Agent", {
     kind: t.exposeString("kind", { description: 'The registered agent class, e.g. "generic_sales".' }),
     runtime: t.expose("runtime", { type: AgentRuntimeEnum }),
     status: t.expose("status", { type: AgentStatusEnum }),
-    config: t.expose("config", { type: "JSON", description: "The profile snapshot and tunables the agent runs with." }),
+    config: t.field({
+      type: "JSON",
+      description:
+        "The profile snapshot and tunables the agent runs with. Secrets are write-only: externalHttp shows secretSet, never the secret.",
+      resolve: (agent) => visibleAgentConfig(agent.config),
+    }),
     profile: t.prismaField({
       type: "CreatorProfile",
       nullable: true,

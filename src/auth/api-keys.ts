@@ -8,6 +8,7 @@ import type { ApiKey } from "../generated/prisma/client.js";
 import type { ApiKeyKind } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { publishBestEffort } from "../pubsub.js";
+import { endStreamsOfKey } from "./live-streams.js";
 import type { Viewer } from "./viewer.js";
 
 // Keys carry a readable kind marker so a leaked key is recognisable (and an ingest key is
@@ -34,9 +35,14 @@ export class AuthenticationError extends Error {}
  */
 const verifiedKeys = new Map<string, { viewer: Viewer; until: number }>();
 
-export function forgetRevokedKey(hash: string): void {
-  verifiedKeys.delete(hash);
+/** Forgets a revoked key in this process: no cached verification, no live stream (see live-streams). */
+export function forgetRevokedKey(revoked: RevokedKey): void {
+  verifiedKeys.delete(revoked.hash);
+  endStreamsOfKey(revoked.keyId);
 }
+
+/** What a revocation broadcast carries. */
+export type RevokedKey = { hash: string; keyId: string };
 
 /** The channel on which revocations reach every API process. */
 export function revocationChannel(): string {
@@ -129,8 +135,9 @@ export async function revokeApiKey(id: string, actor: Viewer | null) {
     return row;
   });
   // After commit, so no request can cache the key again from the row before it changed.
-  forgetRevokedKey(revoked.hash);
-  if (!(await publishBestEffort(revocationChannel(), { hash: revoked.hash }))) {
+  const message: RevokedKey = { hash: revoked.hash, keyId: revoked.id };
+  forgetRevokedKey(message);
+  if (!(await publishBestEffort(revocationChannel(), message))) {
     logger.warn("revocation broadcast failed; other instances forget the key on expiry");
   }
   return revoked;

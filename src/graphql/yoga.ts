@@ -2,10 +2,17 @@ import { randomUUID } from "node:crypto";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
-import { createYoga, maskError, type Plugin } from "graphql-yoga";
+import { createYoga, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
-import { AuthenticationError, authenticate, forgetRevokedKey, revocationChannel } from "../auth/api-keys.js";
+import {
+  AuthenticationError,
+  authenticate,
+  forgetRevokedKey,
+  type RevokedKey,
+  revocationChannel,
+} from "../auth/api-keys.js";
+import { endOnRevocation } from "../auth/live-streams.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import { config } from "../config.js";
 import { pool } from "../db/client.js";
@@ -21,15 +28,14 @@ import { schema } from "./schema.js";
 
 type ServerContext = {
   request: Request;
-  /** graphql-ws connections authenticate with connectionParams instead of headers. */
-  connectionParams?: Record<string, unknown>;
+  /** Set for graphql-ws operations: the key the socket was opened with (see api-server.ts). */
+  authorization?: string | null;
   clientAddress?: string;
 };
 
 function authorizationOf(ctx: ServerContext): string | null {
-  const fromParams = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-  if (typeof fromParams === "string") return fromParams;
-  return ctx.request?.headers?.get("authorization") ?? null;
+  if (ctx.authorization !== undefined) return ctx.authorization;
+  return ctx.request.headers.get("authorization");
 }
 
 async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<RequestContext> {
@@ -99,6 +105,26 @@ function operationalEndpoints(redis: Redis): Plugin {
   };
 }
 
+/** Every subscription stream ends, with an UNAUTHENTICATED error, as soon as its key is revoked. */
+function endStreamsOnRevocation(): Plugin<Record<string, unknown>, RequestContext> {
+  return {
+    onSubscribe({ args }) {
+      const keyId = (args.contextValue as unknown as RequestContext).viewer?.keyId;
+      if (!keyId) return;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!isAsyncIterable(result)) return;
+          setResult(
+            endOnRevocation(result, keyId, {
+              errors: [unauthenticated("This API key has been revoked: the subscription has ended")],
+            }),
+          );
+        },
+      };
+    },
+  };
+}
+
 function requestTiming(): Plugin {
   return {
     onExecute({ args }) {
@@ -114,9 +140,7 @@ export function createYogaServer() {
   const redis = createCommandRedis("closer-api");
   const limiter = new RateLimiter(redis);
   // Keys revoked through any instance are forgotten here at once.
-  const revocations = livePubSub().subscribe(revocationChannel(), ({ hash }: { hash: string }) =>
-    forgetRevokedKey(hash),
-  );
+  const revocations = livePubSub().subscribe(revocationChannel(), (revoked: RevokedKey) => forgetRevokedKey(revoked));
   revocations.catch((error) =>
     logger.warn({ err: error }, "revocation feed unavailable; cached keys expire on their own"),
   );
@@ -159,6 +183,7 @@ export function createYogaServer() {
       operationalEndpoints(redis),
       whatsAppCallbacks(),
       requestTiming(),
+      endStreamsOnRevocation(),
       maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),
       maxTokensPlugin({ n: settings.GRAPHQL_MAX_TOKENS }),
       ...(settings.GRAPHQL_INTROSPECTION ? [] : [useDisableIntrospection()]),

@@ -506,7 +506,8 @@ function parseUrl(value: unknown): string | null {
   const candidate = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : `https://${text}`;
   try {
     const url = new URL(candidate);
-    return url.hostname.includes(".") ? candidate : null;
+    // Only web links go into messages: any other scheme is dropped, not repaired.
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname.includes(".") ? candidate : null;
   } catch {
     return null;
   }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { email, handle, phone, timezone } from "../validation.js";
+import { email, handle, phone, timezone, webUrl } from "../validation.js";
 
 // What a creator gives us to be onboarded. Stored as the onboarding's rawData, so a profile can be
 // regenerated later from exactly what was sent.
@@ -24,7 +24,7 @@ const rawServiceSchema = z.object({
     .toUpperCase()
     .regex(/^[A-Z]{3}$/, "must be a 3-letter ISO currency code")
     .nullish(),
-  url: z.url().nullish(),
+  url: webUrl.nullish(),
   durationMinutes: z
     .number()
     .int()
@@ -42,7 +42,7 @@ export const rawDataSchema = z
     timezone: timezone.nullish(),
     bio: text(10_000),
     services: listOf(rawServiceSchema, 50),
-    links: listOf(z.url(), 50),
+    links: listOf(webUrl, 50),
     testimonials: listOf(z.string().trim().min(1).max(2_000), 50),
     audienceNotes: text(10_000),
     freeText: text(50_000),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { webUrl } from "../validation.js";
 
 // The shape of a sales profile, shared by the LLM output validation, hand edits and the agent.
 
@@ -12,7 +13,7 @@ export const serviceSchema = z.object({
     .regex(/^[A-Z]{3}$/, "must be a 3-letter ISO currency code")
     .nullable()
     .default(null),
-  url: z.url().nullable().default(null),
+  url: webUrl.nullable().default(null),
   durationMinutes: z.number().int().positive().nullable().default(null),
   /** A short pitch for this service, used in follow-ups after repeated views. */
   pitch: z.string().max(2000).default(""),
