@@ -19,7 +19,14 @@ import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
 import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
 import { fromGlobalId, toGlobalId } from "./support/ids.js";
-import { AgentDecisions, DeployAgent, IngestEvent, IngestEvents } from "./support/operations.js";
+import {
+  AgentDecisions,
+  DeployAgent,
+  IngestEvent,
+  IngestEvents,
+  IngestEventsWithContext,
+  IngestEventWithContext,
+} from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 import { makeActiveProfile } from "./support/profile-fixture.js";
 import { subscribeSse } from "./support/sse.js";
@@ -101,9 +108,9 @@ describe("the event loop", () => {
     const platform = await subscribeSse(api.url, AgentDecisions, {}, await makeAdminKey());
     try {
       const ingested = await api.request(
-        IngestEvent,
+        IngestEventWithContext,
         { creatorId: alice.gid, event: { consumer: reachable("sam"), type: "page_view", payload: { url: "/" } } },
-        alice.ingestKey,
+        alice.creatorKey,
       );
       expect(ingested.data?.ingestEvent).toMatchObject({
         __typename: "IngestedEvent",
@@ -236,8 +243,8 @@ describe("idempotent ingestion", () => {
       idempotencyKey: "view-1",
       payload: { url: "/a" },
     };
-    const first = await api.request(IngestEvent, { creatorId: carol.gid, event }, carol.ingestKey);
-    const second = await api.request(IngestEvent, { creatorId: carol.gid, event }, carol.ingestKey);
+    const first = await api.request(IngestEventWithContext, { creatorId: carol.gid, event }, carol.creatorKey);
+    const second = await api.request(IngestEventWithContext, { creatorId: carol.gid, event }, carol.creatorKey);
     expect(first.data?.ingestEvent).toMatchObject({ duplicate: false });
     expect(second.data?.ingestEvent).toMatchObject({ duplicate: true, context: { eventCount: 1 } });
     const ids = [first, second].map(
@@ -292,7 +299,7 @@ describe("batches", () => {
       type: "page_view",
       idempotencyKey: `b-${i}`,
     }));
-    const response = await api.request(IngestEvents, { creatorId: fay.gid, events }, fay.ingestKey);
+    const response = await api.request(IngestEventsWithContext, { creatorId: fay.gid, events }, fay.creatorKey);
     const results = (response.data!.ingestEvents as { results: { context: { eventCount: number } }[] }).results;
     expect(results).toHaveLength(50);
     expect(

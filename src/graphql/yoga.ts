@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import type { ExecutionArgs } from "graphql";
 import { createYoga, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
@@ -12,6 +13,7 @@ import {
   type RevokedKey,
   revocationChannel,
 } from "../auth/api-keys.js";
+import { forbiddenForIngestKey } from "../auth/ingest-selection.js";
 import { endOnRevocation } from "../auth/live-streams.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import { config } from "../config.js";
@@ -23,7 +25,7 @@ import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, redisDown } from "../redis.js";
 import type { RequestContext } from "./context.js";
-import { domainErrorToGraphQL, rateLimited, serviceUnavailable, unauthenticated } from "./errors.js";
+import { domainErrorToGraphQL, forbidden, rateLimited, serviceUnavailable, unauthenticated } from "./errors.js";
 import { schema } from "./schema.js";
 
 type ServerContext = {
@@ -101,6 +103,26 @@ function operationalEndpoints(redis: Redis): Plugin {
           new fetchAPI.Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }),
         );
       }
+    },
+  };
+}
+
+/** Ingest keys may select only what forbiddenForIngestKey allows, checked before anything runs. */
+function limitIngestKeys(): Plugin<Record<string, unknown>, RequestContext> {
+  const refuse = (args: ExecutionArgs) => {
+    const viewer = (args.contextValue as unknown as RequestContext).viewer;
+    if (viewer?.kind !== "INGEST") return null;
+    const field = forbiddenForIngestKey(args.schema, args.document);
+    return field ? { errors: [forbidden(`An ingest key may not select ${field}`)] } : null;
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = refuse(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = refuse(args);
+      if (refused) setResultAndStopExecution(refused);
     },
   };
 }
@@ -183,6 +205,7 @@ export function createYogaServer() {
       operationalEndpoints(redis),
       whatsAppCallbacks(),
       requestTiming(),
+      limitIngestKeys(),
       endStreamsOnRevocation(),
       maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),
       maxTokensPlugin({ n: settings.GRAPHQL_MAX_TOKENS }),

@@ -20,8 +20,26 @@ export const DeployAgent = graphql(`
   }
 `);
 
+/** What a landing page sends with its publishable ingest key: it learns ids and the duplicate flag only. */
 export const IngestEvent = graphql(`
   mutation IngestEvent($creatorId: ID!, $event: EventInput!) {
+    ingestEvent(creatorId: $creatorId, event: $event) {
+      __typename
+      ... on IngestedEvent {
+        duplicate
+        event {
+          id
+          type
+        }
+      }
+      ...IngestErrors
+    }
+  }
+`);
+
+/** The same with the consumer's context in the answer: creator and admin keys only. */
+export const IngestEventWithContext = graphql(`
+  mutation IngestEventWithContext($creatorId: ID!, $event: EventInput!) {
     ingestEvent(creatorId: $creatorId, event: $event) {
       __typename
       ... on IngestedEvent {
@@ -38,16 +56,7 @@ export const IngestEvent = graphql(`
           counters
         }
       }
-      ... on Error {
-        code
-        message
-      }
-      ... on ValidationError {
-        issues {
-          path
-          message
-        }
-      }
+      ...IngestErrors
     }
   }
 `);
@@ -62,20 +71,41 @@ export const IngestEvents = graphql(`
           event {
             id
           }
+        }
+      }
+      ...IngestErrors
+    }
+  }
+`);
+
+export const IngestEventsWithContext = graphql(`
+  mutation IngestEventsWithContext($creatorId: ID!, $events: [EventInput!]!) {
+    ingestEvents(creatorId: $creatorId, events: $events) {
+      __typename
+      ... on IngestedEvents {
+        results {
+          duplicate
+          event {
+            id
+          }
           context {
             eventCount
           }
         }
       }
-      ... on Error {
-        code
+      ...IngestErrors
+    }
+  }
+`);
+
+export const IngestErrors = graphql(`
+  fragment IngestErrors on Error {
+    code
+    message
+    ... on ValidationError {
+      issues {
+        path
         message
-      }
-      ... on ValidationError {
-        issues {
-          path
-          message
-        }
       }
     }
   }
