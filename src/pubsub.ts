@@ -2,7 +2,7 @@ import { RedisPubSub } from "graphql-redis-subscriptions";
 import type { Redis } from "ioredis";
 import { config } from "./config.js";
 import { logger } from "./logger.js";
-import { closeRedis, createBlockingRedis, createCommandRedis, redisDown } from "./redis.js";
+import { closeRedis, createBlockingRedis, createCommandRedis, noteCommandFailure, redisDown } from "./redis.js";
 
 // Topics and payloads of the live feed. Payloads carry ids and small facts only: subscription
 // fields refetch rows through Prisma, since Redis serialises to JSON (Dates, fresh state are lost).
@@ -47,6 +47,7 @@ export async function publishBestEffort(channel: string, message: object): Promi
     await live.publish(channel, message);
     return true;
   } catch (error) {
+    noteCommandFailure(live.getPublisher() as Redis, error);
     logger.warn({ err: error, channel }, "live feed publish failed");
     return false;
   }

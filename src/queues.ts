@@ -2,7 +2,7 @@ import { type JobsOptions, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { config } from "./config.js";
-import { closeRedis, createBlockingRedis, createCommandRedis, redisDown } from "./redis.js";
+import { closeRedis, createBlockingRedis, createCommandRedis, noteCommandFailure, redisDown } from "./redis.js";
 
 // Queue names, payloads and job ids in one place; the worker registers processors for them.
 
@@ -66,7 +66,7 @@ export async function onQueue<T>(name: QueueName, work: (queue: Queue) => Promis
   const q = queue(name);
   if (redisDown(producers.get(name)?.redis as Redis)) throw new Error("Redis unavailable: enqueue skipped");
   const added = work(q);
-  added.catch(() => {});
+  added.catch((error) => noteCommandFailure(producers.get(name)?.redis as Redis, error));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error("enqueue timed out: Redis unavailable")), config().ENQUEUE_TIMEOUT_MS);

@@ -44,6 +44,18 @@ export function redisDown(redis: Redis): boolean {
 }
 
 /**
+ * Call with a command's failure: a command that timed out on a connection that still looks
+ * connected means Redis hangs (stopped process, partition, overload). The connection is dropped
+ * and reconnects, so it counts as down (redisDown) until Redis answers again, and callers stop
+ * waiting on it after one timeout per connection instead of one per request.
+ */
+export function noteCommandFailure(redis: Redis, error: unknown): void {
+  if (error instanceof Error && /Command timed out/.test(error.message) && redis.status === "ready") {
+    redis.disconnect(true);
+  }
+}
+
+/**
  * Listens for a connection's errors (without a listener ioredis prints each one), logs its
  * outage once, not on every reconnection attempt, and its recovery.
  */

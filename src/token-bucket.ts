@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { logger } from "./logger.js";
-import { redisDown } from "./redis.js";
+import { noteCommandFailure, redisDown } from "./redis.js";
 
 // A token bucket refilled continuously, on Redis's clock so that processes' clocks need not agree.
 // The whole take is one script: concurrent processes never spend the same token. It answers
@@ -55,6 +55,7 @@ export class TokenBuckets {
         this.onLocal = false;
         return { taken: taken === 1, retryAfterMs: taken === 1 ? 0 : retryAfterMs };
       } catch (error) {
+        noteCommandFailure(this.redis, error);
         if (!this.onLocal) logger.warn({ err: error }, "token buckets unavailable in Redis: limiting per process");
         this.onLocal = true;
       }

@@ -1,6 +1,7 @@
 import { ChannelEnum } from "../creators/schema.js";
 import { ActionStatus } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
+import { ownRowById } from "../graphql/tenancy.js";
 
 export const ActionStatusEnum = builder.enumType(ActionStatus, {
   name: "ActionStatus",
@@ -9,6 +10,8 @@ export const ActionStatusEnum = builder.enumType(ActionStatus, {
 
 export const ActionNode = builder.prismaNode("Action", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (action) => ({ creator: action.creatorId }),
   description: "A message an agent planned: sent when due, once, if the consumer's consent and the send rules allow.",

@@ -1,6 +1,7 @@
 import { ChannelEnum } from "../creators/schema.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { notFoundWhenRefused } from "../graphql/tenancy.js";
 import { cancelAction, creatorOfAction } from "./action-service.js";
 import { ActionNode, ActionStatusEnum } from "./schema-types.js";
 
@@ -45,6 +46,7 @@ builder.mutationField("cancelAction", (t) =>
       // An unknown id gets past the scope check to answer a NotFoundError.
       return creatorId ? { creator: creatorId } : { manager: true };
     },
+    unauthorizedResolver: notFoundWhenRefused("Action", (args: { id: { id: string } }) => args.id.id),
     resolve: (_root, { id }, ctx) => cancelAction(id.id, ctx.viewer),
   }),
 );

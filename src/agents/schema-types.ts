@@ -1,6 +1,7 @@
 import { db } from "../db/client.js";
 import { AgentRuntime, AgentStatus, InvocationStatus } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
+import { ownRowById } from "../graphql/tenancy.js";
 import { visibleAgentConfig } from "./agent-config.js";
 
 export const AgentRuntimeEnum = builder.enumType(AgentRuntime, {
@@ -13,6 +14,8 @@ export const InvocationStatusEnum = builder.enumType(InvocationStatus, { name: "
 
 export const AgentNode = builder.prismaNode("Agent", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (agent) => ({ creator: agent.creatorId }),
   fields: (t) => ({
@@ -41,6 +44,8 @@ export const AgentNode = builder.prismaNode("Agent", {
 
 export const InvocationNode = builder.prismaNode("AgentInvocation", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (invocation) => ({ creator: invocation.creatorId }),
   description: "One run of an agent on one event.",

@@ -3,6 +3,7 @@ import { db } from "../db/client.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { given } from "../graphql/input.js";
+import { notFoundWhenRefused } from "../graphql/tenancy.js";
 import { type DeployAgentInput, deployAgent, retryInvocation, setAgentStatus } from "./agent-service.js";
 import { AgentNode, AgentRuntimeEnum, InvocationNode, InvocationStatusEnum } from "./schema-types.js";
 
@@ -93,6 +94,7 @@ for (const [field, status] of [
         const creatorId = await creatorOfAgent(id.id);
         return creatorId ? { creator: creatorId } : { manager: true };
       },
+      unauthorizedResolver: notFoundWhenRefused("Agent", (args: { id: { id: string } }) => args.id.id),
       resolve: (_root, { id }, ctx) => setAgentStatus(id.id, status, ctx.viewer),
     }),
   );
@@ -108,6 +110,7 @@ builder.mutationField("retryInvocation", (t) =>
       const found = await db.agentInvocation.findUnique({ where: { id: id.id }, select: { creatorId: true } });
       return found ? { creator: found.creatorId } : { manager: true };
     },
+    unauthorizedResolver: notFoundWhenRefused("AgentInvocation", (args: { id: { id: string } }) => args.id.id),
     resolve: (_root, { id }, ctx) => retryInvocation(id.id, ctx.viewer),
   }),
 );

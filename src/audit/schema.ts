@@ -1,9 +1,12 @@
 import { ApiKeyKindEnum } from "../auth/schema.js";
 import { db } from "../db/client.js";
 import { builder } from "../graphql/builder.js";
+import { ownRowById } from "../graphql/tenancy.js";
 
 const AuditLogNode = builder.prismaNode("AuditLog", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (row) => (row.creatorId ? { creator: row.creatorId } : { admin: true }),
   description: "A state-changing operation: who, what, when.",

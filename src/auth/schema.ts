@@ -1,9 +1,11 @@
 import { db } from "../db/client.js";
+import { NotFoundError } from "../errors.js";
 import type { ApiKey } from "../generated/prisma/client.js";
 import { ApiKeyKind } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { forbidden } from "../graphql/errors.js";
+import { ownRowById } from "../graphql/tenancy.js";
 import { createApiKey, revokeApiKey } from "./api-keys.js";
 import type { Viewer } from "./viewer.js";
 
@@ -15,6 +17,8 @@ export const ApiKeyKindEnum = builder.enumType(ApiKeyKind, {
 
 export const ApiKeyNode = builder.prismaNode("ApiKey", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (key) => (key.creatorId ? { creator: key.creatorId } : { admin: true }),
   fields: (t) => ({
@@ -95,7 +99,8 @@ builder.mutationField("revokeApiKey", (t) =>
     resolve: async (_root, { id }, ctx) => {
       const key = await db.apiKey.findUnique({ where: { id: id.id }, select: { creatorId: true } });
       const allowed = ctx.viewer?.kind === "ADMIN" || (key !== null && key.creatorId === ctx.viewer?.creatorId);
-      if (key && !allowed) throw forbidden();
+      // Another creator's key answers as an unknown one.
+      if (key && !allowed) throw new NotFoundError("ApiKey", id.id);
       return revokeApiKey(id.id, ctx.viewer);
     },
   }),

@@ -4,6 +4,7 @@ import type { Prisma } from "../generated/prisma/client.js";
 import { ConsentStatus, Stage } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import { type ConsentResult, creatorOfConsumer, setConsent, unsubscribeConsumer } from "./consent-service.js";
 
 export const StageEnum = builder.enumType(Stage, {
@@ -50,6 +51,8 @@ export const ConsumerContextRef = builder.prismaObject("ConsumerContext", {
 
 export const ConsumerNode = builder.prismaNode("Consumer", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (consumer) => ({ creator: consumer.creatorId }),
   fields: (t) => ({
@@ -122,6 +125,9 @@ const ConsentChangeRef = builder.objectRef<ConsentResult>("ConsentChange").imple
   }),
 });
 
+/** Another creator's consumer answers as an unknown one. */
+const consumerNotFound = notFoundWhenRefused("Consumer", (args: { consumerId: { id: string } }) => args.consumerId.id);
+
 /** The consumer's creator scope; an unknown id gets past it to answer a NotFoundError. */
 async function consumerScopes(consumerId: string) {
   const creatorId = await creatorOfConsumer(consumerId);
@@ -141,6 +147,7 @@ builder.mutationField("setConsent", (t) =>
       source: t.arg.string({ description: 'How it was given or withdrawn, e.g. "signup_form". Defaults to "api".' }),
     },
     authScopes: (_root, { consumerId }) => consumerScopes(consumerId.id),
+    unauthorizedResolver: consumerNotFound,
     resolve: (_root, { consumerId, channel, granted, source }, ctx) =>
       setConsent({ consumerId: consumerId.id, channel, granted, source }, ctx.viewer),
   }),
@@ -157,6 +164,7 @@ builder.mutationField("unsubscribeConsumer", (t) =>
       channel: t.arg({ type: ChannelEnum, description: "Only this channel; every channel when omitted." }),
     },
     authScopes: (_root, { consumerId }) => consumerScopes(consumerId.id),
+    unauthorizedResolver: consumerNotFound,
     resolve: (_root, { consumerId, channel }, ctx) => unsubscribeConsumer(consumerId.id, channel ?? null, ctx.viewer),
   }),
 );

@@ -3,6 +3,7 @@ import { Channel, CreatorStatus, QuietHoursPolicy } from "../generated/prisma/en
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { given } from "../graphql/input.js";
+import { ownCreatorById, ownCreatorFilter } from "../graphql/tenancy.js";
 import { formatTimeOfDay } from "../validation.js";
 import { createCreator, type FrequencyCap, updateCreator } from "./creator-service.js";
 
@@ -32,6 +33,8 @@ const FrequencyCapRef = builder.simpleObject("FrequencyCap", {
 
 export const CreatorNode = builder.prismaNode("Creator", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownCreatorById(id, ctx),
   nullable: true,
   authScopes: (creator) => ({ creator: creator.id }),
   fields: (t) => ({
@@ -80,7 +83,9 @@ builder.queryField("creatorByHandle", (t) =>
     nullable: true,
     authScopes: { manager: true },
     args: { handle: t.arg.string({ required: true }) },
-    resolve: (query, _root, { handle }) => db.creator.findUnique({ ...query, where: { handle } }),
+    // Another creator's handle answers null, as an unknown one.
+    resolve: (query, _root, { handle }, ctx) =>
+      db.creator.findFirst({ ...query, where: { handle, ...ownCreatorFilter(ctx) } }),
   }),
 );
 

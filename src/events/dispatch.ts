@@ -26,6 +26,9 @@ async function flushWaiting(): Promise<void> {
   for (const w of batch) w.settle(enqueued);
 }
 
+/** Enqueues fail one after another while Redis is away: the first failure is logged, then the recovery. */
+let enqueueFailing = false;
+
 async function addAgentRuns(events: Dispatchable[]): Promise<boolean> {
   try {
     const options = agentRunJobOptions();
@@ -38,9 +41,14 @@ async function addAgentRuns(events: Dispatchable[]): Promise<boolean> {
         })),
       ),
     );
+    if (enqueueFailing) logger.info("agent jobs enqueue again");
+    enqueueFailing = false;
     return true;
   } catch (error) {
-    logger.warn({ err: error, events: events.length }, "enqueue failed; the dispatch sweeper will retry");
+    if (!enqueueFailing)
+      logger.warn({ err: error, events: events.length }, "enqueue failed; the dispatch sweeper will retry");
+    else logger.debug({ err: error, events: events.length }, "enqueue failed");
+    enqueueFailing = true;
     return false;
   }
 }

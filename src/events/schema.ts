@@ -4,12 +4,15 @@ import { db } from "../db/client.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import { retryEvent } from "./event-processing.js";
 import { KNOWN_EVENT_TYPES } from "./event-types.js";
 import { ingestEvents, MAX_BATCH } from "./ingest.js";
 
 export const EventNode = builder.prismaNode("Event", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   // Ingest keys see the events they stored in this very request, nothing else.
   authScopes: (event, ctx) => (ctx.ingested.has(event.id) ? true : { creator: event.creatorId }),
@@ -204,6 +207,7 @@ builder.mutationField("retryEvent", (t) =>
       const found = await db.event.findUnique({ where: { id: id.id }, select: { creatorId: true } });
       return found ? { creator: found.creatorId } : { manager: true };
     },
+    unauthorizedResolver: notFoundWhenRefused("Event", (args: { id: { id: string } }) => args.id.id),
     resolve: (_root, { id }, ctx) => retryEvent(id.id, ctx.viewer),
   }),
 );

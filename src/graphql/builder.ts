@@ -38,8 +38,10 @@ export const builder = new SchemaBuilder<{
 }>({
   // Fields are non-null unless they say otherwise: clients should not null-check what is always there.
   defaultFieldNullability: false,
-  // Plugin order matters: scope-auth first, errors before prisma.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, ComplexityPlugin, PrismaPlugin, RelayPlugin, SimpleObjectsPlugin],
+  // Plugin order matters: the first wraps the others' resolvers. Errors outermost, so an
+  // operation refused by scope can answer a typed NotFoundError (see graphql/tenancy.ts); then
+  // scope-auth; errors before prisma.
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, ComplexityPlugin, PrismaPlugin, RelayPlugin, SimpleObjectsPlugin],
   scopeAuth: {
     // Type-level scopes run once per object, so a creator key can never read another
     // creator's row, whatever field or node(id) leads to it.

@@ -23,7 +23,7 @@ import { logger } from "../logger.js";
 import { graphqlDuration, registry } from "../observability/metrics.js";
 import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
-import { closeRedis, createCommandRedis, redisDown } from "../redis.js";
+import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
 import type { RequestContext } from "./context.js";
 import { domainErrorToGraphQL, forbidden, rateLimited, serviceUnavailable, unauthenticated } from "./errors.js";
 import { schema } from "./schema.js";
@@ -88,7 +88,12 @@ function operationalEndpoints(redis: Redis): Plugin {
       if (url.pathname === "/ready") {
         const checks = await Promise.allSettled([
           pool.query("SELECT 1"),
-          redisDown(redis) ? Promise.reject(new Error("Redis unavailable")) : redis.ping(),
+          redisDown(redis)
+            ? Promise.reject(new Error("Redis unavailable"))
+            : redis.ping().catch((error) => {
+                noteCommandFailure(redis, error);
+                throw error;
+              }),
         ]);
         const [database, queue] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "unavailable"));
         const ready = database === "ok" && queue === "ok";

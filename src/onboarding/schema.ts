@@ -2,6 +2,7 @@ import { db } from "../db/client.js";
 import { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { ownRowById } from "../graphql/tenancy.js";
 import { onboardCreator } from "./onboarding-service.js";
 
 export const OnboardingStatusEnum = builder.enumType(OnboardingStatus, { name: "OnboardingStatus" });
@@ -30,6 +31,8 @@ builder.prismaObject("OnboardingLog", {
 
 export const OnboardingNode = builder.prismaNode("Onboarding", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (onboarding) => ({ creator: onboarding.creatorId }),
   description: "One run turning a creator's raw data into an active profile and a deployed sales agent.",
@@ -72,7 +75,7 @@ builder.queryField("onboarding", (t) =>
     nullable: true,
     authScopes: { manager: true },
     args: { id: t.arg.globalID({ required: true, for: OnboardingNode }) },
-    resolve: (query, _root, { id }) => db.onboarding.findUnique({ ...query, where: { id: id.id } }),
+    resolve: (query, _root, { id }, ctx) => db.onboarding.findUnique({ ...query, where: ownRowById(id.id, ctx) }),
   }),
 );
 

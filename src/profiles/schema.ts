@@ -3,6 +3,7 @@ import { db } from "../db/client.js";
 import { ProfileSource } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import { OnboardingNode } from "../onboarding/schema.js";
 import type { ObjectionResponse, ProfileService } from "./profile-content.js";
 import { activateProfileVersion, editProfile, regenerateProfile } from "./profile-service.js";
@@ -33,6 +34,8 @@ const ObjectionResponseRef = builder.objectRef<ObjectionResponse>("ObjectionResp
 
 export const CreatorProfileNode = builder.prismaNode("CreatorProfile", {
   id: { field: "id" },
+  // Another creator's id loads as missing: null, as an unknown id.
+  findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (profile) => ({ creator: profile.creatorId }),
   fields: (t) => ({
@@ -132,6 +135,10 @@ builder.mutationField("activateProfileVersion", (t) =>
       // An unknown id is left to the mutation, which answers NotFoundError to any manager key.
       return profile ? { creator: profile.creatorId } : { manager: true };
     },
+    unauthorizedResolver: notFoundWhenRefused(
+      "CreatorProfile",
+      (args: { profileId: { id: string } }) => args.profileId.id,
+    ),
     resolve: (_root, { profileId }, ctx) => activateProfileVersion(profileId.id, ctx.viewer),
   }),
 );

@@ -114,6 +114,10 @@ export type PrivateRedis = {
   /** Stops the server at once, keeping nothing (as a crash of our non-persistent Redis would). */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers, as in a partition. */
+  pause(): Promise<void>;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): Promise<void>;
   remove(): Promise<void>;
 };
 
@@ -152,12 +156,23 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     }
   };
   await start();
+  let pausedPid: number | null = null;
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     stop,
     start,
+    async pause() {
+      const info = await run("redis-cli", ["-p", String(port), "info", "server"]);
+      pausedPid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+      process.kill(pausedPid, "SIGSTOP");
+    },
+    async resume() {
+      if (pausedPid) process.kill(pausedPid, "SIGCONT");
+      pausedPid = null;
+    },
     async remove() {
+      if (pausedPid) process.kill(pausedPid, "SIGCONT");
       await stop();
       await rm(dir, { recursive: true, force: true });
     },
