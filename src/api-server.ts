@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ExecutionArgs } from "graphql";
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { AuthenticationError, authenticate } from "./auth/api-keys.js";
@@ -19,6 +19,17 @@ const WS_TRY_AGAIN_LATER = 1013;
 type EnvelopedArgs = ExecutionArgs & {
   rootValue: { execute: (a: unknown) => unknown; subscribe: (a: unknown) => unknown };
 };
+
+/** The error with `code` in its extensions unless it has one. */
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  if (error.extensions?.code) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { ...error.extensions, code },
+  });
+}
 
 /** The API process: GraphQL over HTTP and SSE at /graphql, and over WebSocket (graphql-ws) on the same path. */
 export async function startApiServer(port: number, host = "127.0.0.1") {
@@ -71,17 +82,33 @@ export async function startApiServer(port: number, host = "127.0.0.1") {
           authorization: (ctx.extra as { authorization?: string }).authorization ?? null,
           clientAddress: ctx.extra.request.socket.remoteAddress,
         });
-        const args = {
+        // Errors about the operation go back on it (the socket stays open), with a code, as over HTTP.
+        let document: DocumentNode;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return errors.map((e: GraphQLError) => withCode(e, "GRAPHQL_VALIDATION_FAILED"));
+        let contextValue: unknown;
+        try {
+          contextValue = await contextFactory();
+        } catch (error) {
+          if (!(error instanceof GraphQLError)) throw error;
+          // The key was revoked since the socket opened: nothing more on this socket.
+          if (error.extensions.code === "UNAUTHENTICATED")
+            ctx.extra.socket.close(WS_FORBIDDEN, `Forbidden: ${error.message}`);
+          return [error];
+        }
+        return {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
-          contextValue: await contextFactory(),
+          contextValue,
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
       },
     },
     wsServer,

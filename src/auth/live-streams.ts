@@ -4,8 +4,19 @@
 
 const streams = new Map<string, Set<() => void>>();
 
+/**
+ * Keys revoked lately, by id: a stream whose key was checked before the revocation but that is
+ * registered after it (its setup straddled the revocation) ends as soon as it is registered.
+ * A stream is registered moments after its key was checked, so a few minutes of memory suffice.
+ */
+const recentlyRevoked = new Map<string, number>();
+const REVOKED_MEMORY_MS = 5 * 60_000;
+
 /** Ends every live stream the key opened in this process. */
 export function endStreamsOfKey(keyId: string): void {
+  const now = Date.now();
+  for (const [id, at] of recentlyRevoked) if (now - at > REVOKED_MEMORY_MS) recentlyRevoked.delete(id);
+  recentlyRevoked.set(keyId, now);
   const ends = streams.get(keyId);
   streams.delete(keyId);
   for (const end of ends ?? []) end();
@@ -24,19 +35,18 @@ export function liveStreamsOfKey(keyId: string): number {
 export function endOnRevocation<T>(source: AsyncIterable<T>, keyId: string, last: T): AsyncIterableIterator<T> {
   const inner = source[Symbol.asyncIterator]();
   let state: "live" | "revoked" | "finished" = "live";
-  let onRevoked: () => void = () => {};
-  const revoked = new Promise<"revoked">((resolve) => {
-    onRevoked = () => resolve("revoked");
-  });
+  /** Wakes the next() waiting on the source, if any. One per call, never accumulated on a long-lived promise. */
+  let wakeWaiting: (() => void) | null = null;
   const end = () => {
     if (state !== "live") return;
     state = "revoked";
-    onRevoked();
+    wakeWaiting?.();
     inner.return?.().catch(() => {});
   };
   let ends = streams.get(keyId);
   if (!ends) streams.set(keyId, (ends = new Set()));
   ends.add(end);
+  if (recentlyRevoked.has(keyId)) end();
   const finish = () => {
     state = "finished";
     const set = streams.get(keyId);
@@ -48,7 +58,14 @@ export function endOnRevocation<T>(source: AsyncIterable<T>, keyId: string, last
     [Symbol.asyncIterator]: () => wrapper,
     async next() {
       if (state === "finished") return done;
-      const next = state === "revoked" ? "revoked" : await Promise.race([inner.next(), revoked]);
+      const next =
+        state === "revoked"
+          ? "revoked"
+          : await new Promise<IteratorResult<T> | "revoked">((resolve, reject) => {
+              wakeWaiting = () => resolve("revoked");
+              inner.next().then(resolve, reject);
+            });
+      wakeWaiting = null;
       if (next === "revoked" || state === "revoked") {
         finish();
         return { value: last, done: false };

@@ -141,11 +141,17 @@ function endStreamsOnRevocation(): Plugin<Record<string, unknown>, RequestContex
       return {
         onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) return;
-          setResult(
-            endOnRevocation(result, keyId, {
-              errors: [unauthenticated("This API key has been revoked: the subscription has ended")],
-            }),
-          );
+          const stream = endOnRevocation(result, keyId, {
+            errors: [unauthenticated("This API key has been revoked: the subscription has ended")],
+          });
+          // An SSE request aborted while the subscription was being set up gets no response, so
+          // nothing would ever cancel its stream: end it with the request.
+          const signal = (args.contextValue as unknown as { request?: { signal?: AbortSignal } }).request?.signal;
+          if (signal) {
+            if (signal.aborted) void stream.return?.();
+            else signal.addEventListener("abort", () => void stream.return?.(), { once: true });
+          }
+          setResult(stream);
         },
       };
     },
