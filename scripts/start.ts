@@ -10,12 +10,12 @@ loadConfigOrExit();
 process.env.CLOSER_PROCESS ??= "closer-start";
 const { logger } = await import("../src/logger.js");
 
+/** A part still running this long after SIGTERM is killed: stopping never hangs. */
+const STOP_GRACE_MS = 60_000;
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 /** A part that ran this long before exiting is restarted after the first backoff again. */
 const STABLE_AFTER_MS = 60_000;
-
-await migrate();
 
 type Part = { name: string; entry: string; child: ChildProcess | null; backoffMs: number; timer?: NodeJS.Timeout };
 
@@ -33,6 +33,7 @@ function run(part: Part): void {
     env: { ...process.env, CLOSER_PROCESS: part.name },
   });
   part.child = child;
+  child.on("error", (error) => logger.error({ err: error, part: part.name }, `${part.name} could not be started`));
   child.on("exit", (code, signal) => {
     part.child = null;
     if (stopping) return;
@@ -52,9 +53,14 @@ function stop() {
   for (const part of parts) clearTimeout(part.timer);
   const running = parts.map((p) => p.child).filter((c): c is ChildProcess => c !== null && c.exitCode === null);
   for (const child of running) child.kill("SIGTERM");
+  setTimeout(() => {
+    for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }, STOP_GRACE_MS).unref();
   Promise.all(running.map((c) => new Promise((r) => c.once("exit", r)))).then(() => process.exit(0));
 }
 
-for (const part of parts) run(part);
+// Signals are handled from the start: a stop during migration exits cleanly, starting nothing.
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+await migrate();
+if (!stopping) for (const part of parts) run(part);

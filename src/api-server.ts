@@ -5,6 +5,8 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { AuthenticationError, authenticate } from "./auth/api-keys.js";
 import { config } from "./config.js";
+import { withCode } from "./graphql/errors.js";
+import { errorBody } from "./graphql/request-guards.js";
 import { createYogaServer } from "./graphql/yoga.js";
 import { logger } from "./logger.js";
 import { closeSharedConnections } from "./shutdown.js";
@@ -20,21 +22,24 @@ type EnvelopedArgs = ExecutionArgs & {
   rootValue: { execute: (a: unknown) => unknown; subscribe: (a: unknown) => unknown };
 };
 
-/** The error with `code` in its extensions unless it has one. */
-function withCode(error: GraphQLError, code: string): GraphQLError {
-  if (error.extensions?.code) return error;
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    extensions: { ...error.extensions, code },
-  });
-}
-
 /** The API process: GraphQL over HTTP and SSE at /graphql, and over WebSocket (graphql-ws) on the same path. */
 export async function startApiServer(port: number, host = "127.0.0.1") {
   const { yoga, close: closeYoga } = createYogaServer();
   const server = createServer(yoga);
+  // Requests Node's HTTP parser refuses (malformed framing, headers over its limit) get the same
+  // GraphQL-shaped answer as any other refusal, then the connection closes (Node's documented pattern).
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = error.code === "HPE_HEADER_OVERFLOW";
+    const body = tooLarge
+      ? errorBody("Request headers too large", "HEADERS_TOO_LARGE")
+      : errorBody(`Malformed HTTP request (${error.code ?? "parse error"})`, "BAD_REQUEST");
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
+        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
+  });
   // A frame larger than an HTTP body may be closes the socket with 1009 (message too big).
   const wsServer = new WebSocketServer({
     server,

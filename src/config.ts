@@ -123,15 +123,17 @@ const configSchema = z.object({
   ),
 });
 
-/** Rules between settings, each reported on the setting to change. */
-const checkedConfigSchema = configSchema.superRefine((c, ctx) => {
-  if (c.DELIVERY_LEASE_MS <= c.PROVIDER_TIMEOUT_MS) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["DELIVERY_LEASE_MS"],
-      message: `must be above PROVIDER_TIMEOUT_MS (${c.PROVIDER_TIMEOUT_MS}): a send still waiting on its provider would be taken for a stopped one`,
-    });
-  }
+/**
+ * Rules between settings, each reported on the setting to change. `when` lets a rule run while
+ * other settings are invalid (zod skips refinements of an object with issues otherwise), so every
+ * problem is reported at once.
+ */
+const leaseRule = configSchema.pick({ DELIVERY_LEASE_MS: true, PROVIDER_TIMEOUT_MS: true });
+const checkedConfigSchema = configSchema.refine((c) => c.DELIVERY_LEASE_MS > c.PROVIDER_TIMEOUT_MS, {
+  path: ["DELIVERY_LEASE_MS"],
+  when: (payload) => leaseRule.safeParse(payload.value).success,
+  error: (issue) =>
+    `must be above PROVIDER_TIMEOUT_MS (${leaseRule.parse(issue.input).PROVIDER_TIMEOUT_MS}): a send still waiting on its provider would be taken for a stopped one`,
 });
 
 export type Config = z.infer<typeof configSchema>;

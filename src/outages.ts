@@ -35,7 +35,6 @@ const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "Sock
 /** Messages of node-postgres, ioredis and BullMQ that carry no code. */
 const MESSAGES = [
   /Connection terminated/i,
-  /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error and is not queryable/i,
   /Connection is closed/i,
   /Stream isn't writeable/i,

@@ -33,6 +33,40 @@ describe("configuration", () => {
     );
   });
 
+  it("rejects a delivery lease not above the provider timeout, naming DELIVERY_LEASE_MS", () => {
+    // A send waiting on its provider must never outlive its lease: the lease recovery would take
+    // it for a stopped scheduler's and fail it while it may still go out.
+    const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+      }
+      return [];
+    };
+    const rule = /: must be above PROVIDER_TIMEOUT_MS \(1500\)/;
+    expect(problemsOf({ DELIVERY_LEASE_MS: "1500", PROVIDER_TIMEOUT_MS: "1500" })).toEqual([
+      expect.stringMatching(new RegExp(`^DELIVERY_LEASE_MS="1500"${rule.source}`)),
+    ]);
+    expect(problemsOf({ DELIVERY_LEASE_MS: "1499", PROVIDER_TIMEOUT_MS: "1500" })).toEqual([
+      expect.stringMatching(new RegExp(`^DELIVERY_LEASE_MS="1499"${rule.source}`)),
+    ]);
+    // The default lease (5 minutes) is checked too, against a provider timeout set as long.
+    expect(problemsOf({ PROVIDER_TIMEOUT_MS: "300000" })).toEqual([
+      expect.stringMatching(/^DELIVERY_LEASE_MS=.*: must be above PROVIDER_TIMEOUT_MS \(300000\)/),
+    ]);
+
+    expect(loadConfig({ DELIVERY_LEASE_MS: "1501", PROVIDER_TIMEOUT_MS: "1500" })).toMatchObject({
+      DELIVERY_LEASE_MS: 1501,
+      PROVIDER_TIMEOUT_MS: 1500,
+    });
+    expect(loadConfig({ DELIVERY_LEASE_MS: "2000", PROVIDER_TIMEOUT_MS: "1500" }).DELIVERY_LEASE_MS).toBe(2000);
+    // The defaults satisfy the rule.
+    const defaults = loadConfig({});
+    expect(defaults.DELIVERY_LEASE_MS).toBeGreaterThan(defaults.PROVIDER_TIMEOUT_MS);
+  });
+
   it("treats an empty variable as unset", () => {
     const settings = loadConfig({ PORT: "", OPENAI_API_KEY: "" });
     expect(settings.PORT).toBe(4000);

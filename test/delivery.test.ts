@@ -9,7 +9,7 @@ vi.hoisted(() => {
 });
 
 import { LEASE_REASONS } from "../src/actions/delivery-store.js";
-import { DeliveryScheduler, type SchedulerOptions } from "../src/actions/scheduler.js";
+import { DeliveryScheduler, type SchedulerOptions, startScheduler } from "../src/actions/scheduler.js";
 import { quietHoursEnd } from "../src/actions/send-rules.js";
 import { config } from "../src/config.js";
 import { db } from "../src/db/client.js";
@@ -37,6 +37,7 @@ import {
   whatsAppTo,
 } from "./support/delivery-fixtures.js";
 import { toGlobalId } from "./support/ids.js";
+import { eventually } from "./support/processes.js";
 import { subscribeSse } from "./support/sse.js";
 
 const ActionUpdates = graphql(`
@@ -599,5 +600,41 @@ describe("failures", () => {
     );
     expect(whatsapp.received).toHaveLength(1);
     expect(await db.action.count({ where: { invocationId: action.invocationId } })).toBe(1);
+  });
+});
+
+describe("stopping", () => {
+  it("lets the sends in flight finish and gives the rest of the batch back, planned, for another scheduler", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const actions = await planActions(
+      consumer,
+      Array.from({ length: 12 }, () => ({ channel: "WEBHOOK" as const, payload: webhookTo(hooks.url), sendAt: T0 })),
+    );
+    hooks.reply = () => ({ status: 200, body: { ok: true }, delayMs: 300 });
+    const running = startScheduler({
+      now: clock.now,
+      providers: testProviders({ smtpUrl: smtp.url, whatsAppUrl: whatsapp.url }),
+      sendRates: UNLIMITED_RATES,
+      batchSize: 12,
+      concurrency: 2,
+      intervalMs: 50,
+    });
+    // Two sends at a time, 300 ms each: only the first ones have started when the stop comes.
+    await eventually(async () => (hooks.received.length > 0 ? true : undefined), 5_000, "first send started");
+    const stopAsked = Date.now();
+    await running.stop();
+    const stopMs = Date.now() - stopAsked;
+
+    const rows = await db.action.findMany({ where: { id: { in: actions.map((a) => a.id) } } });
+    const sent = rows.filter((r) => r.status === "SENT");
+    const planned = rows.filter((r) => r.status === "PLANNED");
+    // What had started was sent, once; nothing else was, nothing is left SENDING or FAILED.
+    expect(sent.length).toBe(hooks.received.length);
+    expect(sent.length + planned.length).toBe(12);
+    expect(planned.length).toBeGreaterThanOrEqual(8);
+    expect(planned.every((r) => r.claimedAt === null && r.leaseExpiresAt === null)).toBe(true);
+    // It waited for the sends in flight (one round of 300 ms), not for the whole batch.
+    expect(stopMs).toBeLessThan(300 * 3);
   });
 });

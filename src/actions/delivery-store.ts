@@ -69,11 +69,25 @@ export const LEASE_REASONS = {
  */
 export async function renewLeases(ids: string[], claimedAt: Date, until: Date): Promise<number> {
   const { rowCount } = await pool.query(
-    `UPDATE actions SET "leaseExpiresAt" = $3
+    `UPDATE actions SET "leaseExpiresAt" = GREATEST("leaseExpiresAt", $3)
       WHERE id = ANY($1::uuid[]) AND status = 'SENDING' AND "claimedAt" = $2`,
     [ids, claimedAt, until],
   );
   return rowCount ?? 0;
+}
+
+/**
+ * Gives back claimed actions whose provider call never started (a scheduler stopping): PLANNED
+ * again at once, for any scheduler to take. Returns the changes to publish.
+ */
+export async function releaseClaims(ids: string[], claimedAt: Date): Promise<StatusChange[]> {
+  const { rows } = await pool.query<StatusChange>(
+    `UPDATE actions SET status = 'PLANNED', "claimedAt" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
+      WHERE id = ANY($1::uuid[]) AND status = 'SENDING' AND "claimedAt" = $2 AND "dispatchedAt" IS NULL
+      RETURNING id, "creatorId", status`,
+    [ids, claimedAt],
+  );
+  return rows;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   markSent,
   markSkipped,
   recoverExpiredClaims,
+  releaseClaims,
   renewLeases,
   replan,
   scheduleRetry,
@@ -42,6 +43,8 @@ export type SchedulerOptions = {
   intervalMs?: number;
   /** Actions claimed per tick. */
   batchSize?: number;
+  /** Sends under way at once; DELIVERY_CONCURRENCY by default. */
+  concurrency?: number;
   /** Providers per channel; by default built from the configuration. */
   providers?: ChannelProviders;
   /** Send-rate limits per channel; by default from the configuration. */
@@ -72,18 +75,24 @@ export class DeliveryScheduler {
   private readonly redis = createCommandRedis("closer-scheduler");
   private readonly settings = config();
   readonly batchSize: number;
+  private readonly concurrency: number;
 
   constructor(options: SchedulerOptions = {}) {
     this.now = options.now ?? (() => new Date());
     this.batchSize = options.batchSize ?? this.settings.SCHEDULER_BATCH_SIZE;
+    this.concurrency = options.concurrency ?? this.settings.DELIVERY_CONCURRENCY;
     this.providers = options.providers ?? providersFromConfig(this.settings);
     this.sendRates = options.sendRates ?? sendRatesFromConfig(this.settings);
     this.redis.on("error", () => {}); // Each use reports its own failure; the limiter then fails open.
     this.limiter = new SendRateLimiter(this.redis, this.settings.REDIS_PREFIX);
   }
 
-  /** One pass: recover expired claims, claim a batch of due actions, deliver it. Returns how many were claimed. */
-  async tick(): Promise<number> {
+  /**
+   * One pass: recover expired claims, claim a batch of due actions, deliver it. Returns how many
+   * were claimed. Once `stopping` aborts, no further send starts: the sends in flight finish and
+   * the rest of the batch is given back (PLANNED) for another scheduler.
+   */
+  async tick(stopping?: AbortSignal): Promise<number> {
     const recovered = await recoverExpiredClaims(this.now());
     if (recovered.length > 0) {
       logger.warn({ actions: recovered.length }, "recovered actions left in SENDING by a stopped worker");
@@ -98,7 +107,7 @@ export class DeliveryScheduler {
     const renewal = this.renewLeasesWhile(inHand, claimed[0].claimedAt);
     let next = 0;
     const runner = async () => {
-      while (next < claimed.length) {
+      while (next < claimed.length && !stopping?.aborted) {
         const action = claimed[next++];
         try {
           await this.deliver(action, throttled);
@@ -111,9 +120,11 @@ export class DeliveryScheduler {
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(this.settings.DELIVERY_CONCURRENCY, claimed.length) }, runner));
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, claimed.length) }, runner));
     } finally {
       clearInterval(renewal);
+      const unsent = claimed.slice(next).map((a) => a.id);
+      if (unsent.length > 0) await publishActionChanges(await releaseClaims(unsent, claimed[0].claimedAt));
     }
     return claimed.length;
   }
@@ -303,7 +314,7 @@ export function startScheduler(options: SchedulerOptions = {}): { stop(): Promis
     while (!stopping.signal.aborted) {
       let claimed = 0;
       try {
-        claimed = await scheduler.tick();
+        claimed = await scheduler.tick(stopping.signal);
         if (inOutage) logger.info("scheduler ticks succeed again");
         inOutage = false;
       } catch (error) {

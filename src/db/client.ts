@@ -5,13 +5,21 @@ import { PrismaClient } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 
 /**
- * One pool per process: Prisma and the raw-SQL hot paths share it. A connection attempt gives up
- * after DATABASE_CONNECT_TIMEOUT_MS, so during an outage a request fails fast instead of queueing.
+ * A connection whose opening gives up after DATABASE_CONNECT_TIMEOUT_MS, so during an outage a
+ * request fails fast. Set on the client, not the pool: the pool's own option would also bound
+ * the wait for a free connection, failing requests under load as if the database were away.
  */
+class BoundedConnectClient extends pg.Client {
+  constructor(settings?: pg.ClientConfig) {
+    super({ ...settings, connectionTimeoutMillis: config().DATABASE_CONNECT_TIMEOUT_MS });
+  }
+}
+
+/** One pool per process: Prisma and the raw-SQL hot paths share it. */
 export const pool = new pg.Pool({
   connectionString: config().DATABASE_URL,
   max: config().DATABASE_POOL_SIZE,
-  connectionTimeoutMillis: config().DATABASE_CONNECT_TIMEOUT_MS,
+  Client: BoundedConnectClient,
 });
 
 // A connection the server closes (restart, failover, pg_terminate_backend) emits 'error'. The pool

@@ -38,6 +38,18 @@ export function serviceUnavailable(retryAfterSeconds = OUTAGE_RETRY_AFTER_SECOND
   });
 }
 
+/** The error with `code` in its extensions, unless it has one already. */
+export function withCode(error: GraphQLError, code: string): GraphQLError {
+  if (error.extensions?.code) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: { ...error.extensions, code },
+  });
+}
+
 export class GraphQLLimitError extends GraphQLError {
   constructor(message: string, limit: string) {
     super(message, { extensions: { code: "QUERY_LIMIT_EXCEEDED", limit } });

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
-import type { ExecutionArgs } from "graphql";
+import { type ExecutionArgs, GraphQLError } from "graphql";
 import { createYoga, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
@@ -25,7 +25,15 @@ import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
 import type { RequestContext } from "./context.js";
-import { domainErrorToGraphQL, forbidden, rateLimited, serviceUnavailable, unauthenticated } from "./errors.js";
+import {
+  domainErrorToGraphQL,
+  forbidden,
+  rateLimited,
+  serviceUnavailable,
+  unauthenticated,
+  withCode,
+} from "./errors.js";
+import { refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 
 type ServerContext = {
@@ -52,33 +60,6 @@ async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<R
   const verdict = await limiter.consume(bucket);
   if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
   return { viewer, requestId: randomUUID(), ingested: new Set(), ingestedConsumers: new Set() };
-}
-
-/** Rejects bodies over the limit before they are read; a body without a length is refused too. */
-function bodyLimit(maxBytes: number): Plugin {
-  return {
-    onRequest({ request, endResponse, fetchAPI }) {
-      if (request.method !== "POST") return;
-      const length = request.headers.get("content-length");
-      if (length === null) {
-        endResponse(new fetchAPI.Response("Content-Length required", { status: 411 }));
-      } else if (Number(length) > maxBytes) {
-        endResponse(
-          new fetchAPI.Response(
-            JSON.stringify({
-              errors: [
-                { message: `Request body exceeds ${maxBytes} bytes`, extensions: { code: "PAYLOAD_TOO_LARGE" } },
-              ],
-            }),
-            {
-              status: 413,
-              headers: { "content-type": "application/json" },
-            },
-          ),
-        );
-      }
-    },
-  };
 }
 
 /** /ready answers 200 only when PostgreSQL and Redis answer; /metrics serves Prometheus text. */
@@ -199,23 +180,22 @@ export function createYogaServer() {
           logger.warn({ err: original ?? error }, "request failed: a dependency is unavailable");
           return serviceUnavailable();
         }
-        if (
-          !(
-            error instanceof Error &&
-            "extensions" in error &&
-            (error as { extensions?: { code?: string } }).extensions?.code
-          )
-        ) {
-          logger.error({ err: original ?? error }, "unexpected error");
+        if (error instanceof GraphQLError) {
+          if (error.extensions?.code) return error;
+          // Raised about the request itself (a variable of the wrong type, an invalid ID, cursor
+          // or argument), by graphql-js or a plugin, not by a failure: the client's to fix.
+          if (!original || original instanceof GraphQLError) return withCode(error, "BAD_USER_INPUT");
         }
+        logger.error({ err: original ?? error }, "unexpected error");
         return maskError(error, message, isDev);
       },
     },
     plugins: [
-      bodyLimit(settings.HTTP_BODY_LIMIT_BYTES),
+      requestFraming(settings.HTTP_BODY_LIMIT_BYTES, "/graphql"),
       operationalEndpoints(redis),
       whatsAppCallbacks(),
       requestTiming(),
+      refuseUnstorableText(),
       limitIngestKeys(),
       endStreamsOnRevocation(),
       maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),
