@@ -109,7 +109,7 @@ const configSchema = z.object({
   /** Answered back in Meta's GET handshake when the callback URL is registered. */
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).default("dev-whatsapp-verify-token"),
   WEBHOOK_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-webhook-signing-secret"),
-  /** Hosts webhook actions may call, comma-separated; empty allows any. Agents choose the URL, so set it in production. */
+  /** Restricts webhook actions to these hosts, comma-separated; empty allows any public host (internal ones: OUTBOUND_ALLOWED_HOSTS). */
   WEBHOOK_ALLOWED_HOSTS: hostList,
   PROVIDER_TIMEOUT_MS: int(100).default(10_000),
   /**
