@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import { getIntrospectionQuery } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "../src/db/client.js";
 import { makeCreator, startApi, type TestApi } from "./support/api.js";
@@ -176,5 +177,23 @@ describe("text PostgreSQL cannot store", () => {
       expect(answer.body.errors?.[0].extensions?.field).toMatch(/^\$e\.payload\./);
     }
     expect(await db.event.count({ where: { creatorId: owner.creator.id } })).toBe(0);
+  });
+});
+
+describe("limits", () => {
+  it("answers the standard introspection query, refuses deeper introspection, too many aliases, and too many node ids", async () => {
+    expect((await post(query(getIntrospectionQuery()))).body.errors).toBeUndefined();
+    let deep = "name";
+    for (let i = 0; i < 10; i++) deep = `fields { type { ${deep} } }`;
+    for (const text of [`{ __schema { types { ${deep} } } }`, `{ __type(name: "Query") { ${deep} } }`]) {
+      expect((await post(query(text))).body.errors?.[0].extensions?.code).toBe("QUERY_LIMIT_EXCEEDED");
+    }
+    const aliases = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: viewer { kind }`).join(" ")} }`;
+    expect((await post(query(aliases))).body.errors?.[0].extensions?.code).toBe("QUERY_LIMIT_EXCEEDED");
+    const ids = Array.from({ length: 101 }, () => owner.gid);
+    const nodes = await post(query("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", { ids }));
+    expect(nodes.body.errors?.[0].extensions).toEqual({ code: "BAD_USER_INPUT", field: "ids" });
+    const hundred = await post(query("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", { ids: ids.slice(1) }));
+    expect(hundred.body.errors).toBeUndefined();
   });
 });

@@ -77,14 +77,12 @@ function timestampOf(seconds: string | undefined): Date {
   return Number.isFinite(at) && at > 0 ? new Date(at) : new Date();
 }
 
-async function handleStatus(update: StatusUpdate): Promise<void> {
+/** Records one status update; false when it names no message of ours (ignored). */
+async function handleStatus(update: StatusUpdate): Promise<boolean> {
   const type = STATUS_EVENTS[update.status];
-  if (!type) return;
+  if (!type) return true;
   const action = await findByProviderMessageId("WHATSAPP", update.id);
-  if (!action) {
-    logger.info({ status: update.status }, "WhatsApp status for an unknown message ignored");
-    return;
-  }
+  if (!action) return false;
   if (update.status === "failed") await failAccepted(action, update);
   await recordDeliveryEvent({
     creatorId: action.creatorId,
@@ -94,6 +92,7 @@ async function handleStatus(update: StatusUpdate): Promise<void> {
     occurredAt: timestampOf(update.timestamp),
     idempotencyKey: `whatsapp:${update.id}:${update.status}`,
   });
+  return true;
 }
 
 /** WhatsApp accepted the message, then could not deliver it: the action fails and its fallback is planned. */
@@ -135,12 +134,10 @@ async function senderOf(message: InboundMessage): Promise<{ creatorId: string; c
 /** The opt-out keywords carriers and WhatsApp users expect to work, alone in a reply. */
 const OPT_OUT_REPLY = /^\s*(stop|stopall|unsubscribe|cancel|end|quit|opt[ -]?out)\s*[.!]*\s*$/i;
 
-async function handleInbound(message: InboundMessage): Promise<void> {
+/** Records one inbound message; false when it comes from no known consumer (ignored). */
+async function handleInbound(message: InboundMessage): Promise<boolean> {
   const sender = await senderOf(message);
-  if (!sender) {
-    logger.info({ type: message.type }, "WhatsApp message from an unknown number ignored");
-    return;
-  }
+  if (!sender) return false;
   const text =
     message.text?.body ??
     message.button?.text ??
@@ -161,6 +158,7 @@ async function handleInbound(message: InboundMessage): Promise<void> {
     occurredAt: timestampOf(message.timestamp),
     idempotencyKey: `whatsapp:${message.id}`,
   });
+  return true;
 }
 
 /**
@@ -192,10 +190,16 @@ export function whatsAppCallbacks(): Plugin {
       } catch {
         return respond(400, "not a WhatsApp notification");
       }
+      // One log line per notification, whatever it carries: a notification of 5,000 items must
+      // not write 5,000 lines.
+      const ignored = { statuses: 0, messages: 0 };
       try {
         for (const change of parsed.entry.flatMap((e) => e.changes)) {
-          for (const update of change.value.statuses ?? []) await handleStatus(update);
-          for (const message of change.value.messages ?? []) await handleInbound(message);
+          for (const update of change.value.statuses ?? []) if (!(await handleStatus(update))) ignored.statuses++;
+          for (const message of change.value.messages ?? []) if (!(await handleInbound(message))) ignored.messages++;
+        }
+        if (ignored.statuses + ignored.messages > 0) {
+          logger.info(ignored, "WhatsApp notification items for unknown messages or numbers ignored");
         }
       } catch (error) {
         logger.error({ err: error }, "WhatsApp notification not processed");

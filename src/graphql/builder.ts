@@ -5,6 +5,7 @@ import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
+import { GraphQLError } from "graphql";
 import { DateTimeResolver, JSONResolver } from "graphql-scalars";
 import { config } from "../config.js";
 import { db } from "../db/client.js";
@@ -12,6 +13,9 @@ import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import type { RequestContext } from "./context.js";
 import { forbidden, GraphQLLimitError, invalidId, unauthenticated } from "./errors.js";
+
+/** How many ids one `nodes` query may ask for: a page's worth, not a way around query costs. */
+const MAX_NODES = 100;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -92,6 +96,17 @@ export const builder = new SchemaBuilder<{
       return { typename, id };
     },
     clientMutationId: "omit",
+    nodesQueryOptions: {
+      description: `Nodes by id, in the order asked, null for any that is unknown or not yours: at most ${MAX_NODES} at once.`,
+      resolve: (_root, args, _ctx, _info, resolveNodes) => {
+        if (args.ids.length > MAX_NODES) {
+          throw new GraphQLError(`nodes takes at most ${MAX_NODES} ids at once`, {
+            extensions: { code: "BAD_USER_INPUT", field: "ids" },
+          });
+        }
+        return resolveNodes(args.ids);
+      },
+    },
     cursorType: "String",
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },

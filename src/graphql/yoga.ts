@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import { type ExecutionArgs, GraphQLError } from "graphql";
@@ -35,6 +36,9 @@ import {
 } from "./errors.js";
 import { refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
+
+/** Depth of graphql-js's getIntrospectionQuery() with fragments flattened. */
+const INTROSPECTION_QUERY_DEPTH = 15;
 
 type ServerContext = {
   request: Request;
@@ -184,7 +188,11 @@ export function createYogaServer() {
           if (error.extensions?.code) return error;
           // Raised about the request itself (a variable of the wrong type, an invalid ID, cursor
           // or argument), by graphql-js or a plugin, not by a failure: the client's to fix.
-          if (!original || original instanceof GraphQLError) return withCode(error, "BAD_USER_INPUT");
+          if (!original || original instanceof GraphQLError) {
+            // graphql-armor's depth, alias and token limits say so in their message only.
+            const limit = /limit of \d+ exceeded/.test(error.message);
+            return withCode(error, limit ? "QUERY_LIMIT_EXCEEDED" : "BAD_USER_INPUT");
+          }
         }
         logger.error({ err: original ?? error }, "unexpected error");
         return maskError(error, message, isDev);
@@ -199,6 +207,14 @@ export function createYogaServer() {
       limitIngestKeys(),
       endStreamsOnRevocation(),
       maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),
+      // Query depth is limited by the complexity plugin, which does not see introspection; this
+      // bounds introspection too (its cycles, fields { type { fields ... } }, nest without end), at
+      // the depth of the standard introspection query GraphiQL and codegen send.
+      maxDepthPlugin({
+        n: Math.max(settings.GRAPHQL_MAX_DEPTH, INTROSPECTION_QUERY_DEPTH),
+        ignoreIntrospection: false,
+        flattenFragments: true,
+      }),
       maxTokensPlugin({ n: settings.GRAPHQL_MAX_TOKENS }),
       ...(settings.GRAPHQL_INTROSPECTION ? [] : [useDisableIntrospection()]),
     ],
