@@ -4,6 +4,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { AuthenticationError, authenticate } from "./auth/api-keys.js";
+import { refusedOrigin } from "./auth/origins.js";
 import { config } from "./config.js";
 import { withCode } from "./graphql/errors.js";
 import { errorBody } from "./graphql/request-guards.js";
@@ -63,7 +64,13 @@ export async function startApiServer(port: number, host = "127.0.0.1") {
           return false;
         }
         try {
-          if (!(await authenticate(header))) throw new AuthenticationError("No API key");
+          const viewer = await authenticate(header);
+          if (!viewer) throw new AuthenticationError("No API key");
+          // Browsers name the page opening a socket; creator and admin keys only from allowed ones.
+          const request = ctx.extra.request;
+          const origin = request.headers.origin ?? null;
+          const refused = refusedOrigin(viewer, origin, request.headers.host ?? null, config().CORS_ALLOWED_ORIGINS);
+          if (refused) throw new AuthenticationError(refused);
         } catch (error) {
           if (error instanceof AuthenticationError) {
             ctx.extra.socket.close(WS_FORBIDDEN, `Forbidden: ${error.message}`);

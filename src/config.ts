@@ -59,6 +59,11 @@ const configSchema = z.object({
   /** Requests per API key (or per client address without a key) per window, refilled steadily (a token bucket). */
   RATE_LIMIT_MAX: int(1).default(1200),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
+  /**
+   * Web origins (scheme://host[:port]) whose pages may use creator and admin keys, comma-separated,
+   * e.g. the dashboard's. Ingest keys work from any page; the API's own origin (GraphiQL) always.
+   */
+  CORS_ALLOWED_ORIGINS: hostList,
   /** How long a verified API key is trusted without a lookup; revocations reach every instance at once anyway. 0 disables. */
   API_KEY_CACHE_MS: int(0, 300_000).default(30_000),
 

@@ -16,6 +16,7 @@ import {
 } from "../auth/api-keys.js";
 import { forbiddenForIngestKey } from "../auth/ingest-selection.js";
 import { endOnRevocation } from "../auth/live-streams.js";
+import { refusedOrigin } from "../auth/origins.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import { config } from "../config.js";
 import { pool } from "../db/client.js";
@@ -59,6 +60,13 @@ async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<R
   } catch (error) {
     if (error instanceof AuthenticationError) throw unauthenticated(error.message);
     throw error;
+  }
+  // graphql-ws checks the origin when the socket opens (api-server.ts); over HTTP, here.
+  if (ctx.authorization === undefined) {
+    const origin = ctx.request.headers.get("origin");
+    const host = ctx.request.headers.get("host");
+    const refused = refusedOrigin(viewer, origin, host, config().CORS_ALLOWED_ORIGINS);
+    if (refused) throw forbidden(refused);
   }
   const bucket = viewer ? `key:${viewer.keyId}` : `addr:${ctx.clientAddress ?? "unknown"}`;
   const verdict = await limiter.consume(bucket);
@@ -165,6 +173,15 @@ export function createYogaServer() {
   const yoga = createYoga<ServerContext, RequestContext>({
     schema,
     graphqlEndpoint: "/graphql",
+    // Any page may call the API (landing pages send events with ingest keys); which keys a page
+    // may use is decided per request (auth/origins.ts). No cookies are involved: credentials off.
+    cors: (request) => ({
+      origin: request.headers.get("origin") ?? "*",
+      credentials: false,
+      methods: ["GET", "POST", "OPTIONS"],
+      allowedHeaders: ["authorization", "content-type", "accept"],
+      maxAge: 600,
+    }),
     healthCheckEndpoint: "/health",
     landingPage: false,
     // GraphiQL runs subscriptions over SSE, so the Authorization header set in its headers tab applies.
