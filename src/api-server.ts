@@ -1,4 +1,5 @@
-import { createServer } from "node:http";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
@@ -23,10 +24,70 @@ type EnvelopedArgs = ExecutionArgs & {
   rootValue: { execute: (a: unknown) => unknown; subscribe: (a: unknown) => unknown };
 };
 
+/**
+ * A body sent without a length (chunked) is read here up to the body limit, then handed to Yoga
+ * with its length, as any other request; past the limit it is refused (413) without reading more.
+ */
+async function handleUnsizedBody(
+  yoga: ReturnType<typeof createYogaServer>["yoga"],
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      const body = errorBody(`Request body exceeds ${limit} bytes`, "PAYLOAD_TOO_LARGE");
+      res.writeHead(413, { "content-type": "application/json; charset=utf-8", connection: "close" }).end(body);
+      req.destroy();
+      return;
+    }
+    chunks.push(chunk);
+  }
+  const body = Buffer.concat(chunks);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name === "transfer-encoding" || value === undefined) continue;
+    headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  headers.set("content-length", String(body.length));
+  const controller = new AbortController();
+  res.once("close", () => controller.abort());
+  const response = await yoga.fetch(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {
+    method: req.method,
+    headers,
+    body,
+    signal: controller.signal,
+  });
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  try {
+    // Streamed as it comes: an SSE subscription's answer never ends by itself.
+    for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
+      if (!res.write(chunk)) await once(res, "drain");
+    }
+  } catch (error) {
+    logger.debug({ err: error }, "answer to a chunked request ended early");
+  }
+  res.end();
+}
+
 /** The API process: GraphQL over HTTP and SSE at /graphql, and over WebSocket (graphql-ws) on the same path. */
 export async function startApiServer(port: number, host = "127.0.0.1") {
   const { yoga, close: closeYoga } = createYogaServer();
-  const server = createServer(yoga);
+  const bodyLimit = config().HTTP_BODY_LIMIT_BYTES;
+  const server = createServer((req, res) => {
+    if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined) {
+      handleUnsizedBody(yoga, req, res, bodyLimit).catch((error) => {
+        logger.error({ err: error }, "chunked request failed");
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+        res.end(errorBody("Unexpected error.", "INTERNAL_SERVER_ERROR"));
+      });
+      return;
+    }
+    void yoga(req, res);
+  });
   // Requests Node's HTTP parser refuses (malformed framing, headers over its limit) get the same
   // GraphQL-shaped answer as any other refusal, then the connection closes (Node's documented pattern).
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {

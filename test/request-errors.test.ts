@@ -197,3 +197,22 @@ describe("limits", () => {
     expect(hundred.body.errors).toBeUndefined();
   });
 });
+
+describe("bodies without a length", () => {
+  it("reads a chunked body up to the body limit, and refuses a larger one with 413", async () => {
+    const chunked = {
+      authorization: `Bearer ${owner.creatorKey}`,
+      "content-type": "application/json",
+      "transfer-encoding": "chunked",
+    };
+    expect(await raw(chunked, query("{ viewer { kind } }"))).toEqual({
+      status: 200,
+      body: { data: { viewer: { kind: "CREATOR" } } },
+    });
+    const huge = query("{ viewer { kind } }", { padding: "x".repeat(1_100_000) });
+    expect(await raw(chunked, huge)).toMatchObject({
+      status: 413,
+      body: { errors: [{ extensions: { code: "PAYLOAD_TOO_LARGE" } }] },
+    });
+  });
+});
