@@ -64,6 +64,8 @@ const configSchema = z.object({
    * e.g. the dashboard's. Ingest keys work from any page; the API's own origin (GraphiQL) always.
    */
   CORS_ALLOWED_ORIGINS: hostList,
+  /** Signs the connection cursors the API hands out (scoped to the key's creator); the same on every API instance. */
+  CURSOR_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-cursor-signing-secret"),
   /** How long a verified API key is trusted without a lookup; revocations reach every instance at once anyway. 0 disables. */
   API_KEY_CACHE_MS: int(0, 300_000).default(30_000),
 

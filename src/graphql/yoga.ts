@@ -37,6 +37,7 @@ import {
 } from "./errors.js";
 import { refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
+import { scopedCursors } from "./scoped-cursors.js";
 
 /** Depth of graphql-js's getIntrospectionQuery() with fragments flattened. */
 const INTROSPECTION_QUERY_DEPTH = 15;
@@ -221,6 +222,7 @@ export function createYogaServer() {
       whatsAppCallbacks(),
       requestTiming(),
       refuseUnstorableText(),
+      scopedCursors(settings.CURSOR_SIGNING_SECRET),
       limitIngestKeys(),
       endStreamsOnRevocation(),
       maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),

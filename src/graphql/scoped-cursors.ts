@@ -1,0 +1,119 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import {
+  type ArgumentNode,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  GraphQLError,
+  Kind,
+  visit,
+} from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { RequestContext } from "./context.js";
+
+// Connection cursors are opaque and scoped: each one the API hands out is signed for the key's
+// scope (its creator, or the platform for admin keys), and `after`/`before` accept only such
+// cursors. A cursor built by hand from a row id, or issued to another creator's key, is invalid
+// exactly as a malformed one is, so no cursor can position a page on another creator's rows.
+
+/** Fields whose values are connection cursors (Relay Cursor Connections spec: Edge.cursor, PageInfo). */
+const CURSOR_FIELDS = new Set(["cursor", "startCursor", "endCursor"]);
+/** Arguments that take one back. */
+const CURSOR_ARGUMENTS = new Set(["after", "before"]);
+const SEPARATOR = ".";
+
+function scopeOf(ctx: RequestContext): string {
+  const viewer = ctx.viewer;
+  return viewer?.kind === "ADMIN" ? "platform" : (viewer?.creatorId ?? "anonymous");
+}
+
+function signature(secret: string, scope: string, cursor: string): string {
+  return createHmac("sha256", secret).update(`${scope}\n${cursor}`).digest("base64url").slice(0, 22);
+}
+
+/** The cursor as handed out: the connection's own cursor and its signature for the scope. */
+export function signCursor(secret: string, scope: string, cursor: string): string {
+  return `${cursor}${SEPARATOR}${signature(secret, scope, cursor)}`;
+}
+
+/** The connection's own cursor inside a signed one, or null when the signature does not hold. */
+export function openCursor(secret: string, scope: string, signed: string): string | null {
+  const at = signed.lastIndexOf(SEPARATOR);
+  if (at <= 0) return null;
+  const cursor = signed.slice(0, at);
+  const given = Buffer.from(signed.slice(at + 1));
+  const expected = Buffer.from(signature(secret, scope, cursor));
+  return given.length === expected.length && timingSafeEqual(given, expected) ? cursor : null;
+}
+
+function invalidCursor(value: string): GraphQLError {
+  return new GraphQLError(`Invalid cursor: ${value.slice(0, 100)}`, { extensions: { code: "BAD_USER_INPUT" } });
+}
+
+/** The response keys (aliases included) under which the document selects cursor fields. */
+function cursorResponseKeys(document: DocumentNode): Set<string> {
+  const keys = new Set<string>();
+  visit(document, {
+    Field(node) {
+      if (CURSOR_FIELDS.has(node.name.value)) keys.add(node.alias?.value ?? node.name.value);
+    },
+  });
+  return keys;
+}
+
+function signResult(value: unknown, keys: Set<string>, sign: (cursor: string) => string): void {
+  if (Array.isArray(value)) {
+    for (const item of value) signResult(item, keys, sign);
+  } else if (value && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    for (const [key, item] of Object.entries(record)) {
+      if (keys.has(key) && typeof item === "string") record[key] = sign(item);
+      else signResult(item, keys, sign);
+    }
+  }
+}
+
+/**
+ * Opens the signed cursors a request sends (`after`/`before`, as literals or variables) and
+ * signs the cursors its result carries. A cursor that does not open answers BAD_USER_INPUT
+ * before anything runs.
+ */
+export function scopedCursors(secret: string): Plugin<Record<string, unknown>, RequestContext> {
+  return {
+    onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }) {
+      const scope = scopeOf(args.contextValue as unknown as RequestContext);
+      const variables = { ...(args.variableValues ?? {}) };
+      let refused: GraphQLError | null = null;
+      const open = (value: string): string => {
+        const cursor = openCursor(secret, scope, value);
+        if (cursor === null) refused ??= invalidCursor(value);
+        return cursor ?? value;
+      };
+      const document = visit(args.document, {
+        Argument(node: ArgumentNode) {
+          if (!CURSOR_ARGUMENTS.has(node.name.value)) return undefined;
+          if (node.value.kind === Kind.VARIABLE) {
+            const name = node.value.name.value;
+            if (typeof variables[name] === "string") variables[name] = open(variables[name] as string);
+            return undefined;
+          }
+          if (node.value.kind === Kind.STRING)
+            return { ...node, value: { ...node.value, value: open(node.value.value) } };
+          return undefined;
+        },
+      });
+      if (refused) return setResultAndStopExecution({ errors: [refused] });
+      const keys = cursorResponseKeys(args.document);
+      setExecuteFn((executionArgs: ExecutionArgs) =>
+        executeFn({ ...executionArgs, document, variableValues: variables }),
+      );
+      if (keys.size === 0) return;
+      return {
+        onExecuteDone({ result }) {
+          const sign = (cursor: string) => signCursor(secret, scope, cursor);
+          if ("data" in result) signResult((result as ExecutionResult).data, keys, sign);
+        },
+      };
+    },
+  };
+}
