@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
-import { Worker } from "bullmq";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Job, Worker } from "bullmq";
 import { startScheduler } from "../src/actions/scheduler.js";
 import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
@@ -13,6 +14,44 @@ import { QUEUES, workerConnection } from "../src/queues.js";
 
 /** An onboarding still QUEUED after this long has lost its job. */
 const STRANDED_ONBOARDING_MS = 60_000;
+
+/** Counts the jobs a processor is running, so closing can wait for them without waiting on Redis. */
+class InFlight {
+  private running = 0;
+
+  track<T>(processor: (job: Job) => Promise<T>): (job: Job) => Promise<T> {
+    return async (job) => {
+      this.running++;
+      try {
+        return await processor(job);
+      } finally {
+        this.running--;
+      }
+    };
+  }
+
+  get count(): number {
+    return this.running;
+  }
+}
+
+/** How long closing may take once the jobs are done: with Redis away it would never end. */
+const CLOSE_AFTER_JOBS_MS = 2_000;
+
+/**
+ * Stops taking jobs, lets the running ones finish, then closes. BullMQ's close quits its Redis
+ * connections, which waits without bound while Redis is away (and a forced close after a
+ * graceful one only returns the first), so once no job runs the close is given
+ * CLOSE_AFTER_JOBS_MS and then left to the process's exit. A job whose completion could not be
+ * reported is run again after its lock expires; runs are idempotent.
+ */
+async function closeWorker(worker: Worker, jobs: InFlight): Promise<void> {
+  await Promise.race([worker.pause(true).catch(() => {}), sleep(CLOSE_AFTER_JOBS_MS)]);
+  while (jobs.count > 0) await sleep(50);
+  const closing = worker.close();
+  closing.catch(() => {});
+  await Promise.race([closing, sleep(CLOSE_AFTER_JOBS_MS)]);
+}
 
 /** A lost Redis connection makes BullMQ report an error per reconnection attempt; the connection's own log line says it once. */
 function logWorkerError(queueName: string, error: Error): void {
@@ -39,7 +78,9 @@ function serveMetrics(port: number): Server {
  */
 export async function startWorker(options: { metricsPort?: number; scheduler?: boolean } = {}) {
   const settings = config();
-  const agentRuns = new Worker(QUEUES.agentRuns, processAgentRun, {
+  const agentRunJobs = new InFlight();
+  const onboardingJobs = new InFlight();
+  const agentRuns = new Worker(QUEUES.agentRuns, agentRunJobs.track(processAgentRun), {
     connection: workerConnection(QUEUES.agentRuns),
     prefix: settings.REDIS_PREFIX,
     concurrency: settings.WORKER_CONCURRENCY,
@@ -53,7 +94,7 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
   );
   agentRuns.on("error", (error) => logWorkerError("agent-runs", error));
 
-  const onboarding = new Worker(QUEUES.onboarding, processOnboardingJob, {
+  const onboarding = new Worker(QUEUES.onboarding, onboardingJobs.track(processOnboardingJob), {
     connection: workerConnection(QUEUES.onboarding),
     prefix: settings.REDIS_PREFIX,
     // LLM calls wait on the network, not the CPU.
@@ -94,7 +135,11 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
     async close() {
       clearInterval(sweeper);
       await sweep;
-      await Promise.all([agentRuns.close(), onboarding.close(), scheduler?.stop()]);
+      await Promise.all([
+        closeWorker(agentRuns, agentRunJobs),
+        closeWorker(onboarding, onboardingJobs),
+        scheduler?.stop(),
+      ]);
       metrics?.close();
     },
   };

@@ -142,22 +142,28 @@ export const replan = (db: Queryable, action: ClaimedAction, reason: string, sen
 /**
  * SENT, and the consumer's context counts it, in one statement: the context's counters and
  * lastMessageAt move atomically with the action, whatever else updates the context meanwhile.
+ * The owner knows the message went out: if the lease recovery meanwhile failed the action as
+ * interrupted (PostgreSQL was away past the lease, so the owner could not record it in time), the
+ * row dispatched at `dispatchedAt` is corrected to SENT, its attempt counted once.
  */
 export async function markSent(
   action: ClaimedAction,
   sentAt: Date,
   providerMessageId: string | null,
   answer: ProviderAnswer,
+  dispatchedAt: Date,
 ): Promise<boolean> {
   const latenessMs = Math.min(INT_MAX, Math.max(0, sentAt.getTime() - action.sendAt.getTime()));
   const {
     rows: [{ updated }],
   } = await pool.query<{ updated: number }>(
     `WITH sent AS (
-       UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4, attempts = attempts + 1,
+       UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4,
+              attempts = attempts + (status = 'SENDING')::int,
               "providerMessageId" = $5, "providerResponse" = $6, "statusReason" = NULL, "claimedAt" = NULL,
               "leaseExpiresAt" = NULL, "updatedAt" = now()
-        WHERE ${GUARD}
+        WHERE (${GUARD})
+           OR (id = $1 AND status = 'FAILED' AND "statusReason" = $7 AND "dispatchedAt" = $8)
        RETURNING "consumerId", channel, "sentAt"
      ), counted AS (
        UPDATE consumer_contexts c SET
@@ -170,7 +176,16 @@ export async function markSent(
        RETURNING 1
      )
      SELECT count(*)::int AS updated FROM sent`,
-    [action.id, action.claimedAt, sentAt, latenessMs, providerMessageId, JSON.stringify(answer)],
+    [
+      action.id,
+      action.claimedAt,
+      sentAt,
+      latenessMs,
+      providerMessageId,
+      JSON.stringify(answer),
+      LEASE_REASONS.interrupted,
+      dispatchedAt,
+    ],
   );
   return updated === 1;
 }

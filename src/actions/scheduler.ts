@@ -53,8 +53,11 @@ export type SchedulerOptions = {
 
 type Outcome = "sent" | "failed" | "skipped" | "deferred" | "retried" | "throttled" | "interrupted" | "replanned";
 
+/** How long a stopping scheduler keeps trying to record outcomes through an outage. */
+const RECORD_GRACE_ON_STOP_MS = 5_000;
+
 type GateResult =
-  | { outcome: "dispatched"; creatorName: string }
+  | { outcome: "dispatched"; creatorName: string; dispatchedAt: Date }
   | { outcome: "skipped" | "deferred" | "throttled"; status: ActionStatus; reason: string };
 
 /** Why a send failed, in the words stored on the action. */
@@ -76,6 +79,9 @@ export class DeliveryScheduler {
   private readonly settings = config();
   readonly batchSize: number;
   private readonly concurrency: number;
+  /** The stop signal of the tick under way, and when it fired (see untilRecorded). */
+  private stopping: AbortSignal | undefined;
+  private stopAbortedAt: number | undefined;
 
   constructor(options: SchedulerOptions = {}) {
     this.now = options.now ?? (() => new Date());
@@ -93,6 +99,7 @@ export class DeliveryScheduler {
    * the rest of the batch is given back (PLANNED) for another scheduler.
    */
   async tick(stopping?: AbortSignal): Promise<number> {
+    this.stopping = stopping;
     const recovered = await recoverExpiredClaims(this.now());
     if (recovered.length > 0) {
       logger.warn({ actions: recovered.length }, "recovered actions left in SENDING by a stopped worker");
@@ -101,19 +108,29 @@ export class DeliveryScheduler {
     }
     const claimed = await claimDueActions(this.now(), this.batchSize, this.settings.DELIVERY_LEASE_MS);
     if (claimed.length === 0) return 0;
+    // PostgreSQL went away before a send started: no further one starts this tick; the untouched
+    // actions (and the one that met the outage) are given back once it answers.
+    let halted = false;
+    const giveBack: string[] = [];
     // Providers over their rate this tick: the rest of their actions wait for the next one.
     const throttled = new Set<string>();
     const inHand = new Set(claimed.map((a) => a.id));
     const renewal = this.renewLeasesWhile(inHand, claimed[0].claimedAt);
     let next = 0;
     const runner = async () => {
-      while (next < claimed.length && !stopping?.aborted) {
+      while (next < claimed.length && !stopping?.aborted && !halted) {
         const action = claimed[next++];
         try {
           await this.deliver(action, throttled);
         } catch (error) {
-          // The action stays in SENDING: the lease recovery decides its fate.
-          logger.error({ err: error, actionId: action.id }, "delivery failed unexpectedly");
+          if (isOutage(error)) {
+            if (!halted) logger.warn({ err: error }, "delivery paused: PostgreSQL unavailable");
+            halted = true;
+            giveBack.push(action.id);
+          } else {
+            // The action stays in SENDING: the lease recovery decides its fate.
+            logger.error({ err: error, actionId: action.id }, "delivery failed unexpectedly");
+          }
         } finally {
           inHand.delete(action.id);
         }
@@ -123,8 +140,11 @@ export class DeliveryScheduler {
       await Promise.all(Array.from({ length: Math.min(this.concurrency, claimed.length) }, runner));
     } finally {
       clearInterval(renewal);
-      const unsent = claimed.slice(next).map((a) => a.id);
-      if (unsent.length > 0) await publishActionChanges(await releaseClaims(unsent, claimed[0].claimedAt));
+      const unsent = [...giveBack, ...claimed.slice(next).map((a) => a.id)];
+      if (unsent.length > 0) {
+        const released = await this.untilRecorded(() => releaseClaims(unsent, claimed[0].claimedAt));
+        await publishActionChanges(released);
+      }
     }
     return claimed.length;
   }
@@ -142,6 +162,29 @@ export class DeliveryScheduler {
         logger.warn({ err: error }, "lease renewal failed; retrying at the next beat"),
       );
     }, leaseMs / 3);
+  }
+
+  /**
+   * Runs a write whose content the scheduler alone knows (a send's outcome, claims to give back)
+   * until PostgreSQL takes it: an outage is waited out with backoff (0.2 s doubling to 5 s),
+   * however long it lasts (an outcome recorded after the lease expired still corrects the
+   * recovery's guess, see markSent). Once the scheduler is stopping, it gives up after
+   * RECORD_GRACE_ON_STOP_MS and the lease recovery decides. Other errors are thrown.
+   */
+  private async untilRecorded<T>(write: () => Promise<T>): Promise<T> {
+    for (let delayMs = 200; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!isOutage(error)) throw error;
+        const stopping = this.stopping;
+        if (stopping?.aborted) {
+          this.stopAbortedAt ??= Date.now();
+          if (Date.now() - this.stopAbortedAt > RECORD_GRACE_ON_STOP_MS) throw error;
+        }
+        await sleep(delayMs);
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -170,8 +213,9 @@ export class DeliveryScheduler {
 
     await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENDING" }]);
     const result = await this.callProvider(action, checked.value, gate.creatorName);
-    if (result.ok) await this.recordSent(action, checked.value, result);
-    else await this.recordFailure(action, checked.value, result);
+    // From here the outcome is known and must be recorded: through an outage, it is retried.
+    if (result.ok) await this.untilRecorded(() => this.recordSent(action, checked.value, result, gate.dispatchedAt));
+    else await this.untilRecorded(() => this.recordFailure(action, checked.value, result));
   }
 
   /**
@@ -201,7 +245,7 @@ export class DeliveryScheduler {
       const now = this.now();
       const leaseUntil = new Date(now.getTime() + this.settings.DELIVERY_LEASE_MS);
       const dispatched = await markDispatched(client, action, now, leaseUntil);
-      return dispatched ? { outcome: "dispatched", creatorName: verdict.creatorName } : null;
+      return dispatched ? { outcome: "dispatched", creatorName: verdict.creatorName, dispatchedAt: now } : null;
     });
   }
 
@@ -226,9 +270,10 @@ export class DeliveryScheduler {
     action: ClaimedAction,
     message: ChannelPayload,
     result: Extract<SendResult, { ok: true }>,
+    dispatchedAt: Date,
   ): Promise<void> {
     const sentAt = this.now();
-    if (!(await markSent(action, sentAt, result.providerMessageId, result.answer))) {
+    if (!(await markSent(action, sentAt, result.providerMessageId, result.answer, dispatchedAt))) {
       logger.warn({ actionId: action.id }, "sent after its claim expired: the action's row was not updated");
       return;
     }

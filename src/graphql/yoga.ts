@@ -42,6 +42,10 @@ import { scopedCursors } from "./scoped-cursors.js";
 /** Depth of graphql-js's getIntrospectionQuery() with fragments flattened. */
 const INTROSPECTION_QUERY_DEPTH = 15;
 
+/** How often a run of requests failing on an outage is logged. */
+const OUTAGE_LOG_INTERVAL_MS = 10_000;
+let lastOutageLog = 0;
+
 type ServerContext = {
   request: Request;
   /** Set for graphql-ws operations: the key the socket was opened with (see api-server.ts). */
@@ -191,7 +195,12 @@ export function createYogaServer() {
       debug: (...args) => logger.debug({ args }, "yoga"),
       info: (...args) => logger.info({ args }, "yoga"),
       warn: (...args) => logger.warn({ args }, "yoga"),
-      error: (...args) => logger.error({ args }, "yoga"),
+      // Yoga logs the original of every masked error; an outage's are said by maskError already.
+      error: (...args) => {
+        const first = args[0] as { originalError?: unknown } | undefined;
+        if (isOutage(first?.originalError ?? first)) logger.debug({ args }, "yoga");
+        else logger.error({ args }, "yoga");
+      },
     },
     context: (ctx) => buildContext(ctx, limiter),
     maskedErrors: {
@@ -199,7 +208,11 @@ export function createYogaServer() {
         const original = (error as { originalError?: unknown }).originalError;
         if (original instanceof DomainError) return domainErrorToGraphQL(original);
         if (isOutage(original ?? error)) {
-          logger.warn({ err: original ?? error }, "request failed: a dependency is unavailable");
+          // Every request fails alike during an outage: a line every OUTAGE_LOG_INTERVAL_MS at most.
+          if (Date.now() - lastOutageLog > OUTAGE_LOG_INTERVAL_MS) {
+            lastOutageLog = Date.now();
+            logger.warn({ err: original ?? error }, "requests failing: a dependency is unavailable");
+          }
           return serviceUnavailable();
         }
         if (error instanceof GraphQLError) {
