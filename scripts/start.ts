@@ -3,7 +3,9 @@
 // it has run for a minute), with a log line each time; Ctrl-C or SIGTERM stops both, each
 // draining its own work first.
 import { type ChildProcess, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfigOrExit } from "../src/config.js";
+import { isOutage } from "../src/outages.js";
 import { migrate } from "./migrate.js";
 
 loadConfigOrExit();
@@ -62,5 +64,15 @@ function stop() {
 // Signals are handled from the start: a stop during migration exits cleanly, starting nothing.
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
-await migrate();
+// PostgreSQL may come up after Closer (a machine booting): the migration waits for it.
+for (let delayMs = FIRST_BACKOFF_MS; !stopping; delayMs = Math.min(delayMs * 2, MAX_BACKOFF_MS)) {
+  try {
+    await migrate();
+    break;
+  } catch (error) {
+    if (!isOutage(error)) throw error;
+    logger.warn({ err: error, retryInMs: delayMs }, "PostgreSQL unavailable: migrations wait for it");
+    await sleep(delayMs);
+  }
+}
 if (!stopping) for (const part of parts) run(part);

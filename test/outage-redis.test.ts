@@ -493,4 +493,32 @@ describe("with Redis stopped", () => {
     },
     CHILD_PROCESS_TEST_MS,
   );
+
+  it(
+    "stops the API and the worker on SIGTERM while Redis is away, promptly and cleanly",
+    async () => {
+      await untilReadiness(200);
+      await stopRedis();
+      try {
+        for (const child of [worker.child, api.child]) {
+          const started = performance.now();
+          const exited = new Promise<string>((resolve) =>
+            child.process.once("exit", (code, signal) => resolve(`${code}/${signal}`)),
+          );
+          child.process.kill("SIGTERM");
+          const outcome = await Promise.race([
+            exited,
+            new Promise<string>((resolve) => setTimeout(() => resolve("still running after 20 s"), 20_000)),
+          ]);
+          console.log(
+            `[outage-redis] ${child.name} stopped without Redis in ${Math.round(performance.now() - started)} ms`,
+          );
+          expect(outcome, child.name).toBe("0/null");
+        }
+      } finally {
+        await redis.start();
+      }
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
 });

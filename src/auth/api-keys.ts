@@ -7,6 +7,7 @@ import { NotFoundError, ValidationError } from "../errors.js";
 import type { ApiKey } from "../generated/prisma/client.js";
 import type { ApiKeyKind } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
+import { isOutage } from "../outages.js";
 import { publishBestEffort } from "../pubsub.js";
 import { endStreamsOfKey } from "./live-streams.js";
 import type { Viewer } from "./viewer.js";
@@ -34,6 +35,7 @@ export class AuthenticationError extends Error {}
  * process (forgetRevokedKey); if that message is lost the entry still expires.
  */
 const verifiedKeys = new Map<string, { viewer: Viewer; until: number }>();
+const lookUps = new Map<string, Promise<Viewer>>();
 
 /** Forgets a revoked key in this process: no cached verification, no live stream (see live-streams). */
 export function forgetRevokedKey(revoked: RevokedKey): void {
@@ -59,7 +61,21 @@ export async function authenticate(header: string | null): Promise<Viewer | null
   const hash = hashApiKey(secret);
   const cached = verifiedKeys.get(hash);
   if (cached && cached.until > Date.now()) return cached.viewer;
-  const viewer = await lookUpKey(hash);
+  // One look-up per key at a time: when an entry expires, its concurrent requests share it.
+  let lookup = lookUps.get(hash);
+  if (!lookup) {
+    lookup = lookUpKey(hash).finally(() => lookUps.delete(hash));
+    lookUps.set(hash, lookup);
+  }
+  let viewer: Viewer;
+  try {
+    viewer = await lookup;
+  } catch (error) {
+    // PostgreSQL away: a key verified before (and not revoked since, or it would have been
+    // forgotten) is still trusted, so the request fails, if it must, on its own work only.
+    if (cached && isOutage(error)) return cached.viewer;
+    throw error;
+  }
   const ttl = config().API_KEY_CACHE_MS;
   if (ttl > 0) verifiedKeys.set(hash, { viewer, until: Date.now() + ttl });
   return viewer;
