@@ -147,27 +147,30 @@ function unstorableLiteralAt(document: DocumentNode): string | null {
  * extensions.field).
  */
 export function refuseUnstorableText(): Plugin {
-  const refusal = (args: ExecutionArgs) => {
+  return refuseBeforeRunning((args) => {
     const at =
       unstorableTextAt(args.variableValues ?? {}, "variables")?.replace(/^variables\./, "$") ??
       unstorableLiteralAt(args.document);
     if (!at) return null;
-    return {
-      errors: [
-        new GraphQLError(`${at}: text must not contain NUL characters or unpaired surrogates`, {
-          extensions: { code: "BAD_USER_INPUT", field: at },
-        }),
-      ],
-    };
-  };
-  return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const refused = refusal(args);
-      if (refused) setResultAndStopExecution(refused);
-    },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = refusal(args);
-      if (refused) setResultAndStopExecution(refused);
-    },
-  };
+    return new GraphQLError(`${at}: text must not contain NUL characters or unpaired surrogates`, {
+      extensions: { code: "BAD_USER_INPUT", field: at },
+    });
+  });
 }
+
+/**
+ * A plugin that checks each operation (query, mutation or subscription) before anything of it
+ * runs, and answers the check's error instead when there is one.
+ */
+export function refuseBeforeRunning(check: (args: ExecutionArgs) => GraphQLError | null): Plugin {
+  const stop = ({ args, setResultAndStopExecution }: RefusablePayload) => {
+    const error = check(args);
+    if (error) setResultAndStopExecution({ errors: [error] });
+  };
+  return { onExecute: stop, onSubscribe: stop };
+}
+
+type RefusablePayload = {
+  args: ExecutionArgs;
+  setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
+};

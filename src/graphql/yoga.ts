@@ -35,7 +35,7 @@ import {
   unauthenticated,
   withCode,
 } from "./errors.js";
-import { refuseUnstorableText, requestFraming } from "./request-guards.js";
+import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
 
@@ -111,23 +111,13 @@ function operationalEndpoints(redis: Redis): Plugin {
 }
 
 /** Ingest keys may select only what forbiddenForIngestKey allows, checked before anything runs. */
-function limitIngestKeys(): Plugin<Record<string, unknown>, RequestContext> {
-  const refuse = (args: ExecutionArgs) => {
+function limitIngestKeys(): Plugin {
+  return refuseBeforeRunning((args) => {
     const viewer = (args.contextValue as unknown as RequestContext).viewer;
     if (viewer?.kind !== "INGEST") return null;
     const field = forbiddenForIngestKey(args.schema, args.document);
-    return field ? { errors: [forbidden(`An ingest key may not select ${field}`)] } : null;
-  };
-  return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const refused = refuse(args);
-      if (refused) setResultAndStopExecution(refused);
-    },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = refuse(args);
-      if (refused) setResultAndStopExecution(refused);
-    },
-  };
+    return field ? forbidden(`An ingest key may not select ${field}`) : null;
+  });
 }
 
 /** Every subscription stream ends, with an UNAUTHENTICATED error, as soon as its key is revoked. */
