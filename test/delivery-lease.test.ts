@@ -1,7 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 
 vi.hoisted(() => {
@@ -22,6 +19,7 @@ import {
   webhookTo,
 } from "./support/delivery-fixtures.js";
 import { eventually } from "./support/processes.js";
+import { type SchedulerProcess, signerOf, startSchedulerProcess } from "./support/scheduler-process.js";
 
 // Two scheduler processes share due webhook actions whose receiver takes 300-500 ms to answer.
 // With 4 sends at a time, a batch of 100 takes about 10 s: two leases of 5 s. Three batches for
@@ -45,61 +43,27 @@ const PROVIDER_TIMEOUT_MS = 4_500;
 /** The receiver's answer time, uniform in this range. */
 const ANSWER_MS = { min: 300, max: 500 };
 
-const schedulerModule = fileURLToPath(new URL("../src/actions/scheduler.ts", import.meta.url));
+type NamedScheduler = SchedulerProcess & { name: Scheduler };
 
-type SchedulerProcess = { name: Scheduler; child: ChildProcess; output: string[] };
-
-/** A child process running startScheduler as the worker does; it says "ready" once started. Its logs are kept. */
-function startSchedulerProcess(name: Scheduler): Promise<SchedulerProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `const { startScheduler } = await import(${JSON.stringify(schedulerModule)});
-       const scheduler = startScheduler({ intervalMs: 20, batchSize: ${BATCH_SIZE} });
-       process.once("SIGTERM", async () => { await scheduler.stop(); process.exit(0); });
-       console.log("ready");`,
-    ],
+/** A scheduler process as the worker runs it, signing with its own secret. Its logs are kept. */
+async function startNamedScheduler(name: Scheduler): Promise<NamedScheduler> {
+  const started = await startSchedulerProcess(
+    { intervalMs: 20, batchSize: BATCH_SIZE },
     {
-      env: {
-        ...process.env,
-        WEBHOOK_SIGNING_SECRET: SECRETS[name],
-        DELIVERY_CONCURRENCY: String(CONCURRENCY),
-        DELIVERY_LEASE_MS: String(LEASE_MS),
-        PROVIDER_TIMEOUT_MS: String(PROVIDER_TIMEOUT_MS),
-        DELIVERY_RATE_WEBHOOK_PER_SECOND: "1000000",
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+      WEBHOOK_SIGNING_SECRET: SECRETS[name],
+      DELIVERY_CONCURRENCY: String(CONCURRENCY),
+      DELIVERY_LEASE_MS: String(LEASE_MS),
+      PROVIDER_TIMEOUT_MS: String(PROVIDER_TIMEOUT_MS),
+      DELIVERY_RATE_WEBHOOK_PER_SECOND: "1000000",
     },
   );
-  const output: string[] = [];
-  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) =>
-      reject(new Error(`scheduler ${name} exited with ${code} before it was ready:\n${output.join("")}`)),
-    );
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.join("").includes("ready")) resolve({ name, child, output });
-    });
-  });
+  return { ...started, name };
 }
 
-function signerOf(request: HttpSink["received"][number]): Scheduler | null {
-  const signed = `${request.headers["x-closer-timestamp"]}.${request.body}`;
-  const signature = request.headers["x-closer-signature"];
-  for (const [name, secret] of Object.entries(SECRETS)) {
-    if (signature === `sha256=${createHmac("sha256", secret).update(signed).digest("hex")}`) return name as Scheduler;
-  }
-  return null;
-}
+const signer = (request: HttpSink["received"][number]) => signerOf(request, SECRETS);
 
 let hooks: HttpSink;
-const schedulers: SchedulerProcess[] = [];
+const schedulers: NamedScheduler[] = [];
 
 beforeAll(async () => {
   await createFileDatabase();
@@ -109,22 +73,12 @@ beforeAll(async () => {
     body: { ok: true },
     delayMs: ANSWER_MS.min + Math.floor(Math.random() * (ANSWER_MS.max - ANSWER_MS.min + 1)),
   });
-  schedulers.push(...(await Promise.all([startSchedulerProcess("a"), startSchedulerProcess("b")])));
+  schedulers.push(...(await Promise.all([startNamedScheduler("a"), startNamedScheduler("b")])));
 });
 
 /** Stops the scheduler processes; each finishes the sends it has in flight first. */
 async function stopSchedulers(): Promise<void> {
-  await Promise.all(
-    schedulers.map(({ child }) =>
-      child.exitCode === null && child.signalCode === null
-        ? new Promise((resolve) => {
-            // "close", not "exit": its output is all read by then.
-            child.once("close", resolve);
-            child.kill("SIGTERM");
-          })
-        : null,
-    ),
-  );
+  await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
 }
 
 afterAll(async () => {
@@ -214,7 +168,7 @@ it(`records no false FAILED while two schedulers send ${ACTIONS} actions in batc
     .map((a) => ({ id: a.id, status: a.status, reason: a.statusReason }));
   const interrupted = actions.filter((a) => a.statusReason === LEASE_REASONS.interrupted).length;
   const deliveries = hooks.received.map((r) => String(r.headers["x-closer-delivery"]));
-  const signers = hooks.received.map(signerOf);
+  const signers = hooks.received.map(signer);
   const batches = [...watcher.batches.values()];
   const longestBatchMs = Math.max(...batches.map((b) => b.lastSeenAt - b.claimedAt));
   const furthestLeaseMs = Math.max(...batches.map((b) => b.furthestLeaseMs));

@@ -1,6 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 
 vi.hoisted(() => {
@@ -20,79 +17,33 @@ import {
   webhookTo,
 } from "./support/delivery-fixtures.js";
 import { eventually } from "./support/processes.js";
+import { type SchedulerProcess, signerOf, startSchedulerProcess } from "./support/scheduler-process.js";
 
 // Two scheduler processes, each with its own pool and Redis connections, race over the same
 // due actions. Each signs its webhooks with its own secret, so the receiver can tell them apart.
 
 const SECRETS = { a: "race-secret-of-scheduler-a", b: "race-secret-of-scheduler-b" } as const;
-type Scheduler = keyof typeof SECRETS;
 const ACTIONS = 200;
 
-const schedulerModule = fileURLToPath(new URL("../src/actions/scheduler.ts", import.meta.url));
-
-/** A child process running startScheduler as the worker does; it says "ready" once started. */
-function startSchedulerProcess(secret: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `const { startScheduler } = await import(${JSON.stringify(schedulerModule)});
-       const scheduler = startScheduler({ intervalMs: 5, batchSize: 5 });
-       process.once("SIGTERM", async () => { await scheduler.stop(); process.exit(0); });
-       console.log("ready");`,
-    ],
-    {
-      env: {
-        ...process.env,
-        WEBHOOK_SIGNING_SECRET: secret,
-        DELIVERY_CONCURRENCY: "8",
-        DELIVERY_RATE_WEBHOOK_PER_SECOND: "1000000",
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`scheduler process exited with ${code} before it was ready`)));
-    child.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("ready")) resolve(child);
-    });
-  });
-}
-
-function signerOf(request: HttpSink["received"][number]): Scheduler | null {
-  const signed = `${request.headers["x-closer-timestamp"]}.${request.body}`;
-  const signature = request.headers["x-closer-signature"];
-  for (const [name, secret] of Object.entries(SECRETS)) {
-    if (signature === `sha256=${createHmac("sha256", secret).update(signed).digest("hex")}`) return name as Scheduler;
-  }
-  return null;
-}
+const signer = (request: HttpSink["received"][number]) => signerOf(request, SECRETS);
 
 let hooks: HttpSink;
-const children: ChildProcess[] = [];
+const children: SchedulerProcess[] = [];
 
 beforeAll(async () => {
   await createFileDatabase();
   hooks = await startHttpSink();
-  children.push(...(await Promise.all([startSchedulerProcess(SECRETS.a), startSchedulerProcess(SECRETS.b)])));
+  const start = (secret: string) =>
+    startSchedulerProcess(
+      { intervalMs: 5, batchSize: 5 },
+      { WEBHOOK_SIGNING_SECRET: secret, DELIVERY_CONCURRENCY: "8", DELIVERY_RATE_WEBHOOK_PER_SECOND: "1000000" },
+    );
+  children.push(...(await Promise.all([start(SECRETS.a), start(SECRETS.b)])));
 });
 
 /** Stops the scheduler processes; each finishes the sends it has in flight first. */
 async function stopSchedulers(): Promise<void> {
-  await Promise.all(
-    children.map((child) =>
-      child.exitCode === null
-        ? new Promise((resolve) => {
-            child.once("exit", resolve);
-            child.kill("SIGTERM");
-          })
-        : null,
-    ),
-  );
+  await Promise.all(children.map((scheduler) => scheduler.stop()));
 }
 
 afterAll(async () => {
@@ -110,9 +61,9 @@ it(`sends each of ${ACTIONS} due actions exactly once while two scheduler proces
   const bothSending = new Promise<void>((resolve) => {
     release = resolve;
   });
-  const seen = new Set<Scheduler | null>();
+  const seen = new Set<keyof typeof SECRETS | null>();
   hooks.reply = async (request) => {
-    seen.add(signerOf(request));
+    seen.add(signer(request));
     if (seen.has("a") && seen.has("b")) release();
     await bothSending;
     return { status: 200, body: { ok: true } };
@@ -141,7 +92,7 @@ it(`sends each of ${ACTIONS} due actions exactly once while two scheduler proces
   const deliveries = hooks.received.map((r) => r.headers["x-closer-delivery"]);
   expect(deliveries).toHaveLength(ACTIONS);
   expect(new Set(deliveries)).toEqual(new Set(planned.map((a) => a.id)));
-  const signers = hooks.received.map(signerOf);
+  const signers = hooks.received.map(signer);
   expect(signers.filter((s) => s === null)).toHaveLength(0);
   expect(signers.filter((s) => s === "a").length).toBeGreaterThan(0);
   expect(signers.filter((s) => s === "b").length).toBeGreaterThan(0);

@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import type { PrivatePostgres } from "./support/private-services.js";
 
@@ -23,6 +21,7 @@ import {
   webhookTo,
 } from "./support/delivery-fixtures.js";
 import { eventually } from "./support/processes.js";
+import { type SchedulerProcess, startSchedulerProcess } from "./support/scheduler-process.js";
 
 // Sends whose provider answered while PostgreSQL was away: the scheduler knows each outcome and
 // records it once PostgreSQL is back, even past its lease (another scheduler's recovery may have
@@ -30,64 +29,28 @@ import { eventually } from "./support/processes.js";
 // out twice, and the actions not yet started wait, planned, instead of sitting SENDING for a lease.
 
 const ACTIONS = 24;
-const schedulerModule = fileURLToPath(new URL("../src/actions/scheduler.ts", import.meta.url));
-const children: { child: ChildProcess; output: string[] }[] = [];
+const children: SchedulerProcess[] = [];
 let hooks: HttpSink;
-
-function startSchedulerProcess(): Promise<void> {
-  const output: string[] = [];
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `const { startScheduler } = await import(${JSON.stringify(schedulerModule)});
-       const scheduler = startScheduler({ intervalMs: 50, batchSize: 12, concurrency: 4 });
-       process.once("SIGTERM", async () => { await scheduler.stop(); process.exit(0); });
-       console.log("ready");`,
-    ],
-    {
-      env: {
-        ...process.env,
+const startScheduler = async () =>
+  children.push(
+    await startSchedulerProcess(
+      { intervalMs: 50, batchSize: 12, concurrency: 4 },
+      {
         DATABASE_URL: postgres.url,
         // A lease shorter than the outage: recovery runs on leases that expired while PostgreSQL was away.
         DELIVERY_LEASE_MS: "3000",
         PROVIDER_TIMEOUT_MS: "2500",
         DELIVERY_RATE_WEBHOOK_PER_SECOND: "1000000",
-        LOG_LEVEL: "warn",
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+    ),
   );
-  children.push({ child, output });
-  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`scheduler exited with ${code}: ${output.join("")}`)));
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (chunk.toString().includes("ready")) resolve();
-    });
-  });
-}
 
 beforeAll(async () => {
   hooks = await startHttpSink();
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(
-    children.map(({ child }) =>
-      child.exitCode === null
-        ? new Promise((resolve) => {
-            child.once("exit", resolve);
-            child.kill("SIGTERM");
-            setTimeout(() => child.kill("SIGKILL"), 15_000).unref();
-          })
-        : null,
-    ),
-  );
+  await Promise.all(children.map((scheduler) => scheduler.stop()));
   await hooks.close();
   await db.$disconnect();
   await pool.end().catch(() => {});
@@ -114,7 +77,7 @@ it("records every send answered during a PostgreSQL outage once it is back: none
     firstRequest();
     return { status: 200, body: { ok: true }, delayMs: 1_000 };
   };
-  await Promise.all([startSchedulerProcess(), startSchedulerProcess()]);
+  await Promise.all([startScheduler(), startScheduler()]);
   await db.action.updateMany({ where: { creatorId: creator.id }, data: { sendAt: new Date() } });
 
   await sending;
