@@ -56,7 +56,11 @@ async function closeWorker(worker: Worker, jobs: InFlight): Promise<void> {
 /** A lost Redis connection makes BullMQ report an error per reconnection attempt; the connection's own log line says it once. */
 function logWorkerError(queueName: string, error: Error): void {
   if (isOutage(error)) logger.debug({ err: error, queue: queueName }, "worker waiting for Redis");
-  else logger.error({ err: error, queue: queueName }, "worker error");
+  // A Redis that restarted empty lost the job while it ran: its work is recorded in PostgreSQL,
+  // and an unprocessed event is enqueued again by the sweeper.
+  else if (/^Missing key for job/.test(error.message)) {
+    logger.warn({ err: error, queue: queueName }, "job lost with Redis while running; the database keeps its outcome");
+  } else logger.error({ err: error, queue: queueName }, "worker error");
 }
 
 function serveMetrics(port: number): Server {
