@@ -169,7 +169,7 @@ describe("external agents", () => {
       },
       owner.creatorKey,
     );
-    const agentId = fromGlobalId((deployed.data?.deployAgent as { id: string }).id).id;
+    const agentId = fromGlobalId((deployed.data?.deployAgent as { id: string } | undefined)?.id ?? "").id;
     // What DNS rebinding amounts to: the name checked at deployment now resolves to loopback.
     const agent = await db.agent.findUniqueOrThrow({ where: { id: agentId } });
     const config = agent.config as { externalHttp: { url: string } };
@@ -184,7 +184,9 @@ describe("external agents", () => {
         { creatorId: owner.gid, event: { consumer: { externalId: "rebound" }, type: "page_view" } },
         owner.ingestKey,
       );
-      const eventId = fromGlobalId((ingested.data?.ingestEvent as { event: { id: string } }).event.id).id;
+      const eventId = fromGlobalId(
+        (ingested.data?.ingestEvent as { event: { id: string } } | undefined)?.event.id ?? "",
+      ).id;
       const invocation = await eventually(
         async () => {
           const found = await db.agentInvocation.findFirst({ where: { eventId } });

@@ -43,8 +43,8 @@ export function endOnRevocation<T>(source: AsyncIterable<T>, keyId: string, last
     wakeWaiting?.();
     inner.return?.().catch(() => {});
   };
-  let ends = streams.get(keyId);
-  if (!ends) streams.set(keyId, (ends = new Set()));
+  const ends = streams.get(keyId) ?? new Set<() => void>();
+  streams.set(keyId, ends);
   ends.add(end);
   if (recentlyRevoked.has(keyId)) end();
   const finish = () => {

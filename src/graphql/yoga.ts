@@ -3,7 +3,7 @@ import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
-import { type ExecutionArgs, GraphQLError } from "graphql";
+import { GraphQLError } from "graphql";
 import { createYoga, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
 import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
