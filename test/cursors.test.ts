@@ -80,3 +80,25 @@ it("answers a cursor made from another creator's row, or issued to another creat
     expect(answer.errors?.[0].message, name).toMatch(/^Invalid cursor: /);
   }
 });
+
+it("opens a cursor given as a variable's default like any other, and keeps cursor names for cursors", async () => {
+  const bobsRow = await db.consumer.findFirstOrThrow({ where: { creatorId: bob.creator.id } });
+  const withDefault = `query($id: ID!, $a: String = "${handMade(bobsRow.id)}") {
+    node(id: $id) { ... on Creator { consumers(first: 2, after: $a) { edges { cursor } } } } }`;
+  const defaulted = (await api.request(withDefault, { id: alice.gid }, alice.creatorKey)) as PageAnswer;
+  expect(defaulted.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+  expect(defaulted.errors?.[0].message).toMatch(/^Invalid cursor: /);
+  // Any other value answered under a cursor's name would come back signed: refused.
+  const aliased = `query($id: ID!) {
+    node(id: $id) { ... on Creator { consumers(first: 1) { pageInfo { endCursor } edges { node { endCursor: externalId } } } } } }`;
+  const refused = (await api.request(aliased, { id: alice.gid }, alice.creatorKey)) as PageAnswer;
+  expect(refused.data ?? null).toBeNull();
+  expect(refused.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+  // Real cursor fields may be aliased.
+  const renamed = `query($id: ID!) { node(id: $id) { ... on Creator { consumers(first: 1) { pageInfo { next: endCursor } } } } }`;
+  const answer = (await api.request(renamed, { id: alice.gid }, alice.creatorKey)) as {
+    data?: { node: { consumers: { pageInfo: { next: string } } } };
+  };
+  const next = answer.data?.node.consumers.pageInfo.next as string;
+  expect((await page(alice, alice.creatorKey, next)).errors).toBeUndefined();
+});

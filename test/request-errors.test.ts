@@ -114,6 +114,15 @@ describe("errors about the request", () => {
 
   it("answers HTTP-level refusals with a GraphQL body and a code", async () => {
     const viewer = query("{ viewer { kind } }");
+    // Form-encoded bodies are not read (a page may send them across origins without a preflight).
+    expect(
+      await post("query=%7Bviewer%7Bkind%7D%7D&variables=%7Bbad", {
+        "content-type": "application/x-www-form-urlencoded",
+      }),
+    ).toMatchObject({
+      status: 415,
+      body: { errors: [{ extensions: { code: "UNSUPPORTED_MEDIA_TYPE" } }] },
+    });
     expect(await post(viewer, { "content-type": "text/plain" })).toMatchObject({
       status: 415,
       body: { errors: [{ extensions: { code: "UNSUPPORTED_MEDIA_TYPE" } }] },
@@ -157,6 +166,11 @@ describe("text PostgreSQL cannot store", () => {
     );
     expect(answer.body.errors?.[0].extensions).toEqual({ code: "BAD_USER_INPUT", field: "$input.name" });
     expect((await db.creator.findUniqueOrThrow({ where: { id: owner.creator.id } })).name).toBe("Original Name");
+  });
+
+  it("refuses a NUL character in a variable's default value, naming the variable", async () => {
+    const answer = await post(query(`query($h: String! = "x\u0000y") { creatorByHandle(handle: $h) { id } }`));
+    expect(answer.body.errors?.[0].extensions).toEqual({ code: "BAD_USER_INPUT", field: "$h" });
   });
 
   it("refuses a NUL character in a literal, in a JSON payload's keys and values, before ingesting", async () => {

@@ -16,14 +16,12 @@ function errorResponse(fetchAPI: { Response: typeof Response }, status: number, 
   });
 }
 
-/** Media types Yoga reads a POST body from (graphql-yoga's request parsers). */
-const READABLE_BODIES = [
-  "application/json",
-  "application/graphql+json",
-  "application/graphql",
-  "application/x-www-form-urlencoded",
-  "multipart/form-data",
-];
+/**
+ * Media types of a POST body Closer reads (of graphql-yoga's parsers). Not
+ * application/x-www-form-urlencoded: nothing needs it, a page may send it across origins without
+ * a preflight, and Yoga fails on malformed JSON in its fields.
+ */
+const READABLE_BODIES = ["application/json", "application/graphql+json", "application/graphql", "multipart/form-data"];
 /** Media types Yoga answers in; an Accept that allows none of them gets 406. */
 const ANSWERS = ["application/graphql-response+json", "application/json", "text/event-stream", "multipart/mixed"];
 
@@ -79,15 +77,6 @@ export function requestFraming(maxBytes: number, graphqlPath: string): Plugin {
         return;
       }
       if (request.method !== "POST") return;
-      const length = request.headers.get("content-length");
-      if (length === null) {
-        return endResponse(
-          errorResponse(fetchAPI, 411, "Content-Length required: send the body with its length", "LENGTH_REQUIRED"),
-        );
-      }
-      if (Number(length) > maxBytes) {
-        return endResponse(errorResponse(fetchAPI, 413, `Request body exceeds ${maxBytes} bytes`, "PAYLOAD_TOO_LARGE"));
-      }
       const type = request.headers.get("content-type");
       if (!type || !READABLE_BODIES.includes(mediaType(type))) {
         return endResponse(
@@ -132,10 +121,15 @@ function unstorableLiteralAt(document: DocumentNode): string | null {
   const path: string[] = [];
   let found: string | null = null;
   visit(document, {
+    // A variable's default value is named by the variable, as its given value would be.
+    VariableDefinition: {
+      enter: (node) => void path.push(`$${node.variable.name.value}`),
+      leave: () => void path.pop(),
+    },
     Argument: { enter: (node) => void path.push(node.name.value), leave: () => void path.pop() },
     ObjectField: { enter: (node) => void path.push(node.name.value), leave: () => void path.pop() },
     [Kind.STRING](node) {
-      found ??= unstorableTextAt(node.value, path.join("."));
+      found ??= unstorableTextAt(node.value, path.join(".") || "(literal)");
     },
   });
   return found;
@@ -151,7 +145,7 @@ export function refuseUnstorableText(): Plugin {
     const at =
       unstorableTextAt(args.variableValues ?? {}, "variables")?.replace(/^variables\./, "$") ??
       unstorableLiteralAt(args.document);
-    if (!at) return null;
+    if (at === null) return null;
     return new GraphQLError(`${at}: text must not contain NUL characters or unpaired surrogates`, {
       extensions: { code: "BAD_USER_INPUT", field: at },
     });

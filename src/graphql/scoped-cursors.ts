@@ -5,8 +5,12 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   GraphQLError,
+  type GraphQLSchema,
+  getNamedType,
   Kind,
+  TypeInfo,
   visit,
+  visitWithTypeInfo,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { RequestContext } from "./context.js";
@@ -46,19 +50,56 @@ export function openCursor(secret: string, scope: string, signed: string): strin
   return given.length === expected.length && timingSafeEqual(given, expected) ? cursor : null;
 }
 
+/** The default value a document gives a variable, when it is a string literal. */
+function defaultOf(document: DocumentNode, variable: string): string | undefined {
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    const found = definition.variableDefinitions?.find((v) => v.variable.name.value === variable);
+    if (found?.defaultValue?.kind === Kind.STRING) return found.defaultValue.value;
+  }
+  return undefined;
+}
+
 function invalidCursor(value: string): GraphQLError {
   return new GraphQLError(`Invalid cursor: ${value.slice(0, 100)}`, { extensions: { code: "BAD_USER_INPUT" } });
 }
 
-/** The response keys (aliases included) under which the document selects cursor fields. */
-function cursorResponseKeys(document: DocumentNode): Set<string> {
-  const keys = new Set<string>();
-  visit(document, {
-    Field(node) {
-      if (CURSOR_FIELDS.has(node.name.value)) keys.add(node.alias?.value ?? node.name.value);
-    },
-  });
-  return keys;
+/** Types whose cursor fields are connection cursors (Relay: XxxEdge.cursor, PageInfo.start/endCursor). */
+function isCursorField(parentType: string | undefined, field: string): boolean {
+  if (!CURSOR_FIELDS.has(field) || !parentType) return false;
+  return field === "cursor" ? parentType.endsWith("Edge") : parentType === "PageInfo";
+}
+
+/**
+ * The response keys (aliases included) under which the document selects connection cursors,
+ * or an error when another field would answer under one of them: results are signed by key, so
+ * no other value may stand where a cursor does (it would come back signed).
+ */
+function cursorResponseKeys(schema: GraphQLSchema, document: DocumentNode): Set<string> | GraphQLError {
+  const cursors = new Set<string>();
+  const others: { key: string; name: string }[] = [];
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const key = node.alias?.value ?? node.name.value;
+        const parent = typeInfo.getParentType();
+        if (isCursorField(parent ? getNamedType(parent).name : undefined, node.name.value)) cursors.add(key);
+        else others.push({ key, name: node.name.value });
+      },
+    }),
+  );
+  const clash = others.find(({ key }) => cursors.has(key) || CURSOR_FIELDS.has(key));
+  if (clash) {
+    return new GraphQLError(
+      `The response name "${clash.key}" is kept for connection cursors: alias ${clash.name} otherwise`,
+      {
+        extensions: { code: "BAD_USER_INPUT" },
+      },
+    );
+  }
+  return cursors;
 }
 
 function signResult(value: unknown, keys: Set<string>, sign: (cursor: string) => string): void {
@@ -94,7 +135,9 @@ export function scopedCursors(secret: string): Plugin<Record<string, unknown>, R
           if (!CURSOR_ARGUMENTS.has(node.name.value)) return undefined;
           if (node.value.kind === Kind.VARIABLE) {
             const name = node.value.name.value;
-            if (typeof variables[name] === "string") variables[name] = open(variables[name] as string);
+            // A variable not sent takes its default from the document: that one is opened too.
+            const given = name in variables ? variables[name] : defaultOf(args.document, name);
+            if (typeof given === "string") variables[name] = open(given);
             return undefined;
           }
           if (node.value.kind === Kind.STRING)
@@ -103,7 +146,8 @@ export function scopedCursors(secret: string): Plugin<Record<string, unknown>, R
         },
       });
       if (refused) return setResultAndStopExecution({ errors: [refused] });
-      const keys = cursorResponseKeys(args.document);
+      const keys = cursorResponseKeys(args.schema, args.document);
+      if (keys instanceof GraphQLError) return setResultAndStopExecution({ errors: [keys] });
       setExecuteFn((executionArgs: ExecutionArgs) =>
         executeFn({ ...executionArgs, document, variableValues: variables }),
       );
