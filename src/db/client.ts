@@ -5,13 +5,20 @@ import { PrismaClient } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 
 /**
- * A connection whose opening gives up after DATABASE_CONNECT_TIMEOUT_MS, so during an outage a
- * request fails fast. Set on the client, not the pool: the pool's own option would also bound
- * the wait for a free connection, failing requests under load as if the database were away.
+ * Every connection Closer opens (raw SQL and Prisma alike):
+ * - its session runs in UTC, whatever the database's or the server's default: instants written
+ *   and read without an offset (Prisma's adapter reads timestamps so) stay the instants they are;
+ * - its opening gives up after DATABASE_CONNECT_TIMEOUT_MS, so during an outage a request fails
+ *   fast. Set on the client, not the pool: the pool's own option would also bound the wait for a
+ *   free connection, failing requests under load as if the database were away.
  */
-class BoundedConnectClient extends pg.Client {
+class ClosersClient extends pg.Client {
   constructor(settings?: pg.ClientConfig) {
-    super({ ...settings, connectionTimeoutMillis: config().DATABASE_CONNECT_TIMEOUT_MS });
+    super({
+      ...settings,
+      options: [settings?.options, "-c TimeZone=UTC"].filter(Boolean).join(" "),
+      connectionTimeoutMillis: config().DATABASE_CONNECT_TIMEOUT_MS,
+    });
   }
 }
 
@@ -19,7 +26,7 @@ class BoundedConnectClient extends pg.Client {
 export const pool = new pg.Pool({
   connectionString: config().DATABASE_URL,
   max: config().DATABASE_POOL_SIZE,
-  Client: BoundedConnectClient,
+  Client: ClosersClient,
 });
 
 // A connection the server closes (restart, failover, pg_terminate_backend) emits 'error'. The pool
