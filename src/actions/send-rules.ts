@@ -1,3 +1,4 @@
+import { DateTime } from "luxon";
 import type { PoolClient } from "pg";
 import { z } from "zod";
 import type { Channel, ConsentStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
@@ -32,23 +33,10 @@ export type QuietHours = {
   timezone: string;
 };
 
-const clocks = new Map<string, Intl.DateTimeFormat>();
-
-/** Minutes after midnight on the wall clock of the zone. */
+/** Minutes after midnight on the wall clock of the zone (IANA time zone data, through Luxon). */
 export function localMinuteOfDay(at: Date, timezone: string): number {
-  let clock = clocks.get(timezone);
-  if (!clock) {
-    clock = new Intl.DateTimeFormat("en-GB", {
-      timeZone: timezone,
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-    });
-    clocks.set(timezone, clock);
-  }
-  const parts = clock.formatToParts(at);
-  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return part("hour") * 60 + part("minute");
+  const local = DateTime.fromJSDate(at, { zone: timezone });
+  return local.hour * 60 + local.minute;
 }
 
 function isQuietMinute(minute: number, { start, end }: QuietHours): boolean {
@@ -56,17 +44,54 @@ function isQuietMinute(minute: number, { start, end }: QuietHours): boolean {
   return start < end ? minute >= start && minute < end : minute >= start || minute < end;
 }
 
-/** When the quiet hours around `at` end, or null when `at` is outside them. */
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+
+/** The zone's UTC offset at an instant, in minutes (IANA data through Luxon). */
+function offsetAt(ms: number, zone: string): number {
+  return DateTime.fromMillis(ms, { zone }).offset;
+}
+
+/**
+ * The first instant after `from` (up to `limit`) at which the zone's offset differs from the one
+ * at `from`: a daylight-saving transition. Transitions are whole minutes apart and never closer
+ * than hours, so an hourly scan then a search by minutes finds it.
+ */
+function nextTransition(from: number, limit: number, zone: string): number {
+  const offset = offsetAt(from, zone);
+  for (let hour = from + HOUR_MS; hour - HOUR_MS < limit; hour += HOUR_MS) {
+    if (offsetAt(hour, zone) === offset) continue;
+    let [same, changed] = [hour - HOUR_MS, hour];
+    while (changed - same > MINUTE_MS) {
+      const middle = same + Math.floor((changed - same) / MINUTE_MS / 2) * MINUTE_MS;
+      if (offsetAt(middle, zone) === offset) same = middle;
+      else changed = middle;
+    }
+    return changed;
+  }
+  return limit;
+}
+
+/**
+ * When the quiet hours around `at` end: the first instant outside them, or null when `at` is
+ * outside them. Between two daylight-saving transitions the wall clock runs with UTC, so the
+ * window is left when it reads `end`, unless a transition comes first: then the clock jumps (a
+ * spring-forward gap may carry it past `end`, a repeated hour back before `start`) and the search
+ * goes on from the transition.
+ */
 export function quietHoursEnd(at: Date, quiet: QuietHours): Date | null {
-  const minute = localMinuteOfDay(at, quiet.timezone);
-  if (!isQuietMinute(minute, quiet)) return null;
-  // Zone offsets are whole minutes, so the local minute starts when the UTC minute does.
-  const minuteStart = Math.floor(at.getTime() / 60_000) * 60_000;
-  const naive = minuteStart + ((quiet.end - minute + 1440) % 1440) * 60_000;
-  // A daylight-saving change in between shifts the wall clock: move by the difference.
-  const drift = ((quiet.end - localMinuteOfDay(new Date(naive), quiet.timezone) + 2160) % 1440) - 720;
-  const corrected = naive + drift * 60_000;
-  return new Date(corrected > at.getTime() ? corrected : naive);
+  const zone = quiet.timezone;
+  const localMinute = (ms: number) => (((Math.floor(ms / MINUTE_MS) + offsetAt(ms, zone)) % 1440) + 1440) % 1440;
+  if (!isQuietMinute(localMinute(at.getTime()), quiet)) return null;
+  // Offsets are whole minutes, so the window is entered and left on minute boundaries.
+  let from = Math.floor(at.getTime() / MINUTE_MS) * MINUTE_MS;
+  for (;;) {
+    const exit = from + ((quiet.end - localMinute(from) + 1440) % 1440) * MINUTE_MS;
+    const transition = nextTransition(from, exit, zone);
+    if (exit < transition) return new Date(exit);
+    if (!isQuietMinute(localMinute(transition), quiet)) return new Date(transition);
+    from = transition;
+  }
 }
 
 export type RuleVerdict =
