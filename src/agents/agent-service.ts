@@ -40,29 +40,29 @@ const deployInput = z
   .object({
     creatorId: z.uuid(),
     name: z.string().trim().min(1).max(100).default(DEFAULT_AGENT_NAME),
-    kind: z.string().default(GENERIC_SALES_AGENT),
-    runtime: z.enum(["SIMPLE", "LANGGRAPH", "EXTERNAL_HTTP"]).default("SIMPLE"),
+    /** Unset: the agent's current kind, or the generic sales agent for a new one. */
+    kind: z.string().optional(),
+    /** Unset: the agent's current runtime, or SIMPLE for a new one. */
+    runtime: z.enum(["SIMPLE", "LANGGRAPH", "EXTERNAL_HTTP"]).optional(),
     tunables: tunablesSchema.partial().optional(),
     externalHttp: externalHttpSchema.optional(),
   })
-  .refine((a) => Object.hasOwn(agentClasses, a.kind), {
+  .refine((a) => a.kind === undefined || Object.hasOwn(agentClasses, a.kind), {
     message: `unknown agent kind (registered: ${Object.keys(agentClasses).join(", ")})`,
     path: ["kind"],
   })
-  .refine((a) => Object.hasOwn(runtimes, a.runtime), {
+  .refine((a) => a.runtime === undefined || Object.hasOwn(runtimes, a.runtime), {
     message: `runtime not available in this deployment (available: ${Object.keys(runtimes).join(", ")})`,
     path: ["runtime"],
-  })
-  .refine((a) => a.runtime !== "EXTERNAL_HTTP" || a.externalHttp, {
-    message: "EXTERNAL_HTTP agents need externalHttp (url, secret)",
-    path: ["externalHttp"],
   });
 
 export type DeployAgentInput = z.input<typeof deployInput>;
 
 /**
  * Deploys an agent for a creator, or updates the one of that name: the active profile goes into
- * its config. Runs in the caller's transaction when given one (onboarding deploys with its profile).
+ * its config, and what the input leaves unset (kind, runtime, each tunable, the external service)
+ * keeps its current value. Runs in the caller's transaction when given one (onboarding deploys
+ * with its profile). Raises ValidationError, NotFoundError.
  */
 export async function deployAgent(input: DeployAgentInput, actor: Viewer | null, tx?: Tx) {
   const parsed = deployInput.safeParse(input);
@@ -83,14 +83,25 @@ export async function deployAgent(input: DeployAgentInput, actor: Viewer | null,
     const profile = await t.creatorProfile.findFirst({ where: { creatorId, isActive: true } });
     const existing = await t.agent.findUnique({ where: { creatorId_name: { creatorId, name } } });
     const previous = existing ? agentConfigSchema.parse(existing.config) : agentConfigSchema.parse({});
+    // Only the tunables the caller sent: parsing fills the others with defaults.
+    const sentTunables = Object.fromEntries(
+      Object.entries(tunables ?? {}).filter(([key]) => input.tunables?.[key as keyof typeof input.tunables] != null),
+    );
     const config: AgentConfig = {
       profile: profile ? snapshotOf(profile, creator.name) : previous.profile,
-      tunables: tunablesSchema.parse({ ...previous.tunables, ...tunables }),
+      tunables: tunablesSchema.parse({ ...previous.tunables, ...sentTunables }),
       externalHttp: externalHttp ?? previous.externalHttp,
     };
+    const resolvedKind = kind ?? existing?.kind ?? GENERIC_SALES_AGENT;
+    const resolvedRuntime = runtime ?? existing?.runtime ?? "SIMPLE";
+    if (resolvedRuntime === "EXTERNAL_HTTP" && !config.externalHttp) {
+      throw new ValidationError("Invalid input: externalHttp: EXTERNAL_HTTP agents need externalHttp (url, secret)", [
+        { path: "externalHttp", message: "EXTERNAL_HTTP agents need externalHttp (url, secret)" },
+      ]);
+    }
     const data = {
-      kind,
-      runtime,
+      kind: resolvedKind,
+      runtime: resolvedRuntime,
       config: config as Prisma.InputJsonValue,
       profileId: profile?.id ?? existing?.profileId ?? null,
     };
@@ -102,7 +113,7 @@ export async function deployAgent(input: DeployAgentInput, actor: Viewer | null,
       creatorId,
       targetType: "Agent",
       targetId: agent.id,
-      details: { kind, runtime, name, profileVersion: profile?.version ?? null },
+      details: { kind: resolvedKind, runtime: resolvedRuntime, name, profileVersion: profile?.version ?? null },
     });
     return agent;
   };
