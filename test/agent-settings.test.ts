@@ -57,3 +57,22 @@ it("refuses an external runtime without its service, naming the field", async ()
   ).data as Deployed;
   expect(answer.deployAgent).toMatchObject({ __typename: "ValidationError", issues: [{ path: "externalHttp" }] });
 });
+
+it("shows the frequency caps that apply: the creator's own, else the platform default", async () => {
+  const owner = await makeCreator();
+  const answer = await api.request(
+    `mutation($id: ID!) { updateCreator(id: $id, input: { frequencyCaps: [{ channel: WHATSAPP, max: 2, windowHours: 12 }] }) {
+      ... on Creator { frequencyCaps { channel max windowHours } effectiveFrequencyCaps { channel max windowHours source } } } }`,
+    { id: owner.gid },
+    owner.creatorKey,
+  );
+  expect(answer.data).toEqual({
+    updateCreator: {
+      frequencyCaps: [{ channel: "WHATSAPP", max: 2, windowHours: 12 }],
+      effectiveFrequencyCaps: [
+        { channel: "EMAIL", max: 3, windowHours: 24, source: "DEFAULT" },
+        { channel: "WHATSAPP", max: 2, windowHours: 12, source: "CREATOR" },
+      ],
+    },
+  });
+});

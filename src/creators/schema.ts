@@ -1,3 +1,4 @@
+import { frequencyCapFor } from "../actions/send-rules.js";
 import { db } from "../db/client.js";
 import { Channel, CreatorStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
@@ -31,6 +32,25 @@ const FrequencyCapRef = builder.simpleObject("FrequencyCap", {
   }),
 });
 
+const CapSourceEnum = builder.enumType("FrequencyCapSource", {
+  values: { CREATOR: { description: "Set by the creator." }, DEFAULT: { description: "The platform's default." } },
+});
+
+const EffectiveFrequencyCapRef = builder
+  .objectRef<{ channel: Channel; max: number; windowHours: number; source: "CREATOR" | "DEFAULT" }>(
+    "EffectiveFrequencyCap",
+  )
+  .implement({
+    fields: (t) => ({
+      channel: t.field({ type: ChannelEnum, resolve: (c) => c.channel }),
+      max: t.exposeInt("max", { description: "Messages allowed per consumer in the window." }),
+      windowHours: t.exposeInt("windowHours"),
+      source: t.field({ type: CapSourceEnum, resolve: (c) => c.source }),
+    }),
+  });
+
+const CHANNELS = Object.values(Channel);
+
 export const CreatorNode = builder.prismaNode("Creator", {
   id: { field: "id" },
   // Another creator's id loads as missing: null, as an unknown id.
@@ -59,6 +79,17 @@ export const CreatorNode = builder.prismaNode("Creator", {
           channel: channel as Channel,
           ...cap,
         })),
+    }),
+    effectiveFrequencyCaps: t.field({
+      type: [EffectiveFrequencyCapRef],
+      description:
+        "The caps the scheduler applies, per channel: the creator's own (frequencyCaps), else the platform default. A channel without one is not capped.",
+      resolve: (c) =>
+        CHANNELS.flatMap((channel) => {
+          const rule = frequencyCapFor(c.frequencyCaps, channel);
+          const own = Object.hasOwn((c.frequencyCaps ?? {}) as object, channel);
+          return rule ? [{ channel, ...rule, source: own ? ("CREATOR" as const) : ("DEFAULT" as const) }] : [];
+        }),
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
