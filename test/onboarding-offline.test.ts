@@ -234,6 +234,27 @@ describe("offline onboarding", () => {
     expect(run.creator.status).toBe("ACTIVE");
     expect(run.creator.onboardings).toMatchObject({ totalCount: 1, edges: [{ node: { id } }] });
   });
+
+  it("takes the creator's new details when an existing handle is onboarded again", async () => {
+    const first = rawData();
+    await finishedRun((await onboard(first)).id);
+    const again = {
+      ...first,
+      name: "Lena Ortiz-Vega",
+      email: "hola@lena.example",
+      phone: "+34 612 345 678",
+      timezone: "Atlantic/Canary",
+    };
+    const second = await onboard(again);
+    await finishedRun(second.id);
+    const creator = await db.creator.findUniqueOrThrow({ where: { handle: first.handle } });
+    expect(creator).toMatchObject({
+      name: "Lena Ortiz-Vega",
+      email: "hola@lena.example",
+      phone: "+34612345678",
+      timezone: "Atlantic/Canary",
+    });
+  });
 });
 
 describe("onboardingProgress subscription", () => {

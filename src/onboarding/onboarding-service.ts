@@ -9,7 +9,8 @@ import { type RawData, type RawDataInput, rawDataSchema } from "./raw-data.js";
 
 /**
  * Starts onboarding a creator: creates the creator (status ONBOARDING), or reuses the one with
- * this handle, records the raw data and queues the run. Answers at once; the worker does the rest.
+ * this handle and takes the details the raw data gives (name; email, phone and time zone when
+ * given), records the raw data and queues the run. Answers at once; the worker does the rest.
  */
 export async function onboardCreator(input: RawDataInput, actor: Viewer | null): Promise<Onboarding> {
   const parsed = rawDataSchema.safeParse(input);
@@ -36,6 +37,22 @@ export async function onboardCreator(input: RawDataInput, actor: Viewer | null):
           targetType: "Creator",
           targetId: creator.id,
           details: { handle: raw.handle, via: "onboarding" },
+        });
+      } else {
+        // Onboarding again is how a creator's raw data is brought up to date: its details too.
+        const details = {
+          name: raw.name,
+          ...(raw.email ? { email: raw.email } : {}),
+          ...(raw.phone ? { phone: raw.phone } : {}),
+          ...(raw.timezone ? { timezone: raw.timezone } : {}),
+        };
+        await tx.creator.update({ where: { id: creator.id }, data: details });
+        await recordAudit(tx, actor, {
+          operation: "creator.update",
+          creatorId: creator.id,
+          targetType: "Creator",
+          targetId: creator.id,
+          details: { fields: Object.keys(details), via: "onboarding" },
         });
       }
       return createOnboarding(tx, creator.id, raw, actor, "onboarding.start");
