@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { PAUSED_REASON } from "../src/agents/agent-run.js";
+import { db } from "../src/db/client.js";
+import { startWorker } from "../worker/worker.js";
 import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { toGlobalId } from "./support/ids.js";
+import { eventually, freePort } from "./support/processes.js";
 import { makeActiveProfile } from "./support/profile-fixture.js";
 
 // deployAgent changes what it is given and keeps the rest, as the schema says: a later deploy
@@ -75,4 +80,69 @@ it("shows the frequency caps that apply: the creator's own, else the platform de
       ],
     },
   });
+});
+
+it("skips events that arrive while the agent is paused, says so on them, and does not replay them on resume", async () => {
+  const owner = await makeCreator();
+  await makeActiveProfile(owner.creator.id);
+  const deployed = (
+    await api.request(
+      Deploy,
+      { input: { creatorId: owner.gid, tunables: { welcomeDelayMinutes: 0 } } },
+      owner.creatorKey,
+    )
+  ).data as Deployed & { deployAgent: { id?: string } };
+  const agent = await db.agent.findFirstOrThrow({ where: { creatorId: owner.creator.id } });
+  const agentGid = toGlobalId("Agent", agent.id);
+  expect(deployed.deployAgent.__typename).toBe("Agent");
+  const setStatus = (field: "pauseAgent" | "resumeAgent") =>
+    api.request(
+      `mutation($id: ID!) { ${field}(id: $id) { __typename ... on Agent { status } } }`,
+      { id: agentGid },
+      owner.creatorKey,
+    );
+  const view = (externalId: string) =>
+    api.request(
+      `mutation($c: ID!, $e: EventInput!) { ingestEvent(creatorId: $c, event: $e) { ... on IngestedEvent { event { id } } } }`,
+      {
+        c: owner.gid,
+        e: {
+          consumer: { externalId, email: `${externalId}@example.com`, consents: [{ channel: "EMAIL", granted: true }] },
+          type: "page_view",
+        },
+      },
+      owner.creatorKey,
+    );
+  const invocationOf = (externalId: string) =>
+    eventually(
+      async () => {
+        const consumer = await db.consumer.findFirst({ where: { externalId, creatorId: owner.creator.id } });
+        const found = consumer && (await db.agentInvocation.findFirst({ where: { consumerId: consumer.id } }));
+        return found && ["COMPLETED", "SKIPPED"].includes(found.status) ? found : undefined;
+      },
+      15_000,
+      `invocation for ${externalId}`,
+    );
+
+  const worker = await startWorker({ metricsPort: await freePort(), scheduler: false });
+  try {
+    expect((await setStatus("pauseAgent")).data).toEqual({ pauseAgent: { __typename: "Agent", status: "PAUSED" } });
+    await view("during-pause");
+    const skipped = await invocationOf("during-pause");
+    expect(skipped).toMatchObject({ status: "SKIPPED", acted: false, reason: PAUSED_REASON });
+    expect(await db.action.count({ where: { invocationId: skipped.id } })).toBe(0);
+
+    await setStatus("resumeAgent");
+    await view("after-resume");
+    expect(await invocationOf("after-resume")).toMatchObject({ status: "COMPLETED", acted: true });
+    // Resuming did not replay the paused-time event.
+    expect(await db.agentInvocation.findUniqueOrThrow({ where: { id: skipped.id } })).toMatchObject({
+      status: "SKIPPED",
+    });
+    expect(
+      await db.action.count({ where: { consumer: { externalId: "during-pause", creatorId: owner.creator.id } } }),
+    ).toBe(0);
+  } finally {
+    await worker.close();
+  }
 });

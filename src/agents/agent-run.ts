@@ -54,6 +54,9 @@ async function announceOutcome(
   }
 }
 
+/** Why a paused agent's invocation is skipped. */
+export const PAUSED_REASON = "agent paused when the event arrived: not run, and not replayed on resume";
+
 /** A plan found stale is decided again on fresh context, this many times at most. */
 const MAX_DECISION_ROUNDS = 3;
 
@@ -62,6 +65,24 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
   const invocation = await claimInvocation(agent.id, event);
   if (!invocation) return; // Already finished by an earlier run.
   await publishInvocation(invocation);
+  if (agent.status === "PAUSED") {
+    // Paused means not acting on what happens meanwhile: the event is recorded as skipped for
+    // this agent, and resumeAgent does not replay it (a welcome hours late would be wrong).
+    const created = await completeInvocation(
+      invocation,
+      loaded.actionCount,
+      {
+        status: "SKIPPED",
+        acted: false,
+        reason: PAUSED_REASON,
+        decision: { act: false, reason: PAUSED_REASON, rule: "paused", agentKind: agent.kind, runtime: agent.runtime },
+        durationMs: 0,
+      },
+      [],
+    );
+    if (created) await announceOutcome(invocation, "SKIPPED", false, created);
+    return;
+  }
 
   try {
     const runtime = runtimes[agent.runtime];

@@ -47,9 +47,10 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
           SELECT a.channel, a.status, a."sendAt", a.payload ->> 'template' AS template FROM actions a
            WHERE a."consumerId" = co.id AND a.status <> 'CANCELLED'
            ORDER BY a."sendAt" DESC LIMIT 50) p), '[]') AS previous,
-       COALESCE((SELECT jsonb_agg(jsonb_build_object('id', ag.id, 'kind', ag.kind, 'runtime', ag.runtime, 'config', ag.config)
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('id', ag.id, 'kind', ag.kind, 'runtime', ag.runtime,
+                                                     'config', ag.config, 'status', ag.status)
                    ORDER BY ag."createdAt")
-                  FROM agents ag WHERE ag."creatorId" = e."creatorId" AND ag.status = 'ACTIVE'), '[]') AS agents,
+                  FROM agents ag WHERE ag."creatorId" = e."creatorId"), '[]') AS agents,
        (SELECT count(*)::int FROM actions a WHERE a."consumerId" = co.id) AS "actionCount"
   FROM events e
   JOIN creators cr ON cr.id = e."creatorId"

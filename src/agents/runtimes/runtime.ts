@@ -9,7 +9,7 @@ export type AgentOutcome = {
 };
 
 /** What a runtime needs of an agent row. */
-export type AgentRecord = Pick<Agent, "id" | "kind" | "runtime" | "config">;
+export type AgentRecord = Pick<Agent, "id" | "kind" | "runtime" | "config" | "status">;
 
 /** How an agent is executed: in process, as a graph, or by a remote service. */
 export interface AgentRuntime {
