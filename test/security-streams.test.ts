@@ -21,6 +21,7 @@ import { toGlobalId } from "./support/ids.js";
 import { DeployAgent } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 import { makeActiveProfile } from "./support/profile-fixture.js";
+import { sseFrames } from "./support/sse.js";
 
 // The security issue on live streams and inputs: a revoked key's subscriptions end at once on
 // every API instance; a stream that ends releases its Redis listener at once; graphql-ws takes
@@ -128,31 +129,16 @@ async function sseStream(url: string, apiKey: string, variables: Record<string, 
   expect(response.status).toBe(200);
   const recorder = new Recorder();
   let completeFrameAt: number | null = null;
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   let opened!: () => void;
   const firstChunk = new Promise<void>((resolve) => {
     opened = resolve;
   });
   (async () => {
-    const decoder = new TextDecoder();
-    let buffer = "";
     try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
+      for await (const frame of sseFrames(response.body as ReadableStream<Uint8Array>)) {
         opened();
-        buffer += decoder.decode(value, { stream: true });
-        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = frame
-            .split("\n")
-            .filter((l) => l.startsWith("data:"))
-            .map((l) => l.slice(5).trim())
-            .join("");
-          if (frame.includes("event: next") && data) recorder.push(JSON.parse(data));
-          if (frame.includes("event: complete")) completeFrameAt = performance.now();
-        }
+        if (frame.event === "next" && frame.data) recorder.push(JSON.parse(frame.data));
+        if (frame.event === "complete") completeFrameAt = performance.now();
       }
       recorder.end();
     } catch (error) {

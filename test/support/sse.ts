@@ -1,6 +1,37 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
 
+export type SseFrame = { event: string | null; data: string };
+
+/**
+ * The frames of a Server-Sent Events body as they arrive: each frame's event name and its data
+ * lines joined (a comment, such as Yoga's keep-alive, is a frame with neither).
+ */
+export async function* sseFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<SseFrame> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+      const lines = buffer.slice(0, end).split("\n");
+      buffer = buffer.slice(end + 2);
+      const event =
+        lines
+          .find((l) => l.startsWith("event:"))
+          ?.slice(6)
+          .trim() ?? null;
+      const data = lines
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trim())
+        .join("");
+      yield { event, data };
+    }
+  }
+}
+
 type Next<T> = { data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] };
 
 /**
@@ -22,33 +53,16 @@ export async function subscribeSse<TResult, TVariables>(
   });
   const received: Next<TResult>[] = [];
   const waiters: (() => void)[] = [];
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
   let opened!: () => void;
   const ready = new Promise<void>((resolve) => {
     opened = resolve;
   });
   (async () => {
     try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
+      for await (const frame of sseFrames(response.body as ReadableStream<Uint8Array>)) {
         opened();
-        buffer += decoder.decode(value, { stream: true });
-        let end = buffer.indexOf("\n\n");
-        while (end >= 0) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = frame
-            .split("\n")
-            .filter((l) => l.startsWith("data:"))
-            .map((l) => l.slice(5).trim())
-            .join("");
-          if (data && frame.includes("event: next")) received.push(JSON.parse(data));
-          for (const wake of waiters.splice(0)) wake();
-          end = buffer.indexOf("\n\n");
-        }
+        if (frame.data && frame.event === "next") received.push(JSON.parse(frame.data));
+        for (const wake of waiters.splice(0)) wake();
       }
     } catch {
       // Aborted by close().
