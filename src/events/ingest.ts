@@ -16,7 +16,8 @@ import {
 } from "../consumers/context-delta.js";
 import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
-import type { ConsumerContext, Event } from "../generated/prisma/client.js";
+import type { ConsumerContext, Event, Prisma } from "../generated/prisma/client.js";
+import { Stage } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { eventsIngested } from "../observability/metrics.js";
 import { enqueueAgentRuns } from "./dispatch.js";
@@ -55,6 +56,60 @@ function bodyHash(raw: EventInput): string {
       : v,
   );
   return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** A timestamp of a snapshot: JSON.stringify wrote the row's Date as ISO 8601 (ms, as the columns keep). */
+const snapshotDate = z.iso.datetime({ offset: true }).transform((iso) => new Date(iso));
+
+/** `events."contextSnapshot"`: a consumer_contexts row as JSON.stringify wrote it (see storeSnapshots). */
+const contextSnapshot = z.object({
+  creatorId: z.string(),
+  consumerId: z.string(),
+  stage: z.enum(Stage),
+  lastSeenAt: snapshotDate.nullable(),
+  eventCount: z.int(),
+  pageViews: z.int(),
+  serviceClicks: z.int(),
+  emailsSent: z.int(),
+  emailsOpened: z.int(),
+  whatsappSent: z.int(),
+  whatsappReplied: z.int(),
+  objections: z.int(),
+  enrolled: z.boolean(),
+  counters: z.json(),
+  attributes: z.json(),
+  lastMessageAt: snapshotDate.nullable(),
+  createdAt: snapshotDate,
+  updatedAt: snapshotDate,
+});
+
+/**
+ * The context an event's ingestion answered, back in the row's shape (timestamps as Dates, with
+ * creatorId and consumerId, which the GraphQL type needs to load the `consumer` relation). A
+ * snapshot we did not write in this shape is a bug, not a client error: it throws.
+ */
+function contextFromSnapshot(eventId: string, snapshot: Prisma.JsonValue): ConsumerContext {
+  const parsed = contextSnapshot.safeParse(snapshot);
+  if (!parsed.success) throw new Error(`event ${eventId} has a malformed context snapshot`, { cause: parsed.error });
+  return parsed.data;
+}
+
+/**
+ * Keeps, with each newly stored keyed event, the context its ingestion answers (`contexts`, by
+ * consumer id, after this batch's upsert), so a replay of its key answers that context and not the
+ * one the consumer has by then. One statement for the batch; serialized once per consumer.
+ */
+async function storeSnapshots(client: PoolClient, keyed: Event[], contexts: Map<string, ConsumerContext>) {
+  const json = new Map<string, string>();
+  for (const event of keyed) {
+    if (!json.has(event.consumerId)) json.set(event.consumerId, JSON.stringify(contexts.get(event.consumerId)));
+  }
+  await client.query(
+    `UPDATE events e SET "contextSnapshot" = s.snapshot
+       FROM unnest($1::uuid[], $2::jsonb[]) AS s(id, snapshot)
+      WHERE e.id = s.id`,
+    [keyed.map((e) => e.id), keyed.map((e) => json.get(e.consumerId))],
+  );
 }
 
 async function upsertContexts(client: PoolClient, creatorId: string, deltas: ContextDelta[]) {
@@ -185,7 +240,22 @@ export async function ingestEvents(
         const sorted = [...deltas.values()].sort((a, b) => a.consumerId.localeCompare(b.consumerId));
         for (const row of await upsertContexts(client, creatorId, sorted)) contexts.set(row.consumerId, row);
       }
-      const untouched = [...new Set(items.map((r) => r.event.consumerId))].filter((id) => !contexts.has(id));
+      // Events without a key can never be replayed: they cost nothing here.
+      const keyed = freshEvents.filter((r) => r.event.idempotencyKey).map((r) => r.event);
+      if (keyed.length > 0) await storeSnapshots(client, keyed, contexts);
+
+      // A replay answers what its first ingestion answered: a first stored earlier in this batch
+      // answers this batch's context, as that first does; one stored by an earlier request, its
+      // snapshot. Events stored before snapshots were kept have none: those answer the current
+      // context, the best there is.
+      const answered = items.map((r) =>
+        r.duplicate && !byId.has(r.event.id) && r.event.contextSnapshot !== null
+          ? contextFromSnapshot(r.event.id, r.event.contextSnapshot)
+          : null,
+      );
+      const untouched = [...new Set(items.filter((_r, i) => !answered[i]).map((r) => r.event.consumerId))].filter(
+        (id) => !contexts.has(id),
+      );
       if (untouched.length > 0) {
         const { rows } = await client.query<ConsumerContext>(
           `SELECT * FROM consumer_contexts WHERE "creatorId" = $1 AND "consumerId" = ANY($2)`,
@@ -194,7 +264,10 @@ export async function ingestEvents(
         for (const row of rows) contexts.set(row.consumerId, row);
       }
       return {
-        results: items.map((r) => ({ ...r, context: contexts.get(r.event.consumerId) as ConsumerContext })),
+        results: items.map((r, i) => ({
+          ...r,
+          context: answered[i] ?? (contexts.get(r.event.consumerId) as ConsumerContext),
+        })),
         fresh: freshEvents.map((r) => r.event),
         cancelled,
       };
