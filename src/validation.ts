@@ -1,3 +1,4 @@
+import { parsePhoneNumberFromString } from "libphonenumber-js";
 import { z } from "zod";
 
 // Field rules shared by every input that carries them.
@@ -14,15 +15,30 @@ export const timezone = z.string().refine(
   { message: "must be an IANA time zone such as Europe/Paris" },
 );
 
+/** Trimmed and lower-cased before the check, so " Home@Example.org " and "home@example.org" are one address. */
 export const email = z
-  .email({ message: "must be an email address" })
-  .max(254)
-  .transform((e) => e.toLowerCase());
-/** E.164: what WhatsApp and SMS providers accept. */
-export const phone = z
   .string()
-  .transform((p) => p.replace(/[\s().-]/g, ""))
-  .pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an international number such as +14155550123"));
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ message: "must be an email address" }).max(254));
+
+const PHONE_MESSAGE = "must be an international number such as +14155550123";
+
+/**
+ * An international number (a leading +, any spacing or punctuation) stored as E.164, which WhatsApp
+ * and SMS providers accept: "+34 612 345 678" becomes "+34612345678". Accepted when its length is
+ * possible for its country code, not only when the digits are valid: libphonenumber's metadata
+ * lags newly opened ranges, and one refused phone refuses a whole batch of events. An extension
+ * cannot be dialled by those providers, so a number with one is refused rather than cut.
+ */
+export const phone = z.string().transform((value, ctx) => {
+  const number = parsePhoneNumberFromString(value.trim(), { extract: false });
+  if (!number?.isPossible() || number.ext) {
+    ctx.addIssue({ code: "custom", message: PHONE_MESSAGE });
+    return z.NEVER;
+  }
+  return number.number;
+});
 
 /**
  * A URL that may end up in a message or a request: http or https with a host, nothing else

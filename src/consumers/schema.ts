@@ -49,6 +49,32 @@ export const ConsumerContextRef = builder.prismaObject("ConsumerContext", {
   }),
 });
 
+/** How many conflicts a consumer lists: the newest, which are the ones still worth settling. */
+const MAX_IDENTITY_CONFLICTS = 50;
+
+builder.prismaObject("ConsumerIdentityConflict", {
+  description:
+    "An event named the consumer with a detail that was not stored (another consumer holds it, or a match by email or phone met a different stored value), once per detail and offered value, for a person to settle.",
+  authScopes: (conflict) => ({ creator: conflict.creatorId }),
+  fields: (t) => ({
+    field: t.exposeString("field", {
+      description: 'The detail, named as in ConsumerRefInput: "externalId", "email", "phone", "name" or "timezone".',
+    }),
+    keptValue: t.exposeString("keptValue", {
+      nullable: true,
+      description: "What the consumer kept when the value was last offered: null when it had none.",
+    }),
+    offeredValue: t.exposeString("offeredValue", { description: "What the events offered and was not stored." }),
+    heldBy: t.relation("heldBy", {
+      nullable: true,
+      description: "The other consumer that holds the offered email or phone, when that is why it was not stored.",
+    }),
+    occurrences: t.exposeInt("occurrences", { description: "How many events offered this value." }),
+    firstSeenAt: t.expose("firstSeenAt", { type: "DateTime" }),
+    lastSeenAt: t.expose("lastSeenAt", { type: "DateTime" }),
+  }),
+});
+
 export const ConsumerNode = builder.prismaNode("Consumer", {
   id: { field: "id" },
   // Another creator's id loads as missing: null, as an unknown id.
@@ -65,6 +91,10 @@ export const ConsumerNode = builder.prismaNode("Consumer", {
     context: t.relation("context", { nullable: true }),
     consents: t.relation("consents", { query: { orderBy: { channel: "asc" } } }),
     creator: t.relation("creator"),
+    identityConflicts: t.relation("identityConflicts", {
+      description: `Details events offered that were not stored on this consumer (see the README's "Consumer identity"), the most recently seen first, at most ${MAX_IDENTITY_CONFLICTS}.`,
+      query: { orderBy: [{ lastSeenAt: "desc" }, { id: "desc" }], take: MAX_IDENTITY_CONFLICTS },
+    }),
   }),
 });
 
