@@ -115,6 +115,13 @@ const configSchema = z.object({
   WHATSAPP_APP_SECRET: z.string().default("dev-whatsapp-app-secret"),
   /** Answered back in Meta's GET handshake when the callback URL is registered. */
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).default("dev-whatsapp-verify-token"),
+  /** How long processed WhatsApp callback items (whatever their outcome) are kept for admins, from their arrival. */
+  WHATSAPP_CALLBACK_RETENTION_DAYS: int(1).default(30),
+  /**
+   * A callback item still pending this long after it arrived was left by a request that crashed or
+   * met an outage: the worker's sweep processes it. Above the time a large notification takes.
+   */
+  WHATSAPP_CALLBACK_SWEEP_AGE_MS: int(0).default(60_000),
   WEBHOOK_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-webhook-signing-secret"),
   /** Restricts webhook actions to these hosts, comma-separated; empty allows any public host (internal ones: OUTBOUND_ALLOWED_HOSTS). */
   WEBHOOK_ALLOWED_HOSTS: hostList,

@@ -11,6 +11,7 @@ import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
 import { requeueStrandedOnboardings } from "../src/onboarding/onboarding-service.js";
 import { isOutage } from "../src/outages.js";
 import { QUEUES, workerConnection } from "../src/queues.js";
+import { sweepCallbackItems } from "../src/whatsapp/callbacks.js";
 
 /** An onboarding still QUEUED after this long has lost its job. */
 const STRANDED_ONBOARDING_MS = 60_000;
@@ -117,6 +118,7 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
       try {
         await sweepUnprocessedEvents(settings.DISPATCH_SWEEP_AGE_MS);
         await requeueStrandedOnboardings(STRANDED_ONBOARDING_MS);
+        await sweepCallbackItems(settings.WHATSAPP_CALLBACK_SWEEP_AGE_MS);
         if (sweepFailing) logger.info("sweeps succeed again");
         sweepFailing = false;
       } catch (error) {

@@ -4,7 +4,7 @@ import { inTransaction } from "../db/transaction.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import type { StatusChange } from "./action-feed.js";
 import type { FallbackPlan } from "./action-payload.js";
-import type { ProviderAnswer } from "./providers/provider.js";
+import type { ProviderAnswer, SendSuccess } from "./providers/provider.js";
 
 // The SQL of an action's delivery. A claimed action is only ever changed by the claim that took
 // it: every update below matches (id, SENDING, claimedAt), so a worker whose lease expired
@@ -149,8 +149,7 @@ export const replan = (db: Queryable, action: ClaimedAction, reason: string, sen
 export async function markSent(
   action: ClaimedAction,
   sentAt: Date,
-  providerMessageId: string | null,
-  answer: ProviderAnswer,
+  result: Pick<SendSuccess, "providerMessageId" | "answer" | "sentFrom">,
   dispatchedAt: Date,
 ): Promise<boolean> {
   const latenessMs = Math.min(INT_MAX, Math.max(0, sentAt.getTime() - action.sendAt.getTime()));
@@ -161,7 +160,7 @@ export async function markSent(
        UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4,
               attempts = attempts + (status = 'SENDING')::int,
               "providerMessageId" = $5, "providerResponse" = $6, "statusReason" = NULL, "claimedAt" = NULL,
-              "leaseExpiresAt" = NULL, "updatedAt" = now()
+              "leaseExpiresAt" = NULL, "sentFrom" = $9, "updatedAt" = now()
         WHERE (${GUARD})
            OR (id = $1 AND status = 'FAILED' AND "statusReason" = $7 AND "dispatchedAt" = $8)
        RETURNING "consumerId", channel, "sentAt"
@@ -181,10 +180,11 @@ export async function markSent(
       action.claimedAt,
       sentAt,
       latenessMs,
-      providerMessageId,
-      JSON.stringify(answer),
+      result.providerMessageId,
+      JSON.stringify(result.answer),
       LEASE_REASONS.interrupted,
       dispatchedAt,
+      result.sentFrom ?? null,
     ],
   );
   return updated === 1;
@@ -258,11 +258,15 @@ export async function markFailed(
 export type SentAction = Pick<
   ClaimedAction,
   "id" | "creatorId" | "consumerId" | "invocationId" | "channel" | "payload" | "priority"
->;
+> & {
+  /** The sender it went out from (WhatsApp's phone_number_id); null for sends recorded before it was kept. */
+  sentFrom: string | null;
+};
 
+/** The action a provider's message id names, or null. */
 export async function findByProviderMessageId(channel: Channel, providerMessageId: string): Promise<SentAction | null> {
   const { rows } = await pool.query<SentAction>(
-    `SELECT id, "creatorId", "consumerId", "invocationId", channel, payload, priority
+    `SELECT id, "creatorId", "consumerId", "invocationId", channel, payload, priority, "sentFrom"
        FROM actions WHERE "providerMessageId" = $1 AND channel = $2`,
     [providerMessageId, channel],
   );

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../config.js";
+import { rememberWaId } from "../consumers/whatsapp-ids.js";
 import { inTransaction } from "../db/transaction.js";
 import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
@@ -23,6 +24,7 @@ import {
   scheduleRetry,
 } from "./delivery-store.js";
 import { type ChannelProviders, providersFromConfig, type SendResult } from "./providers/index.js";
+import type { SendSuccess, WhatsAppSenderCredentials } from "./providers/provider.js";
 import { SendRateLimiter, type SendRates, sendRatesFromConfig } from "./send-rate-limit.js";
 import { checkSendRules } from "./send-rules.js";
 
@@ -57,7 +59,12 @@ type Outcome = "sent" | "failed" | "skipped" | "deferred" | "retried" | "throttl
 const RECORD_GRACE_ON_STOP_MS = 5_000;
 
 type GateResult =
-  | { outcome: "dispatched"; creatorName: string; dispatchedAt: Date }
+  | {
+      outcome: "dispatched";
+      creatorName: string;
+      whatsAppSender: WhatsAppSenderCredentials | null;
+      dispatchedAt: Date;
+    }
   | { outcome: "skipped" | "deferred" | "throttled"; status: ActionStatus; reason: string };
 
 /** Why a send failed, in the words stored on the action. */
@@ -212,7 +219,7 @@ export class DeliveryScheduler {
     }
 
     await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENDING" }]);
-    const result = await this.callProvider(action, checked.value, gate.creatorName);
+    const result = await this.callProvider(action, checked.value, gate);
     // From here the outcome is known and must be recorded: through an outage, it is retried.
     if (result.ok) await this.untilRecorded(() => this.recordSent(action, checked.value, result, gate.dispatchedAt));
     else await this.untilRecorded(() => this.recordFailure(action, checked.value, result));
@@ -245,18 +252,32 @@ export class DeliveryScheduler {
       const now = this.now();
       const leaseUntil = new Date(now.getTime() + this.settings.DELIVERY_LEASE_MS);
       const dispatched = await markDispatched(client, action, now, leaseUntil);
-      return dispatched ? { outcome: "dispatched", creatorName: verdict.creatorName, dispatchedAt: now } : null;
+      if (!dispatched) return null;
+      return {
+        outcome: "dispatched",
+        creatorName: verdict.creatorName,
+        whatsAppSender: verdict.whatsAppSender,
+        dispatchedAt: now,
+      };
     });
   }
 
-  private async callProvider(action: ClaimedAction, message: ChannelPayload, creatorName: string): Promise<SendResult> {
-    const request = { actionId: action.id, creatorName };
+  private async callProvider(
+    action: ClaimedAction,
+    message: ChannelPayload,
+    gate: Extract<GateResult, { outcome: "dispatched" }>,
+  ): Promise<SendResult> {
+    const request = { actionId: action.id, creatorName: gate.creatorName };
     try {
       switch (message.channel) {
         case "EMAIL":
           return await this.providers.EMAIL.send({ ...request, payload: message.payload });
         case "WHATSAPP":
-          return await this.providers.WHATSAPP.send({ ...request, payload: message.payload });
+          return await this.providers.WHATSAPP.send({
+            ...request,
+            payload: message.payload,
+            whatsAppSender: gate.whatsAppSender,
+          });
         case "WEBHOOK":
           return await this.providers.WEBHOOK.send({ ...request, payload: message.payload });
       }
@@ -269,17 +290,18 @@ export class DeliveryScheduler {
   private async recordSent(
     action: ClaimedAction,
     message: ChannelPayload,
-    result: Extract<SendResult, { ok: true }>,
+    result: SendSuccess,
     dispatchedAt: Date,
   ): Promise<void> {
     const sentAt = this.now();
-    if (!(await markSent(action, sentAt, result.providerMessageId, result.answer, dispatchedAt))) {
+    if (!(await markSent(action, sentAt, result, dispatchedAt))) {
       logger.warn({ actionId: action.id }, "sent after its claim expired: the action's row was not updated");
       return;
     }
     this.count(action, "sent");
     deliveryLateness.observe(Math.max(0, sentAt.getTime() - action.sendAt.getTime()) / 1000);
     await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENT" }]);
+    if (message.channel === "WHATSAPP" && result.recipientId) await rememberWaId(action.consumerId, result.recipientId);
     if (message.channel === "EMAIL") {
       await this.recordOutcomeEvent(action, "email_delivered", sentAt, { providerMessageId: result.providerMessageId });
     }

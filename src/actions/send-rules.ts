@@ -3,6 +3,7 @@ import type { PoolClient } from "pg";
 import { z } from "zod";
 import type { Channel, ConsentStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { formatTimeOfDay } from "../validation.js";
+import type { WhatsAppSenderCredentials } from "./providers/provider.js";
 
 // The rules checked at send time, in this order: consent on the channel, quiet hours, the
 // frequency cap. (The provider's send rate comes last, in the scheduler: a skipped message
@@ -95,7 +96,7 @@ export function quietHoursEnd(at: Date, quiet: QuietHours): Date | null {
 }
 
 export type RuleVerdict =
-  | { kind: "send"; creatorName: string }
+  | { kind: "send"; creatorName: string; whatsAppSender: WhatsAppSenderCredentials | null }
   | { kind: "skip"; reason: string }
   | { kind: "defer"; until: Date; reason: string };
 
@@ -109,6 +110,8 @@ type SendSettings = {
   quietHoursEnd: number;
   quietHoursPolicy: QuietHoursPolicy;
   frequencyCaps: unknown;
+  senderPhoneNumberId: string | null;
+  senderAccessToken: string | null;
 };
 
 /**
@@ -133,8 +136,10 @@ export async function checkSendRules(client: PoolClient, action: RuleSubject, no
     rows: [settings],
   } = await client.query<SendSettings>(
     `SELECT cr.name AS "creatorName", cr.timezone AS "creatorTimezone", co.timezone AS "consumerTimezone",
-            cr."quietHoursStart", cr."quietHoursEnd", cr."quietHoursPolicy", cr."frequencyCaps"
+            cr."quietHoursStart", cr."quietHoursEnd", cr."quietHoursPolicy", cr."frequencyCaps",
+            ws."phoneNumberId" AS "senderPhoneNumberId", ws."accessToken" AS "senderAccessToken"
        FROM creators cr JOIN consumers co ON co."creatorId" = cr.id
+       LEFT JOIN whatsapp_senders ws ON ws."creatorId" = cr.id
       WHERE cr.id = $1 AND co.id = $2`,
     [action.creatorId, action.consumerId],
   );
@@ -175,5 +180,10 @@ export async function checkSendRules(client: PoolClient, action: RuleSubject, no
     }
   }
 
-  return { kind: "send", creatorName: settings.creatorName };
+  const { senderPhoneNumberId: phoneNumberId, senderAccessToken: accessToken } = settings;
+  return {
+    kind: "send",
+    creatorName: settings.creatorName,
+    whatsAppSender: phoneNumberId && accessToken ? { phoneNumberId, accessToken } : null,
+  };
 }

@@ -15,6 +15,7 @@ import "../actions/schema-types.js";
 import "../actions/schema.js";
 import "../actions/subscriptions.js";
 import "../audit/schema.js";
+import "../whatsapp/schema.js";
 
 export const schema = builder.toSchema();
 

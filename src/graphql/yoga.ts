@@ -6,7 +6,6 @@ import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspect
 import { GraphQLError } from "graphql";
 import { createYoga, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
-import { whatsAppCallbacks } from "../actions/provider-callbacks.js";
 import {
   AuthenticationError,
   authenticate,
@@ -26,6 +25,7 @@ import { graphqlDuration, registry } from "../observability/metrics.js";
 import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
+import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
 import type { RequestContext } from "./context.js";
 import {
   domainErrorToGraphQL,

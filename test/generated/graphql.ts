@@ -419,6 +419,7 @@ export type NodeByIdQuery = { node:
     | { __typename: 'CreatorProfile', id: string }
     | { __typename: 'Event', id: string }
     | { __typename: 'Onboarding', id: string }
+    | { __typename: 'WhatsAppCallbackItem', id: string }
    | null };
 
 export type CreatorDataQueryVariables = Exact<{
@@ -482,6 +483,7 @@ export type OfflineRunQuery = { node:
     | { __typename: 'CreatorProfile' }
     | { __typename: 'Event' }
     | { __typename: 'Onboarding', status: OnboardingStatus, error: string | null, durationMs: number | null, steps: Array<{ step: string, status: OnboardingStepStatus, message: string | null }>, profile: { source: ProfileSource, model: string | null, promptTokens: number | null, completionTokens: number | null, costEstimateUsd: number | null, summary: string, salesPitch: string, targetAudience: string, valuePropositions: Array<string>, agentInstructions: string, services: Array<{ name: string, price: number | null, currency: string | null, url: string | null, durationMinutes: number | null, pitch: string }>, objectionHandling: Array<{ objection: string, response: string }> } | null, agent: { kind: string, config: unknown } | null, creator: { status: CreatorStatus, onboardings: { totalCount: number, edges: Array<{ node: { id: string } }> } } }
+    | { __typename: 'WhatsAppCallbackItem' }
    | null };
 
 export type CreatorStatusByHandleQueryVariables = Exact<{

@@ -71,7 +71,8 @@ export async function dropFileDatabase(url = config().DATABASE_URL): Promise<voi
   });
 }
 
-export const WHATSAPP_PHONE_NUMBER_ID = "109876543210";
+/** The platform's shared number: the API routes callbacks received on it (config's WHATSAPP_PHONE_NUMBER_ID). */
+export const WHATSAPP_PHONE_NUMBER_ID = config().WHATSAPP_PHONE_NUMBER_ID;
 export const WHATSAPP_TOKEN = "test-whatsapp-token";
 
 /** A clock that only moves when the test says so. */

@@ -1,5 +1,5 @@
 import { type GuardedHttpClient, outboundHttp, refusalOf } from "../../outbound/guarded-http.js";
-import type { ProviderAnswer, SendResult } from "./provider.js";
+import type { ProviderAnswer, SendResult, SendSuccess } from "./provider.js";
 
 /** Of an answer, this much is read at most (a WhatsApp send answer is a few hundred bytes). */
 const MAX_READ_BYTES = 64 * 1024;
@@ -69,12 +69,12 @@ function errorCode(error: unknown): string | undefined {
 
 /**
  * POSTs a request through the guarded client (no internal address, no redirect) and classifies
- * the outcome; `onSuccess` reads the provider's message id from a 2xx answer. HTTP 408, 429 and
+ * the outcome; `onSuccess` reads the provider's message id (and what else it names) from a 2xx answer. HTTP 408, 429 and
  * 5xx are worth another try; any other 4xx, a 3xx, or a refused destination is a refusal.
  */
 export async function postToProvider(
   request: HttpPost,
-  onSuccess: (answer: HttpAnswer) => string | null,
+  onSuccess: (answer: HttpAnswer) => Omit<SendSuccess, "ok" | "answer">,
   client: GuardedHttpClient = outboundHttp(),
 ): Promise<SendResult> {
   let response: Response;
@@ -107,8 +107,7 @@ export async function postToProvider(
     read = { parsed: null, stored: { status: response.status, error: `unreadable body: ${(error as Error).message}` } };
   }
   const answer = read.stored;
-  if (response.ok)
-    return { ok: true, providerMessageId: onSuccess({ status: response.status, body: read.parsed }), answer };
+  if (response.ok) return { ok: true, ...onSuccess({ status: response.status, body: read.parsed }), answer };
   if (response.status >= 300 && response.status < 400) {
     return { ok: false, kind: "rejected", reason: `HTTP ${response.status}: redirects are not followed`, answer };
   }

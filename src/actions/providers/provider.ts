@@ -13,15 +13,29 @@ export type ProviderAnswer = Record<string, unknown>;
  */
 export type FailureKind = "transient" | "rejected" | "unknown";
 
-export type SendResult =
-  | { ok: true; providerMessageId: string | null; answer: ProviderAnswer }
-  | { ok: false; kind: FailureKind; reason: string; answer: ProviderAnswer };
+/** A message the provider accepted. */
+export type SendSuccess = {
+  ok: true;
+  providerMessageId: string | null;
+  answer: ProviderAnswer;
+  /** The sender it went out from (WhatsApp: the phone_number_id), when the channel has several. */
+  sentFrom?: string;
+  /** The recipient as the provider knows it (WhatsApp: the wa_id of the answer's contact). */
+  recipientId?: string;
+};
+
+export type SendResult = SendSuccess | { ok: false; kind: FailureKind; reason: string; answer: ProviderAnswer };
+
+/** A creator's own WhatsApp Business number, used instead of the platform's shared one. */
+export type WhatsAppSenderCredentials = { phoneNumberId: string; accessToken: string };
 
 export type SendRequest<P> = {
   actionId: string;
   /** Shown to the recipient where the channel has room for it (the email's default subject). */
   creatorName: string;
   payload: P;
+  /** WhatsApp only: the creator's own number; absent, the platform's (WHATSAPP_PHONE_NUMBER_ID). */
+  whatsAppSender?: WhatsAppSenderCredentials | null;
 };
 
 export interface Provider<P> {

@@ -34,7 +34,7 @@ export function createWebhookProvider(settings: WebhookSettings): Provider<Webho
           body,
           timeoutMs: settings.timeoutMs,
         },
-        () => null,
+        () => ({ providerMessageId: null }),
       );
     },
     close: async () => {},

@@ -6,23 +6,32 @@ import type { Provider } from "./provider.js";
 export type WhatsAppSettings = {
   /** Graph API base with its version, e.g. https://graph.facebook.com/v19.0 */
   apiUrl: string;
+  /** The platform's number, shared by creators without one of their own. */
   phoneNumberId: string;
   token: string;
   timeoutMs: number;
 };
 
-/** A text message through the WhatsApp Cloud API; the answer's message id (wamid) ties status callbacks to the action. */
+/** The part of a Cloud API send answer read here: https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages */
+type SendAnswer = { contacts?: { wa_id?: unknown }[]; messages?: { id?: unknown }[] } | null;
+
+/**
+ * A text message through the WhatsApp Cloud API, from the creator's own number when the request
+ * names one, else from the platform's. The answer's message id (wamid) ties status callbacks and
+ * replies to the action; its contact's wa_id is how WhatsApp will name the consumer in callbacks.
+ */
 export function createWhatsAppProvider(settings: WhatsAppSettings): Provider<WhatsAppPayload> {
-  const endpoint = `${settings.apiUrl.replace(/\/$/, "")}/${encodeURIComponent(settings.phoneNumberId)}/messages`;
+  const base = settings.apiUrl.replace(/\/$/, "");
   // The operator chose this endpoint: its host is admitted for this provider, wherever it is.
   const client = new GuardedHttpClient(outboundAllowList([settings.apiUrl]));
   return {
     name: "whatsapp-cloud",
-    send: ({ payload }) =>
-      postToProvider(
+    send: ({ payload, whatsAppSender }) => {
+      const from = whatsAppSender ?? { phoneNumberId: settings.phoneNumberId, accessToken: settings.token };
+      return postToProvider(
         {
-          url: endpoint,
-          headers: { "content-type": "application/json", authorization: `Bearer ${settings.token}` },
+          url: `${base}/${encodeURIComponent(from.phoneNumberId)}/messages`,
+          headers: { "content-type": "application/json", authorization: `Bearer ${from.accessToken}` },
           body: JSON.stringify({
             messaging_product: "whatsapp",
             recipient_type: "individual",
@@ -33,11 +42,18 @@ export function createWhatsAppProvider(settings: WhatsAppSettings): Provider<Wha
           timeoutMs: settings.timeoutMs,
         },
         ({ body }) => {
-          const id = (body as { messages?: { id?: unknown }[] } | null)?.messages?.[0]?.id;
-          return typeof id === "string" ? id : null;
+          const answer = body as SendAnswer;
+          const id = answer?.messages?.[0]?.id;
+          const waId = answer?.contacts?.[0]?.wa_id;
+          return {
+            providerMessageId: typeof id === "string" ? id : null,
+            sentFrom: from.phoneNumberId,
+            ...(typeof waId === "string" && waId.length > 0 ? { recipientId: waId } : {}),
+          };
         },
         client,
-      ),
+      );
+    },
     close: () => client.close(),
   };
 }

@@ -1,0 +1,103 @@
+import { z } from "zod";
+import { recordAudit } from "../audit/audit-log.js";
+import type { Viewer } from "../auth/viewer.js";
+import { config } from "../config.js";
+import { db } from "../db/client.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import { Prisma } from "../generated/prisma/client.js";
+
+// The whatsapp_senders table: a creator's own WhatsApp Business number. Its access token is
+// write-only: no query returns it.
+
+/** phone_number_id is a numeric id in the Cloud API; the token a long opaque string. */
+const senderInput = z.object({
+  phoneNumberId: z
+    .string()
+    .trim()
+    .regex(/^\d{5,30}$/, "must be the number's phone_number_id: digits, as the WhatsApp Manager shows it"),
+  accessToken: z.string().trim().min(20, "must be a Cloud API access token").max(1000),
+});
+
+export type WhatsAppSenderInput = z.input<typeof senderInput>;
+
+/** How a creator sends on WhatsApp: its own number, or the platform's shared one. */
+export type WhatsAppSenderView = { phoneNumberId: string; shared: boolean };
+
+/**
+ * Gives a creator its own number (replacing the one it had). Raises ValidationError for a
+ * malformed id or token, or the platform's own number; ConflictError when another creator has
+ * the number (each number's replies must route to one creator); NotFoundError for an unknown
+ * creator. Audited, without the token.
+ */
+export async function setWhatsAppSender(creatorId: string, input: WhatsAppSenderInput, actor: Viewer | null) {
+  const parsed = senderInput.safeParse(input);
+  if (!parsed.success) throw ValidationError.fromZod(parsed.error);
+  const { phoneNumberId, accessToken } = parsed.data;
+  if (phoneNumberId === config().WHATSAPP_PHONE_NUMBER_ID) {
+    throw new ValidationError("This is the platform's shared number: remove the creator's sender to use it", [
+      { path: "phoneNumberId", message: "is the platform's shared number" },
+    ]);
+  }
+  try {
+    return await db.$transaction(async (tx) => {
+      if (!(await tx.creator.findUnique({ where: { id: creatorId }, select: { id: true } })))
+        throw new NotFoundError("Creator", creatorId);
+      const sender = await tx.whatsAppSender.upsert({
+        where: { creatorId },
+        create: { creatorId, phoneNumberId, accessToken },
+        update: { phoneNumberId, accessToken },
+        select: { phoneNumberId: true },
+      });
+      await recordAudit(tx, actor, {
+        operation: "whatsapp_sender.set",
+        creatorId,
+        targetType: "Creator",
+        targetId: creatorId,
+        details: { phoneNumberId },
+      });
+      return sender;
+    });
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+      throw new ConflictError(`phone_number_id ${phoneNumberId} is already another creator's sender`);
+    }
+    throw error;
+  }
+}
+
+/** Back to the platform's shared number; true when the creator had one of its own. Audited. */
+export async function removeWhatsAppSender(creatorId: string, actor: Viewer | null): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.whatsAppSender.deleteMany({ where: { creatorId } });
+    if (count > 0) {
+      await recordAudit(tx, actor, {
+        operation: "whatsapp_sender.remove",
+        creatorId,
+        targetType: "Creator",
+        targetId: creatorId,
+      });
+    }
+    return count > 0;
+  });
+}
+
+/** The number a creator sends from (never the token). */
+export async function whatsAppSenderOf(creatorId: string): Promise<WhatsAppSenderView> {
+  const own = await db.whatsAppSender.findUnique({ where: { creatorId }, select: { phoneNumberId: true } });
+  return own ? { phoneNumberId: own.phoneNumberId, shared: false } : sharedSender();
+}
+
+export const sharedSender = (): WhatsAppSenderView => ({
+  phoneNumberId: config().WHATSAPP_PHONE_NUMBER_ID,
+  shared: true,
+});
+
+/** Who receives on a phone_number_id: a creator's own number, the shared one, or none of ours. */
+export type ReceivingNumber = { kind: "own"; creatorId: string } | { kind: "shared" } | { kind: "unknown" };
+
+export async function receivingNumber(phoneNumberId: string | null): Promise<ReceivingNumber> {
+  if (!phoneNumberId) return { kind: "unknown" };
+  if (phoneNumberId === config().WHATSAPP_PHONE_NUMBER_ID) return { kind: "shared" };
+  const own = await db.whatsAppSender.findUnique({ where: { phoneNumberId }, select: { creatorId: true } });
+  return own ? { kind: "own", creatorId: own.creatorId } : { kind: "unknown" };
+}
