@@ -1,4 +1,4 @@
-import { createHmac, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 vi.hoisted(() => {
@@ -17,10 +17,10 @@ import {
   makeConsumer,
   makeDeliveryCreator,
   planActions,
-  WHATSAPP_PHONE_NUMBER_ID,
   whatsAppTo,
 } from "./support/delivery-fixtures.js";
 import { toGlobalId } from "./support/ids.js";
+import { postWhatsApp, signWhatsApp, unixSeconds, whatsAppNotification } from "./support/whatsapp-notifications.js";
 
 const CancelAction = graphql(`
   mutation DeliveryCancelAction($id: ID!) {
@@ -321,38 +321,10 @@ describe("consent", () => {
 
 describe("WhatsApp callbacks", () => {
   const callbackUrl = () => new URL("/webhooks/whatsapp", api.url).toString();
-  const sign = (body: string) =>
-    `sha256=${createHmac("sha256", config().WHATSAPP_APP_SECRET).update(body).digest("hex")}`;
-
-  function notification(value: Record<string, unknown>) {
-    return JSON.stringify({
-      object: "whatsapp_business_account",
-      entry: [
-        {
-          id: "102290129340398",
-          changes: [
-            {
-              field: "messages",
-              value: {
-                messaging_product: "whatsapp",
-                metadata: { display_phone_number: "15550783881", phone_number_id: WHATSAPP_PHONE_NUMBER_ID },
-                ...value,
-              },
-            },
-          ],
-        },
-      ],
-    });
-  }
-
-  const post = (body: string, signature: string | null = sign(body)) =>
-    fetch(callbackUrl(), {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(signature ? { "x-hub-signature-256": signature } : {}) },
-      body,
-    });
-
-  const seconds = (at: Date) => String(Math.floor(at.getTime() / 1000));
+  const sign = signWhatsApp;
+  const notification = (value: Record<string, unknown>) => whatsAppNotification(value);
+  const post = (body: string, signature?: string | null) => postWhatsApp(api.url, body, signature);
+  const seconds = unixSeconds;
 
   /** A consumer with a WhatsApp message we sent, as the scheduler leaves it. */
   async function sentWhatsApp(options: { phone?: string; fallbackTo?: string } = {}) {

@@ -1,4 +1,4 @@
-import { createHmac, randomInt, randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.hoisted(() => {
@@ -7,7 +7,6 @@ vi.hoisted(() => {
 });
 
 import { DeliveryScheduler } from "../src/actions/scheduler.js";
-import { config } from "../src/config.js";
 import { db } from "../src/db/client.js";
 import { recordCallbackItems } from "../src/whatsapp/callback-store.js";
 import { MAX_INBOUND_TEXT_CHARS, sweepCallbackItems } from "../src/whatsapp/callbacks.js";
@@ -28,6 +27,7 @@ import {
   whatsAppTo,
 } from "./support/delivery-fixtures.js";
 import { toGlobalId } from "./support/ids.js";
+import { postWhatsApp, unixSeconds, whatsAppNotification } from "./support/whatsapp-notifications.js";
 
 let api: TestApi;
 let whatsapp: HttpSink;
@@ -56,41 +56,11 @@ const ago = (ms: number) => new Date(Date.now() - ms);
 /** A valid San Francisco number nobody else in this file has. */
 const newPhone = () => `+1415${randomInt(2_000_000, 10_000_000)}`;
 const waIdOf = (e164: string) => e164.slice(1);
-const seconds = (at: Date) => String(Math.floor(at.getTime() / 1000));
+const seconds = unixSeconds;
+const notification = whatsAppNotification;
 
-const sign = (body: string) =>
-  `sha256=${createHmac("sha256", config().WHATSAPP_APP_SECRET).update(body).digest("hex")}`;
-
-/** Posts a signed notification, as Meta does. */
-async function post(body: string): Promise<number> {
-  const response = await fetch(new URL("/webhooks/whatsapp", api.url), {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-hub-signature-256": sign(body) },
-    body,
-  });
-  return response.status;
-}
-
-function notification(value: Record<string, unknown>, phoneNumberId = SHARED): string {
-  return JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: "102290129340398",
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: "15550783881", phone_number_id: phoneNumberId },
-              ...value,
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
+/** Posts a signed notification, as Meta does; answers the HTTP status. */
+const post = async (body: string) => (await postWhatsApp(api.url, body)).status;
 
 type Inbound = { from: string; text: string; id?: string; context?: string; name?: string };
 
