@@ -118,10 +118,11 @@ const configSchema = z.object({
   /** How long processed WhatsApp callback items (whatever their outcome) are kept for admins, from their arrival. */
   WHATSAPP_CALLBACK_RETENTION_DAYS: int(1).default(30),
   /**
-   * A callback item still pending this long after it arrived was left by a request that crashed or
-   * met an outage: the worker's sweep processes it. Above the time a large notification takes.
+   * How long the request (or sweep) processing a WhatsApp callback item holds it: one still pending
+   * after that was left by a crash or an outage, and the worker's sweep takes it. Above the time a
+   * large notification takes to process.
    */
-  WHATSAPP_CALLBACK_SWEEP_AGE_MS: int(0).default(60_000),
+  WHATSAPP_CALLBACK_CLAIM_MS: int(1_000).default(60_000),
   WEBHOOK_SIGNING_SECRET: z.string().min(16, "at least 16 characters").default("dev-webhook-signing-secret"),
   /** Restricts webhook actions to these hosts, comma-separated; empty allows any public host (internal ones: OUTBOUND_ALLOWED_HOSTS). */
   WEBHOOK_ALLOWED_HOSTS: hostList,

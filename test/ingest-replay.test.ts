@@ -157,3 +157,32 @@ describe("a replayed idempotency key", () => {
     expect(replay.context).toEqual(await currentContext(first.context.consumer.id));
   });
 });
+
+describe("a replay changes no consumer", () => {
+  it("neither renames the consumer back nor creates one", async () => {
+    const key = `k-${crypto.randomUUID()}`;
+    const first = { type: "page_view", idempotencyKey: key, consumer: { externalId: `ana-${key}`, name: "Ana" } };
+    await ingest(first);
+    await ingest({ type: "page_view", consumer: { externalId: `ana-${key}`, name: "Ana María" } });
+
+    const phoneKey = `p-${crypto.randomUUID()}`;
+    const phone = `+1415${Math.floor(2_000_000 + Math.random() * 7_000_000)}`;
+    const byPhone = { type: "page_view", idempotencyKey: phoneKey, consumer: { phone } };
+    await ingest(byPhone);
+    await ingest({ type: "page_view", consumer: { externalId: `z-${key}`, phone } });
+    await ingest({ type: "page_view", consumer: { externalId: `z-${key}`, phone: `${phone.slice(0, -1)}${(Number(phone.at(-1)) + 1) % 10}` } });
+    const count = async () =>
+      (
+        await pool.query(`SELECT count(*)::int AS n FROM consumers WHERE "creatorId" = $1`, [
+          fromGlobalId(creator.gid).id,
+        ])
+      ).rows[0].n as number;
+    const before = await count();
+
+    expect((await ingest(first)).duplicate).toBe(true);
+    expect((await ingest(byPhone)).duplicate).toBe(true);
+    const { rows } = await pool.query(`SELECT name FROM consumers WHERE "externalId" = $1`, [`ana-${key}`]);
+    expect(rows).toEqual([{ name: "Ana María" }]);
+    expect(await count()).toBe(before);
+  });
+});

@@ -438,12 +438,15 @@ describe("notifications, item by item", () => {
     await wroteTo(consumer, HOUR);
     const item = message({ from: waIdOf(consumer.phone as string), text: "Are you there?" });
     // What the endpoint records before answering 200, left as a crash right after would leave it.
-    await recordCallbackItems([
-      { itemKey: `message:${item.id}`, kind: "message", phoneNumberId: SHARED, body: { item } },
-    ]);
+    // (with a claim that ran out a second ago, as a crashed request's does)
+    const body = JSON.stringify({ item });
+    await recordCallbackItems(
+      [{ itemKey: `message:${item.id}`, kind: "message", phoneNumberId: SHARED, body }],
+      -1_000,
+    );
     expect(await eventsOf(consumer.id, "whatsapp_replied")).toEqual([]);
 
-    expect(await sweepCallbackItems(0)).toBeGreaterThanOrEqual(1);
+    expect(await sweepCallbackItems()).toBeGreaterThanOrEqual(1);
     expect(await eventsOf(consumer.id, "whatsapp_replied")).toHaveLength(1);
     expect(await itemOf(item.id)).toMatchObject({ outcome: "RECORDED", creatorIds: [creator.id] });
   });
@@ -477,5 +480,198 @@ describe("notifications, item by item", () => {
       adminKey,
     );
     expect(again.data?.retryWhatsAppCallbackItem).toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+});
+
+describe("what a review broke", () => {
+  it("records every item of a notification whose text holds half an emoji or whose key holds a NUL, and honours the STOP beside it", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const writer = await makeConsumer(creator.id, { phone: newPhone() });
+    const leaver = await makeConsumer(creator.id, { phone: newPhone() });
+    await wroteTo(writer, HOUR);
+    await wroteTo(leaver, HOUR);
+    const half = message({ from: waIdOf(writer.phone as string), text: "half an emoji \ud83d" });
+    const oddKey = { ...message({ from: waIdOf(writer.phone as string), text: "odd" }), "odd\u0000key": 1 };
+    const stop = message({ from: waIdOf(leaver.phone as string), text: "STOP" });
+    // As Meta writes it: non-ASCII escaped, so the lone surrogate survives into the JSON text.
+    const body = notification({ messages: [half, oddKey, stop] }).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+
+    expect(await post(body)).toBe(200);
+    expect(await whatsAppConsent(leaver.id)).toBe("WITHDRAWN");
+    const texts = (await eventsOf(writer.id, "whatsapp_replied")).map((e) => (e.payload as { text: string }).text);
+    expect(texts.sort()).toEqual(["half an emoji \uFFFD", "odd"]);
+  });
+
+  it("records an entry or change of an unexpected shape as a failed item of its own, never refusing the notification", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const leaver = await makeConsumer(creator.id, { phone: newPhone() });
+    await wroteTo(leaver, HOUR);
+    const stop = message({ from: waIdOf(leaver.phone as string), text: "STOP" });
+    const good = JSON.parse(notification({ messages: [stop] })) as { entry: unknown[] };
+    const body = JSON.stringify({
+      object: "whatsapp_business_account",
+      entry: [{ id: "1", changes: [{ field: "messages", value: "y" }] }, { id: "2" }, ...good.entry],
+    });
+
+    expect(await post(body)).toBe(200);
+    expect(await whatsAppConsent(leaver.id)).toBe("WITHDRAWN");
+    const failed = await db.whatsAppCallbackItem.findMany({ where: { kind: "invalid", outcome: "FAILED" } });
+    expect(failed.map((f) => f.reason)).toEqual(
+      expect.arrayContaining([expect.stringContaining("not a WhatsApp change"), "an entry without a changes array"]),
+    );
+  });
+
+  it("honours a retried STOP even when a grant was recorded while it waited", async () => {
+    const phone = newPhone();
+    const stop = await inbound({ from: waIdOf(phone), text: "STOP" });
+    expect(await itemOf(stop.id)).toMatchObject({ outcome: "UNROUTED" });
+    // The creator imports the person with a WhatsApp grant, then writes to them; an admin retries.
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeFixtureConsumer(creator.id, { phone });
+    await wroteTo(consumer, 60_000);
+    const Retry = `mutation($id: ID!) { retryWhatsAppCallbackItem(id: $id) { __typename } }`;
+    const id = toGlobalId("WhatsAppCallbackItem", (await itemOf(stop.id)).id);
+    expect((await api.request(Retry, { id }, adminKey)).errors).toBeUndefined();
+
+    expect(await itemOf(stop.id)).toMatchObject({ outcome: "RECORDED" });
+    expect(await whatsAppConsent(consumer.id)).toBe("WITHDRAWN");
+  });
+
+  it("takes a STOP on the shared number for a creator that wrote from it and has its own number since", async () => {
+    const phone = newPhone();
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id, { phone });
+    await wroteTo(consumer, 30 * HOUR);
+    await ownNumber(creator.id);
+
+    const stop = await inbound({ from: waIdOf(phone), text: "STOP" });
+    expect(stop.status).toBe(200);
+    expect(await whatsAppConsent(consumer.id)).toBe("WITHDRAWN");
+  });
+
+  it("routes a reply quoting a message sent from a creator's former number to that creator", async () => {
+    const phone = newPhone();
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id, { phone });
+    const former = await ownNumber(creator.id);
+    const { wamid } = await wroteTo(consumer, 30 * HOUR, former.phoneNumberId);
+    await ownNumber(creator.id);
+
+    const stop = await inbound({ from: waIdOf(phone), text: "STOP", context: wamid }, former.phoneNumberId);
+    expect(stop.status).toBe(200);
+    expect(await whatsAppConsent(consumer.id)).toBe("WITHDRAWN");
+  });
+
+  it("refuses a token that is no token, and never stores the token in a failed send's answer", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const vars = {
+      creatorId: toGlobalId("Creator", creator.id),
+      phoneNumberId: String(randomInt(1e11, 2e11)),
+      accessToken: `EAAG-${randomUUID()}\nsecond-half`,
+    };
+    const pasted = await api.request<SetSenderAnswer, Record<string, string>>(SetSender, vars, adminKey);
+    expect(pasted.data?.setWhatsAppSender).toMatchObject({ code: "VALIDATION_FAILED" });
+
+    const own = await ownNumber(creator.id);
+    const consumer = await makeConsumer(creator.id, { phone: newPhone() });
+    const [action] = await planActions(consumer, [
+      { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: ago(1000) },
+    ]);
+    // A provider error that quotes the request's authorization header back.
+    whatsapp.reply = (request) => ({
+      status: 400,
+      body: { error: { message: `bad ${request.headers.authorization}` } },
+    });
+    const scheduler = new DeliveryScheduler({
+      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: whatsapp.url }),
+      sendRates: UNLIMITED_RATES,
+      batchSize: 50,
+    });
+    try {
+      await scheduler.tick();
+    } finally {
+      await scheduler.close();
+    }
+    const failed = await db.action.findUniqueOrThrow({ where: { id: action.id } });
+    expect(failed.status).toBe("FAILED");
+    expect(JSON.stringify(failed)).not.toContain(own.accessToken);
+  });
+
+  it("withdraws every consumer of a creator that is the same WhatsApp account", async () => {
+    const phone = newPhone();
+    const { creator } = await makeDeliveryCreator();
+    const stored = await makeConsumer(creator.id, { phone });
+    const other = await makeConsumer(creator.id, { phone: newPhone() });
+    await db.consumer.update({ where: { id: other.id }, data: { waId: waIdOf(phone) } });
+    await wroteTo(stored, HOUR);
+
+    expect((await inbound({ from: waIdOf(phone), text: "stop" })).status).toBe(200);
+    expect(await whatsAppConsent(stored.id)).toBe("WITHDRAWN");
+    expect(await whatsAppConsent(other.id)).toBe("WITHDRAWN");
+  });
+
+  it("matches a consumer stored in Brazil's old form to the account's new one, and a Mexican account's old wa_id to its number", async () => {
+    const eight = String(randomInt(80_000_000, 90_000_000));
+    const { creator } = await makeDeliveryCreator();
+    const legacy = await makeConsumer(creator.id, { phone: `+5511${eight}` });
+    await wroteTo(legacy, HOUR);
+    expect((await inbound({ from: `55119${eight}`, text: "Parar" })).status).toBe(200);
+    expect(await whatsAppConsent(legacy.id)).toBe("WITHDRAWN");
+
+    const owner = await makeDeliveryCreator();
+    const { phoneNumberId } = await ownNumber(owner.creator.id);
+    const local = String(randomInt(10_000_000, 99_999_999));
+    expect((await inbound({ from: `52155${local}`, text: "Hola" }, phoneNumberId)).status).toBe(200);
+    expect(await db.consumer.count({ where: { creatorId: owner.creator.id, phone: `+5255${local}` } })).toBe(1);
+  });
+
+  it("never takes a valid number for another one digit away", async () => {
+    const owner = await makeDeliveryCreator();
+    const { phoneNumberId } = await ownNumber(owner.creator.id);
+    const known = await makeConsumer(owner.creator.id, { phone: "+4915123456789" });
+    const reply = await inbound({ from: "491512345678", text: "Who is this? I never signed up" }, phoneNumberId);
+    expect(reply.status).toBe(200);
+    expect(await eventsOf(known.id, "whatsapp_replied")).toEqual([]);
+    expect(await db.consumer.findUniqueOrThrow({ where: { id: known.id } })).toMatchObject({ waId: null });
+  });
+
+  it("processes a notification delivered three times at once only once", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const people = await Promise.all([1, 2, 3, 4, 5].map(() => makeConsumer(creator.id, { phone: newPhone() })));
+    for (const person of people) await wroteTo(person, HOUR);
+    const items = people.map((p) => message({ from: waIdOf(p.phone as string), text: "Interested!" }));
+    const body = notification({ messages: items });
+
+    expect(await Promise.all([post(body), post(body), post(body)])).toEqual([200, 200, 200]);
+    for (const item of items) expect(await itemOf(item.id)).toMatchObject({ outcome: "RECORDED", attempts: 1 });
+  });
+
+  it.each([
+    ["Meta's marketing opt-out button", { type: "button", button: { text: "Stop promotions", payload: "stop" } }],
+    ["fullwidth letters", { type: "text", text: { body: "ＳＴＯＰ" } }],
+    ["an emoji after it", { type: "text", text: { body: "STOP 🛑" } }],
+    ["a zero-width space after it", { type: "text", text: { body: "stop\u200b" } }],
+    ["Spanish", { type: "text", text: { body: "Baja" } }],
+  ])("takes a STOP written with %s as an opt-out", async (_case, content) => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id, { phone: newPhone() });
+    await wroteTo(consumer, HOUR);
+    const item = { ...message({ from: waIdOf(consumer.phone as string), text: "" }), text: undefined, ...content };
+    expect(await post(notification({ messages: [item] }))).toBe(200);
+    expect(await whatsAppConsent(consumer.id)).toBe("WITHDRAWN");
+  });
+
+  it("takes a sentence that merely starts with stop as a reply, not an opt-out", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id, { phone: newPhone() });
+    await wroteTo(consumer, HOUR);
+    expect(
+      (await inbound({ from: waIdOf(consumer.phone as string), text: "Stop by my studio tomorrow?" })).status,
+    ).toBe(200);
+    expect(await whatsAppConsent(consumer.id)).toBe("GRANTED");
+    expect(await eventsOf(consumer.id, "whatsapp_replied")).toHaveLength(1);
   });
 });

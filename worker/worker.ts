@@ -118,7 +118,7 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
       try {
         await sweepUnprocessedEvents(settings.DISPATCH_SWEEP_AGE_MS);
         await requeueStrandedOnboardings(STRANDED_ONBOARDING_MS);
-        await sweepCallbackItems(settings.WHATSAPP_CALLBACK_SWEEP_AGE_MS);
+        await sweepCallbackItems();
         if (sweepFailing) logger.info("sweeps succeed again");
         sweepFailing = false;
       } catch (error) {

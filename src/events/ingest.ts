@@ -112,6 +112,47 @@ async function storeSnapshots(client: PoolClient, keyed: Event[], contexts: Map<
   );
 }
 
+/**
+ * The consumer of each event. A replay of a stored key is its first event's consumer, and a key
+ * repeated in the batch its first item's: only new events go through the identity rules, so a
+ * replay never renames, links or creates anyone.
+ */
+async function consumersOf(client: PoolClient, creatorId: string, events: ParsedEvent[]): Promise<string[]> {
+  const keys = [...new Set(events.map((e) => e.idempotencyKey).filter((k): k is string => !!k))];
+  const stored = new Map<string, string>();
+  if (keys.length > 0) {
+    const { rows } = await client.query<{ key: string; consumerId: string }>(
+      `SELECT "idempotencyKey" AS key, "consumerId" FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
+      [creatorId, keys],
+    );
+    for (const row of rows) stored.set(row.key, row.consumerId);
+  }
+  const firstWithKey = new Map<string, number>();
+  const fresh: number[] = [];
+  events.forEach((event, i) => {
+    const key = event.idempotencyKey;
+    if (key && (stored.has(key) || firstWithKey.has(key))) return;
+    if (key) firstWithKey.set(key, i);
+    fresh.push(i);
+  });
+  const resolved =
+    fresh.length > 0
+      ? await resolveConsumers(
+          client,
+          creatorId,
+          fresh.map((i) => events[i].consumer),
+        )
+      : [];
+  const ids: string[] = [];
+  fresh.forEach((i, n) => {
+    ids[i] = resolved[n];
+  });
+  return events.map((event, i) => {
+    const key = event.idempotencyKey;
+    return ids[i] ?? stored.get(key as string) ?? ids[firstWithKey.get(key as string) as number];
+  });
+}
+
 async function upsertContexts(client: PoolClient, creatorId: string, deltas: ContextDelta[]) {
   const { rows } = await client.query<ConsumerContext>(CONTEXT_UPSERT, contextUpsertParams(creatorId, deltas));
   return rows;
@@ -168,11 +209,7 @@ export async function ingestEvents(
   // A racing request may create the same consumer, or lock contexts in another order: retried.
   const { results, fresh, cancelled } = await inTransaction(
     async (client) => {
-      const consumerIds = await resolveConsumers(
-        client,
-        creatorId,
-        parsed.map((e) => e.consumer),
-      );
+      const consumerIds = await consumersOf(client, creatorId, parsed);
       const ids = parsed.map(() => randomUUID());
       const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
       const { rows: inserted } = await client.query<Event>(

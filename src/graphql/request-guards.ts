@@ -1,5 +1,6 @@
 import { type DocumentNode, type ExecutionArgs, GraphQLError, Kind, visit } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { isStorableText } from "../db/storable-text.js";
 
 // Requests refused before they reach a resolver, each with a GraphQL-shaped body whose error
 // carries `extensions.code`, whatever the HTTP status: clients handle one shape of failure.
@@ -92,14 +93,12 @@ export function requestFraming(maxBytes: number, graphqlPath: string): Plugin {
   };
 }
 
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * Where a string PostgreSQL cannot store (a NUL character) or that is not valid Unicode (an
  * unpaired surrogate) stands in a value: its dotted path, or null. Object keys count too.
  */
 export function unstorableTextAt(value: unknown, path: string): string | null {
-  if (typeof value === "string") return value.includes("\u0000") || UNPAIRED_SURROGATE.test(value) ? path : null;
+  if (typeof value === "string") return isStorableText(value) ? null : path;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = unstorableTextAt(value[i], `${path}.${i}`);

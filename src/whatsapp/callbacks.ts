@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Plugin } from "graphql-yoga";
 import { z } from "zod";
 import { publishActionChanges } from "../actions/action-feed.js";
@@ -7,13 +8,14 @@ import { recordDeliveryEvent } from "../actions/delivery-events.js";
 import { failAfterAcceptance, findByProviderMessageId, type SentAction } from "../actions/delivery-store.js";
 import { config } from "../config.js";
 import { rememberWaId } from "../consumers/whatsapp-ids.js";
+import { storableJson, storableString } from "../db/storable-text.js";
 import { ingestEvents } from "../events/ingest.js";
 import { logger } from "../logger.js";
 import { isOutage, OUTAGE_RETRY_AFTER_SECONDS } from "../outages.js";
 import {
+  claimAbandonedCallbackItems,
   type NewCallbackItem,
   type PendingCallbackItem,
-  pendingCallbackItems,
   pruneCallbackItems,
   recordCallbackItems,
   type Settlement,
@@ -57,22 +59,22 @@ const inboundMessage = z.object({
   context: z.object({ id: z.string() }).optional(),
 });
 
-/** The envelope: items are read one by one, so a malformed item does not refuse the others. */
-const notification = z.object({
-  entry: z.array(
-    z.object({
-      changes: z.array(
-        z.object({
-          value: z.object({
-            metadata: z.object({ phone_number_id: z.string() }).loose().optional(),
-            contacts: z.array(z.unknown()).optional(),
-            statuses: z.array(z.unknown()).optional(),
-            messages: z.array(z.unknown()).optional(),
-          }),
-        }),
-      ),
-    }),
-  ),
+/**
+ * The envelope, read leniently: an entry or change of an unexpected shape becomes a FAILED item of
+ * its own, so it never keeps the others from being recorded.
+ */
+const notification = z.object({ entry: z.array(z.unknown()) });
+
+const change = z.object({
+  value: z.object({
+    metadata: z
+      .object({ phone_number_id: z.union([z.string(), z.number()]).transform(String) })
+      .loose()
+      .optional(),
+    contacts: z.array(z.unknown()).nullish(),
+    statuses: z.array(z.unknown()).nullish(),
+    messages: z.array(z.unknown()).nullish(),
+  }),
 });
 
 type StatusUpdate = z.infer<typeof statusUpdate>;
@@ -95,8 +97,46 @@ const STATUS_EVENTS: Record<string, string> = {
 export const MAX_INBOUND_TEXT_CHARS = 4_096;
 const MAX_INBOUND_TEXT_JSON_BYTES = 8_192;
 
-/** The opt-out keywords carriers and WhatsApp users expect to work, alone in a reply. */
-const OPT_OUT_REPLY = /^\s*(stop|stopall|unsubscribe|cancel|end|quit|opt[ -]?out)\s*[.!]*\s*$/i;
+/**
+ * Replies that are an opt-out on their own: the keywords carriers and WhatsApp users expect to work
+ * (CTIA's STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT; "Stop promotions", the title of WhatsApp's
+ * marketing opt-out button), and their Portuguese and Spanish kin for the markets WhatsApp is
+ * largest in. Anything longer is a conversation, for the agent to understand.
+ */
+const OPT_OUT_REPLIES = new Set([
+  "stop",
+  "stopall",
+  "stop all",
+  "unsubscribe",
+  "cancel",
+  "end",
+  "quit",
+  "opt out",
+  "optout",
+  "stop please",
+  "please stop",
+  "stop promotions",
+  "parar",
+  "pare",
+  "sair",
+  "cancelar",
+  "baja",
+  "darme de baja",
+]);
+
+/**
+ * Whether a reply is an opt-out: compared after Unicode compatibility folding (fullwidth letters),
+ * without accents, invisible characters, emoji or punctuation, in lower case.
+ */
+export function isOptOutReply(text: string): boolean {
+  const folded = text
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, " ")
+    .trim();
+  return OPT_OUT_REPLIES.has(folded);
+}
 
 /** X-Hub-Signature-256 is "sha256=" and the hex HMAC-SHA256 of the raw body under the app secret. */
 export function hasValidSignature(rawBody: Buffer, header: string | null, appSecret: string): boolean {
@@ -112,7 +152,8 @@ function timestampOf(seconds: string | undefined): Date {
 }
 
 /** A text as stored: whole when short enough, else cut on a character boundary, with its length. */
-export function storedText(text: string): { text: string; textLength?: number; truncated?: true } {
+export function storedText(raw: string): { text: string; textLength?: number; truncated?: true } {
+  const text = storableString(raw);
   const chars = Array.from(text);
   const fits = (n: number) =>
     n <= MAX_INBOUND_TEXT_CHARS &&
@@ -183,7 +224,7 @@ async function processMessage(
   phoneNumberId: string | null,
 ): Promise<Settlement> {
   const receiving = await receivingNumber(phoneNumberId);
-  const { route, sameNumber } = await routeInbound(
+  const { route, sameAccount } = await routeInbound(
     receiving,
     phoneNumberId,
     message.from,
@@ -196,7 +237,8 @@ async function processMessage(
     message.interactive?.button_reply?.title ??
     message.interactive?.list_reply?.title ??
     null;
-  const optOut = raw !== null && OPT_OUT_REPLY.test(raw);
+  const optOut = raw !== null && isOptOutReply(raw);
+  const sentAt = timestampOf(message.timestamp);
   const event = {
     type: optOut ? "unsubscribed" : "whatsapp_replied",
     payload: {
@@ -205,29 +247,45 @@ async function processMessage(
       messageType: message.type,
       providerMessageId: message.id,
       inReplyTo: message.context?.id ?? null,
+      sentAt: sentAt.toISOString(),
     },
-    // A provider's clock may run a little ahead of ours; ingestion refuses the future.
-    occurredAt: new Date(Math.min(timestampOf(message.timestamp).getTime(), Date.now())),
+    // An opt-out takes effect when it reaches us: a grant recorded before (an import while the
+    // item waited for a retry or the sweep) does not undo it. A reply keeps WhatsApp's time, but
+    // a provider's clock may run a little ahead of ours, and ingestion refuses the future.
+    occurredAt: optOut ? new Date() : new Date(Math.min(sentAt.getTime(), Date.now())),
     idempotencyKey: `whatsapp:${message.id}`,
   };
 
   const recipients: Recipient[] = [];
   if (route.kind === "consumer") recipients.push(route);
-  if (optOut)
-    recipients.push(...sameNumber.filter((r) => r.creatorId !== (route.kind === "consumer" ? route.creatorId : null)));
+  if (optOut) {
+    const routed = route.kind === "consumer" ? route.consumerId : null;
+    recipients.push(...sameAccount.filter((r) => r.consumerId !== routed));
+  }
+  const keyed = new Set<string>();
   for (const recipient of recipients) {
     await rememberWaId(recipient.consumerId, message.from);
-    await recordDeliveryEvent({ ...recipient, ...event });
+    // The key is WhatsApp's id, once per creator: a creator's second consumer on one account gets its own.
+    const idempotencyKey = keyed.has(recipient.creatorId)
+      ? `${event.idempotencyKey}:${recipient.consumerId}`
+      : event.idempotencyKey;
+    keyed.add(recipient.creatorId);
+    await recordDeliveryEvent({ ...recipient, ...event, idempotencyKey });
   }
   if (route.kind === "new consumer") {
-    const name = contact?.profile?.name?.trim().slice(0, 200) || null;
+    const name =
+      Array.from(storableString(contact?.profile?.name?.trim() ?? ""))
+        .slice(0, 200)
+        .join("") || null;
     const [stored] = await ingestEvents(route.creatorId, [{ ...event, consumer: { phone: route.phone, name } }], null);
     await rememberWaId(stored.event.consumerId, message.from);
     recipients.push({ creatorId: route.creatorId, consumerId: stored.event.consumerId });
   }
   if (recipients.length > 0) {
     const reason =
-      route.kind === "unrouted" ? `opt-out applied to every creator on the shared number; ${route.reason}` : null;
+      route.kind === "unrouted"
+        ? `opt-out applied to every consumer of this account on this number; ${route.reason}`
+        : null;
     return settled("RECORDED", reason, [...new Set(recipients.map((r) => r.creatorId))]);
   }
   return settled("UNROUTED", route.kind === "unrouted" ? route.reason : "no recipient");
@@ -235,7 +293,8 @@ async function processMessage(
 
 /** Processes one recorded item; an error other than an outage settles it as FAILED. */
 async function processItem(item: PendingCallbackItem): Promise<Settlement> {
-  const body = item.body as { item?: unknown; contact?: Contact | null };
+  const body = item.body as { item?: unknown; contact?: Contact | null; unreadable?: string };
+  if (item.kind === "invalid") return settled("FAILED", body.unreadable ?? "not a WhatsApp status or message");
   if (item.kind === "status") {
     const update = statusUpdate.safeParse(body.item);
     if (!update.success) return settled("FAILED", `not a WhatsApp status: ${z.prettifyError(update.error)}`);
@@ -247,13 +306,18 @@ async function processItem(item: PendingCallbackItem): Promise<Settlement> {
 }
 
 /**
- * Processes recorded items in order and settles each. An outage stops the round (PostgreSQL or
- * Redis is away: the rest stay pending for the sweeper); any other error fails only its item,
- * kept for admins with its reason. Returns the outcomes' counts.
+ * Processes claimed items in order and settles each, until `deadline` (ms since the epoch) if one
+ * is given; returns those left unprocessed. An outage stops the round (PostgreSQL or Redis is
+ * away: the rest stay pending until their claim runs out, then the sweep takes them); any other
+ * error fails only its item, kept for admins with its reason.
  */
-export async function processCallbackItems(items: PendingCallbackItem[]): Promise<Record<string, number>> {
+export async function processCallbackItems(
+  items: PendingCallbackItem[],
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<{ counts: Record<string, number>; rest: PendingCallbackItem[] }> {
   const counts: Record<string, number> = {};
-  for (const item of items) {
+  for (const [i, item] of items.entries()) {
+    if (Date.now() > deadline) return { counts, rest: items.slice(i) };
     let settlement: Settlement;
     try {
       settlement = await processItem(item);
@@ -265,45 +329,85 @@ export async function processCallbackItems(items: PendingCallbackItem[]): Promis
     await settleCallbackItem(item.id, settlement);
     counts[settlement.outcome] = (counts[settlement.outcome] ?? 0) + 1;
   }
-  return counts;
+  return { counts, rest: [] };
+}
+
+/** An item as recorded: its JSON made storable, or, when it cannot be serialised, why (it then fails alone). */
+function recordable(
+  itemKey: string,
+  kind: NewCallbackItem["kind"],
+  phoneNumberId: string | null,
+  body: object,
+): NewCallbackItem {
+  try {
+    return { itemKey, kind, phoneNumberId, body: storableJson(body) };
+  } catch (error) {
+    const unreadable = `the item could not be recorded as JSON: ${(error as Error).message}`;
+    return { itemKey, kind: "invalid", phoneNumberId, body: JSON.stringify({ unreadable }) };
+  }
+}
+
+/** A stable key for an item without usable ids: a hash of what it holds (or of its place, if even that fails). */
+function invalidKey(value: unknown, place: string): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? "undefined";
+  } catch {
+    text = place;
+  }
+  return `invalid:${createHash("sha256").update(text).digest("hex")}`;
 }
 
 /** A notification's items, keyed so that Meta's redelivery of one is recognised. */
-function itemsOf(parsed: z.infer<typeof notification>): NewCallbackItem[] {
+function itemsOf(entries: unknown[]): NewCallbackItem[] {
   const items = new Map<string, NewCallbackItem>();
-  const keyOf = (kind: string, item: unknown, ...ids: unknown[]) =>
-    ids.every((id) => typeof id === "string" && id.length > 0)
-      ? `${kind}:${ids.join(":")}`
-      : `invalid:${createHash("sha256")
-          .update(JSON.stringify(item) ?? "")
-          .digest("hex")}`;
-  for (const { value } of parsed.entry.flatMap((e) => e.changes)) {
-    const phoneNumberId = value.metadata?.phone_number_id ?? null;
-    const contacts = (value.contacts ?? []) as Contact[];
-    for (const item of value.statuses ?? []) {
-      const s = (item ?? {}) as { id?: unknown; status?: unknown };
-      const itemKey = keyOf("status", item, s.id, s.status);
-      items.set(itemKey, { itemKey, kind: "status", phoneNumberId, body: { item } });
+  const add = (item: NewCallbackItem) => items.set(item.itemKey, item);
+  const usable = (id: unknown): id is string => typeof id === "string" && id.length > 0 && id.length <= 500;
+  entries.forEach((entry, e) => {
+    const changes = (entry as { changes?: unknown } | null)?.changes;
+    if (!Array.isArray(changes)) {
+      const unreadable = "an entry without a changes array";
+      return add(recordable(invalidKey(entry, `entry:${e}`), "invalid", null, { unreadable, entry }));
     }
-    for (const item of value.messages ?? []) {
-      const m = (item ?? {}) as { id?: unknown; from?: unknown };
-      const itemKey = keyOf("message", item, m.id);
-      const contact = contacts.find((c) => c && typeof c === "object" && c.wa_id === m.from) ?? null;
-      items.set(itemKey, { itemKey, kind: "message", phoneNumberId, body: { item, contact } });
-    }
-  }
+    changes.forEach((raw, c) => {
+      const parsed = change.safeParse(raw);
+      if (!parsed.success) {
+        const unreadable = `not a WhatsApp change: ${z.prettifyError(parsed.error)}`;
+        return add(recordable(invalidKey(raw, `change:${e}:${c}`), "invalid", null, { unreadable, change: raw }));
+      }
+      const { value } = parsed.data;
+      const phoneNumberId = value.metadata?.phone_number_id ?? null;
+      const contacts = (value.contacts ?? []) as Contact[];
+      for (const item of value.statuses ?? []) {
+        const { id, status } = (item ?? {}) as { id?: unknown; status?: unknown };
+        const itemKey = usable(id) && usable(status) ? `status:${id}:${status}` : invalidKey(item, "status");
+        add(recordable(itemKey, "status", phoneNumberId, { item }));
+      }
+      for (const item of value.messages ?? []) {
+        const { id, from } = (item ?? {}) as { id?: unknown; from?: unknown };
+        const itemKey = usable(id) ? `message:${id}` : invalidKey(item, "message");
+        const contact = contacts.find((c) => c && typeof c === "object" && c.wa_id === from) ?? null;
+        add(recordable(itemKey, "message", phoneNumberId, { item, contact }));
+      }
+    });
+  });
   return [...items.values()];
 }
 
+/** Items not processed within this long of a notification's arrival are processed after it is answered. */
+const ANSWER_WITHIN_MS = 2_000;
+
 /**
  * Serves WHATSAPP_CALLBACK_PATH: Meta's GET verification handshake, and signed POST notifications.
- * A notification is answered 200 once its items are recorded (Meta then never redelivers it),
- * 503 when they could not be (Meta delivers it again later), 400 when it is not a notification.
+ * A notification is answered 200 once its items are recorded (Meta then never redelivers it):
+ * they are processed first, for up to ANSWER_WITHIN_MS, and the rest after the answer; 503 when
+ * they could not be recorded (Meta delivers it again later), 400 when it is not a notification.
  */
 export function whatsAppCallbacks(): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== WHATSAPP_CALLBACK_PATH) return;
+      const arrivedAt = Date.now();
       const respond = (status: number, body = "", headers: Record<string, string> = {}) =>
         endResponse(new fetchAPI.Response(body, { status, headers }));
       const settings = config();
@@ -320,45 +424,52 @@ export function whatsAppCallbacks(): Plugin {
       if (!hasValidSignature(rawBody, request.headers.get("x-hub-signature-256"), settings.WHATSAPP_APP_SECRET)) {
         return respond(401, "invalid signature");
       }
-      let parsed: z.infer<typeof notification>;
+      let entries: unknown[];
       try {
-        parsed = notification.parse(JSON.parse(rawBody.toString("utf8")));
+        entries = notification.parse(JSON.parse(rawBody.toString("utf8"))).entry;
       } catch {
         return respond(400, "not a WhatsApp notification");
       }
-      let pending: PendingCallbackItem[];
+      let claimed: PendingCallbackItem[];
       try {
-        pending = await recordCallbackItems(itemsOf(parsed));
+        claimed = await recordCallbackItems(itemsOf(entries), settings.WHATSAPP_CALLBACK_CLAIM_MS);
       } catch (error) {
         logger.error({ err: error }, "WhatsApp notification not recorded; Meta will deliver it again");
         return respond(503, "", { "retry-after": String(OUTAGE_RETRY_AFTER_SECONDS) });
       }
-      try {
-        const counts = await processCallbackItems(pending);
-        // One log line per notification, whatever it carries: 5,000 items must not write 5,000 lines.
-        if (pending.length > 0) logger.info(counts, "WhatsApp notification processed");
-      } catch (error) {
-        logger.warn(
-          { err: error },
-          "WhatsApp notification recorded, its processing interrupted: the sweeper resumes it",
-        );
-      }
+      const processing = processCallbackItems(claimed, arrivedAt + ANSWER_WITHIN_MS).then(async ({ counts, rest }) => {
+        if (rest.length === 0) return counts;
+        const after = await processCallbackItems(rest);
+        for (const [outcome, n] of Object.entries(after.counts)) counts[outcome] = (counts[outcome] ?? 0) + n;
+        return counts;
+      });
+      // One log line per notification, whatever it carries: 5,000 items must not write 5,000 lines.
+      const logged = processing.then(
+        (counts) => claimed.length > 0 && logger.info(counts, "WhatsApp notification processed"),
+        (error) =>
+          logger.warn(
+            { err: error },
+            "WhatsApp notification recorded, its processing interrupted: the sweep resumes it",
+          ),
+      );
+      await Promise.race([logged, sleep(Math.max(0, arrivedAt + ANSWER_WITHIN_MS - Date.now()))]);
       respond(200, "ok");
     },
   };
 }
 
 /**
- * The worker's sweep: processes items left pending for `olderThanMs` (their request crashed or
- * met an outage after recording them), then deletes items settled longer ago than the retention.
- * Throws on an outage (the next sweep tries again).
+ * The worker's sweep: processes items whose claim ran out while pending (their request crashed or
+ * met an outage after recording them), then deletes settled items older than the retention.
+ * Returns how many it processed; throws on an outage (the next sweep tries again).
  */
-export async function sweepCallbackItems(olderThanMs: number, limit = 500): Promise<number> {
-  const pending = await pendingCallbackItems(olderThanMs, limit);
-  if (pending.length > 0) {
-    const counts = await processCallbackItems(pending);
-    logger.info(counts, "sweeper processed pending WhatsApp callback items");
+export async function sweepCallbackItems(limit = 500): Promise<number> {
+  const settings = config();
+  const claimed = await claimAbandonedCallbackItems(limit, settings.WHATSAPP_CALLBACK_CLAIM_MS);
+  if (claimed.length > 0) {
+    const { counts } = await processCallbackItems(claimed);
+    logger.info(counts, "sweep processed pending WhatsApp callback items");
   }
-  await pruneCallbackItems(config().WHATSAPP_CALLBACK_RETENTION_DAYS);
-  return pending.length;
+  await pruneCallbackItems(settings.WHATSAPP_CALLBACK_RETENTION_DAYS);
+  return claimed.length;
 }

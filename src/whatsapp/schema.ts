@@ -1,3 +1,4 @@
+import { config } from "../config.js";
 import { CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
 import { NotFoundError, ValidationError } from "../errors.js";
@@ -136,7 +137,7 @@ builder.mutationField("retryWhatsAppCallbackItem", (t) =>
       "Processes an UNROUTED or FAILED item again (after a consumer or a sender was added, or a fault fixed).",
     args: { id: t.arg.globalID({ required: true, for: WhatsAppCallbackItemNode }) },
     resolve: async (query, _root, { id }) => {
-      const reopened = await reopenCallbackItem(id.id);
+      const reopened = await reopenCallbackItem(id.id, config().WHATSAPP_CALLBACK_CLAIM_MS);
       if (!reopened) {
         const exists = await db.whatsAppCallbackItem.findUnique({ where: { id: id.id }, select: { outcome: true } });
         if (!exists) throw new NotFoundError("WhatsAppCallbackItem", id.id);

@@ -15,7 +15,12 @@ const senderInput = z.object({
     .string()
     .trim()
     .regex(/^\d{5,30}$/, "must be the number's phone_number_id: digits, as the WhatsApp Manager shows it"),
-  accessToken: z.string().trim().min(20, "must be a Cloud API access token").max(1000),
+  // Tokens are URL-safe text; anything else (a line break pasted with it) would end up in an
+  // HTTP client's error message, stored with the action where creators can read it.
+  accessToken: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._|-]{20,1000}$/, "must be a Cloud API access token: 20 to 1000 letters, digits, . _ | -"),
 });
 
 export type WhatsAppSenderInput = z.input<typeof senderInput>;

@@ -1,7 +1,7 @@
 import { GuardedHttpClient, outboundAllowList } from "../../outbound/guarded-http.js";
 import type { WhatsAppPayload } from "../action-payload.js";
 import { postToProvider } from "./http.js";
-import type { Provider } from "./provider.js";
+import type { Provider, SendResult } from "./provider.js";
 
 export type WhatsAppSettings = {
   /** Graph API base with its version, e.g. https://graph.facebook.com/v19.0 */
@@ -26,9 +26,9 @@ export function createWhatsAppProvider(settings: WhatsAppSettings): Provider<Wha
   const client = new GuardedHttpClient(outboundAllowList([settings.apiUrl]));
   return {
     name: "whatsapp-cloud",
-    send: ({ payload, whatsAppSender }) => {
+    send: async ({ payload, whatsAppSender }) => {
       const from = whatsAppSender ?? { phoneNumberId: settings.phoneNumberId, accessToken: settings.token };
-      return postToProvider(
+      const result = await postToProvider(
         {
           url: `${base}/${encodeURIComponent(from.phoneNumberId)}/messages`,
           headers: { "content-type": "application/json", authorization: `Bearer ${from.accessToken}` },
@@ -53,7 +53,17 @@ export function createWhatsAppProvider(settings: WhatsAppSettings): Provider<Wha
         },
         client,
       );
+      return result.ok ? result : withoutSecret(result, from.accessToken);
     },
     close: () => client.close(),
   };
+}
+
+/**
+ * A failure with the token cut out wherever it appears: the reason and answer are stored with the
+ * action, which the creator reads, and an HTTP client's error may quote a header value.
+ */
+function withoutSecret(failure: Extract<SendResult, { ok: false }>, token: string): SendResult {
+  const redact = (text: string) => text.replaceAll(token, "[token]");
+  return { ...failure, reason: redact(failure.reason), answer: JSON.parse(redact(JSON.stringify(failure.answer))) };
 }

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "whatsapp_callback_items" ADD COLUMN     "claimedUntil" TIMESTAMPTZ(3);
