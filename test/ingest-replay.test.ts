@@ -170,7 +170,10 @@ describe("a replay changes no consumer", () => {
     const byPhone = { type: "page_view", idempotencyKey: phoneKey, consumer: { phone } };
     await ingest(byPhone);
     await ingest({ type: "page_view", consumer: { externalId: `z-${key}`, phone } });
-    await ingest({ type: "page_view", consumer: { externalId: `z-${key}`, phone: `${phone.slice(0, -1)}${(Number(phone.at(-1)) + 1) % 10}` } });
+    await ingest({
+      type: "page_view",
+      consumer: { externalId: `z-${key}`, phone: `${phone.slice(0, -1)}${(Number(phone.at(-1)) + 1) % 10}` },
+    });
     const count = async () =>
       (
         await pool.query(`SELECT count(*)::int AS n FROM consumers WHERE "creatorId" = $1`, [

@@ -1,6 +1,7 @@
 // Text PostgreSQL can store: its text and jsonb types refuse the NUL character (U+0000), and
 // jsonb refuses unpaired UTF-16 surrogates (half an emoji), which are not valid Unicode either.
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point.
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, "g");
 

@@ -367,13 +367,15 @@ function itemsOf(entries: unknown[]): NewCallbackItem[] {
     const changes = (entry as { changes?: unknown } | null)?.changes;
     if (!Array.isArray(changes)) {
       const unreadable = "an entry without a changes array";
-      return add(recordable(invalidKey(entry, `entry:${e}`), "invalid", null, { unreadable, entry }));
+      add(recordable(invalidKey(entry, `entry:${e}`), "invalid", null, { unreadable, entry }));
+      return;
     }
     changes.forEach((raw, c) => {
       const parsed = change.safeParse(raw);
       if (!parsed.success) {
         const unreadable = `not a WhatsApp change: ${z.prettifyError(parsed.error)}`;
-        return add(recordable(invalidKey(raw, `change:${e}:${c}`), "invalid", null, { unreadable, change: raw }));
+        add(recordable(invalidKey(raw, `change:${e}:${c}`), "invalid", null, { unreadable, change: raw }));
+        return;
       }
       const { value } = parsed.data;
       const phoneNumberId = value.metadata?.phone_number_id ?? null;
