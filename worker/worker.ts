@@ -1,16 +1,16 @@
 import { createServer, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Job, Worker } from "bullmq";
+import { type Job, Worker, type WorkerOptions } from "bullmq";
 import { startScheduler } from "../src/actions/scheduler.js";
 import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
 import { sweepUnprocessedEvents } from "../src/events/dispatch.js";
 import { logger } from "../src/logger.js";
-import { registry } from "../src/observability/metrics.js";
+import { queueJobDuration, queueJobsProcessed, registry } from "../src/observability/metrics.js";
 import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
 import { requeueStrandedOnboardings } from "../src/onboarding/onboarding-service.js";
 import { isOutage } from "../src/outages.js";
-import { QUEUES, workerConnection } from "../src/queues.js";
+import { checkJobPayload, InvalidJobPayload, type QueueDefinition, queues, workerConnection } from "../src/queues.js";
 import { sweepCallbackItems } from "../src/whatsapp/callbacks.js";
 
 /** An onboarding still QUEUED after this long has lost its job. */
@@ -20,7 +20,7 @@ const STRANDED_ONBOARDING_MS = 60_000;
 class InFlight {
   private running = 0;
 
-  track<T>(processor: (job: Job) => Promise<T>): (job: Job) => Promise<T> {
+  track<J, T>(processor: (job: J) => Promise<T>): (job: J) => Promise<T> {
     return async (job) => {
       this.running++;
       try {
@@ -64,6 +64,56 @@ function logWorkerError(queueName: string, error: Error): void {
   } else logger.error({ err: error, queue: queueName }, "worker error");
 }
 
+/** Worker settings a queue chooses for its processor; the connection and prefix are the same for all. */
+type ProcessorOptions = Pick<WorkerOptions, "concurrency" | "stalledInterval" | "lockDuration" | "maxStalledCount">;
+
+/**
+ * Starts a BullMQ worker that runs `handler` on each job of a registry queue, with the treatment
+ * every queue gets: the payload is checked against the queue's schema before the handler sees it
+ * (a malformed job fails at once with the schema's reason, never retried); each run is counted by
+ * queue and outcome (closer_queue_jobs_processed_total) and timed (closer_queue_job_seconds); each
+ * failed attempt is logged once; worker errors are logged as logWorkerError says. `close` stops
+ * taking jobs and lets the running ones finish (see closeWorker).
+ */
+function registerProcessor<Payload>(
+  definition: QueueDefinition<string, Payload>,
+  handler: (job: Job<Payload>) => Promise<unknown>,
+  options: ProcessorOptions,
+): { close(): Promise<void> } {
+  const { name } = definition;
+  const jobs = new InFlight();
+  const run = jobs.track(async (job: Job<Payload>) => {
+    const stopTimer = queueJobDuration.startTimer({ queue: name });
+    try {
+      checkJobPayload(definition, job.data);
+      const result = await handler(job);
+      queueJobsProcessed.inc({ queue: name, outcome: "completed" });
+      return result;
+    } catch (error) {
+      queueJobsProcessed.inc({ queue: name, outcome: outcomeOf(error) });
+      throw error;
+    } finally {
+      stopTimer();
+    }
+  });
+  const worker = new Worker<Payload>(name, run, {
+    ...options,
+    connection: workerConnection(name),
+    prefix: config().REDIS_PREFIX,
+  });
+  worker.on("failed", (job, error) =>
+    logger.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, "job failed"),
+  );
+  worker.on("error", (error) => logWorkerError(name, error));
+  return { close: () => closeWorker(worker, jobs) };
+}
+
+/** The outcome label of a job whose handler threw (see queueJobsProcessed). */
+function outcomeOf(error: unknown): "invalid" | "outage" | "failed" {
+  if (error instanceof InvalidJobPayload) return "invalid";
+  return isOutage(error) ? "outage" : "failed";
+}
+
 function serveMetrics(port: number): Server {
   const server = createServer(async (req, res) => {
     if (req.url === "/metrics") {
@@ -83,31 +133,19 @@ function serveMetrics(port: number): Server {
  */
 export async function startWorker(options: { metricsPort?: number; scheduler?: boolean } = {}) {
   const settings = config();
-  const agentRunJobs = new InFlight();
-  const onboardingJobs = new InFlight();
-  const agentRuns = new Worker(QUEUES.agentRuns, agentRunJobs.track(processAgentRun), {
-    connection: workerConnection(QUEUES.agentRuns),
-    prefix: settings.REDIS_PREFIX,
+  const agentRuns = registerProcessor(queues.agentRuns, processAgentRun, {
     concurrency: settings.WORKER_CONCURRENCY,
     stalledInterval: settings.WORKER_STALLED_INTERVAL_MS,
     lockDuration: settings.WORKER_LOCK_DURATION_MS,
     // A job whose worker died is retried, not failed: the run is idempotent per (agent, event).
     maxStalledCount: 5,
   });
-  agentRuns.on("failed", (job, error) =>
-    logger.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: error }, "agent run failed"),
-  );
-  agentRuns.on("error", (error) => logWorkerError("agent-runs", error));
-
-  const onboarding = new Worker(QUEUES.onboarding, onboardingJobs.track(processOnboardingJob), {
-    connection: workerConnection(QUEUES.onboarding),
-    prefix: settings.REDIS_PREFIX,
+  const onboarding = registerProcessor(queues.onboarding, processOnboardingJob, {
     // LLM calls wait on the network, not the CPU.
     concurrency: 8,
     lockDuration: Math.max(settings.WORKER_LOCK_DURATION_MS, settings.OPENAI_TIMEOUT_MS * 2),
     maxStalledCount: 3,
   });
-  onboarding.on("error", (error) => logWorkerError("onboarding", error));
 
   // Work whose job was lost (enqueue failed, Redis restarted empty, a run ended on an outage) is
   // found in the database. One sweep at a time; shutdown waits for the one under way.
@@ -141,11 +179,7 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
     async close() {
       clearInterval(sweeper);
       await sweep;
-      await Promise.all([
-        closeWorker(agentRuns, agentRunJobs),
-        closeWorker(onboarding, onboardingJobs),
-        scheduler?.stop(),
-      ]);
+      await Promise.all([agentRuns.close(), onboarding.close(), scheduler?.stop()]);
       metrics?.close();
     },
   };

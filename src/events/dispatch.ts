@@ -1,6 +1,6 @@
 import { pool } from "../db/client.js";
 import { logger } from "../logger.js";
-import { agentRunJobOptions, jobIds, jobsMissing, onQueue, QUEUES } from "../queues.js";
+import { addAgentRunJobs, jobIds, jobsMissing, QUEUES } from "../queues.js";
 
 type Dispatchable = { id: string; creatorId: string };
 
@@ -31,16 +31,7 @@ let enqueueFailing = false;
 
 async function addAgentRuns(events: Dispatchable[]): Promise<boolean> {
   try {
-    const options = agentRunJobOptions();
-    await onQueue(QUEUES.agentRuns, (q) =>
-      q.addBulk(
-        events.map((e) => ({
-          name: "agent-run",
-          data: { eventId: e.id, creatorId: e.creatorId },
-          opts: { ...options, jobId: jobIds.agentRun(e.id) },
-        })),
-      ),
-    );
+    await addAgentRunJobs(events.map((e) => ({ eventId: e.id, creatorId: e.creatorId })));
     if (enqueueFailing) logger.info("agent jobs enqueue again");
     enqueueFailing = false;
     return true;

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { QUEUES, queue } from "../queues.js";
+import { queue, queues } from "../queues.js";
 
 /** Prometheus metrics of this process, served at /metrics (API) and by the worker's metrics port. */
 export const registry = new Registry();
@@ -48,13 +48,33 @@ export const graphqlDuration = new Histogram({
   registers: [registry],
 });
 
+/**
+ * Jobs the worker ran, by queue and outcome: completed; failed (it may be retried, see the
+ * queue's attempts); outage (PostgreSQL or Redis away: the sweepers enqueue the work again);
+ * invalid (its payload broke the queue's schema: failed at once, never retried).
+ */
+export const queueJobsProcessed = new Counter({
+  name: "closer_queue_jobs_processed_total",
+  help: "Jobs run by the worker, by queue and outcome (completed, failed, outage, invalid).",
+  labelNames: ["queue", "outcome"] as const,
+  registers: [registry],
+});
+
+export const queueJobDuration = new Histogram({
+  name: "closer_queue_job_seconds",
+  help: "Time a worker spent running one job, by queue, whatever its outcome.",
+  labelNames: ["queue"] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 120],
+  registers: [registry],
+});
+
 new Gauge({
   name: "closer_queue_jobs",
   help: "Jobs in each queue by state.",
   labelNames: ["queue", "state"] as const,
   registers: [registry],
   async collect() {
-    for (const name of Object.values(QUEUES)) {
+    for (const { name } of Object.values(queues)) {
       try {
         const counts = await queue(name).getJobCounts("waiting", "active", "delayed", "failed");
         for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);

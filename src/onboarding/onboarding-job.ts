@@ -8,7 +8,7 @@ import type { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma
 import { llmConfigured } from "../llm/openai-client.js";
 import { isOutage } from "../outages.js";
 import { type ProfileProvenance, storeProfileVersion } from "../profiles/profile-service.js";
-import { onboardingJob } from "../queues.js";
+import type { OnboardingJob } from "../queues.js";
 import { buildOfflineProfile, OFFLINE_MODEL } from "./offline-profile.js";
 import { announceProgress } from "./onboarding-progress.js";
 import {
@@ -49,10 +49,9 @@ class StepFailure extends Error {
 
 export type OnboardingOutcome = { onboardingId: string; status: OnboardingStatus };
 
-export async function processOnboardingJob(job: Job): Promise<OnboardingOutcome> {
-  const data = onboardingJob.safeParse(job.data);
-  if (!data.success) throw new UnrecoverableError(`Invalid onboarding job data: ${data.error.message}`);
-  const { onboardingId } = data.data;
+/** The onboarding processor; the payload was checked against the queue's schema (registerProcessor). */
+export async function processOnboardingJob(job: Job<OnboardingJob>): Promise<OnboardingOutcome> {
+  const { onboardingId } = job.data;
   const onboarding = await db.onboarding.findUnique({ where: { id: onboardingId } });
   if (!onboarding) throw new UnrecoverableError(`Onboarding ${onboardingId} does not exist (any more)`);
   // BullMQ may deliver a job twice (a stalled worker): a finished run is not run again.

@@ -4,7 +4,7 @@ import { db, type Tx } from "../db/client.js";
 import { ValidationError } from "../errors.js";
 import { type Onboarding, Prisma } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
-import { jobIds, jobsMissing, type OnboardingJob, onQueue, QUEUES } from "../queues.js";
+import { addOnboardingJob, jobIds, jobsMissing, QUEUES } from "../queues.js";
 import { type RawData, type RawDataInput, rawDataSchema } from "./raw-data.js";
 
 /**
@@ -89,24 +89,6 @@ async function createOnboarding(tx: Tx, creatorId: string, raw: RawData, actor: 
     details: { handle: raw.handle, services: raw.services.length },
   });
   return onboarding;
-}
-
-/**
- * Queues the run after its row is committed. The job lives only while it waits or runs: the
- * onboarding row is the record, and the stranded sweep can always queue it again under its id.
- */
-function addOnboardingJob(onboardingId: string) {
-  const data: OnboardingJob = { onboardingId };
-  return onQueue(QUEUES.onboarding, (q) =>
-    q.add("onboard", data, {
-      jobId: jobIds.onboarding(onboardingId),
-      // The OpenAI client already retries rate limits, timeouts and server errors; a run that
-      // still fails is recorded as FAILED, and another try is a new run (regenerateProfile).
-      attempts: 1,
-      removeOnComplete: true,
-      removeOnFail: true,
-    }),
-  );
 }
 
 /** When Redis refuses the job the onboarding stays QUEUED: the stranded sweep queues it once Redis is back. */
