@@ -3,7 +3,7 @@ import { pool } from "../db/client.js";
 import { inTransaction } from "../db/transaction.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import type { StatusChange } from "./action-feed.js";
-import type { FallbackPlan } from "./action-payload.js";
+import { type FallbackPlan, parsePayload } from "./action-payload.js";
 import type { ProviderAnswer, SendSuccess } from "./providers/provider.js";
 
 // The SQL of an action's delivery. A claimed action is only ever changed by the claim that took
@@ -298,4 +298,59 @@ export async function failAfterAcceptance(
     if (fallback) changes.push(await planFallback(client, action, fallback, now));
     return changes;
   });
+}
+
+/** A message an agent plans: its channel's payload (checked against the channel's contract), when, how urgent. */
+export type PlannedMessage = { channel: Channel; payload: unknown; sendAt: Date; priority: number };
+
+/** An action as planning stored it: PLANNED, or FAILED at once when its payload breaks the contract. */
+export type StoredAction = { id: string; creatorId: string; status: "PLANNED" | "FAILED" };
+
+/**
+ * How many actions a consumer has from other invocations than `invocationId`: the agents compare it
+ * with what they saw when they loaded the context, inside the transaction that plans.
+ */
+export async function countActionsOf(client: Queryable, consumerId: string, invocationId: string): Promise<number> {
+  const { rows } = await client.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" <> $2`,
+    [consumerId, invocationId],
+  );
+  return rows[0].count;
+}
+
+/**
+ * Stores an invocation's plan, in the caller's transaction: one action per message, in order
+ * (unique per invocation and sequence, so a replayed plan adds none). Each payload is checked
+ * against its channel's contract now: a valid one is stored as parsed (addresses normalised), a
+ * broken one as FAILED with the reason, never sent.
+ */
+export async function planMessages(
+  client: Queryable,
+  invocation: { id: string; creatorId: string; consumerId: string },
+  messages: PlannedMessage[],
+): Promise<StoredAction[]> {
+  if (messages.length === 0) return [];
+  const checked = messages.map((m) => parsePayload(m.channel, m.payload));
+  const { rows } = await client.query<StoredAction>(
+    `INSERT INTO actions (id, "invocationId", sequence, "creatorId", "consumerId", channel, payload, "sendAt",
+                          priority, status, "statusReason")
+     SELECT gen_random_uuid(), $1, s, $2, $3, c, p, t, pr, st, r
+       FROM unnest($4::int[], $5::"Channel"[], $6::jsonb[], $7::timestamptz[], $8::float8[], $9::"ActionStatus"[],
+                   $10::text[]) AS x(s, c, p, t, pr, st, r)
+     ON CONFLICT ("invocationId", sequence) DO NOTHING
+     RETURNING id, "creatorId", status`,
+    [
+      invocation.id,
+      invocation.creatorId,
+      invocation.consumerId,
+      messages.map((_m, i) => i),
+      messages.map((m) => m.channel),
+      checked.map((c, i) => JSON.stringify(c.ok ? c.value.payload : messages[i].payload)),
+      messages.map((m) => m.sendAt),
+      messages.map((m) => m.priority),
+      checked.map((c) => (c.ok ? "PLANNED" : "FAILED")),
+      checked.map((c) => (c.ok ? null : c.reason)),
+    ],
+  );
+  return rows;
 }

@@ -1,21 +1,15 @@
 import { type Job, UnrecoverableError } from "bullmq";
+import type { StoredAction } from "../actions/delivery-store.js";
 import { markEventFailed, markEventProcessed } from "../events/event-processing.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { invocationDuration, invocationOutcomes } from "../observability/metrics.js";
 import { isOutage } from "../outages.js";
 import { publishFeed } from "../pubsub.js";
-import { agentRunJob } from "../queues.js";
+import type { AgentRunJob } from "../queues.js";
 import { plannedActionSchema } from "./agent.js";
 import { agentConfigSchema } from "./agent-config.js";
-import {
-  claimInvocation,
-  completeInvocation,
-  failInvocation,
-  type LoadedEvent,
-  loadEvent,
-  type StoredAction,
-} from "./agent-store.js";
+import { claimInvocation, completeInvocation, failInvocation, type LoadedEvent, loadEvent } from "./agent-store.js";
 import { runtimes } from "./runtimes/index.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
 
@@ -166,10 +160,11 @@ async function runAgents(eventId: string, finalAttempt: boolean): Promise<void> 
  * The agent-runs processor. A run that fails for good (its last attempt, or unrecoverable) for
  * any reason but an outage, before an invocation could record it, dead-letters the event
  * (failedEvents, retryEvent). After an outage nothing is recorded: the job ends, the event stays
- * unprocessed, and the dispatch sweeper enqueues it again once PostgreSQL and Redis answer.
+ * unprocessed, and the dispatch sweeper enqueues it again once PostgreSQL and Redis answer. The
+ * payload was checked against the queue's schema when the worker took the job (registerProcessor).
  */
-export async function processAgentRun(job: Job): Promise<void> {
-  const { eventId } = agentRunJob.parse(job.data);
+export async function processAgentRun(job: Job<AgentRunJob>): Promise<void> {
+  const { eventId } = job.data;
   const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   try {
     await runAgents(eventId, finalAttempt);

@@ -1,3 +1,4 @@
+import { countActionsOf, type PlannedMessage, planMessages, type StoredAction } from "../actions/delivery-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction } from "../db/transaction.js";
 import type { AgentInvocation, ConsumerContext } from "../generated/prisma/client.js";
@@ -6,7 +7,7 @@ import type { AgentContext, AgentEvent } from "./agent.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
 
 // The agent-run hot path in plain SQL: one statement to load everything a run needs, one to
-// claim an invocation, one to store its outcome and actions. (Through the ORM it took 18.)
+// claim an invocation, one to store its outcome (and the delivery store's, its plan).
 
 export type LoadedEvent = {
   event: AgentEvent & { creatorId: string; consumerId: string };
@@ -117,58 +118,38 @@ export async function claimInvocation(agentId: string, event: LoadedEvent["event
   return rows[0] ?? null;
 }
 
-export type PlannedRow = { channel: Channel; payload: unknown; sendAt: Date; priority: number };
-export type StoredAction = { id: string; creatorId: string; status: "PLANNED" };
-
-const STORE_OUTCOME = `
-WITH done AS (
-  UPDATE agent_invocations SET status = $2, acted = $3, reason = $4, decision = $5,
-         "finishedAt" = now(), "durationMs" = $6
-   WHERE id = $1
-)
-INSERT INTO actions (id, "invocationId", sequence, "creatorId", "consumerId", channel, payload, "sendAt", priority)
-SELECT gen_random_uuid(), $1, s, $7, $8, c, p, t, pr
-  FROM unnest($9::int[], $10::"Channel"[], $11::jsonb[], $12::timestamptz[], $13::float8[]) AS x(s, c, p, t, pr)
-ON CONFLICT ("invocationId", sequence) DO NOTHING
-RETURNING id, "creatorId", status`;
-
 /**
- * Stores the decision and its actions atomically; actions are unique per (invocation, sequence),
- * so a replayed run adds none. A plan that messages the consumer is stored only if no other run
- * planned a message for them since this one loaded its context (checked under a per-consumer
- * lock): two events at once must not both send a welcome. Null means "stale: decide again".
+ * Stores the decision and its plan atomically (the plan through the delivery store, which checks
+ * each message against its channel's contract). A plan that messages the consumer is stored only
+ * if no other run planned a message for them since this one loaded its context (checked under a
+ * per-consumer lock): two events at once must not both send a welcome. Null means "stale: decide
+ * again".
  */
 export async function completeInvocation(
   invocation: AgentInvocation,
   loadedActionCount: number,
   outcome: { status: InvocationStatus; acted: boolean; reason: string; decision: unknown; durationMs: number },
-  actions: PlannedRow[],
+  messages: PlannedMessage[],
 ): Promise<StoredAction[] | null> {
   return inTransaction(async (client) => {
-    if (actions.length > 0) {
+    if (messages.length > 0) {
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [invocation.consumerId]);
-      const { rows } = await client.query<{ count: number }>(
-        `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" <> $2`,
-        [invocation.consumerId, invocation.id],
-      );
-      if (rows[0].count > loadedActionCount) return null; // Nothing written: stale.
+      if ((await countActionsOf(client, invocation.consumerId, invocation.id)) > loadedActionCount) return null;
     }
-    const { rows } = await client.query<StoredAction>(STORE_OUTCOME, [
-      invocation.id,
-      outcome.status,
-      outcome.acted,
-      outcome.reason,
-      JSON.stringify(outcome.decision),
-      outcome.durationMs,
-      invocation.creatorId,
-      invocation.consumerId,
-      actions.map((_a, i) => i),
-      actions.map((a) => a.channel),
-      actions.map((a) => JSON.stringify(a.payload)),
-      actions.map((a) => a.sendAt),
-      actions.map((a) => a.priority),
-    ]);
-    return rows;
+    await client.query(
+      `UPDATE agent_invocations SET status = $2, acted = $3, reason = $4, decision = $5, "finishedAt" = now(),
+              "durationMs" = $6
+        WHERE id = $1`,
+      [
+        invocation.id,
+        outcome.status,
+        outcome.acted,
+        outcome.reason,
+        JSON.stringify(outcome.decision),
+        outcome.durationMs,
+      ],
+    );
+    return planMessages(client, invocation, messages);
   });
 }
 
