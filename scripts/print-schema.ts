@@ -1,7 +1,7 @@
 // Writes schema.graphql from the code; with --check, fails when the checked-in file is stale.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const { printSortedSchema } = await import("../src/graphql/schema.js");
+const { printSortedSchema } = await import("../src/api/schema.js");
 const printed = printSortedSchema();
 const path = new URL("../schema.graphql", import.meta.url);
 

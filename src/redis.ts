@@ -13,7 +13,7 @@ const down = new WeakSet<Redis>();
  * gives up after REDIS_COMMAND_TIMEOUT_MS, and callers skip Redis at once while `redisDown` says
  * the connection is lost, so a Redis outage never slows a request down by more than a check.
  */
-export function createCommandRedis(name: string): Redis {
+export function createCommandRedis(name: string, options: Pick<RedisOptions, "lazyConnect"> = {}): Redis {
   const { REDIS_URL, REDIS_COMMAND_TIMEOUT_MS } = config();
   return reportOutages(
     new Redis(REDIS_URL, {
@@ -21,6 +21,7 @@ export function createCommandRedis(name: string): Redis {
       maxRetriesPerRequest: 1,
       connectTimeout: 2_000,
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      ...options,
     }),
     name,
   );

@@ -4,7 +4,7 @@ import { config, loadConfigOrExit } from "./config.js";
 loadConfigOrExit();
 
 const { logger } = await import("./logger.js");
-const { startApiServer } = await import("./api-server.js");
+const { startApiServer } = await import("./api/http-server.js");
 const { onShutdownSignal } = await import("./shutdown.js");
 const server = await startApiServer(config().PORT, config().HOST);
 logger.info({ port: server.port }, "Closer API listening: GraphiQL at /graphql");

@@ -1,8 +1,10 @@
 import { recordAudit } from "../audit/audit-log.js";
 import { SYSTEM_ACTOR, type Viewer } from "../auth/viewer.js";
 import { db } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { publishActionChanges } from "./action-feed.js";
+import { cancelPlannedAction } from "./delivery-store.js";
 
 /** Which creator an action belongs to, for authorization; null when there is no such action. */
 export async function creatorOfAction(actionId: string): Promise<string | null> {
@@ -15,14 +17,10 @@ export async function creatorOfAction(actionId: string): Promise<string | null> 
  * action at the same moment either sees it cancelled or wins and the cancel is refused.
  */
 export async function cancelAction(id: string, actor: Viewer | null) {
-  const action = await db.$transaction(async (tx) => {
-    const { count } = await tx.action.updateMany({
-      where: { id, status: "PLANNED" },
-      data: { status: "CANCELLED", statusReason: `cancelled by ${actor?.label ?? SYSTEM_ACTOR}` },
-    });
-    const current = await tx.action.findUnique({ where: { id } });
+  const action = await inTransaction(async (tx) => {
+    const { cancelled, current } = await cancelPlannedAction(tx, id, `cancelled by ${actor?.label ?? SYSTEM_ACTOR}`);
     if (!current) throw new NotFoundError("Action", id);
-    if (count === 0) throw new ConflictError(`Only a planned action can be cancelled: this one is ${current.status}`);
+    if (!cancelled) throw new ConflictError(`Only a planned action can be cancelled: this one is ${current.status}`);
     await recordAudit(tx, actor, {
       operation: "action.cancel",
       creatorId: current.creatorId,

@@ -1,6 +1,7 @@
-import type { PoolClient } from "pg";
+import { countMessageSent } from "../consumers/context-store.js";
 import { pool } from "../db/client.js";
-import { inTransaction } from "../db/transaction.js";
+import { inTransaction, type Sql } from "../db/transaction.js";
+import type { Action } from "../generated/prisma/client.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import type { StatusChange } from "./action-feed.js";
 import { type FallbackPlan, parsePayload } from "./action-payload.js";
@@ -24,8 +25,6 @@ export type ClaimedAction = {
   statusReason: string | null;
   claimedAt: Date;
 };
-
-type Queryable = Pick<PoolClient, "query">;
 
 const INT_MAX = 2_147_483_647;
 const GUARD = `id = $1 AND status = 'SENDING' AND "claimedAt" = $2`;
@@ -109,7 +108,7 @@ export async function recoverExpiredClaims(now: Date): Promise<(StatusChange & {
   return rows;
 }
 
-async function updateClaimed(db: Queryable, action: ClaimedAction, set: string, values: unknown[]): Promise<boolean> {
+async function updateClaimed(db: Sql, action: ClaimedAction, set: string, values: unknown[]): Promise<boolean> {
   const { rowCount } = await db.query(`UPDATE actions SET ${set}, "updatedAt" = now() WHERE ${GUARD}`, [
     action.id,
     action.claimedAt,
@@ -122,16 +121,16 @@ async function updateClaimed(db: Queryable, action: ClaimedAction, set: string, 
  * The provider call is about to start: from here on a lost worker means "may have been sent". The
  * lease is renewed to `leaseUntil` in the same update, so it runs from the dispatch.
  */
-export const markDispatched = (db: Queryable, action: ClaimedAction, at: Date, leaseUntil: Date) =>
+export const markDispatched = (db: Sql, action: ClaimedAction, at: Date, leaseUntil: Date) =>
   updateClaimed(db, action, `"dispatchedAt" = $3, "leaseExpiresAt" = $4`, [at, leaseUntil]);
 
-export const markSkipped = (db: Queryable, action: ClaimedAction, reason: string) =>
+export const markSkipped = (db: Sql, action: ClaimedAction, reason: string) =>
   updateClaimed(db, action, `status = 'SKIPPED', "statusReason" = $3, "claimedAt" = NULL, "leaseExpiresAt" = NULL`, [
     reason,
   ]);
 
 /** Back to PLANNED: at `sendAt` if given (quiet hours), else at the next tick (send-rate limit). */
-export const replan = (db: Queryable, action: ClaimedAction, reason: string, sendAt: Date = action.sendAt) =>
+export const replan = (db: Sql, action: ClaimedAction, reason: string, sendAt: Date = action.sendAt) =>
   updateClaimed(
     db,
     action,
@@ -140,8 +139,8 @@ export const replan = (db: Queryable, action: ClaimedAction, reason: string, sen
   );
 
 /**
- * SENT, and the consumer's context counts it, in one statement: the context's counters and
- * lastMessageAt move atomically with the action, whatever else updates the context meanwhile.
+ * SENT, and the consumer's context counts it (the consumers' context store), in one transaction:
+ * the context's counters and lastMessageAt move atomically with the action.
  * The owner knows the message went out: if the lease recovery meanwhile failed the action as
  * interrupted (PostgreSQL was away past the lease, so the owner could not record it in time), the
  * row dispatched at `dispatchedAt` is corrected to SENT, its attempt counted once.
@@ -153,41 +152,32 @@ export async function markSent(
   dispatchedAt: Date,
 ): Promise<boolean> {
   const latenessMs = Math.min(INT_MAX, Math.max(0, sentAt.getTime() - action.sendAt.getTime()));
-  const {
-    rows: [{ updated }],
-  } = await pool.query<{ updated: number }>(
-    `WITH sent AS (
-       UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4,
+  return inTransaction(async (tx) => {
+    const { rows } = await tx.query<{ consumerId: string; channel: Channel; sentAt: Date }>(
+      `UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4,
               attempts = attempts + (status = 'SENDING')::int,
               "providerMessageId" = $5, "providerResponse" = $6, "statusReason" = NULL, "claimedAt" = NULL,
               "leaseExpiresAt" = NULL, "sentFrom" = $9, "updatedAt" = now()
         WHERE (${GUARD})
            OR (id = $1 AND status = 'FAILED' AND "statusReason" = $7 AND "dispatchedAt" = $8)
-       RETURNING "consumerId", channel, "sentAt"
-     ), counted AS (
-       UPDATE consumer_contexts c SET
-              "emailsSent" = c."emailsSent" + (s.channel = 'EMAIL')::int,
-              "whatsappSent" = c."whatsappSent" + (s.channel = 'WHATSAPP')::int,
-              "lastMessageAt" = GREATEST(c."lastMessageAt", s."sentAt"),
-              "updatedAt" = now()
-         FROM sent s
-        WHERE c."consumerId" = s."consumerId" AND s.channel IN ('EMAIL', 'WHATSAPP')
-       RETURNING 1
-     )
-     SELECT count(*)::int AS updated FROM sent`,
-    [
-      action.id,
-      action.claimedAt,
-      sentAt,
-      latenessMs,
-      result.providerMessageId,
-      JSON.stringify(result.answer),
-      LEASE_REASONS.interrupted,
-      dispatchedAt,
-      result.sentFrom ?? null,
-    ],
-  );
-  return updated === 1;
+       RETURNING "consumerId", channel, "sentAt"`,
+      [
+        action.id,
+        action.claimedAt,
+        sentAt,
+        latenessMs,
+        result.providerMessageId,
+        JSON.stringify(result.answer),
+        LEASE_REASONS.interrupted,
+        dispatchedAt,
+        result.sentFrom ?? null,
+      ],
+    );
+    const [sent] = rows;
+    if (!sent) return false;
+    await countMessageSent(tx, sent.consumerId, sent.channel, sent.sentAt);
+    return true;
+  });
 }
 
 export const scheduleRetry = (
@@ -206,7 +196,7 @@ export const scheduleRetry = (
 
 /** Plans the fallback as the invocation's next action; the invocation row lock keeps sequences unique. */
 async function planFallback(
-  client: PoolClient,
+  client: Sql,
   source: { invocationId: string; creatorId: string; consumerId: string; priority: number },
   plan: FallbackPlan,
   sendAt: Date,
@@ -310,7 +300,7 @@ export type StoredAction = { id: string; creatorId: string; status: "PLANNED" | 
  * How many actions a consumer has from other invocations than `invocationId`: the agents compare it
  * with what they saw when they loaded the context, inside the transaction that plans.
  */
-export async function countActionsOf(client: Queryable, consumerId: string, invocationId: string): Promise<number> {
+export async function countActionsOf(client: Sql, consumerId: string, invocationId: string): Promise<number> {
   const { rows } = await client.query<{ count: number }>(
     `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" <> $2`,
     [consumerId, invocationId],
@@ -321,11 +311,12 @@ export async function countActionsOf(client: Queryable, consumerId: string, invo
 /**
  * Stores an invocation's plan, in the caller's transaction: one action per message, in order
  * (unique per invocation and sequence, so a replayed plan adds none). Each payload is checked
- * against its channel's contract now: a valid one is stored as parsed (addresses normalised), a
- * broken one as FAILED with the reason, never sent.
+ * against its channel's contract now and stored as the agent wrote it (fields beyond the contract,
+ * such as a runtime's draft, kept): a valid one PLANNED, a broken one FAILED with the reason,
+ * never sent.
  */
 export async function planMessages(
-  client: Queryable,
+  client: Sql,
   invocation: { id: string; creatorId: string; consumerId: string },
   messages: PlannedMessage[],
 ): Promise<StoredAction[]> {
@@ -345,12 +336,54 @@ export async function planMessages(
       invocation.consumerId,
       messages.map((_m, i) => i),
       messages.map((m) => m.channel),
-      checked.map((c, i) => JSON.stringify(c.ok ? c.value.payload : messages[i].payload)),
+      messages.map((m) => JSON.stringify(m.payload)),
       messages.map((m) => m.sendAt),
       messages.map((m) => m.priority),
       checked.map((c) => (c.ok ? "PLANNED" : "FAILED")),
       checked.map((c) => (c.ok ? null : c.reason)),
     ],
+  );
+  return rows;
+}
+
+/**
+ * Cancels a PLANNED action with the reason; `current` is the action as it stands afterwards (null
+ * when there is none), `cancelled` whether this call cancelled it.
+ */
+export async function cancelPlannedAction(
+  tx: Sql,
+  id: string,
+  reason: string,
+): Promise<{ cancelled: boolean; current: Action | null }> {
+  const { rows } = await tx.query<Action>(
+    `UPDATE actions SET status = 'CANCELLED', "statusReason" = $2, "updatedAt" = now()
+      WHERE id = $1 AND status = 'PLANNED' RETURNING *`,
+    [id, reason],
+  );
+  if (rows[0]) return { cancelled: true, current: rows[0] };
+  const { rows: found } = await tx.query<Action>(`SELECT * FROM actions WHERE id = $1`, [id]);
+  return { cancelled: false, current: found[0] ?? null };
+}
+
+/** A consent withdrawal: the channel's planned messages to the consumer are cancelled, citing its source. */
+export type Withdrawal = { consumerId: string; channel: Channel; source: string };
+
+export type CancelledAction = { id: string; creatorId: string; consumerId: string; channel: Channel };
+
+/**
+ * Cancels the PLANNED actions on each withdrawn channel, in the withdrawal's transaction: an opt-out
+ * is honoured at once, including for messages already planned (an action a scheduler has already
+ * claimed is stopped by the consent check at send time).
+ */
+export async function cancelPlannedMessages(tx: Sql, withdrawals: Withdrawal[]): Promise<CancelledAction[]> {
+  if (withdrawals.length === 0) return [];
+  const { rows } = await tx.query<CancelledAction>(
+    `UPDATE actions a SET status = 'CANCELLED', "statusReason" = 'consent withdrawn (' || w.source || ')',
+            "updatedAt" = now()
+       FROM unnest($1::uuid[], $2::"Channel"[], $3::text[]) AS w("consumerId", channel, source)
+      WHERE a."consumerId" = w."consumerId" AND a.channel = w.channel AND a.status = 'PLANNED'
+     RETURNING a.id, a."creatorId", a."consumerId", a.channel`,
+    [withdrawals.map((w) => w.consumerId), withdrawals.map((w) => w.channel), withdrawals.map((w) => w.source)],
   );
   return rows;
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../config.js";
-import { rememberWaId } from "../consumers/whatsapp-ids.js";
+import { rememberWaId } from "../consumers/consumer-store.js";
 import { inTransaction } from "../db/transaction.js";
 import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";

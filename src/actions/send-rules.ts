@@ -1,6 +1,6 @@
 import { DateTime } from "luxon";
-import type { PoolClient } from "pg";
 import { z } from "zod";
+import type { Sql } from "../db/transaction.js";
 import type { Channel, ConsentStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { formatTimeOfDay } from "../validation.js";
 import type { WhatsAppSenderCredentials } from "./providers/provider.js";
@@ -122,7 +122,7 @@ type SendSettings = {
  * - a capped channel is locked per (consumer, channel), and the count includes sends other
  *   workers have dispatched but not finished, so concurrent workers never exceed the cap.
  */
-export async function checkSendRules(client: PoolClient, action: RuleSubject, now: Date): Promise<RuleVerdict> {
+export async function checkSendRules(client: Sql, action: RuleSubject, now: Date): Promise<RuleVerdict> {
   const { rows: consents } = await client.query<{ status: ConsentStatus; source: string }>(
     `SELECT status, source FROM consumer_consents WHERE "consumerId" = $1 AND channel = $2 FOR SHARE`,
     [action.consumerId, action.channel],

@@ -1,6 +1,6 @@
 import { type Job, UnrecoverableError } from "bullmq";
 import type { StoredAction } from "../actions/delivery-store.js";
-import { markEventFailed, markEventProcessed } from "../events/event-processing.js";
+import { markEventFailed, markEventProcessed } from "../events/event-store.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { invocationDuration, invocationOutcomes } from "../observability/metrics.js";

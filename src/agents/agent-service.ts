@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
 import type { Viewer } from "../auth/viewer.js";
-import { db, type Tx } from "../db/client.js";
+import { lockCreator } from "../creators/creator-store.js";
+import { inTransaction, type Sql } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import { enqueueAgentRuns } from "../events/dispatch.js";
-import { reopenEvent } from "../events/event-processing.js";
-import type { CreatorProfile, Prisma } from "../generated/prisma/client.js";
+import { reopenEvent } from "../events/event-store.js";
+import type { CreatorProfile } from "../generated/prisma/client.js";
 import { outboundAllowList, refusedUrl } from "../outbound/guarded-http.js";
 import type { ProfileContent } from "../profiles/profile-content.js";
+import { findActiveProfile } from "../profiles/profile-store.js";
 import {
   type AgentConfig,
   agentConfigSchema,
@@ -15,6 +17,17 @@ import {
   type ProfileSnapshot,
   tunablesSchema,
 } from "./agent-config.js";
+import {
+  agentsOfCreator,
+  findAgentByName,
+  findAgentForUpdate,
+  findInvocationForUpdate,
+  insertAgent,
+  requeueInvocation,
+  setAgentConfig,
+  setAgentStatusRow,
+  updateAgent,
+} from "./agent-store.js";
 import { agentClasses } from "./registry.js";
 import { runtimes } from "./runtimes/index.js";
 
@@ -64,7 +77,7 @@ export type DeployAgentInput = z.input<typeof deployInput>;
  * keeps its current value. Runs in the caller's transaction when given one (onboarding deploys
  * with its profile). Raises ValidationError, NotFoundError.
  */
-export async function deployAgent(input: DeployAgentInput, actor: Viewer | null, tx?: Tx) {
+export async function deployAgent(input: DeployAgentInput, actor: Viewer | null, tx?: Sql) {
   const parsed = deployInput.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error);
   const { creatorId, name, kind, runtime, tunables, externalHttp } = parsed.data;
@@ -77,11 +90,11 @@ export async function deployAgent(input: DeployAgentInput, actor: Viewer | null,
       ]);
     }
   }
-  const work = async (t: Tx) => {
-    const creator = await t.creator.findUnique({ where: { id: creatorId } });
+  const work = async (t: Sql) => {
+    const creator = await lockCreator(t, creatorId);
     if (!creator) throw new NotFoundError("Creator", creatorId);
-    const profile = await t.creatorProfile.findFirst({ where: { creatorId, isActive: true } });
-    const existing = await t.agent.findUnique({ where: { creatorId_name: { creatorId, name } } });
+    const profile = await findActiveProfile(t, creatorId);
+    const existing = await findAgentByName(t, creatorId, name);
     const previous = existing ? agentConfigSchema.parse(existing.config) : agentConfigSchema.parse({});
     // Only the tunables the caller sent: parsing fills the others with defaults.
     const sentTunables = Object.fromEntries(
@@ -102,12 +115,12 @@ export async function deployAgent(input: DeployAgentInput, actor: Viewer | null,
     const data = {
       kind: resolvedKind,
       runtime: resolvedRuntime,
-      config: config as Prisma.InputJsonValue,
+      config,
       profileId: profile?.id ?? existing?.profileId ?? null,
     };
     const agent = existing
-      ? await t.agent.update({ where: { id: existing.id }, data })
-      : await t.agent.create({ data: { ...data, creatorId, name } });
+      ? await updateAgent(t, existing.id, data)
+      : await insertAgent(t, { ...data, creatorId, name });
     await recordAudit(t, actor, {
       operation: existing ? "agent.update" : "agent.deploy",
       creatorId,
@@ -117,29 +130,22 @@ export async function deployAgent(input: DeployAgentInput, actor: Viewer | null,
     });
     return agent;
   };
-  return tx ? work(tx) : db.$transaction(work);
+  return tx ? work(tx) : inTransaction(work);
 }
 
 /** Points every agent of the creator at the newly active profile, in the activation's transaction. */
-export async function syncAgentsToProfile(tx: Tx, profile: CreatorProfile, creatorName: string): Promise<void> {
-  const agents = await tx.agent.findMany({ where: { creatorId: profile.creatorId } });
-  for (const agent of agents) {
+export async function syncAgentsToProfile(tx: Sql, profile: CreatorProfile, creatorName: string): Promise<void> {
+  for (const agent of await agentsOfCreator(tx, profile.creatorId)) {
     const config = agentConfigSchema.parse(agent.config);
-    await tx.agent.update({
-      where: { id: agent.id },
-      data: {
-        profileId: profile.id,
-        config: { ...config, profile: snapshotOf(profile, creatorName) } as Prisma.InputJsonValue,
-      },
-    });
+    await setAgentConfig(tx, agent.id, profile.id, { ...config, profile: snapshotOf(profile, creatorName) });
   }
 }
 
 export async function setAgentStatus(agentId: string, status: "ACTIVE" | "PAUSED", actor: Viewer | null) {
-  return db.$transaction(async (tx) => {
-    const agent = await tx.agent.findUnique({ where: { id: agentId } });
+  return inTransaction(async (tx) => {
+    const agent = await findAgentForUpdate(tx, agentId);
     if (!agent) throw new NotFoundError("Agent", agentId);
-    const updated = await tx.agent.update({ where: { id: agentId }, data: { status } });
+    const updated = await setAgentStatusRow(tx, agentId, status);
     await recordAudit(tx, actor, {
       operation: status === "PAUSED" ? "agent.pause" : "agent.resume",
       creatorId: agent.creatorId,
@@ -156,15 +162,12 @@ export async function setAgentStatus(agentId: string, status: "ACTIVE" | "PAUSED
  * the dispatch sweeper runs it. Raises NotFoundError, ConflictError (not FAILED).
  */
 export async function retryInvocation(invocationId: string, actor: Viewer | null) {
-  const invocation = await db.$transaction(async (tx) => {
-    const found = await tx.agentInvocation.findUnique({ where: { id: invocationId } });
+  const invocation = await inTransaction(async (tx) => {
+    const found = await findInvocationForUpdate(tx, invocationId);
     if (!found) throw new NotFoundError("AgentInvocation", invocationId);
     if (found.status !== "FAILED")
       throw new ConflictError(`Only failed invocations can be retried (this one is ${found.status})`);
-    const queued = await tx.agentInvocation.update({
-      where: { id: invocationId },
-      data: { status: "QUEUED", error: null },
-    });
+    const queued = await requeueInvocation(tx, invocationId);
     await reopenEvent(tx, found.eventId);
     await recordAudit(tx, actor, {
       operation: "invocation.retry",

@@ -1,9 +1,10 @@
 import { countActionsOf, type PlannedMessage, planMessages, type StoredAction } from "../actions/delivery-store.js";
 import { pool } from "../db/client.js";
-import { inTransaction } from "../db/transaction.js";
-import type { AgentInvocation, ConsumerContext } from "../generated/prisma/client.js";
-import type { Channel, InvocationStatus } from "../generated/prisma/enums.js";
+import { inTransaction, type Sql } from "../db/transaction.js";
+import type { Agent, AgentInvocation, ConsumerContext } from "../generated/prisma/client.js";
+import type { AgentRuntime, AgentStatus, Channel, InvocationStatus } from "../generated/prisma/enums.js";
 import type { AgentContext, AgentEvent } from "./agent.js";
+import type { AgentConfig } from "./agent-config.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
 
 // The agent-run hot path in plain SQL: one statement to load everything a run needs, one to
@@ -163,6 +164,82 @@ export async function failInvocation(invocationId: string, error: string, final:
       : `UPDATE agent_invocations SET status = 'QUEUED', error = 'attempt failed, will retry: ' || $2
           WHERE id = $1 RETURNING *`,
     [invocationId, error],
+  );
+  return rows[0];
+}
+
+// The agents table, and agent_invocations outside the run: deployments, pauses, retries.
+
+/** An agent's deployable fields. */
+export type AgentFields = { kind: string; runtime: AgentRuntime; config: AgentConfig; profileId: string | null };
+
+export async function findAgentByName(tx: Sql, creatorId: string, name: string): Promise<Agent | null> {
+  const { rows } = await tx.query<Agent>(`SELECT * FROM agents WHERE "creatorId" = $1 AND name = $2 FOR UPDATE`, [
+    creatorId,
+    name,
+  ]);
+  return rows[0] ?? null;
+}
+
+export async function findAgentForUpdate(tx: Sql, agentId: string): Promise<Agent | null> {
+  const { rows } = await tx.query<Agent>(`SELECT * FROM agents WHERE id = $1 FOR UPDATE`, [agentId]);
+  return rows[0] ?? null;
+}
+
+export async function agentsOfCreator(tx: Sql, creatorId: string): Promise<Agent[]> {
+  const { rows } = await tx.query<Agent>(`SELECT * FROM agents WHERE "creatorId" = $1 ORDER BY id FOR UPDATE`, [
+    creatorId,
+  ]);
+  return rows;
+}
+
+export async function insertAgent(tx: Sql, agent: AgentFields & { creatorId: string; name: string }): Promise<Agent> {
+  const { rows } = await tx.query<Agent>(
+    `INSERT INTO agents ("creatorId", name, kind, runtime, config, "profileId", "updatedAt")
+     VALUES ($1, $2, $3, $4::"AgentRuntime", $5::jsonb, $6, now()) RETURNING *`,
+    [agent.creatorId, agent.name, agent.kind, agent.runtime, JSON.stringify(agent.config), agent.profileId],
+  );
+  return rows[0];
+}
+
+export async function updateAgent(tx: Sql, agentId: string, agent: AgentFields): Promise<Agent> {
+  const { rows } = await tx.query<Agent>(
+    `UPDATE agents SET kind = $2, runtime = $3::"AgentRuntime", config = $4::jsonb, "profileId" = $5, "updatedAt" = now()
+      WHERE id = $1 RETURNING *`,
+    [agentId, agent.kind, agent.runtime, JSON.stringify(agent.config), agent.profileId],
+  );
+  return rows[0];
+}
+
+/** Points an agent at a profile with its config (a new profile's snapshot). */
+export async function setAgentConfig(tx: Sql, agentId: string, profileId: string, config: AgentConfig): Promise<void> {
+  await tx.query(`UPDATE agents SET "profileId" = $2, config = $3::jsonb, "updatedAt" = now() WHERE id = $1`, [
+    agentId,
+    profileId,
+    JSON.stringify(config),
+  ]);
+}
+
+export async function setAgentStatusRow(tx: Sql, agentId: string, status: AgentStatus): Promise<Agent> {
+  const { rows } = await tx.query<Agent>(
+    `UPDATE agents SET status = $2::"AgentStatus", "updatedAt" = now() WHERE id = $1 RETURNING *`,
+    [agentId, status],
+  );
+  return rows[0];
+}
+
+export async function findInvocationForUpdate(tx: Sql, invocationId: string): Promise<AgentInvocation | null> {
+  const { rows } = await tx.query<AgentInvocation>(`SELECT * FROM agent_invocations WHERE id = $1 FOR UPDATE`, [
+    invocationId,
+  ]);
+  return rows[0] ?? null;
+}
+
+/** A failed invocation back to QUEUED for its retry. */
+export async function requeueInvocation(tx: Sql, invocationId: string): Promise<AgentInvocation> {
+  const { rows } = await tx.query<AgentInvocation>(
+    `UPDATE agent_invocations SET status = 'QUEUED', error = NULL WHERE id = $1 RETURNING *`,
+    [invocationId],
   );
   return rows[0];
 }

@@ -2,13 +2,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
 import { config } from "../config.js";
-import { db, pool } from "../db/client.js";
+import { creatorExists } from "../creators/creator-store.js";
+import { pool } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import { NotFoundError, ValidationError } from "../errors.js";
-import type { ApiKey } from "../generated/prisma/client.js";
 import type { ApiKeyKind } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { isOutage } from "../outages.js";
 import { publishBestEffort } from "../pubsub.js";
+import { findApiKey, findKeyByHash, insertApiKey, markApiKeyRevoked, markApiKeyUsed } from "./api-key-store.js";
 import { endStreamsOfKey } from "./live-streams.js";
 import type { Viewer } from "./viewer.js";
 
@@ -82,18 +84,12 @@ export async function authenticate(header: string | null): Promise<Viewer | null
 }
 
 async function lookUpKey(hash: string): Promise<Viewer> {
-  // Plain SQL: each Prisma call compiles its query first (see bench/FINDINGS.md).
-  const {
-    rows: [key],
-  } = await pool.query<Pick<ApiKey, "id" | "kind" | "creatorId" | "prefix" | "lastUsedAt" | "revokedAt">>(
-    `SELECT id, kind, "creatorId", prefix, "lastUsedAt", "revokedAt" FROM api_keys WHERE hash = $1`,
-    [hash],
-  );
+  const key = await findKeyByHash(hash);
   if (!key) throw new AuthenticationError("Unknown API key");
   if (key.revokedAt) throw new AuthenticationError("This API key has been revoked");
   if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     // Not awaited: bookkeeping must not slow the request down.
-    db.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+    markApiKeyUsed(key.id).catch(() => {});
   }
   return { keyId: key.id, kind: key.kind, creatorId: key.creatorId, label: `${key.kind.toLowerCase()}:${key.prefix}` };
 }
@@ -116,13 +112,17 @@ export async function createApiKey(input: CreateApiKeyInput, actor: Viewer | nul
   const parsed = createApiKeyInput.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error);
   const { kind, creatorId, name } = parsed.data;
-  if (creatorId && !(await db.creator.findUnique({ where: { id: creatorId }, select: { id: true } }))) {
+  if (creatorId && !(await creatorExists(pool, creatorId))) {
     throw new NotFoundError("Creator", creatorId);
   }
   const secret = generateSecret(kind);
-  const apiKey = await db.$transaction(async (tx) => {
-    const row = await tx.apiKey.create({
-      data: { kind, creatorId: creatorId ?? null, name, prefix: secret.slice(0, 13), hash: hashApiKey(secret) },
+  const apiKey = await inTransaction(async (tx) => {
+    const row = await insertApiKey(tx, {
+      kind,
+      creatorId: creatorId ?? null,
+      name,
+      prefix: secret.slice(0, 13),
+      hash: hashApiKey(secret),
     });
     await recordAudit(tx, actor, {
       operation: "apiKey.create",
@@ -136,12 +136,16 @@ export async function createApiKey(input: CreateApiKeyInput, actor: Viewer | nul
   return { apiKey, secret };
 }
 
+/**
+ * Revokes a key (a revoked one is answered as it is), audited, then makes every API process
+ * forget it. Raises NotFoundError.
+ */
 export async function revokeApiKey(id: string, actor: Viewer | null) {
-  const revoked = await db.$transaction(async (tx) => {
-    const key = await tx.apiKey.findUnique({ where: { id } });
+  const revoked = await inTransaction(async (tx) => {
+    const key = await findApiKey(tx, id);
     if (!key) throw new NotFoundError("ApiKey", id);
     if (key.revokedAt) return key;
-    const row = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    const row = await markApiKeyRevoked(tx, id);
     await recordAudit(tx, actor, {
       operation: "apiKey.revoke",
       creatorId: key.creatorId,

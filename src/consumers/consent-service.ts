@@ -1,68 +1,31 @@
-import type { PoolClient } from "pg";
 import { publishActionChanges } from "../actions/action-feed.js";
+import { type CancelledAction, cancelPlannedMessages } from "../actions/delivery-store.js";
 import { recordAudit } from "../audit/audit-log.js";
 import type { Viewer } from "../auth/viewer.js";
 import { CHANNELS } from "../creators/creator-service.js";
-import { db, type Tx } from "../db/client.js";
+import { db } from "../db/client.js";
+import { inTransaction, type Sql } from "../db/transaction.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Channel, ConsentStatus } from "../generated/prisma/enums.js";
+import { type ConsentChange, storeConsentChanges } from "./consent-store.js";
 import { consentInput } from "./consumer-input.js";
-
-export type ConsentChange = {
-  consumerId: string;
-  channel: Channel;
-  status: ConsentStatus;
-  /** How it was given or withdrawn: "signup_form", "unsubscribe_link", "api"... */
-  source: string;
-  at: Date;
-};
-
-export type CancelledAction = { id: string; creatorId: string; consumerId: string; channel: Channel };
-
-/** Runs one SQL statement in the caller's transaction, be it a pg client's (ingestion) or Prisma's (mutations). */
-export type SqlRunner = <Row>(text: string, values: unknown[]) => Promise<Row[]>;
-
-export const pgRunner =
-  (client: PoolClient): SqlRunner =>
-  async <Row>(text: string, values: unknown[]) =>
-    (await client.query(text, values)).rows as Row[];
-
-export const prismaRunner =
-  (tx: Tx): SqlRunner =>
-  <Row>(text: string, values: unknown[]) =>
-    tx.$queryRawUnsafe<Row[]>(text, ...values);
+import { leaveFunnel, reopenUnsubscribed } from "./context-store.js";
 
 /**
- * Applies consent changes; the latest per (consumer, channel) wins, whatever order they arrive in.
- * A withdrawal that takes effect cancels the consumer's planned actions on that channel in the
- * same statement: an opt-out is honoured at once, including for messages already planned. (An
- * action a scheduler has already claimed is stopped by the consent check at send time.) A grant
- * that takes effect brings an UNSUBSCRIBED consumer back to NEW.
+ * Applies consent changes in the caller's transaction: the latest per (consumer, channel) wins,
+ * whatever order they arrive in. A withdrawal that takes effect cancels the consumer's planned
+ * messages on that channel (the delivery store): an opt-out is honoured at once. A grant that
+ * takes effect brings an UNSUBSCRIBED consumer back to NEW.
  */
-export async function applyConsentChanges(run: SqlRunner, changes: ConsentChange[]): Promise<CancelledAction[]> {
-  if (changes.length === 0) return [];
-  const col = <K extends keyof ConsentChange>(k: K) => changes.map((c) => c[k]);
-  return run<CancelledAction>(
-    `WITH applied AS (
-       INSERT INTO consumer_consents AS cc ("consumerId", channel, status, source, "changedAt")
-       SELECT DISTINCT ON (1, 2) * FROM unnest($1::uuid[], $2::"Channel"[], $3::"ConsentStatus"[], $4::text[], $5::timestamptz[])
-       ORDER BY 1, 2, 5 DESC
-       ON CONFLICT ("consumerId", channel) DO UPDATE SET status = EXCLUDED.status, source = EXCLUDED.source,
-         "changedAt" = EXCLUDED."changedAt"
-       WHERE cc."changedAt" <= EXCLUDED."changedAt"
-       RETURNING "consumerId", channel, status, source
-     ),
-     -- New consent is what brings an unsubscribed consumer back into the funnel (stage.ts).
-     regained AS (
-       UPDATE consumer_contexts c SET stage = 'NEW', "updatedAt" = now()
-         FROM applied g
-        WHERE g.status = 'GRANTED' AND c."consumerId" = g."consumerId" AND c.stage = 'UNSUBSCRIBED'
-     )
-     UPDATE actions a SET status = 'CANCELLED', "statusReason" = 'consent withdrawn (' || w.source || ')', "updatedAt" = now()
-       FROM applied w
-      WHERE w.status = 'WITHDRAWN' AND a."consumerId" = w."consumerId" AND a.channel = w.channel AND a.status = 'PLANNED'
-     RETURNING a.id, a."creatorId", a."consumerId", a.channel`,
-    [col("consumerId"), col("channel"), col("status"), col("source"), col("at")],
+export async function applyConsentChanges(tx: Sql, changes: ConsentChange[]): Promise<CancelledAction[]> {
+  const applied = await storeConsentChanges(tx, changes);
+  await reopenUnsubscribed(
+    tx,
+    applied.filter((a) => a.status === "GRANTED").map((a) => a.consumerId),
+  );
+  return cancelPlannedMessages(
+    tx,
+    applied.filter((a) => a.status === "WITHDRAWN"),
   );
 }
 
@@ -87,19 +50,21 @@ async function changeConsents(
   { consumerId, channels, status, source, operation }: ConsentCommand,
   actor: Viewer | null,
 ): Promise<ConsentResult> {
-  const cancelled = await db.$transaction(async (tx) => {
-    const consumer = await tx.consumer.findUnique({ where: { id: consumerId }, select: { creatorId: true } });
+  const cancelled = await inTransaction(async (tx) => {
+    const { rows } = await tx.query<{ creatorId: string }>(
+      `SELECT "creatorId" FROM consumers WHERE id = $1 FOR SHARE`,
+      [consumerId],
+    );
+    const consumer = rows[0];
     if (!consumer) throw new NotFoundError("Consumer", consumerId);
     const at = new Date();
     const cancelled = await applyConsentChanges(
-      prismaRunner(tx),
+      tx,
       channels.map((channel) => ({ consumerId, channel, status, source, at })),
     );
     // Opting out of everything leaves the funnel (src/consumers/stage.ts); a grant's way back is
     // applied with the consent itself.
-    if (status === "WITHDRAWN" && channels.length === CHANNELS.length) {
-      await tx.consumerContext.updateMany({ where: { consumerId }, data: { stage: "UNSUBSCRIBED", updatedAt: at } });
-    }
+    if (status === "WITHDRAWN" && channels.length === CHANNELS.length) await leaveFunnel(tx, consumerId, at);
     await recordAudit(tx, actor, {
       operation,
       creatorId: consumer.creatorId,

@@ -1,24 +1,19 @@
 import { randomUUID } from "node:crypto";
-import type { PoolClient } from "pg";
+import type { Sql } from "../db/transaction.js";
 import type { ConsumerInput } from "./consumer-input.js";
-import { type IdentityConflict, recordIdentityConflicts } from "./identity-conflicts.js";
+import {
+  IDENTITY_COLUMNS as COLUMNS,
+  type ConsumerChanges,
+  findConsumersNamed,
+  insertConsumers,
+  type Person,
+  UNIQUE,
+  type Unique,
+  updateConsumers,
+} from "./consumer-store.js";
+import { type IdentityConflict, recordIdentityConflicts } from "./identity-conflict-store.js";
 
 type Identity = Pick<ConsumerInput, "externalId" | "email" | "phone" | "name" | "timezone">;
-
-/** A consumer row as the identity rules read and write it; null where it has no value. */
-type Person = {
-  id: string;
-  externalId: string | null;
-  email: string | null;
-  phone: string | null;
-  name: string | null;
-  timezone: string | null;
-};
-
-/** The columns a creator's consumers hold one value each of (unique per creator). */
-type Unique = "externalId" | "email" | "phone";
-const UNIQUE: Unique[] = ["externalId", "email", "phone"];
-const COLUMNS: (keyof Omit<Person, "id">)[] = [...UNIQUE, "name", "timezone"];
 
 /** What one pass over a batch decided; nothing is written until it is applied. */
 type Plan = {
@@ -27,22 +22,12 @@ type Plan = {
   /** New consumers, with their ids chosen here so the plan can name them before they exist. */
   fresh: Person[];
   /** Stored consumers' changed columns, by consumer id (a column's only change is to a value). */
-  changes: Map<string, Partial<Omit<Person, "id">>>;
+  changes: ConsumerChanges;
   conflicts: IdentityConflict[];
 };
 
 /** A race with a concurrent request can make a planned insert skip; it cannot happen this often. */
 const MAX_PASSES = 3;
-
-async function findConsumers(client: PoolClient, creatorId: string, people: Identity[]): Promise<Person[]> {
-  const values = (f: Unique) => [...new Set(people.map((p) => p[f]).filter((v): v is string => !!v))];
-  const { rows } = await client.query<Person>(
-    `SELECT id, "externalId", email, phone, name, timezone FROM consumers
-      WHERE "creatorId" = $1 AND ("externalId" = ANY($2) OR email = ANY($3) OR phone = ANY($4))`,
-    [creatorId, values("externalId"), values("email"), values("phone")],
-  );
-  return rows;
-}
 
 /**
  * Applies the identity rules (README, "Consumer identity") to the batch's inputs in order, on a
@@ -139,39 +124,6 @@ function plan(stored: Person[], people: Identity[]): Plan {
   return { ids, fresh, changes, conflicts };
 }
 
-/** Inserts new consumers, skipping any a concurrent request stored first; answers how many were inserted. */
-async function insertConsumers(client: PoolClient, creatorId: string, fresh: Person[]): Promise<number> {
-  const { rowCount } = await client.query(
-    `INSERT INTO consumers (id, "creatorId", "externalId", email, phone, name, timezone)
-     SELECT id, $1::uuid, external_id, email, phone, name, timezone
-       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-         AS n(id, external_id, email, phone, name, timezone)
-     ON CONFLICT DO NOTHING`,
-    [creatorId, ...(["id", ...COLUMNS] as const).map((f) => fresh.map((p) => p[f]))],
-  );
-  return rowCount ?? 0;
-}
-
-/** Writes only the changed columns, so a concurrent change to another column is not undone. */
-async function updateConsumers(client: PoolClient, changes: Plan["changes"]): Promise<void> {
-  if (changes.size === 0) return;
-  // In id order, like the context upsert, so concurrent batches lock consumers in one order.
-  const entries = [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  await client.query(
-    `UPDATE consumers c SET
-       "externalId" = COALESCE(m.external_id, c."externalId"),
-       email = COALESCE(m.email, c.email),
-       phone = COALESCE(m.phone, c.phone),
-       name = COALESCE(m.name, c.name),
-       timezone = COALESCE(m.timezone, c.timezone),
-       "updatedAt" = now()
-     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-       AS m(id, external_id, email, phone, name, timezone)
-     WHERE c.id = m.id`,
-    [entries.map(([id]) => id), ...COLUMNS.map((f) => entries.map(([, m]) => m[f] ?? null))],
-  );
-}
-
 /**
  * Finds or creates the consumer behind each reference (one id per input, in order) by the
  * identity rules of the README's "Consumer identity": the external id decides who the person is;
@@ -182,9 +134,9 @@ async function updateConsumers(client: PoolClient, changes: Plan["changes"]): Pr
  * Concurrent requests for a new consumer create one row: the insert skips any unique conflict and
  * the batch is planned again with the winner's row.
  */
-export async function resolveConsumers(client: PoolClient, creatorId: string, people: Identity[]): Promise<string[]> {
+export async function resolveConsumers(client: Sql, creatorId: string, people: Identity[]): Promise<string[]> {
   for (let pass = 1; ; pass++) {
-    const decided = plan(await findConsumers(client, creatorId, people), people);
+    const decided = plan(await findConsumersNamed(client, creatorId, people), people);
     if (
       decided.fresh.length === 0 ||
       (await insertConsumers(client, creatorId, decided.fresh)) === decided.fresh.length

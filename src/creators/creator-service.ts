@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
 import type { Viewer } from "../auth/viewer.js";
-import { db } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
-import { Prisma } from "../generated/prisma/client.js";
+import type { Creator } from "../generated/prisma/client.js";
 import { email, handle, phone, timeOfDay, timezone } from "../validation.js";
+import { type CreatorFields, insertCreator, isHandleTaken, updateCreatorFields } from "./creator-store.js";
 
 export const CHANNELS = ["EMAIL", "WHATSAPP", "WEBHOOK"] as const;
 
@@ -37,7 +38,10 @@ const creatorFields = z.object({
 
 export type CreatorInput = z.input<typeof creatorFields>;
 
-function toData<T extends Partial<z.output<typeof creatorFields>>>(input: T) {
+/** The parsed input as columns: the caps list becomes the stored object keyed by channel. */
+function toFields<T extends Partial<z.output<typeof creatorFields>>>(
+  input: T,
+): Omit<T, "frequencyCaps"> & Partial<CreatorFields> {
   const { frequencyCaps, ...rest } = input;
   return {
     ...rest,
@@ -48,50 +52,45 @@ function toData<T extends Partial<z.output<typeof creatorFields>>>(input: T) {
 }
 
 function rethrowUniqueHandle(error: unknown): never {
-  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
-    throw new ConflictError("A creator with this handle already exists");
-  }
+  if (isHandleTaken(error)) throw new ConflictError("A creator with this handle already exists");
   throw error;
 }
 
-export async function createCreator(input: CreatorInput, actor: Viewer | null) {
+/** Creates a creator, audited. Raises ValidationError, ConflictError (handle taken). */
+export async function createCreator(input: CreatorInput, actor: Viewer | null): Promise<Creator> {
   const parsed = creatorFields.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error);
-  return db
-    .$transaction(async (tx) => {
-      const creator = await tx.creator.create({ data: toData(parsed.data) });
-      await recordAudit(tx, actor, {
-        operation: "creator.create",
-        creatorId: creator.id,
-        targetType: "Creator",
-        targetId: creator.id,
-        details: { handle: creator.handle },
-      });
-      return creator;
-    })
-    .catch(rethrowUniqueHandle);
+  return inTransaction(async (tx) => {
+    const creator = await insertCreator(tx, toFields(parsed.data));
+    await recordAudit(tx, actor, {
+      operation: "creator.create",
+      creatorId: creator.id,
+      targetType: "Creator",
+      targetId: creator.id,
+      details: { handle: creator.handle },
+    });
+    return creator;
+  }).catch(rethrowUniqueHandle);
 }
 
-export async function updateCreator(id: string, input: Partial<CreatorInput>, actor: Viewer | null) {
+/** Changes the fields sent, audited. Raises ValidationError, NotFoundError, ConflictError (handle taken). */
+export async function updateCreator(id: string, input: Partial<CreatorInput>, actor: Viewer | null): Promise<Creator> {
   const parsed = creatorFields.partial().safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error);
   // Only the fields the caller sent change; `partial()` keeps defaults from filling the rest.
   const sent = Object.fromEntries(
     Object.entries(parsed.data).filter(([k]) => k in input && input[k as keyof CreatorInput] !== undefined),
   );
-  return db
-    .$transaction(async (tx) => {
-      if (!(await tx.creator.findUnique({ where: { id }, select: { id: true } })))
-        throw new NotFoundError("Creator", id);
-      const creator = await tx.creator.update({ where: { id }, data: toData(sent) });
-      await recordAudit(tx, actor, {
-        operation: "creator.update",
-        creatorId: id,
-        targetType: "Creator",
-        targetId: id,
-        details: { fields: Object.keys(sent) },
-      });
-      return creator;
-    })
-    .catch(rethrowUniqueHandle);
+  return inTransaction(async (tx) => {
+    const creator = await updateCreatorFields(tx, id, toFields(sent));
+    if (!creator) throw new NotFoundError("Creator", id);
+    await recordAudit(tx, actor, {
+      operation: "creator.update",
+      creatorId: id,
+      targetType: "Creator",
+      targetId: id,
+      details: { fields: Object.keys(sent) },
+    });
+    return creator;
+  }).catch(rethrowUniqueHandle);
 }

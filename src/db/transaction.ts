@@ -1,15 +1,27 @@
-import type { PoolClient } from "pg";
+import type { QueryResultRow } from "pg";
 import { isOutage } from "../outages.js";
 import { pool } from "./client.js";
+
+/**
+ * What every store function writes through: the connection of a transaction (inTransaction), or
+ * the pool for a single statement. Closer's one transaction type: Prisma serves the GraphQL reads,
+ * every write is SQL of its table's store module, on this.
+ */
+export type Sql = {
+  query<Row extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: Row[]; rowCount: number | null }>;
+};
 
 /** Unique violation, serialization failure, deadlock: a concurrent transaction won a race. */
 const RACE_LOST = new Set(["23505", "40001", "40P01"]);
 
 /**
- * Runs `work` in one transaction on a pooled connection (raw SQL hot paths). With `attempts` > 1,
+ * Runs `work` in one transaction on a pooled connection. With `attempts` > 1,
  * a transaction that lost a race to a concurrent one is run again from the start.
  */
-export async function inTransaction<T>(work: (client: PoolClient) => Promise<T>, { attempts = 1 } = {}): Promise<T> {
+export async function inTransaction<T>(work: (tx: Sql) => Promise<T>, { attempts = 1 } = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken: Error | undefined;

@@ -1,26 +1,26 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { PoolClient } from "pg";
 import { z } from "zod";
 import { publishActionChanges } from "../actions/action-feed.js";
 import type { Viewer } from "../auth/viewer.js";
-import { applyConsentChanges, type ConsentChange, pgRunner } from "../consumers/consent-service.js";
+import { applyConsentChanges } from "../consumers/consent-service.js";
+import type { ConsentChange } from "../consumers/consent-store.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
-import {
-  addToDelta,
-  CONTEXT_UPSERT,
-  type ContextDelta,
-  contextUpsertParams,
-  emptyDelta,
-  unsubscribedChannels,
-} from "../consumers/context-delta.js";
-import { inTransaction } from "../db/transaction.js";
+import { addToDelta, type ContextDelta, emptyDelta, unsubscribedChannels } from "../consumers/context-delta.js";
+import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
+import { inTransaction, type Sql } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
-import type { ConsumerContext, Event, Prisma } from "../generated/prisma/client.js";
-import { Stage } from "../generated/prisma/enums.js";
+import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { eventsIngested } from "../observability/metrics.js";
 import { enqueueAgentRuns } from "./dispatch.js";
+import {
+  consumersOfKeys,
+  contextFromSnapshot,
+  eventsWithKeys,
+  insertEvents,
+  storeContextSnapshots,
+} from "./event-store.js";
 import { CUSTOM_EVENT_TYPE } from "./event-types.js";
 
 export const MAX_BATCH = 500;
@@ -58,75 +58,16 @@ function bodyHash(raw: EventInput): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-/** A timestamp of a snapshot: JSON.stringify wrote the row's Date as ISO 8601 (ms, as the columns keep). */
-const snapshotDate = z.iso.datetime({ offset: true }).transform((iso) => new Date(iso));
-
-/** `events."contextSnapshot"`: a consumer_contexts row as JSON.stringify wrote it (see storeSnapshots). */
-const contextSnapshot = z.object({
-  creatorId: z.string(),
-  consumerId: z.string(),
-  stage: z.enum(Stage),
-  lastSeenAt: snapshotDate.nullable(),
-  eventCount: z.int(),
-  pageViews: z.int(),
-  serviceClicks: z.int(),
-  emailsSent: z.int(),
-  emailsOpened: z.int(),
-  whatsappSent: z.int(),
-  whatsappReplied: z.int(),
-  objections: z.int(),
-  enrolled: z.boolean(),
-  counters: z.json(),
-  attributes: z.json(),
-  lastMessageAt: snapshotDate.nullable(),
-  createdAt: snapshotDate,
-  updatedAt: snapshotDate,
-});
-
-/**
- * The context an event's ingestion answered, back in the row's shape (timestamps as Dates, with
- * creatorId and consumerId, which the GraphQL type needs to load the `consumer` relation). A
- * snapshot we did not write in this shape is a bug, not a client error: it throws.
- */
-function contextFromSnapshot(eventId: string, snapshot: Prisma.JsonValue): ConsumerContext {
-  const parsed = contextSnapshot.safeParse(snapshot);
-  if (!parsed.success) throw new Error(`event ${eventId} has a malformed context snapshot`, { cause: parsed.error });
-  return parsed.data;
-}
-
-/**
- * Keeps, with each newly stored keyed event, the context its ingestion answers (`contexts`, by
- * consumer id, after this batch's upsert), so a replay of its key answers that context and not the
- * one the consumer has by then. One statement for the batch; serialized once per consumer.
- */
-async function storeSnapshots(client: PoolClient, keyed: Event[], contexts: Map<string, ConsumerContext>) {
-  const json = new Map<string, string>();
-  for (const event of keyed) {
-    if (!json.has(event.consumerId)) json.set(event.consumerId, JSON.stringify(contexts.get(event.consumerId)));
-  }
-  await client.query(
-    `UPDATE events e SET "contextSnapshot" = s.snapshot
-       FROM unnest($1::uuid[], $2::jsonb[]) AS s(id, snapshot)
-      WHERE e.id = s.id`,
-    [keyed.map((e) => e.id), keyed.map((e) => json.get(e.consumerId))],
-  );
-}
-
 /**
  * The consumer of each event. A replay of a stored key is its first event's consumer, and a key
  * repeated in the batch its first item's: only new events go through the identity rules, so a
  * replay never renames, links or creates anyone.
  */
-async function consumersOf(client: PoolClient, creatorId: string, events: ParsedEvent[]): Promise<string[]> {
+async function consumersOf(client: Sql, creatorId: string, events: ParsedEvent[]): Promise<string[]> {
   const keys = [...new Set(events.map((e) => e.idempotencyKey).filter((k): k is string => !!k))];
   const stored = new Map<string, string>();
-  if (keys.length > 0) {
-    const { rows } = await client.query<{ key: string; consumerId: string }>(
-      `SELECT "idempotencyKey" AS key, "consumerId" FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
-      [creatorId, keys],
-    );
-    for (const row of rows) stored.set(row.key, row.consumerId);
-  }
+  if (keys.length > 0)
+    for (const [key, consumerId] of await consumersOfKeys(client, creatorId, keys)) stored.set(key, consumerId);
   const firstWithKey = new Map<string, number>();
   const fresh: number[] = [];
   events.forEach((event, i) => {
@@ -153,13 +94,8 @@ async function consumersOf(client: PoolClient, creatorId: string, events: Parsed
   });
 }
 
-async function upsertContexts(client: PoolClient, creatorId: string, deltas: ContextDelta[]) {
-  const { rows } = await client.query<ConsumerContext>(CONTEXT_UPSERT, contextUpsertParams(creatorId, deltas));
-  return rows;
-}
-
 /** Consent changes carried by the events: explicit consents, and withdrawals by `unsubscribed` events. */
-async function applyConsents(client: PoolClient, events: ParsedEvent[], consumerIds: string[]) {
+async function applyConsents(client: Sql, events: ParsedEvent[], consumerIds: string[]) {
   const changes: ConsentChange[] = [];
   events.forEach((event, i) => {
     const at = event.occurredAt ?? new Date();
@@ -178,7 +114,7 @@ async function applyConsents(client: PoolClient, events: ParsedEvent[], consumer
       }
     }
   });
-  return applyConsentChanges(pgRunner(client), changes);
+  return applyConsentChanges(client, changes);
 }
 
 /**
@@ -212,24 +148,19 @@ export async function ingestEvents(
       const consumerIds = await consumersOf(client, creatorId, parsed);
       const ids = parsed.map(() => randomUUID());
       const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
-      const { rows: inserted } = await client.query<Event>(
-        `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
-       SELECT id, $1::uuid, consumer_id, type, payload, occurred_at, $2::timestamptz, key, hash
-       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
-         AS e(id, consumer_id, type, payload, occurred_at, key, hash)
-       ON CONFLICT ("creatorId", "idempotencyKey") DO NOTHING
-       RETURNING *`,
-        [
-          creatorId,
-          receivedAt,
-          ids,
-          consumerIds,
-          parsed.map((e) => e.type),
-          parsed.map((e) => JSON.stringify(e.payload ?? {})),
-          occurred,
-          parsed.map((e) => e.idempotencyKey ?? null),
-          hashes,
-        ],
+      const inserted = await insertEvents(
+        client,
+        creatorId,
+        receivedAt,
+        parsed.map((e, i) => ({
+          id: ids[i],
+          consumerId: consumerIds[i],
+          type: e.type,
+          payload: e.payload ?? {},
+          occurredAt: occurred[i],
+          idempotencyKey: e.idempotencyKey ?? null,
+          bodyHash: hashes[i],
+        })),
       );
       const byId = new Map(inserted.map((e) => [e.id, e]));
 
@@ -239,11 +170,8 @@ export async function ingestEvents(
         .map((e) => e.idempotencyKey as string);
       const earlier = new Map<string, Event>();
       if (replayKeys.length > 0) {
-        const { rows } = await client.query<Event>(
-          `SELECT * FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
-          [creatorId, replayKeys],
-        );
-        for (const row of rows) earlier.set(row.idempotencyKey as string, row);
+        for (const row of await eventsWithKeys(client, creatorId, replayKeys))
+          earlier.set(row.idempotencyKey as string, row);
       }
 
       const deltas = new Map<string, ContextDelta>();
@@ -275,11 +203,16 @@ export async function ingestEvents(
       const contexts = new Map<string, ConsumerContext>();
       if (deltas.size > 0) {
         const sorted = [...deltas.values()].sort((a, b) => a.consumerId.localeCompare(b.consumerId));
-        for (const row of await upsertContexts(client, creatorId, sorted)) contexts.set(row.consumerId, row);
+        for (const row of await applyContextDeltas(client, creatorId, sorted)) contexts.set(row.consumerId, row);
       }
       // Events without a key can never be replayed: they cost nothing here.
       const keyed = freshEvents.filter((r) => r.event.idempotencyKey).map((r) => r.event);
-      if (keyed.length > 0) await storeSnapshots(client, keyed, contexts);
+      if (keyed.length > 0) {
+        await storeContextSnapshots(
+          client,
+          keyed.map((e) => ({ eventId: e.id, context: contexts.get(e.consumerId) as ConsumerContext })),
+        );
+      }
 
       // A replay answers what its first ingestion answered: a first stored earlier in this batch
       // answers this batch's context, as that first does; one stored by an earlier request, its
@@ -293,13 +226,8 @@ export async function ingestEvents(
       const untouched = [...new Set(items.filter((_r, i) => !answered[i]).map((r) => r.event.consumerId))].filter(
         (id) => !contexts.has(id),
       );
-      if (untouched.length > 0) {
-        const { rows } = await client.query<ConsumerContext>(
-          `SELECT * FROM consumer_contexts WHERE "creatorId" = $1 AND "consumerId" = ANY($2)`,
-          [creatorId, untouched],
-        );
-        for (const row of rows) contexts.set(row.consumerId, row);
-      }
+      if (untouched.length > 0)
+        for (const row of await contextsOf(client, creatorId, untouched)) contexts.set(row.consumerId, row);
       return {
         results: items.map((r, i) => ({
           ...r,

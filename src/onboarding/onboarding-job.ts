@@ -1,16 +1,28 @@
 import { type Job, UnrecoverableError } from "bullmq";
 import { deployAgent } from "../agents/agent-service.js";
 import { recordAudit } from "../audit/audit-log.js";
-import { db } from "../db/client.js";
+import { activateOnboardedCreator } from "../creators/creator-store.js";
+import { pool } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import { DomainError, ValidationError } from "../errors.js";
-import type { CreatorProfile, Onboarding, Prisma } from "../generated/prisma/client.js";
+import type { CreatorProfile, Onboarding } from "../generated/prisma/client.js";
 import type { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
 import { llmConfigured } from "../llm/openai-client.js";
 import { isOutage } from "../outages.js";
-import { type ProfileProvenance, storeProfileVersion } from "../profiles/profile-service.js";
+import { storeProfileVersion } from "../profiles/profile-service.js";
+import { findProfile, type ProfileProvenance } from "../profiles/profile-store.js";
 import type { OnboardingJob } from "../queues.js";
 import { buildOfflineProfile, OFFLINE_MODEL } from "./offline-profile.js";
 import { announceProgress } from "./onboarding-progress.js";
+import {
+  findOnboarding,
+  insertOnboardingLog,
+  markOnboardingFinished,
+  markOnboardingRunning,
+  type OnboardingLogEntry,
+  setOnboardingAgent,
+  setOnboardingProfile,
+} from "./onboarding-store.js";
 import {
   askModel,
   correctionPrompt,
@@ -34,7 +46,7 @@ type StepOutcome<T> = {
   /** A step may finish without throwing yet fail (an answer that does not validate). */
   failed?: boolean;
   message: string;
-  details?: Prisma.InputJsonValue;
+  details?: OnboardingLogEntry["details"];
 };
 
 /** Ends the run: the step's FAILED row is already written. */
@@ -52,7 +64,7 @@ export type OnboardingOutcome = { onboardingId: string; status: OnboardingStatus
 /** The onboarding processor; the payload was checked against the queue's schema (registerProcessor). */
 export async function processOnboardingJob(job: Job<OnboardingJob>): Promise<OnboardingOutcome> {
   const { onboardingId } = job.data;
-  const onboarding = await db.onboarding.findUnique({ where: { id: onboardingId } });
+  const onboarding = await findOnboarding(onboardingId);
   if (!onboarding) throw new UnrecoverableError(`Onboarding ${onboardingId} does not exist (any more)`);
   // BullMQ may deliver a job twice (a stalled worker): a finished run is not run again.
   if (onboarding.status === "SUCCEEDED") return { onboardingId, status: "SUCCEEDED" };
@@ -61,9 +73,8 @@ export async function processOnboardingJob(job: Job<OnboardingJob>): Promise<Onb
   await run.begin();
   try {
     // A previous delivery stored the profile before its worker died: only the agent is left to do.
-    const profile = onboarding.profileId
-      ? await db.creatorProfile.findUniqueOrThrow({ where: { id: onboarding.profileId } })
-      : await run.buildProfile();
+    const profile = onboarding.profileId ? await findProfile(pool, onboarding.profileId) : await run.buildProfile();
+    if (!profile) throw new Error(`Profile ${onboarding.profileId} of onboarding ${onboardingId} does not exist`);
     await run.deployAgent(profile);
     await run.finish("SUCCEEDED", null);
     return { onboardingId, status: "SUCCEEDED" };
@@ -90,18 +101,12 @@ class OnboardingRun {
   }
 
   async begin() {
-    await db.onboarding.update({
-      where: { id: this.onboardingId },
-      data: { status: "RUNNING", startedAt: new Date(), finishedAt: null, error: null },
-    });
+    await markOnboardingRunning(this.onboardingId);
     await this.announce(null, "RUNNING");
   }
 
   async finish(status: "SUCCEEDED" | "FAILED", error: string | null) {
-    await db.onboarding.update({
-      where: { id: this.onboardingId },
-      data: { status, error, finishedAt: new Date() },
-    });
+    await markOnboardingFinished(this.onboardingId, status, error);
     await this.announce(null, status);
   }
 
@@ -180,9 +185,9 @@ class OnboardingRun {
 
   private store(check: Extract<ProfileCheck, { ok: true }>, provenance: ProfileProvenance) {
     return this.step("store_profile", async () => {
-      const profile = await db.$transaction(async (tx) => {
+      const profile = await inTransaction(async (tx) => {
         const stored = await storeProfileVersion(tx, this.creatorId, check.profile, provenance);
-        await tx.onboarding.update({ where: { id: this.onboardingId }, data: { profileId: stored.id } });
+        await setOnboardingProfile(tx, this.onboardingId, stored.id);
         await recordAudit(tx, null, {
           operation: "profile.create",
           creatorId: this.creatorId,
@@ -202,13 +207,9 @@ class OnboardingRun {
 
   async deployAgent(profile: CreatorProfile) {
     return this.step("deploy_agent", async () => {
-      const agent = await db.$transaction(async (tx) => {
+      const agent = await inTransaction(async (tx) => {
         const deployed = await deployAgent({ creatorId: this.creatorId }, null, tx);
-        const activated = await tx.creator.updateMany({
-          where: { id: this.creatorId, status: "ONBOARDING" },
-          data: { status: "ACTIVE" },
-        });
-        if (activated.count > 0) {
+        if (await activateOnboardedCreator(tx, this.creatorId)) {
           await recordAudit(tx, null, {
             operation: "creator.activate",
             creatorId: this.creatorId,
@@ -217,7 +218,7 @@ class OnboardingRun {
             details: { onboardingId: this.onboardingId },
           });
         }
-        await tx.onboarding.update({ where: { id: this.onboardingId }, data: { agentId: deployed.id } });
+        await setOnboardingAgent(tx, this.onboardingId, deployed.id);
         return deployed;
       });
       return {
@@ -252,13 +253,17 @@ class OnboardingRun {
   private async log(
     step: StepName,
     status: OnboardingStepStatus,
-    entry: { message?: string; details?: Prisma.InputJsonValue; durationMs?: number },
+    entry: Pick<OnboardingLogEntry, "message" | "details" | "durationMs">,
   ) {
     this.lastLoggedAt = Math.max(Date.now(), this.lastLoggedAt + 1);
-    const row = await db.onboardingLog.create({
-      data: { onboardingId: this.onboardingId, step, status, ...entry, createdAt: new Date(this.lastLoggedAt) },
+    const logId = await insertOnboardingLog({
+      onboardingId: this.onboardingId,
+      step,
+      status,
+      ...entry,
+      createdAt: new Date(this.lastLoggedAt),
     });
-    await this.announce(row.id, status);
+    await this.announce(logId, status);
   }
 
   private announce(logId: string | null, status: string) {
@@ -274,7 +279,7 @@ function describeAnswer(reply: ModelAnswer): string {
   return `${model} answered in ${latencyMs} ms (${promptTokens} prompt + ${completionTokens} completion tokens, ${cost})${cut}${refused}`;
 }
 
-function answerDetails(reply: ModelAnswer): Prisma.InputJsonValue {
+function answerDetails(reply: ModelAnswer): OnboardingLogEntry["details"] {
   return { ...reply.usage, finishReason: reply.finishReason, refusal: reply.refusal };
 }
 
@@ -286,7 +291,7 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function errorDetails(error: unknown): Prisma.InputJsonValue | undefined {
+function errorDetails(error: unknown): OnboardingLogEntry["details"] {
   if (error instanceof ProfileGenerationError) return error.details;
   if (error instanceof ValidationError) return { code: error.code, issues: error.issues };
   if (error instanceof DomainError) return { code: error.code };

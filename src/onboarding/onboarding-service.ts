@@ -1,10 +1,12 @@
 import { recordAudit } from "../audit/audit-log.js";
 import type { Viewer } from "../auth/viewer.js";
-import { db, type Tx } from "../db/client.js";
+import { findCreatorIdByHandle, insertCreator, updateCreatorFields } from "../creators/creator-store.js";
+import { inTransaction, type Sql } from "../db/transaction.js";
 import { ValidationError } from "../errors.js";
-import { type Onboarding, Prisma } from "../generated/prisma/client.js";
+import type { Onboarding } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { addOnboardingJob, jobIds, jobsMissing, QUEUES } from "../queues.js";
+import { findStaleOnboardingIds, insertOnboarding } from "./onboarding-store.js";
 import { type RawData, type RawDataInput, rawDataSchema } from "./raw-data.js";
 
 /**
@@ -16,26 +18,26 @@ export async function onboardCreator(input: RawDataInput, actor: Viewer | null):
   const parsed = rawDataSchema.safeParse(input);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error);
   const raw = parsed.data;
-  const register = () =>
-    db.$transaction(async (tx) => {
-      let creator = await tx.creator.findUnique({ where: { handle: raw.handle }, select: { id: true } });
-      if (!creator) {
-        creator = await tx.creator.create({
-          data: {
-            name: raw.name,
-            handle: raw.handle,
-            email: raw.email ?? null,
-            phone: raw.phone ?? null,
-            timezone: raw.timezone ?? "UTC",
-            status: "ONBOARDING",
-          },
-          select: { id: true },
+  // Two first onboardings of one handle at once: the loser's insert hits the unique handle, and
+  // its second attempt finds the winner's creator.
+  const onboarding = await inTransaction(
+    async (tx) => {
+      let creatorId = await findCreatorIdByHandle(tx, raw.handle);
+      if (!creatorId) {
+        const creator = await insertCreator(tx, {
+          name: raw.name,
+          handle: raw.handle,
+          email: raw.email ?? null,
+          phone: raw.phone ?? null,
+          timezone: raw.timezone ?? "UTC",
+          status: "ONBOARDING",
         });
+        creatorId = creator.id;
         await recordAudit(tx, actor, {
           operation: "creator.create",
-          creatorId: creator.id,
+          creatorId,
           targetType: "Creator",
-          targetId: creator.id,
+          targetId: creatorId,
           details: { handle: raw.handle, via: "onboarding" },
         });
       } else {
@@ -46,23 +48,19 @@ export async function onboardCreator(input: RawDataInput, actor: Viewer | null):
           ...(raw.phone ? { phone: raw.phone } : {}),
           ...(raw.timezone ? { timezone: raw.timezone } : {}),
         };
-        await tx.creator.update({ where: { id: creator.id }, data: details });
+        await updateCreatorFields(tx, creatorId, details);
         await recordAudit(tx, actor, {
           operation: "creator.update",
-          creatorId: creator.id,
+          creatorId,
           targetType: "Creator",
-          targetId: creator.id,
+          targetId: creatorId,
           details: { fields: Object.keys(details), via: "onboarding" },
         });
       }
-      return createOnboarding(tx, creator.id, raw, actor, "onboarding.start");
-    });
-  // Two first onboardings of one handle at once: the loser's insert hits the unique handle, and
-  // its second try finds the winner's creator.
-  const onboarding = await register().catch((error) => {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") return register();
-    throw error;
-  });
+      return createOnboarding(tx, creatorId, raw, actor, "onboarding.start");
+    },
+    { attempts: 2 },
+  );
   return enqueueOnboarding(onboarding);
 }
 
@@ -73,14 +71,12 @@ export async function startOnboardingRun(
   actor: Viewer | null,
   operation: string,
 ): Promise<Onboarding> {
-  const onboarding = await db.$transaction((tx) => createOnboarding(tx, creatorId, raw, actor, operation));
+  const onboarding = await inTransaction((tx) => createOnboarding(tx, creatorId, raw, actor, operation));
   return enqueueOnboarding(onboarding);
 }
 
-async function createOnboarding(tx: Tx, creatorId: string, raw: RawData, actor: Viewer | null, operation: string) {
-  const onboarding = await tx.onboarding.create({
-    data: { creatorId, status: "QUEUED", rawData: raw as Prisma.InputJsonValue },
-  });
+async function createOnboarding(tx: Sql, creatorId: string, raw: RawData, actor: Viewer | null, operation: string) {
+  const onboarding = await insertOnboarding(tx, creatorId, raw);
   await recordAudit(tx, actor, {
     operation,
     creatorId,
@@ -110,24 +106,14 @@ async function enqueueOnboarding(onboarding: Onboarding): Promise<Onboarding> {
  * stopped on a PostgreSQL or Redis outage. Returns how many it queued.
  */
 export async function requeueStrandedOnboardings(olderThanMs: number): Promise<number> {
-  const since = new Date(Date.now() - olderThanMs);
-  const candidates = await db.onboarding.findMany({
-    where: {
-      OR: [
-        { status: "QUEUED", createdAt: { lt: since } },
-        { status: "RUNNING", startedAt: { lt: since } },
-      ],
-    },
-    select: { id: true },
-    take: 100,
-  });
+  const candidates = await findStaleOnboardingIds(new Date(Date.now() - olderThanMs), 100);
   if (candidates.length === 0) return 0;
   const missing = await jobsMissing(
     QUEUES.onboarding,
-    candidates.map(({ id }) => jobIds.onboarding(id)),
+    candidates.map((id) => jobIds.onboarding(id)),
   );
   const stranded = candidates.filter((_, i) => missing[i]);
-  for (const { id } of stranded) await addOnboardingJob(id);
+  for (const id of stranded) await addOnboardingJob(id);
   if (stranded.length > 0) logger.info({ onboardings: stranded.length }, "stranded onboardings queued again");
   return stranded.length;
 }

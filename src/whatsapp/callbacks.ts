@@ -7,7 +7,7 @@ import { fallbackFor, parsePayload } from "../actions/action-payload.js";
 import { recordDeliveryEvent } from "../actions/delivery-events.js";
 import { failAfterAcceptance, findByProviderMessageId, type SentAction } from "../actions/delivery-store.js";
 import { config } from "../config.js";
-import { rememberWaId } from "../consumers/whatsapp-ids.js";
+import { rememberWaId } from "../consumers/consumer-store.js";
 import { storableJson, storableString } from "../db/storable-text.js";
 import { ingestEvents } from "../events/ingest.js";
 import { logger } from "../logger.js";

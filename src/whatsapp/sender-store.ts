@@ -2,9 +2,10 @@ import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
 import type { Viewer } from "../auth/viewer.js";
 import { config } from "../config.js";
+import { creatorExists } from "../creators/creator-store.js";
 import { db } from "../db/client.js";
+import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
-import { Prisma } from "../generated/prisma/client.js";
 
 // The whatsapp_senders table: a creator's own WhatsApp Business number. Its access token is
 // write-only: no query returns it.
@@ -44,15 +45,18 @@ export async function setWhatsAppSender(creatorId: string, input: WhatsAppSender
     ]);
   }
   try {
-    return await db.$transaction(async (tx) => {
-      if (!(await tx.creator.findUnique({ where: { id: creatorId }, select: { id: true } })))
-        throw new NotFoundError("Creator", creatorId);
-      const sender = await tx.whatsAppSender.upsert({
-        where: { creatorId },
-        create: { creatorId, phoneNumberId, accessToken },
-        update: { phoneNumberId, accessToken },
-        select: { phoneNumberId: true },
-      });
+    return await inTransaction(async (tx) => {
+      if (!(await creatorExists(tx, creatorId))) throw new NotFoundError("Creator", creatorId);
+      const {
+        rows: [sender],
+      } = await tx.query<{ phoneNumberId: string }>(
+        `INSERT INTO whatsapp_senders ("creatorId", "phoneNumberId", "accessToken", "updatedAt")
+         VALUES ($1, $2, $3, now())
+         ON CONFLICT ("creatorId") DO UPDATE SET "phoneNumberId" = EXCLUDED."phoneNumberId",
+           "accessToken" = EXCLUDED."accessToken", "updatedAt" = now()
+         RETURNING "phoneNumberId"`,
+        [creatorId, phoneNumberId, accessToken],
+      );
       await recordAudit(tx, actor, {
         operation: "whatsapp_sender.set",
         creatorId,
@@ -63,7 +67,7 @@ export async function setWhatsAppSender(creatorId: string, input: WhatsAppSender
       return sender;
     });
   } catch (error) {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+    if ((error as { code?: string }).code === "23505") {
       throw new ConflictError(`phone_number_id ${phoneNumberId} is already another creator's sender`);
     }
     throw error;
@@ -72,9 +76,9 @@ export async function setWhatsAppSender(creatorId: string, input: WhatsAppSender
 
 /** Back to the platform's shared number; true when the creator had one of its own. Audited. */
 export async function removeWhatsAppSender(creatorId: string, actor: Viewer | null): Promise<boolean> {
-  return db.$transaction(async (tx) => {
-    const { count } = await tx.whatsAppSender.deleteMany({ where: { creatorId } });
-    if (count > 0) {
+  return inTransaction(async (tx) => {
+    const { rowCount } = await tx.query(`DELETE FROM whatsapp_senders WHERE "creatorId" = $1`, [creatorId]);
+    if (rowCount) {
       await recordAudit(tx, actor, {
         operation: "whatsapp_sender.remove",
         creatorId,
@@ -82,7 +86,7 @@ export async function removeWhatsAppSender(creatorId: string, actor: Viewer | nu
         targetId: creatorId,
       });
     }
-    return count > 0;
+    return !!rowCount;
   });
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
-import { startApiServer } from "../../src/api-server.js";
+import { startApiServer } from "../../src/api/http-server.js";
 import { createApiKey } from "../../src/auth/api-keys.js";
 import { createCreator } from "../../src/creators/creator-service.js";
 import { toGlobalId } from "./ids.js";

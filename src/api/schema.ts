@@ -1,6 +1,6 @@
 import { getNamedType, isObjectType, lexicographicSortSchema, printSchema } from "graphql";
-import { builder } from "./builder.js";
-import "./error-types.js";
+import { builder } from "../graphql/builder.js";
+import "../graphql/error-types.js";
 import "../auth/schema.js";
 import "../creators/schema.js";
 import "../profiles/schema.js";

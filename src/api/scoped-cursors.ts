@@ -13,7 +13,7 @@ import {
   visitWithTypeInfo,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import type { RequestContext } from "./context.js";
+import type { RequestContext } from "../graphql/context.js";
 
 // Connection cursors are opaque and scoped: each one the API hands out is signed for the key's
 // scope (its creator, or the platform for admin keys), and `after`/`before` accept only such

@@ -4,14 +4,14 @@ import type { AddressInfo } from "node:net";
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
-import { AuthenticationError, authenticate } from "./auth/api-keys.js";
-import { refusedOrigin } from "./auth/origins.js";
-import { config } from "./config.js";
-import { withCode } from "./graphql/errors.js";
-import { errorBody } from "./graphql/request-guards.js";
-import { createYogaServer } from "./graphql/yoga.js";
-import { logger } from "./logger.js";
-import { closeSharedConnections } from "./shutdown.js";
+import { AuthenticationError, authenticate } from "../auth/api-keys.js";
+import { refusedOrigin } from "../auth/origins.js";
+import { config } from "../config.js";
+import { withCode } from "../graphql/errors.js";
+import { logger } from "../logger.js";
+import { closeSharedConnections } from "../shutdown.js";
+import { errorBody } from "./request-guards.js";
+import { createYogaServer } from "./yoga.js";
 
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -75,7 +75,8 @@ async function handleUnsizedBody(
 
 /** The API process: GraphQL over HTTP and SSE at /graphql, and over WebSocket (graphql-ws) on the same path. */
 export async function startApiServer(port: number, host = "127.0.0.1") {
-  const { yoga, close: closeYoga } = createYogaServer();
+  const { yoga, followRevocations, close: closeYoga } = createYogaServer();
+  followRevocations();
   const bodyLimit = config().HTTP_BODY_LIMIT_BYTES;
   const server = createServer((req, res) => {
     if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined) {

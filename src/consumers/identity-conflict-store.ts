@@ -1,4 +1,4 @@
-import type { PoolClient } from "pg";
+import type { Sql } from "../db/transaction.js";
 
 /** The consumer details an event can name, as ConsumerRefInput spells them. */
 export type IdentityField = "externalId" | "email" | "phone" | "name" | "timezone";
@@ -24,7 +24,7 @@ export type IdentityConflict = {
  * occurrences, its lastSeenAt moves to now and its kept value and holder are refreshed.
  */
 export async function recordIdentityConflicts(
-  client: PoolClient,
+  client: Sql,
   creatorId: string,
   conflicts: IdentityConflict[],
 ): Promise<void> {

@@ -20,13 +20,7 @@ import { RateLimiter } from "../auth/rate-limit.js";
 import { config } from "../config.js";
 import { pool } from "../db/client.js";
 import { DomainError } from "../errors.js";
-import { logger } from "../logger.js";
-import { graphqlDuration, registry } from "../observability/metrics.js";
-import { isOutage } from "../outages.js";
-import { livePubSub } from "../pubsub.js";
-import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
-import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
-import type { RequestContext } from "./context.js";
+import type { RequestContext } from "../graphql/context.js";
 import {
   domainErrorToGraphQL,
   forbidden,
@@ -34,7 +28,13 @@ import {
   serviceUnavailable,
   unauthenticated,
   withCode,
-} from "./errors.js";
+} from "../graphql/errors.js";
+import { logger } from "../logger.js";
+import { graphqlDuration, registry } from "../observability/metrics.js";
+import { isOutage } from "../outages.js";
+import { livePubSub } from "../pubsub.js";
+import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
+import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
 import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
@@ -48,7 +48,7 @@ let lastOutageLog = 0;
 
 type ServerContext = {
   request: Request;
-  /** Set for graphql-ws operations: the key the socket was opened with (see api-server.ts). */
+  /** Set for graphql-ws operations: the key the socket was opened with (see http-server.ts). */
   authorization?: string | null;
   clientAddress?: string;
 };
@@ -66,7 +66,7 @@ async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<R
     if (error instanceof AuthenticationError) throw unauthenticated(error.message);
     throw error;
   }
-  // graphql-ws checks the origin when the socket opens (api-server.ts); over HTTP, here.
+  // graphql-ws checks the origin when the socket opens (http-server.ts); over HTTP, here.
   if (ctx.authorization === undefined) {
     const origin = ctx.request.headers.get("origin");
     const host = ctx.request.headers.get("host");
@@ -155,16 +155,18 @@ function requestTiming(): Plugin {
   };
 }
 
+/**
+ * The GraphQL server and its HTTP endpoints (/graphql, /ready, /metrics, the WhatsApp callbacks),
+ * built without I/O: Redis is connected at the first command it serves (lazily), so a test may
+ * call `yoga.fetch` in process. `followRevocations` subscribes to keys revoked through other
+ * instances (the HTTP server calls it when it listens); `close` ends both.
+ */
 export function createYogaServer() {
   const settings = config();
   // Outages are also reported by /ready; the rate limiter fails open meanwhile.
-  const redis = createCommandRedis("closer-api");
+  const redis = createCommandRedis("closer-api", { lazyConnect: true });
   const limiter = new RateLimiter(redis);
-  // Keys revoked through any instance are forgotten here at once.
-  const revocations = livePubSub().subscribe(revocationChannel(), (revoked: RevokedKey) => forgetRevokedKey(revoked));
-  revocations.catch((error) =>
-    logger.warn({ err: error }, "revocation feed unavailable; cached keys expire on their own"),
-  );
+  let revocations: Promise<number> | null = null;
   const yoga = createYoga<ServerContext, RequestContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -243,9 +245,16 @@ export function createYogaServer() {
   });
   return {
     yoga,
+    /** Keys revoked through any instance are forgotten here at once. */
+    followRevocations: () => {
+      revocations ??= livePubSub().subscribe(revocationChannel(), (revoked: RevokedKey) => forgetRevokedKey(revoked));
+      revocations.catch((error) =>
+        logger.warn({ err: error }, "revocation feed unavailable; cached keys expire on their own"),
+      );
+    },
     close: async () => {
       // Not awaited: with Redis away the subscription never completed, and shutdown must not wait.
-      revocations.then(
+      revocations?.then(
         (id) => livePubSub().unsubscribe(id),
         () => {},
       );

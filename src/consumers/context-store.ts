@@ -1,0 +1,64 @@
+import type { Sql } from "../db/transaction.js";
+import type { ConsumerContext } from "../generated/prisma/client.js";
+import type { Channel } from "../generated/prisma/enums.js";
+import { CONTEXT_UPSERT, type ContextDelta, contextUpsertParams } from "./context-delta.js";
+
+// The consumer_contexts table: what events (their deltas, context-delta.ts), consent and
+// delivery change in a consumer's context.
+
+/**
+ * Adds each delta to its consumer's context (created if missing), in one statement; sort the
+ * deltas by consumer id (the lock order concurrent batches share). Returns the contexts after.
+ */
+export async function applyContextDeltas(
+  tx: Sql,
+  creatorId: string,
+  deltas: ContextDelta[],
+): Promise<ConsumerContext[]> {
+  const { rows } = await tx.query<ConsumerContext>(CONTEXT_UPSERT, contextUpsertParams(creatorId, deltas));
+  return rows;
+}
+
+/** The creator's consumers' contexts, as they stand. */
+export async function contextsOf(tx: Sql, creatorId: string, consumerIds: string[]): Promise<ConsumerContext[]> {
+  const { rows } = await tx.query<ConsumerContext>(
+    `SELECT * FROM consumer_contexts WHERE "creatorId" = $1 AND "consumerId" = ANY($2)`,
+    [creatorId, consumerIds],
+  );
+  return rows;
+}
+
+/** New consent brings an unsubscribed consumer back into the funnel, at NEW (stage.ts). */
+export async function reopenUnsubscribed(tx: Sql, consumerIds: string[]): Promise<void> {
+  if (consumerIds.length === 0) return;
+  await tx.query(
+    `UPDATE consumer_contexts SET stage = 'NEW', "updatedAt" = now()
+      WHERE "consumerId" = ANY($1::uuid[]) AND stage = 'UNSUBSCRIBED'`,
+    [consumerIds],
+  );
+}
+
+/** Opting out of every channel leaves the funnel (stage.ts). */
+export async function leaveFunnel(tx: Sql, consumerId: string, at: Date): Promise<void> {
+  await tx.query(`UPDATE consumer_contexts SET stage = 'UNSUBSCRIBED', "updatedAt" = $2 WHERE "consumerId" = $1`, [
+    consumerId,
+    at,
+  ]);
+}
+
+/**
+ * Counts a message sent to the consumer (emails and WhatsApp messages; webhooks are not messages
+ * to the person), in the transaction that marks it sent; lastMessageAt only moves forward.
+ */
+export async function countMessageSent(tx: Sql, consumerId: string, channel: Channel, sentAt: Date): Promise<void> {
+  if (channel !== "EMAIL" && channel !== "WHATSAPP") return;
+  await tx.query(
+    `UPDATE consumer_contexts SET
+            "emailsSent" = "emailsSent" + ($2 = 'EMAIL')::int,
+            "whatsappSent" = "whatsappSent" + ($2 = 'WHATSAPP')::int,
+            "lastMessageAt" = GREATEST("lastMessageAt", $3),
+            "updatedAt" = now()
+      WHERE "consumerId" = $1`,
+    [consumerId, channel, sentAt],
+  );
+}

@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { pool } from "../db/client.js";
+import type { Sql } from "../db/transaction.js";
+import type { ConsumerContext, Event, Prisma } from "../generated/prisma/client.js";
+import { Stage } from "../generated/prisma/enums.js";
+
+// Where an event stands in processing: processedAt once its agents ran (their failures, if any,
+// are on the invocations), failedAt once running them failed for good before any invocation could
+// hold the failure. An event with neither is the dispatch sweeper's to enqueue. Ingestion
+// (ingest.ts) stores events through the functions at the end.
+
+export async function markEventProcessed(eventId: string): Promise<void> {
+  await pool.query(`UPDATE events SET "processedAt" = now() WHERE id = $1`, [eventId]);
+}
+
+/**
+ * Dead-letters an event whose run failed for good (not an outage) with no invocation to hold the
+ * failure; a no-op for an event already processed, whose failures its invocations record.
+ * `reason` is kept to 2,000 characters.
+ */
+export async function markEventFailed(eventId: string, reason: string): Promise<void> {
+  await pool.query(
+    `UPDATE events SET "failedAt" = now(), "failureReason" = left($2, 2000) WHERE id = $1 AND "processedAt" IS NULL`,
+    [eventId, reason],
+  );
+}
+
+/** The event, locked for the rest of the transaction; null when there is none. */
+export async function findEventForUpdate(tx: Sql, eventId: string): Promise<Event | null> {
+  const { rows } = await tx.query<Event>(`SELECT * FROM events WHERE id = $1 FOR UPDATE`, [eventId]);
+  return rows[0] ?? null;
+}
+
+/**
+ * Makes a processed or dead-lettered event the sweeper's again, in the caller's transaction: if
+ * the enqueue that follows is lost, the sweeper runs it.
+ */
+export async function reopenEvent(tx: Sql, eventId: string): Promise<void> {
+  await tx.query(`UPDATE events SET "processedAt" = NULL, "failedAt" = NULL, "failureReason" = NULL WHERE id = $1`, [
+    eventId,
+  ]);
+}
+
+/** An event to store; its id is chosen by the caller, so a batch can name its events before they exist. */
+export type NewEvent = {
+  id: string;
+  consumerId: string;
+  type: string;
+  payload: Record<string, unknown>;
+  occurredAt: Date;
+  idempotencyKey: string | null;
+  /** Hash of the request body behind the key (see ingest.ts bodyHash). */
+  bodyHash: string | null;
+};
+
+/**
+ * Inserts a batch in one statement; an event whose idempotency key the creator already used is
+ * skipped. Returns the rows inserted (compare ids to tell which).
+ */
+export async function insertEvents(tx: Sql, creatorId: string, receivedAt: Date, events: NewEvent[]): Promise<Event[]> {
+  const col = <K extends keyof NewEvent>(k: K) => events.map((e) => e[k]);
+  const { rows } = await tx.query<Event>(
+    `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
+     SELECT id, $1::uuid, consumer_id, type, payload, occurred_at, $2::timestamptz, key, hash
+       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
+         AS e(id, consumer_id, type, payload, occurred_at, key, hash)
+     ON CONFLICT ("creatorId", "idempotencyKey") DO NOTHING
+     RETURNING *`,
+    [
+      creatorId,
+      receivedAt,
+      col("id"),
+      col("consumerId"),
+      col("type"),
+      events.map((e) => JSON.stringify(e.payload)),
+      col("occurredAt"),
+      col("idempotencyKey"),
+      col("bodyHash"),
+    ],
+  );
+  return rows;
+}
+
+/** The creator's events with these idempotency keys. */
+export async function eventsWithKeys(tx: Sql, creatorId: string, keys: string[]): Promise<Event[]> {
+  const { rows } = await tx.query<Event>(`SELECT * FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`, [
+    creatorId,
+    keys,
+  ]);
+  return rows;
+}
+
+/** The consumer of each stored event with one of these keys, by key. */
+export async function consumersOfKeys(tx: Sql, creatorId: string, keys: string[]): Promise<Map<string, string>> {
+  const { rows } = await tx.query<{ key: string; consumerId: string }>(
+    `SELECT "idempotencyKey" AS key, "consumerId" FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
+    [creatorId, keys],
+  );
+  return new Map(rows.map((r) => [r.key, r.consumerId]));
+}
+
+/**
+ * Keeps, with each newly stored keyed event, the context its ingestion answered, so a replay of
+ * its key answers that context and not the one the consumer has by then. One statement; each
+ * context serialised once.
+ */
+export async function storeContextSnapshots(tx: Sql, snapshots: { eventId: string; context: ConsumerContext }[]) {
+  const json = new Map<ConsumerContext, string>();
+  for (const { context } of snapshots) if (!json.has(context)) json.set(context, JSON.stringify(context));
+  await tx.query(
+    `UPDATE events e SET "contextSnapshot" = s.snapshot FROM unnest($1::uuid[], $2::jsonb[]) AS s(id, snapshot)
+      WHERE e.id = s.id`,
+    [snapshots.map((s) => s.eventId), snapshots.map((s) => json.get(s.context))],
+  );
+}
+
+/** A timestamp of a snapshot: JSON.stringify wrote the row's Date as ISO 8601 (ms, as the columns keep). */
+const snapshotDate = z.iso.datetime({ offset: true }).transform((iso) => new Date(iso));
+
+/** `events."contextSnapshot"`: a consumer_contexts row as storeContextSnapshots wrote it. */
+const contextSnapshot = z.object({
+  creatorId: z.string(),
+  consumerId: z.string(),
+  stage: z.enum(Stage),
+  lastSeenAt: snapshotDate.nullable(),
+  eventCount: z.int(),
+  pageViews: z.int(),
+  serviceClicks: z.int(),
+  emailsSent: z.int(),
+  emailsOpened: z.int(),
+  whatsappSent: z.int(),
+  whatsappReplied: z.int(),
+  objections: z.int(),
+  enrolled: z.boolean(),
+  counters: z.json(),
+  attributes: z.json(),
+  lastMessageAt: snapshotDate.nullable(),
+  createdAt: snapshotDate,
+  updatedAt: snapshotDate,
+});
+
+/**
+ * The context an event's ingestion answered, back in the row's shape (timestamps as Dates, with
+ * creatorId and consumerId, which the GraphQL type needs to load the `consumer` relation). A
+ * snapshot we did not write in this shape is a bug, not a client error: it throws.
+ */
+export function contextFromSnapshot(eventId: string, snapshot: Prisma.JsonValue): ConsumerContext {
+  const parsed = contextSnapshot.safeParse(snapshot);
+  if (!parsed.success) throw new Error(`event ${eventId} has a malformed context snapshot`, { cause: parsed.error });
+  return parsed.data;
+}
