@@ -45,7 +45,7 @@ type ParsedEvent = z.output<typeof eventInput>;
 export type IngestResult = { event: Event; duplicate: boolean; context: ConsumerContext };
 
 /** The same key with the same body is a replay; with another body it is a conflict. */
-function bodyHash(raw: EventInput): string {
+function bodyHash(raw: ConsumerEventInput): string {
   const canonical = JSON.stringify(raw, (_k, v) =>
     v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date)
       ? Object.fromEntries(
@@ -138,6 +138,50 @@ export async function ingestEvents(
     if (!result.success) throw ValidationError.fromZod(result.error, raw.length > 1 ? `events.${i}` : "");
     return result.data;
   });
+  return storeBatch(creatorId, raw, parsed, (tx) => consumersOf(tx, creatorId, parsed)).catch((error) => {
+    // Only an admin key can name a creator that does not exist (other keys are bound to theirs).
+    if ((error as { code?: string }).code === "23503") throw new NotFoundError("Creator", creatorId);
+    throw error;
+  });
+}
+
+/** An event about a consumer whose id is known: a delivery outcome, a reply. */
+export type ConsumerEventInput = Omit<EventInput, "consumer">;
+
+const consumerEventInput = eventInput.omit({ consumer: true });
+
+/**
+ * Stores one event on a consumer known by id (delivery outcomes and replies: no identity rules
+ * run), with ingestion's guarantees: idempotency key, context update, consent changes, agent run.
+ * Null when the consumer no longer exists. Raises ValidationError, ConflictError (a key reused
+ * with another body).
+ */
+export async function recordConsumerEvent(
+  creatorId: string,
+  consumerId: string,
+  event: ConsumerEventInput,
+): Promise<IngestResult | null> {
+  const result = consumerEventInput.safeParse(event);
+  if (!result.success) throw ValidationError.fromZod(result.error);
+  try {
+    const [stored] = await storeBatch(creatorId, [event], [{ ...result.data, consumer: {} }], async () => [consumerId]);
+    return stored;
+  } catch (error) {
+    if ((error as { code?: string }).code === "23503") return null; // The consumer was deleted since.
+    throw error;
+  }
+}
+
+/**
+ * The transaction of an ingestion: events, contexts, consents and snapshots for the parsed events
+ * of `raw`, their consumers given by `consumersOf`; then, after commit, the feeds and agent jobs.
+ */
+async function storeBatch(
+  creatorId: string,
+  raw: ConsumerEventInput[],
+  parsed: ParsedEvent[],
+  consumersOf: (tx: Sql) => Promise<string[]>,
+): Promise<IngestResult[]> {
   // Only a key's replay is compared with its first body: events without one need no hash.
   const hashes = raw.map((item, i) => (parsed[i].idempotencyKey ? bodyHash(item) : null));
   const receivedAt = new Date();
@@ -145,7 +189,7 @@ export async function ingestEvents(
   // A racing request may create the same consumer, or lock contexts in another order: retried.
   const { results, fresh, cancelled } = await inTransaction(
     async (client) => {
-      const consumerIds = await consumersOf(client, creatorId, parsed);
+      const consumerIds = await consumersOf(client);
       const ids = parsed.map(() => randomUUID());
       const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
       const inserted = await insertEvents(
@@ -238,11 +282,7 @@ export async function ingestEvents(
       };
     },
     { attempts: 3 },
-  ).catch((error) => {
-    // Only an admin key can name a creator that does not exist (other keys are bound to theirs).
-    if ((error as { code?: string }).code === "23503") throw new NotFoundError("Creator", creatorId);
-    throw error;
-  });
+  );
 
   eventsIngested.inc({ outcome: "stored" }, fresh.length);
   if (results.length > fresh.length) eventsIngested.inc({ outcome: "duplicate" }, results.length - fresh.length);
