@@ -15,7 +15,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Test files share one database (made fresh for the run); each has its own Redis prefix.
+    // Each test file has a database of its own, copied from the run's migrated template, and a
+    // Redis prefix of its own (test/support/per-file-setup.ts).
     maxWorkers: 2,
   },
 });

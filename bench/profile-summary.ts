@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time per function, self time per
 // package or source folder, and inclusive time of the project's own functions.
@@ -97,6 +97,14 @@ export function formatSummary(summary: ProfileSummary): string {
     ...section("self time by package or folder:", summary.selfByArea),
     ...section("inclusive time of src/ and worker/ functions:", summary.ownInclusive),
   ].join("\n");
+}
+
+/** The profile of a child's main thread in its profile directory: the largest (the others are tsx's loader thread). */
+export function mainThreadProfile(dir: string): string | undefined {
+  return (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : [])
+    .filter((f) => f.name.endsWith(".cpuprofile"))
+    .map((f) => ({ path: `${dir}${f.name}`, size: statSync(`${dir}${f.name}`).size }))
+    .sort((a, b) => b.size - a.size)[0]?.path;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

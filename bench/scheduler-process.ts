@@ -12,7 +12,7 @@ try {
   throw error;
 }
 
-const { startScheduler } = await import("../src/actions/scheduler.js");
+const { startScheduler } = await import("../src/delivery/scheduler.js");
 const { db, pool } = await import("../src/db/client.js");
 const { closePubSub } = await import("../src/pubsub.js");
 

@@ -38,6 +38,15 @@ export function agentEvent(prefix: string, i: number, consumers: number): BenchE
   };
 }
 
+/** Deploys the generic sales agent on the creator's active profile. */
+export const DEPLOY_AGENT = `mutation BenchDeployAgent($input: DeployAgentInput!) {
+  deployAgent(input: $input) {
+    __typename
+    ... on Agent { id kind runtime status }
+    ... on Error { code message }
+  }
+}`;
+
 /** What a client asks back: the stored event and the consumer's updated context. */
 export const INGEST_EVENT = `mutation BenchIngestEvent($creatorId: ID!, $event: EventInput!) {
   ingestEvent(creatorId: $creatorId, event: $event) {

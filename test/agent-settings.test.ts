@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { PAUSED_REASON } from "../src/agents/agent-run.js";
 import { db } from "../src/db/client.js";
 import { startWorker } from "../worker/worker.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { toGlobalId } from "./support/ids.js";
 import { eventually, freePort } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 
 // deployAgent changes what it is given and keeps the rest, as the schema says: a later deploy
 // with one tunable (or none, as onboarding's redeploy on a new profile) resets nothing else.
@@ -23,11 +23,7 @@ type Deployed = {
   };
 };
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startApi();
-});
-afterAll(() => api.close());
+const api = useApi();
 
 it("keeps the runtime and the tunables a later deploy does not name", async () => {
   const owner = await makeCreator();

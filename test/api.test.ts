@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { makeAdminKey, makeCreator, uniqueHandle } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { IngestEvent } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, freePort, startProcess, waitForHttp } from "./support/processes.js";
 
@@ -66,28 +67,17 @@ const CreateCreator = graphql(`
           windowHours
         }
       }
-      ... on Error {
-        code
-        message
-      }
-      ... on ValidationError {
-        issues {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
 
-let api: TestApi;
+const api = useApi();
 let adminKey: string;
 
 beforeAll(async () => {
-  api = await startApi();
   adminKey = await makeAdminKey();
 });
-afterAll(() => api.close());
 
 type Page = {
   totalCount: number;

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
+import type { CreateApiKeyInput } from "./generated/graphql.js";
+import { useApi } from "./support/api.js";
+import { RevokeApiKey } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 
 const Viewer = graphql(`
@@ -27,21 +30,7 @@ const CreateApiKey = graphql(`
           prefix
         }
       }
-      ... on Error {
-        code
-        message
-      }
-    }
-  }
-`);
-
-const RevokeApiKey = graphql(`
-  mutation RevokeApiKey($id: ID!) {
-    revokeApiKey(id: $id) {
-      __typename
-      ... on ApiKey {
-        revokedAt
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -55,16 +44,14 @@ const CreatorByHandle = graphql(`
   }
 `);
 
-let api: TestApi;
+const api = useApi();
 let adminKey: string;
-let alice: Awaited<ReturnType<typeof makeCreator>>;
+let alice: MadeCreator;
 
 beforeAll(async () => {
-  api = await startApi();
   adminKey = await makeAdminKey();
   alice = await makeCreator({ name: "Alice" });
 });
-afterAll(() => api.close());
 
 describe("authentication", () => {
   it("answers a request without a key with a null viewer, and a protected field with UNAUTHENTICATED", async () => {
@@ -162,29 +149,14 @@ describe("authentication", () => {
 
   it("lets only admin keys mint admin keys, and creator keys mint keys for their own creator only", async () => {
     const bob = await makeCreator({ name: "Bob" });
-    const adminByCreator = await api.request(
-      CreateApiKey,
-      { input: { kind: "ADMIN", name: "escalation" } },
-      alice.creatorKey,
-    );
+    const create = (input: CreateApiKeyInput, key: string) => api.request(CreateApiKey, { input }, key);
+    const adminByCreator = await create({ kind: "ADMIN", name: "escalation" }, alice.creatorKey);
     expect(adminByCreator.errors?.[0].extensions?.code).toBe("FORBIDDEN");
-    const forOther = await api.request(
-      CreateApiKey,
-      { input: { kind: "INGEST", creatorId: bob.gid, name: "x" } },
-      alice.creatorKey,
-    );
+    const forOther = await create({ kind: "INGEST", creatorId: bob.gid, name: "x" }, alice.creatorKey);
     expect(forOther.errors?.[0].extensions?.code).toBe("FORBIDDEN");
-    const byIngest = await api.request(
-      CreateApiKey,
-      { input: { kind: "INGEST", creatorId: alice.gid, name: "x" } },
-      alice.ingestKey,
-    );
+    const byIngest = await create({ kind: "INGEST", creatorId: alice.gid, name: "x" }, alice.ingestKey);
     expect(byIngest.errors?.[0].extensions?.code).toBe("FORBIDDEN");
-    const own = await api.request(
-      CreateApiKey,
-      { input: { kind: "INGEST", creatorId: alice.gid, name: "site" } },
-      alice.creatorKey,
-    );
+    const own = await create({ kind: "INGEST", creatorId: alice.gid, name: "site" }, alice.creatorKey);
     expect(own.data?.createApiKey?.__typename).toBe("CreatedApiKey");
   });
 

@@ -1,24 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 
 vi.hoisted(() => {
   process.env.CORS_ALLOWED_ORIGINS = "https://dash.example";
 });
 
+import { type MadeCreator, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 
 // Landing pages anywhere send events with their ingest key; creator and admin keys are accepted
 // from browsers only on the configured origins (or the API's own page, GraphiQL).
 
-let api: TestApi;
-let owner: Awaited<ReturnType<typeof makeCreator>>;
+const api = useApi();
+let owner: MadeCreator;
 
 beforeAll(async () => {
-  api = await startApi();
   owner = await makeCreator({ name: "Cors Creator" });
 });
-afterAll(() => api.close());
 
 const rename = (name: string) =>
   JSON.stringify({

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
+import { type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 
 // Cursors are opaque and scoped to the key's creator: one made by hand from a row id, or issued
 // to another creator, is invalid exactly as an unknown one, so it cannot position a page.
@@ -21,12 +22,11 @@ type PageAnswer = {
   errors?: { message: string; extensions?: { code?: string } }[];
 };
 
-let api: TestApi;
-let alice: Awaited<ReturnType<typeof makeCreator>>;
-let bob: Awaited<ReturnType<typeof makeCreator>>;
+const api = useApi();
+let alice: MadeCreator;
+let bob: MadeCreator;
 
 beforeAll(async () => {
-  api = await startApi();
   [alice, bob] = [await makeCreator(), await makeCreator()];
   for (const [owner, prefix] of [
     [alice, "a"],
@@ -43,7 +43,6 @@ beforeAll(async () => {
     }
   }
 });
-afterAll(() => api.close());
 
 const page = (owner: typeof alice, key: string, after?: string) =>
   api.request(Page, { id: owner.gid, after }, key) as Promise<PageAnswer>;

@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
-vi.hoisted(() => {
-  Object.assign(process.env, {
-    AGENT_JOB_ATTEMPTS: "2",
-    AGENT_RETRY_DELAY_MS: "100",
-    DISPATCH_SWEEP_INTERVAL_MS: "200",
-    DISPATCH_SWEEP_AGE_MS: "300",
-    RATE_LIMIT_MAX: "100000",
-  });
+await vi.hoisted(async () => {
+  Object.assign(process.env, (await import("./support/quick-failures.js")).QUICK_FAILURES);
 });
 
+import { type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import type { Prisma } from "../src/generated/prisma/client.js";
 import { startWorker } from "../worker/worker.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
-import { DeployAgent, IngestEvent } from "./support/operations.js";
+import { creatorWithAgent, ingestPageView } from "./support/operations.js";
 import { eventually, freePort } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 
 // What ends in the dead-letter views, and what never does: a run that fails for good for a
 // reason of its own is recorded (on its invocation, or on the event when no invocation could
@@ -31,33 +25,14 @@ const FailedInvocations = `query { failedInvocations(first: 10) { edges { node {
 type Edges<T> = { edges: { node: T }[] };
 type FailedEvent = { id: string; failedAt: string | null; failureReason: string | null; processedAt: string | null };
 
-let api: TestApi;
+const api = useApi();
 
-beforeAll(async () => {
-  api = await startApi();
-});
-afterAll(async () => {
-  await api.close();
-});
-
-async function pageView(owner: Awaited<ReturnType<typeof makeCreator>>, externalId: string) {
-  const answer = await api.request(
-    IngestEvent,
-    { creatorId: owner.gid, event: { consumer: { externalId }, type: "page_view" } },
-    owner.ingestKey,
-  );
-  const ingested = answer.data?.ingestEvent;
-  if (ingested?.__typename !== "IngestedEvent") throw new Error(`not ingested: ${JSON.stringify(answer)}`);
-  return ingested.event;
-}
+const pageView = (owner: MadeCreator, externalId: string) => ingestPageView(api, owner, externalId);
 
 describe("an event whose agents cannot be run at all", () => {
   it("is dead-lettered after its attempts, listed for its creator only, and runs again on retryEvent", async () => {
-    const owner = await makeCreator();
+    const owner = await creatorWithAgent(api);
     const other = await makeCreator();
-    await makeActiveProfile(owner.creator.id);
-    const deployed = await api.request(DeployAgent, { input: { creatorId: owner.gid } }, owner.creatorKey);
-    expect(deployed.data?.deployAgent.__typename).toBe("Agent");
     // Stored with no worker running; then its consumer's context goes missing (damaged data).
     const event = await pageView(owner, "damaged");
     const { id: eventId } = fromGlobalId(event.id);
@@ -127,21 +102,11 @@ describe("an event whose agents cannot be run at all", () => {
 
 describe("an external agent service that refuses connections", () => {
   it("fails the invocation after its retries (the agent's failure, not an outage) and processes the event", async () => {
-    const owner = await makeCreator();
-    await makeActiveProfile(owner.creator.id);
     const closedPort = await freePort();
-    const deployed = await api.request(
-      DeployAgent,
-      {
-        input: {
-          creatorId: owner.gid,
-          runtime: "EXTERNAL_HTTP",
-          externalHttp: { url: `http://127.0.0.1:${closedPort}/decide`, secret: "s".repeat(20), retries: 0 },
-        },
-      },
-      owner.creatorKey,
-    );
-    expect(deployed.data?.deployAgent.__typename).toBe("Agent");
+    const owner = await creatorWithAgent(api, {
+      runtime: "EXTERNAL_HTTP",
+      externalHttp: { url: `http://127.0.0.1:${closedPort}/decide`, secret: "s".repeat(20), retries: 0 },
+    });
     const worker = await startWorker({ metricsPort: await freePort(), scheduler: false });
     try {
       const event = await pageView(owner, "refused");

@@ -1,24 +1,12 @@
 import { randomInt } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 
-vi.hoisted(() => {
-  // This file's own database, created in beforeAll (see createFileDatabase).
-  process.env.DATABASE_URL = `${process.env.DATABASE_URL}_delivery_api`;
-});
-
+import { makeAdminKey } from "../scripts/fixtures.js";
 import { config } from "../src/config.js";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
-import { makeAdminKey, startApi, type TestApi } from "./support/api.js";
-import {
-  createFileDatabase,
-  dropFileDatabase,
-  emailTo,
-  makeConsumer,
-  makeDeliveryCreator,
-  planActions,
-  whatsAppTo,
-} from "./support/delivery-fixtures.js";
+import { useApi } from "./support/api.js";
+import { emailTo, makeConsumer, makeDeliveryCreator, planActions, whatsAppTo } from "./support/delivery-fixtures.js";
 import { toGlobalId } from "./support/ids.js";
 import { postWhatsApp, signWhatsApp, unixSeconds, whatsAppNotification } from "./support/whatsapp-notifications.js";
 
@@ -30,10 +18,7 @@ const CancelAction = graphql(`
         status
         statusReason
       }
-      ... on Error {
-        code
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -65,10 +50,7 @@ const SetConsent = graphql(`
     setConsent(consumerId: $consumerId, channel: $channel, granted: $granted, source: $source) {
       __typename
       ...ConsentChangeFields
-      ... on Error {
-        code
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -78,10 +60,7 @@ const Unsubscribe = graphql(`
     unsubscribeConsumer(consumerId: $consumerId, channel: $channel) {
       __typename
       ...ConsentChangeFields
-      ... on Error {
-        code
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -96,18 +75,11 @@ const IngestUnsubscribed = graphql(`
 
 const inOneHour = () => new Date(Date.now() + 3_600_000);
 
-let api: TestApi;
+const api = useApi();
 let adminKey: string;
 
 beforeAll(async () => {
-  await createFileDatabase();
-  api = await startApi();
   adminKey = await makeAdminKey();
-});
-
-afterAll(async () => {
-  await api.close();
-  await dropFileDatabase();
 });
 
 describe("cancelAction", () => {

@@ -1,23 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
-
-vi.hoisted(() => {
-  // This file's own database, created in beforeAll (see createFileDatabase).
-  process.env.DATABASE_URL = `${process.env.DATABASE_URL}_delivery_lease`;
-});
-
-import { LEASE_REASONS } from "../src/actions/delivery-store.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { db, pool } from "../src/db/client.js";
-import {
-  createFileDatabase,
-  dropFileDatabase,
-  type HttpSink,
-  makeConsumer,
-  makeDeliveryCreator,
-  planActions,
-  startHttpSink,
-  webhookTo,
-} from "./support/delivery-fixtures.js";
+import { LEASE_REASONS } from "../src/delivery/delivery-store.js";
+import { type HttpSink, planWebhooks, startHttpSink } from "./support/delivery-fixtures.js";
 import { eventually } from "./support/processes.js";
 import { type SchedulerProcess, signerOf, startSchedulerProcess } from "./support/scheduler-process.js";
 
@@ -66,7 +51,6 @@ let hooks: HttpSink;
 const schedulers: NamedScheduler[] = [];
 
 beforeAll(async () => {
-  await createFileDatabase();
   hooks = await startHttpSink();
   hooks.reply = () => ({
     status: 200,
@@ -86,7 +70,6 @@ afterAll(async () => {
   await hooks?.close();
   await db.$disconnect();
   await pool.end();
-  await dropFileDatabase();
 });
 
 type Batch = { claimedAt: number; lastSeenAt: number; actions: number; furthestLeaseMs: number };
@@ -127,21 +110,10 @@ function watchBatches(): { batches: Map<number, Batch>; stop(): Promise<void> } 
 }
 
 it(`records no false FAILED while two schedulers send ${ACTIONS} actions in batches that outlast the lease`, async () => {
-  const { creator } = await makeDeliveryCreator();
-  const consumers = await Promise.all(Array.from({ length: 15 }, () => makeConsumer(creator.id)));
   // Planned for later, then all made due in one statement: the schedulers find them at once and
   // claim full batches (three of them), instead of picking them up as they are written.
   const later = new Date(Date.now() + 3_600_000);
-  const planned: { id: string }[] = [];
-  for (const [c, consumer] of consumers.entries()) {
-    const specs = Array.from({ length: ACTIONS / consumers.length }, (_, i) => ({
-      channel: "WEBHOOK" as const,
-      payload: webhookTo(hooks.url, { consumer: c, index: i }),
-      sendAt: later,
-      priority: i % 3,
-    }));
-    planned.push(...(await planActions(consumer, specs)));
-  }
+  const { creator, planned } = await planWebhooks({ consumers: 15, actions: ACTIONS, url: hooks.url, sendAt: later });
   const watcher = watchBatches();
   const started = Date.now();
   await db.action.updateMany({ where: { creatorId: creator.id }, data: { sendAt: new Date(started - 1000) } });

@@ -1,21 +1,7 @@
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
-
-vi.hoisted(() => {
-  // This file's own database, created in beforeAll (see createFileDatabase).
-  process.env.DATABASE_URL = `${process.env.DATABASE_URL}_delivery_race`;
-});
+import { afterAll, beforeAll, expect, it } from "vitest";
 
 import { db, pool } from "../src/db/client.js";
-import {
-  createFileDatabase,
-  dropFileDatabase,
-  type HttpSink,
-  makeConsumer,
-  makeDeliveryCreator,
-  planActions,
-  startHttpSink,
-  webhookTo,
-} from "./support/delivery-fixtures.js";
+import { type HttpSink, planWebhooks, startHttpSink } from "./support/delivery-fixtures.js";
 import { eventually } from "./support/processes.js";
 import { type SchedulerProcess, signerOf, startSchedulerProcess } from "./support/scheduler-process.js";
 
@@ -31,7 +17,6 @@ let hooks: HttpSink;
 const children: SchedulerProcess[] = [];
 
 beforeAll(async () => {
-  await createFileDatabase();
   hooks = await startHttpSink();
   const start = (secret: string) =>
     startSchedulerProcess(
@@ -51,7 +36,6 @@ afterAll(async () => {
   await hooks.close();
   await db.$disconnect();
   await pool.end();
-  await dropFileDatabase();
 });
 
 it(`sends each of ${ACTIONS} due actions exactly once while two scheduler processes race for them`, async () => {
@@ -68,19 +52,8 @@ it(`sends each of ${ACTIONS} due actions exactly once while two scheduler proces
     await bothSending;
     return { status: 200, body: { ok: true } };
   };
-  const { creator } = await makeDeliveryCreator();
-  const consumers = await Promise.all(Array.from({ length: 10 }, () => makeConsumer(creator.id)));
   const due = new Date(Date.now() - 1000);
-  const planned: { id: string }[] = [];
-  for (const [c, consumer] of consumers.entries()) {
-    const specs = Array.from({ length: ACTIONS / consumers.length }, (_, i) => ({
-      channel: "WEBHOOK" as const,
-      payload: webhookTo(hooks.url, { consumer: c, index: i }),
-      sendAt: due,
-      priority: i % 3,
-    }));
-    planned.push(...(await planActions(consumer, specs)));
-  }
+  const { creator, planned } = await planWebhooks({ consumers: 10, actions: ACTIONS, url: hooks.url, sendAt: due });
 
   await eventually(
     async () => ((await db.action.count({ where: { status: "SENT" } })) === ACTIONS ? true : undefined),

@@ -2,22 +2,18 @@ import { createHmac } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.hoisted(() => {
-  // This file's own database, created in beforeAll (see createFileDatabase).
-  process.env.DATABASE_URL = `${process.env.DATABASE_URL}_delivery`;
   // Webhooks may only call the local sink.
   process.env.WEBHOOK_ALLOWED_HOSTS = "127.0.0.1, localhost";
 });
 
-import { LEASE_REASONS } from "../src/actions/delivery-store.js";
-import { DeliveryScheduler, type SchedulerOptions, startScheduler } from "../src/actions/scheduler.js";
-import { quietHoursEnd } from "../src/actions/send-rules.js";
 import { config } from "../src/config.js";
 import { db } from "../src/db/client.js";
+import { LEASE_REASONS } from "../src/delivery/delivery-store.js";
+import { DeliveryScheduler, type SchedulerOptions, startScheduler } from "../src/delivery/scheduler.js";
+import { quietHoursEnd } from "../src/delivery/send-rules.js";
 import { graphql } from "./generated/gql.js";
-import { startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import {
-  createFileDatabase,
-  dropFileDatabase,
   emailTo,
   type HttpSink,
   makeConsumer,
@@ -55,7 +51,7 @@ const ActionUpdates = graphql(`
 const T0 = new Date("2026-03-10T15:00:00.000Z");
 const minutes = (n: number) => n * 60_000;
 
-let api: TestApi;
+const api = useApi();
 let smtp: SmtpSink;
 let whatsapp: HttpSink;
 let hooks: HttpSink;
@@ -80,9 +76,7 @@ const reload = (id: string) => db.action.findUniqueOrThrow({ where: { id } });
 const deliveriesTo = (sink: HttpSink) => sink.received.map((r) => r.headers["x-closer-delivery"]);
 
 beforeAll(async () => {
-  await createFileDatabase();
   [smtp, whatsapp, hooks] = await Promise.all([startSmtpSink(), startHttpSink(), startHttpSink()]);
-  api = await startApi();
 });
 
 beforeEach(() => {
@@ -100,9 +94,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await api.close();
   await Promise.all([smtp.close(), whatsapp.close(), hooks.close()]);
-  await dropFileDatabase();
 });
 
 describe("providers", () => {

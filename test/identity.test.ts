@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorker } from "../worker/worker.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
-import { DeployAgent } from "./support/operations.js";
+import { describe, expect, it } from "vitest";
+import { type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
+import { useApi } from "./support/api.js";
+import { creatorWithAgent } from "./support/operations.js";
 import { eventually } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 
 // One test per row of the README's "Consumer identity" table, each through the API as a creator's
 // dashboard would see it: the consumer an event landed on, its details, and its listed conflicts.
@@ -131,19 +130,9 @@ type Person = {
   timezone: string | null;
   identityConflicts: Conflict[];
 };
-type Owner = Awaited<ReturnType<typeof makeCreator>>;
+type Owner = MadeCreator;
 
-let api: TestApi;
-let worker: Awaited<ReturnType<typeof startWorker>>;
-
-beforeAll(async () => {
-  api = await startApi();
-  worker = await startWorker({ metricsPort: 0, scheduler: false });
-});
-afterAll(async () => {
-  await worker.close();
-  await api.close();
-});
+const api = useApi({ worker: true });
 
 /** Sends one page_view naming `consumer` with the creator's key; answers the consumer it landed on. */
 async function ingest(owner: Owner, consumer: Record<string, unknown>): Promise<Person> {
@@ -342,10 +331,7 @@ describe("consumer identity", () => {
   });
 
   it("row 7: no eligible match is a new consumer with the free details (the fam-a / fam-b report), and WhatsApp reaches each one's own phone", async () => {
-    const owner = await makeCreator();
-    await makeActiveProfile(owner.creator.id);
-    const deployed = await api.request(DeployAgent, { input: { creatorId: owner.gid } }, owner.creatorKey);
-    expect(deployed.data?.deployAgent).toMatchObject({ __typename: "Agent" });
+    const owner = await creatorWithAgent(api);
     const phoneA = "+34612345601";
     const phoneB = "+34612345602";
 

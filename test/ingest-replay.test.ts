@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type MadeCreator, makeCreator } from "../scripts/fixtures.js";
 import { pool } from "../src/db/client.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
 
 // A replay of an idempotency key answers the context its first ingestion answered, whatever the
@@ -44,14 +45,12 @@ type Context = {
 };
 type Ingested = { duplicate: boolean; event: { id: string }; context: Context };
 
-let api: TestApi;
-let creator: Awaited<ReturnType<typeof makeCreator>>;
+const api = useApi();
+let creator: MadeCreator;
 
 beforeAll(async () => {
-  api = await startApi();
   creator = await makeCreator();
 });
-afterAll(() => api.close());
 
 async function ingest(event: Record<string, unknown>): Promise<Ingested> {
   const answer = await api.request<{ ingestEvent: Ingested & { __typename: string } }, unknown>(

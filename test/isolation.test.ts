@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type MadeCreator, makeActiveProfile, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { toGlobalId } from "./support/ids.js";
 import { AgentDecisions } from "./support/operations.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 import { subscribeSse } from "./support/sse.js";
 
 const NodeQuery = graphql(`
@@ -81,15 +81,14 @@ const UpdateCreator = graphql(`
   }
 `);
 
-let api: TestApi;
+const api = useApi();
 let adminKey: string;
-let alice: Awaited<ReturnType<typeof makeCreator>>;
-let bob: Awaited<ReturnType<typeof makeCreator>>;
+let alice: MadeCreator;
+let bob: MadeCreator;
 /** Global ids of one row of each node type belonging to Bob. */
 const bobNodes: Record<string, string> = {};
 
 beforeAll(async () => {
-  api = await startApi();
   adminKey = await makeAdminKey();
   alice = await makeCreator({ name: "Alice" });
   bob = await makeCreator({ name: "Bob" });
@@ -140,7 +139,6 @@ beforeAll(async () => {
     AuditLog: toGlobalId("AuditLog", audit.id),
   });
 });
-afterAll(() => api.close());
 
 describe("tenant isolation", () => {
   it("lets the owner, and admins, read every node by id", async () => {

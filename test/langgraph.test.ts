@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { answer, apiError, startFakeOpenAI } from "./support/fake-openai.js";
 
 // The LANGGRAPH runtime against our local OpenAI-compatible server, through the whole loop.
@@ -12,36 +12,18 @@ Object.assign(process.env, {
 });
 
 const { db } = await import("../src/db/client.js");
-const { startWorker } = await import("../worker/worker.js");
-const { makeCreator, startApi } = await import("./support/api.js");
-const { DeployAgent, IngestEvent } = await import("./support/operations.js");
+const { useApi } = await import("./support/api.js");
+const { creatorWithAgent, IngestEvent } = await import("./support/operations.js");
 const { eventually } = await import("./support/processes.js");
-const { makeActiveProfile } = await import("./support/profile-fixture.js");
 
-let api: Awaited<ReturnType<typeof startApi>>;
-let worker: Awaited<ReturnType<typeof startWorker>>;
+const api = useApi({ worker: true });
 
-beforeAll(async () => {
-  api = await startApi();
-  worker = await startWorker({ metricsPort: 0, scheduler: false });
-});
 afterAll(async () => {
-  await worker.close();
-  await api.close();
   await fake.close();
 });
 
-async function langGraphCreator() {
-  const owner = await makeCreator();
-  await makeActiveProfile(owner.creator.id);
-  const deployed = await api.request(
-    DeployAgent,
-    { input: { creatorId: owner.gid, runtime: "LANGGRAPH", tunables: { minHoursBetweenMessages: 0 } } },
-    owner.creatorKey,
-  );
-  expect(deployed.data?.deployAgent).toMatchObject({ __typename: "Agent", runtime: "LANGGRAPH" });
-  return owner;
-}
+const langGraphCreator = () =>
+  creatorWithAgent(api, { runtime: "LANGGRAPH", tunables: { minHoursBetweenMessages: 0 } });
 
 const consumer = {
   externalId: "sam",

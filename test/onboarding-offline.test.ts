@@ -5,34 +5,19 @@ vi.hoisted(() => {
   delete process.env.OPENAI_API_KEY;
 });
 
+import { makeAdminKey, makeCreator, uniqueHandle } from "../scripts/fixtures.js";
 import { createApiKey } from "../src/auth/api-keys.js";
 import { db } from "../src/db/client.js";
 import { topic } from "../src/pubsub.js";
 import { QUEUES, queue } from "../src/queues.js";
 import { createCommandRedis } from "../src/redis.js";
-import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
 import type { OnboardingProgressSubscription } from "./generated/graphql.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
+import { SUCCEEDED_STEPS, startOnboarding, untilFinished } from "./support/onboarding.js";
 import { eventually } from "./support/processes.js";
 import { subscribeSse } from "./support/sse.js";
-
-const OnboardOffline = graphql(`
-  mutation OnboardOffline($input: OnboardCreatorInput!) {
-    onboardCreator(input: $input) {
-      __typename
-      ... on Onboarding {
-        id
-        status
-        creator {
-          id
-          handle
-        }
-      }
-    }
-  }
-`);
 
 const OfflineRun = graphql(`
   query OfflineRun($id: ID!) {
@@ -53,23 +38,7 @@ const OfflineRun = graphql(`
           promptTokens
           completionTokens
           costEstimateUsd
-          summary
-          salesPitch
-          targetAudience
-          valuePropositions
-          services {
-            name
-            price
-            currency
-            url
-            durationMinutes
-            pitch
-          }
-          agentInstructions
-          objectionHandling {
-            objection
-            response
-          }
+          ...ProfileContent
         }
         agent {
           kind
@@ -115,21 +84,15 @@ const OnboardingProgress = graphql(`
   }
 `);
 
-let api: TestApi;
+const api = useApi({ worker: true });
 let adminKey: string;
-let worker: Awaited<ReturnType<typeof startWorker>>;
 const redis = createCommandRedis("test-onboarding-offline");
 
 beforeAll(async () => {
-  api = await startApi();
   adminKey = await makeAdminKey();
-  // The worker as deployed (onboarding among its processors), without the delivery scheduler.
-  worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 
 afterAll(async () => {
-  await worker.close();
-  await api.close();
   redis.disconnect();
 });
 
@@ -160,33 +123,15 @@ const rawData = (handle = uniqueHandle("lena")) => ({
   audienceNotes: "Office workers with back and neck pain.",
 });
 
-async function onboard(input = rawData()) {
-  const response = await api.request(OnboardOffline, { input }, adminKey);
-  const result = response.data?.onboardCreator;
-  if (result?.__typename !== "Onboarding") throw new Error(JSON.stringify(response));
-  return result;
-}
+const onboard = (input = rawData()) => startOnboarding(api, adminKey, input);
 
-async function finishedRun(id: string) {
-  return eventually(async () => {
+const finishedRun = (id: string) =>
+  untilFinished(async () => {
     const node = (await api.request(OfflineRun, { id }, adminKey)).data?.node;
-    if (node?.__typename !== "Onboarding") return undefined;
-    return node.status === "SUCCEEDED" || node.status === "FAILED" ? node : undefined;
+    return node?.__typename === "Onboarding" ? node : undefined;
   });
-}
 
-const EXPECTED_PROGRESS = [
-  "RUNNING",
-  "generate_profile STARTED",
-  "generate_profile SUCCEEDED",
-  "validate STARTED",
-  "validate SUCCEEDED",
-  "store_profile STARTED",
-  "store_profile SUCCEEDED",
-  "deploy_agent STARTED",
-  "deploy_agent SUCCEEDED",
-  "SUCCEEDED",
-];
+const EXPECTED_PROGRESS = ["RUNNING", ...SUCCEEDED_STEPS, "SUCCEEDED"];
 
 describe("offline onboarding", () => {
   it("builds a usable profile from the raw data alone, marked OFFLINE, and deploys the agent", async () => {

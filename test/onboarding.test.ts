@@ -12,33 +12,10 @@ process.env.OPENAI_MAX_RETRIES = "2";
 delete process.env.OPENAI_MODEL;
 
 const { db } = await import("../src/db/client.js");
-const { startWorker } = await import("../worker/worker.js");
-const { makeAdminKey, makeCreator, startApi, uniqueHandle } = await import("./support/api.js");
+const { coachingProfile, makeAdminKey, makeCreator, uniqueHandle } = await import("../scripts/fixtures.js");
+const { useApi } = await import("./support/api.js");
 const { fromGlobalId } = await import("./support/ids.js");
-const { eventually } = await import("./support/processes.js");
-const { coachingProfile } = await import("./support/profile-fixture.js");
-
-const OnboardCreator = graphql(`
-  mutation OnboardCreator($input: OnboardCreatorInput!) {
-    onboardCreator(input: $input) {
-      __typename
-      ... on Onboarding {
-        id
-        status
-      }
-      ... on ValidationError {
-        issues {
-          path
-          message
-        }
-      }
-      ... on Error {
-        code
-        message
-      }
-    }
-  }
-`);
+const { OnboardCreator, startOnboarding, SUCCEEDED_STEPS, untilFinished } = await import("./support/onboarding.js");
 
 const OnboardingRun = graphql(`
   query OnboardingRun($id: ID!) {
@@ -60,23 +37,9 @@ const OnboardingRun = graphql(`
         version
         isActive
         source
-        summary
-        salesPitch
-        targetAudience
-        valuePropositions
+        ...ProfileContent
         services {
-          name
           description
-          price
-          currency
-          url
-          durationMinutes
-          pitch
-        }
-        agentInstructions
-        objectionHandling {
-          objection
-          response
         }
         model
         promptTokens
@@ -99,21 +62,14 @@ const OnboardingRun = graphql(`
   }
 `);
 
-type Api = Awaited<ReturnType<typeof startApi>>;
-let api: Api;
+const api = useApi({ worker: true });
 let adminKey: string;
-let worker: Awaited<ReturnType<typeof startWorker>>;
 
 beforeAll(async () => {
-  api = await startApi();
   adminKey = await makeAdminKey();
-  // The worker as deployed (onboarding among its processors), without the delivery scheduler.
-  worker = await startWorker({ metricsPort: 0, scheduler: false });
 });
 
 afterAll(async () => {
-  await worker.close();
-  await api.close();
   await fake.close();
 });
 
@@ -141,23 +97,13 @@ const rawData = (handle = uniqueHandle("priya")) => ({
 });
 
 async function onboard(input = rawData()) {
-  const response = await api.request(OnboardCreator, { input }, adminKey);
-  const result = response.data?.onboardCreator;
-  if (result?.__typename !== "Onboarding") throw new Error(`onboardCreator: ${JSON.stringify(response)}`);
-  expect(result.status).toBe("QUEUED");
-  return result.id;
+  const run = await startOnboarding(api, adminKey, input);
+  expect(run.status).toBe("QUEUED");
+  return run.id;
 }
 
-async function finishedRun(id: string) {
-  return eventually(
-    async () => {
-      const run = (await api.request(OnboardingRun, { id }, adminKey)).data?.onboarding;
-      return run && (run.status === "SUCCEEDED" || run.status === "FAILED") ? run : undefined;
-    },
-    20_000,
-    "a finished onboarding",
-  );
-}
+const finishedRun = (id: string) =>
+  untilFinished(async () => (await api.request(OnboardingRun, { id }, adminKey)).data?.onboarding, 20_000);
 
 const stepsOf = (run: { steps: { step: string; status: string }[] }) => run.steps.map((s) => `${s.step} ${s.status}`);
 
@@ -172,16 +118,7 @@ describe("onboarding with a model", () => {
 
     expect(run.status).toBe("SUCCEEDED");
     expect(run.error).toBeNull();
-    expect(stepsOf(run)).toEqual([
-      "generate_profile STARTED",
-      "generate_profile SUCCEEDED",
-      "validate STARTED",
-      "validate SUCCEEDED",
-      "store_profile STARTED",
-      "store_profile SUCCEEDED",
-      "deploy_agent STARTED",
-      "deploy_agent SUCCEEDED",
-    ]);
+    expect(stepsOf(run)).toEqual(SUCCEEDED_STEPS);
     for (const outcome of run.steps.filter((s) => s.status !== "STARTED")) {
       expect(outcome.durationMs).toBeGreaterThanOrEqual(0);
     }

@@ -10,8 +10,8 @@ const postgres = await vi.hoisted(async () => {
   return cluster;
 });
 
-import { LEASE_REASONS } from "../src/actions/delivery-store.js";
 import { db, pool } from "../src/db/client.js";
+import { LEASE_REASONS } from "../src/delivery/delivery-store.js";
 import {
   type HttpSink,
   makeConsumer,

@@ -22,12 +22,11 @@ const cluster = await vi.hoisted(async () => {
   return made;
 });
 
+import { type MadeCreator, makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { pool } from "../src/db/client.js";
-import { makeCreator } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
 import { DeployAgent } from "./support/operations.js";
-import { freePort, waitForHttp } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
+import { eventually, freePort, waitForHttp } from "./support/processes.js";
 
 const prefix = process.env.REDIS_PREFIX as string;
 const logDir = mkdtempSync(join(tmpdir(), "closer-outage-postgres-"));
@@ -272,7 +271,7 @@ let secondWorker: Closer | undefined;
 let secondWorkerHealth: string;
 let redis: Redis;
 
-type Owner = Awaited<ReturnType<typeof makeCreator>>;
+type Owner = MadeCreator;
 let drillOwner: Owner;
 let backlogOwner: Owner;
 
@@ -526,10 +525,12 @@ describe("PostgreSQL faults under a running API and worker", () => {
       secondWorkerHealth = started.health;
       // Three attempts 200 ms, then 400 ms apart: every job runs out of attempts during the outage
       // and ends (removed from Redis), where it used to end failed and kept, stranding its event.
-      while ((await jobsLeft()) > 0) {
-        if (performance.now() - outageStarted > 40_000) throw new Error(`${await jobsLeft()} jobs still in Redis`);
-        await sleep(200);
-      }
+      await eventually(
+        async () => ((await jobsLeft()) === 0 ? true : undefined),
+        40_000 - (performance.now() - outageStarted),
+        "every job gone from Redis",
+        200,
+      );
       exhaustedMs = Math.round(performance.now() - outageStarted);
       // Several sweeps fail meanwhile too.
       await sleep(Math.max(3_000, 8_000 - exhaustedMs));
@@ -572,11 +573,12 @@ describe("PostgreSQL faults under a running API and worker", () => {
             [cluster.database],
           )
         )[0].n;
-      const deadline = performance.now() + 15_000;
-      while ((await waitingSweep()) === 0) {
-        if (performance.now() > deadline) throw new Error("no sweep waited on the lock");
-        await sleep(100);
-      }
+      await eventually(
+        async () => ((await waitingSweep()) > 0 ? true : undefined),
+        15_000,
+        "a sweep waiting on the lock",
+        100,
+      );
       const outputBefore = closer.output().length;
       const signalled = performance.now();
       closer.process.kill("SIGTERM");

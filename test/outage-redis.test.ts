@@ -2,14 +2,13 @@ import type { ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { print } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { createApiKey } from "../src/auth/api-keys.js";
 import { db } from "../src/db/client.js";
-import { makeCreator } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
-import { DeployAgent } from "./support/operations.js";
+import { DeployAgent, IngestEvent } from "./support/operations.js";
 import { type PrivateRedis, startPrivateRedis } from "./support/private-services.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 
 // Redis stopped under a running API and worker (issue "Survive PostgreSQL and Redis faults"):
 // ingestion keeps its normal latency (Redis is skipped at once, not waited on), the per-key rate
@@ -93,23 +92,7 @@ async function post(url: string, query: string, variables: object, key: string):
 }
 
 /** What a landing page sends with its publishable ingest key: ids and the duplicate flag only. */
-const ingestQuery = `
-  mutation Ingest($creatorId: ID!, $event: EventInput!) {
-    ingestEvent(creatorId: $creatorId, event: $event) {
-      __typename
-      ... on IngestedEvent {
-        duplicate
-        event {
-          id
-        }
-      }
-      ... on Error {
-        code
-        message
-      }
-    }
-  }
-`;
+const ingestQuery = print(IngestEvent);
 
 function ingest(url: string, creatorGid: string, key: string, externalId: string): Promise<Answer> {
   return post(
@@ -135,6 +118,38 @@ function eventIdOf(answer: Answer): string {
   const result = answer.body.data?.ingestEvent;
   expect(result?.__typename, JSON.stringify(answer.body)).toBe("IngestedEvent");
   return fromGlobalId(result?.event?.id as string).id;
+}
+
+/** Waits until every one of these events has been processed. */
+function allProcessed(eventIds: string[], timeoutMs: number, what: string) {
+  return eventually(
+    async () =>
+      (await db.event.count({ where: { id: { in: eventIds }, processedAt: { not: null } } })) === eventIds.length
+        ? true
+        : undefined,
+    timeoutMs,
+    what,
+  );
+}
+
+/**
+ * Sends `count` page views to the API one after another, each of which must be acknowledged; adds
+ * their event ids and times to `into`, and runs `check` after each.
+ */
+async function ingestInTurn(
+  owner: { gid: string; ingestKey: string },
+  prefix: string,
+  count: number,
+  into: { ids: string[]; ms: number[] } = { ids: [], ms: [] },
+  check = () => {},
+) {
+  for (let i = 0; i < count; i++) {
+    const answer = await ingest(api.url, owner.gid, owner.ingestKey, `${prefix}-${i}`);
+    expect(answer.status).toBe(200);
+    into.ids.push(eventIdOf(answer));
+    into.ms.push(answer.ms);
+    check();
+  }
 }
 
 type Readiness = { status: number; body: { status?: string; database?: string; redis?: string } };
@@ -241,27 +256,19 @@ describe("with Redis stopped", () => {
       await untilReadiness(200);
 
       // Warm-up: JIT, pools, the key cache, the producer's connection.
-      for (let i = 0; i < 20; i++) eventIdOf(await ingest(api.url, owner.gid, owner.ingestKey, `warm-${i}`));
+      await ingestInTurn(owner, "warm", 20);
 
       const REQUESTS = 60;
       const up: number[] = [];
       const upIds: string[] = [];
-      for (let i = 0; i < REQUESTS; i++) {
-        const answer = await ingest(api.url, owner.gid, owner.ingestKey, `up-${i}`);
-        upIds.push(eventIdOf(answer));
-        up.push(answer.ms);
-      }
+      await ingestInTurn(owner, "up", REQUESTS, { ids: upIds, ms: up });
 
       const upMedian = median(up);
       await stopRedis();
       const down: number[] = [];
       const downIds: string[] = [];
       try {
-        for (let i = 0; i < REQUESTS; i++) {
-          const answer = await ingest(api.url, owner.gid, owner.ingestKey, `down-${i}`);
-          expect(answer.status).toBe(200);
-          downIds.push(eventIdOf(answer));
-          down.push(answer.ms);
+        await ingestInTurn(owner, "down", REQUESTS, { ids: downIds, ms: down }, () => {
           // Once more than half are over 2x, the median is too: say so now rather than after
           // minutes of requests that each wait on Redis.
           const over = down.filter((ms) => ms > 2 * upMedian);
@@ -270,7 +277,7 @@ describe("with Redis stopped", () => {
             `${over.length} of ${REQUESTS} requests without Redis slower than 2x the median with it ` +
               `(${round(upMedian)} ms): ${over.map(round).join(", ")} ms`,
           ).toBeLessThanOrEqual(REQUESTS / 2);
-        }
+        });
         // Still away while measuring: every one of those requests ran without Redis.
         expect((await ready(api.base)).body).toMatchObject({ redis: "unavailable" });
         // Nothing could be enqueued: the events wait, stored, for the sweeper.
@@ -287,23 +294,9 @@ describe("with Redis stopped", () => {
       // Redis came back empty: the sweeper finds the events stored meanwhile (and any whose job
       // was lost with Redis) and the worker processes each once.
       const all = [...upIds, ...downIds];
-      await eventually(
-        async () =>
-          (await db.event.count({ where: { id: { in: downIds }, processedAt: { not: null } } })) === downIds.length
-            ? true
-            : undefined,
-        60_000,
-        "every event stored during the outage processed",
-      );
+      await allProcessed(downIds, 60_000, "every event stored during the outage processed");
       const backlogMs = performance.now() - restarted;
-      await eventually(
-        async () =>
-          (await db.event.count({ where: { id: { in: all }, processedAt: { not: null } } })) === all.length
-            ? true
-            : undefined,
-        30_000,
-        "every measured event processed",
-      );
+      await allProcessed(all, 30_000, "every measured event processed");
       // A few more sweeps: nothing is enqueued and run again.
       await new Promise((r) => setTimeout(r, 1_500));
 
@@ -345,21 +338,15 @@ describe("with Redis stopped", () => {
     async () => {
       const owner = await makeCreator();
       await untilReadiness(200);
-      for (let i = 0; i < 20; i++) eventIdOf(await ingest(api.url, owner.gid, owner.ingestKey, `hang-warm-${i}`));
+      await ingestInTurn(owner, "hang-warm", 20);
       const REQUESTS = 40;
       const up: number[] = [];
-      for (let i = 0; i < REQUESTS; i++)
-        up.push((await ingest(api.url, owner.gid, owner.ingestKey, `hang-up-${i}`)).ms);
+      await ingestInTurn(owner, "hang-up", REQUESTS, { ids: [], ms: up });
       const hung: number[] = [];
       const hungIds: string[] = [];
       await redis.pause();
       try {
-        for (let i = 0; i < REQUESTS; i++) {
-          const answer = await ingest(api.url, owner.gid, owner.ingestKey, `hang-${i}`);
-          expect(answer.status).toBe(200);
-          hungIds.push(eventIdOf(answer));
-          hung.push(answer.ms);
-        }
+        await ingestInTurn(owner, "hang", REQUESTS, { ids: hungIds, ms: hung });
         expectAllAlive();
       } finally {
         await redis.resume();
@@ -373,14 +360,7 @@ describe("with Redis stopped", () => {
       );
       expect(ratio).toBeLessThanOrEqual(2);
       await untilReadiness(200, 30_000);
-      await eventually(
-        async () =>
-          (await db.event.count({ where: { id: { in: hungIds }, processedAt: { not: null } } })) === hungIds.length
-            ? true
-            : undefined,
-        60_000,
-        "every event stored while Redis hung processed",
-      );
+      await allProcessed(hungIds, 60_000, "every event stored while Redis hung processed");
     },
     CHILD_PROCESS_TEST_MS * 2,
   );

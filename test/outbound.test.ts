@@ -10,33 +10,31 @@ vi.hoisted(() => {
   process.env.RATE_LIMIT_MAX = "100000";
 });
 
-import { DeliveryScheduler } from "../src/actions/scheduler.js";
+import { makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import type { Prisma } from "../src/generated/prisma/client.js";
 import { parseAllowList, refusedAddress } from "../src/outbound/guarded-http.js";
 import { startWorker } from "../worker/worker.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import {
   makeConsumer,
   makeDeliveryCreator,
   planActions,
+  sendDue,
   testProviders,
-  UNLIMITED_RATES,
   webhookTo,
 } from "./support/delivery-fixtures.js";
 import { fromGlobalId } from "./support/ids.js";
-import { DeployAgent, IngestEvent } from "./support/operations.js";
+import { creatorWithAgent, DeployAgent, IngestEvent } from "./support/operations.js";
 import { eventually, freePort } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 
-let api: TestApi;
+const api = useApi();
 let receiver: Server;
 let port: number;
 /** Requests the receiver got, by path. */
 const hits: string[] = [];
 
 beforeAll(async () => {
-  api = await startApi();
   receiver = createServer((req, res) => {
     hits.push(req.url ?? "");
     req.resume();
@@ -59,7 +57,6 @@ beforeAll(async () => {
 afterAll(async () => {
   receiver.closeAllConnections();
   await new Promise<void>((r) => receiver.close(() => r()));
-  await api.close();
 });
 
 describe("address classification", () => {
@@ -156,20 +153,11 @@ describe("external agents", () => {
   });
 
   it("are refused at connection time when their host resolves to an internal address (no byte sent)", async () => {
-    const owner = await makeCreator();
-    await makeActiveProfile(owner.creator.id);
-    const deployed = await api.request(
-      DeployAgent,
-      {
-        input: {
-          creatorId: owner.gid,
-          runtime: "EXTERNAL_HTTP",
-          externalHttp: { url: `http://127.0.0.3:${port}/decide`, secret: "s".repeat(20), retries: 0 },
-        },
-      },
-      owner.creatorKey,
-    );
-    const agentId = fromGlobalId((deployed.data?.deployAgent as { id: string } | undefined)?.id ?? "").id;
+    const owner = await creatorWithAgent(api, {
+      runtime: "EXTERNAL_HTTP",
+      externalHttp: { url: `http://127.0.0.3:${port}/decide`, secret: "s".repeat(20), retries: 0 },
+    });
+    const agentId = fromGlobalId(owner.agentId).id;
     // What DNS rebinding amounts to: the name checked at deployment now resolves to loopback.
     const agent = await db.agent.findUniqueOrThrow({ where: { id: agentId } });
     const config = agent.config as { externalHttp: { url: string } };
@@ -218,15 +206,7 @@ describe("webhooks", () => {
       { channel: "WEBHOOK", payload: webhookTo(`http://127.0.0.3:${port}/metrics`), sendAt: due },
     ]);
     const before = hits.length;
-    const scheduler = new DeliveryScheduler({
-      providers: testProviders({ smtpUrl: "smtp://127.0.0.3:1", whatsAppUrl: `http://127.0.0.3:${port}` }),
-      sendRates: UNLIMITED_RATES,
-    });
-    try {
-      await scheduler.tick();
-    } finally {
-      await scheduler.close();
-    }
+    await sendDue(testProviders({ smtpUrl: "smtp://127.0.0.3:1", whatsAppUrl: `http://127.0.0.3:${port}` }));
     const reload = (id: string) => db.action.findUniqueOrThrow({ where: { id } });
     for (const action of [direct, mapped, metadata]) {
       const failed = await reload(action.id);

@@ -4,23 +4,18 @@ import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 
-vi.hoisted(() => {
-  Object.assign(process.env, {
-    AGENT_JOB_ATTEMPTS: "2",
-    AGENT_RETRY_DELAY_MS: "100",
-    DISPATCH_SWEEP_INTERVAL_MS: "200",
-    DISPATCH_SWEEP_AGE_MS: "300",
-    RATE_LIMIT_MAX: "100000",
-  });
+await vi.hoisted(async () => {
+  Object.assign(process.env, (await import("./support/quick-failures.js")).QUICK_FAILURES);
 });
 
+import { makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
-import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { fromGlobalId, toGlobalId } from "./support/ids.js";
 import {
   AgentDecisions,
+  creatorWithAgent,
   DeployAgent,
   IngestEvent,
   IngestEvents,
@@ -28,7 +23,6 @@ import {
   IngestEventWithContext,
 } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 import { subscribeSse } from "./support/sse.js";
 
 const ActionUpdates = graphql(`
@@ -65,32 +59,12 @@ const RetryInvocation = graphql(`
       ... on AgentInvocation {
         status
       }
-      ... on Error {
-        code
-      }
+      ...ErrorFields
     }
   }
 `);
 
-let api: TestApi;
-let worker: Awaited<ReturnType<typeof startWorker>>;
-
-beforeAll(async () => {
-  api = await startApi();
-  worker = await startWorker({ metricsPort: 0, scheduler: false });
-});
-afterAll(async () => {
-  await worker.close();
-  await api.close();
-});
-
-async function creatorWithAgent() {
-  const made = await makeCreator();
-  await makeActiveProfile(made.creator.id);
-  const deployed = await api.request(DeployAgent, { input: { creatorId: made.gid } }, made.creatorKey);
-  expect(deployed.data?.deployAgent).toMatchObject({ __typename: "Agent", kind: "generic_sales", runtime: "SIMPLE" });
-  return made;
-}
+const api = useApi({ worker: true });
 
 const reachable = (externalId: string) => ({
   externalId,
@@ -102,7 +76,7 @@ const reachable = (externalId: string) => ({
 
 describe("the event loop", () => {
   it("takes an event over HTTP to a decision on a live subscription and stored actions", async () => {
-    const alice = await creatorWithAgent();
+    const alice = await creatorWithAgent(api);
     const feed = await subscribeSse(api.url, AgentDecisions, { creatorId: alice.gid }, alice.creatorKey);
     // Operators watch every creator at once on the platform feed.
     const platform = await subscribeSse(api.url, AgentDecisions, {}, await makeAdminKey());
@@ -141,7 +115,7 @@ describe("the event loop", () => {
   });
 
   it("streams action updates over WebSocket (graphql-ws) as well", async () => {
-    const owner = await creatorWithAgent();
+    const owner = await creatorWithAgent(api);
     const client = createClient({
       url: api.url.replace("http", "ws"),
       webSocketImpl: WebSocket,
@@ -186,7 +160,7 @@ describe("the event loop", () => {
   });
 
   it("sends one welcome when events for a new consumer arrive together: concurrent runs see each other's plans", async () => {
-    const owner = await creatorWithAgent();
+    const owner = await creatorWithAgent(api);
     const burst = Array.from({ length: 12 }, (_, i) => ({
       consumer: reachable("eager"),
       type: "page_view",
@@ -212,7 +186,7 @@ describe("the event loop", () => {
   });
 
   it("counts 200 concurrent events for one consumer exactly", async () => {
-    const bob = await creatorWithAgent();
+    const bob = await creatorWithAgent(api);
     const consumer = { externalId: "busy", email: "busy@example.com" };
     const responses = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
@@ -236,7 +210,7 @@ describe("the event loop", () => {
 
 describe("idempotent ingestion", () => {
   it("answers a replay with the first result, flagged as a duplicate, and runs the agent once", async () => {
-    const carol = await creatorWithAgent();
+    const carol = await creatorWithAgent(api);
     const event = {
       consumer: reachable("replayer"),
       type: "page_view",
@@ -257,7 +231,7 @@ describe("idempotent ingestion", () => {
   });
 
   it("answers the same key with another body with a CONFLICT error and stores nothing", async () => {
-    const dave = await creatorWithAgent();
+    const dave = await creatorWithAgent(api);
     const base = { consumer: { externalId: "c1" }, type: "page_view", idempotencyKey: "k-1" };
     await api.request(
       IngestEvent,
@@ -278,7 +252,7 @@ describe("idempotent ingestion", () => {
   });
 
   it("stores one event when two requests with one key race", async () => {
-    const erin = await creatorWithAgent();
+    const erin = await creatorWithAgent(api);
     const event = { consumer: { externalId: "racer" }, type: "page_view", idempotencyKey: "race" };
     const answers = await Promise.all(
       Array.from({ length: 10 }, () => api.request(IngestEvent, { creatorId: erin.gid, event }, erin.ingestKey)),
@@ -293,7 +267,7 @@ describe("idempotent ingestion", () => {
 
 describe("batches", () => {
   it("stores a batch and answers each event in order", async () => {
-    const fay = await creatorWithAgent();
+    const fay = await creatorWithAgent(api);
     const events = Array.from({ length: 50 }, (_, i) => ({
       consumer: { externalId: `b${i % 5}` },
       type: "page_view",
@@ -308,7 +282,7 @@ describe("batches", () => {
   });
 
   it("rejects a whole batch for one bad event, naming it, and writes nothing", async () => {
-    const gus = await creatorWithAgent();
+    const gus = await creatorWithAgent(api);
     const events = [
       { consumer: { externalId: "ok" }, type: "page_view" },
       { consumer: { externalId: "ok2" }, type: "Bad Type!" },
@@ -384,7 +358,7 @@ describe("no lost events", () => {
   it(
     "accepts events while Redis is unreachable and processes each once when the sweeper finds them",
     async () => {
-      const lou = await creatorWithAgent();
+      const lou = await creatorWithAgent(api);
       const port = await freePort();
       // An API instance whose Redis is gone: ingestion must still store and answer.
       const isolated = startProcess("src/server.ts", {
@@ -455,20 +429,10 @@ describe("failures and the dead-letter view", () => {
   afterAll(() => new Promise<void>((r) => flaky.close(() => r())));
 
   it("records a failure after the last retry, lists it as failed work, and runs it again on request", async () => {
-    const max = await makeCreator();
-    await makeActiveProfile(max.creator.id);
-    const deployed = await api.request(
-      DeployAgent,
-      {
-        input: {
-          creatorId: max.gid,
-          runtime: "EXTERNAL_HTTP",
-          externalHttp: { url, secret: "s".repeat(20), retries: 0 },
-        },
-      },
-      max.creatorKey,
-    );
-    expect(deployed.data?.deployAgent.__typename).toBe("Agent");
+    const max = await creatorWithAgent(api, {
+      runtime: "EXTERNAL_HTTP",
+      externalHttp: { url, secret: "s".repeat(20), retries: 0 },
+    });
     await api.request(
       IngestEvent,
       { creatorId: max.gid, event: { consumer: { externalId: "f" }, type: "page_view" } },

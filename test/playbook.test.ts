@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { coachingProfile } from "../scripts/fixtures.js";
 import type { AgentContext, AgentEvent } from "../src/agents/agent.js";
 import { agentConfigSchema } from "../src/agents/agent-config.js";
 import { GenericSalesAgent } from "../src/agents/generic-sales-agent.js";
 import type { ConsumerContext } from "../src/generated/prisma/client.js";
 import type { Channel } from "../src/generated/prisma/enums.js";
-import { coachingProfile } from "./support/profile-fixture.js";
 
 // The generic sales agent's playbook as a table: context + event -> decision and actions.
 const NOW = new Date("2026-11-25T12:00:00Z");

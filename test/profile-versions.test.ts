@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 
 // Versions are exercised on offline-built profiles: the subject is history, activation and the
 // agent following the active version, not generation.
@@ -6,27 +6,13 @@ vi.hoisted(() => {
   delete process.env.OPENAI_API_KEY;
 });
 
+import { makeAdminKey, makeCreator, uniqueHandle } from "../scripts/fixtures.js";
 import { createApiKey } from "../src/auth/api-keys.js";
 import { db } from "../src/db/client.js";
-import { startWorker } from "../worker/worker.js";
 import { graphql } from "./generated/gql.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { fromGlobalId, toGlobalId } from "./support/ids.js";
-import { eventually } from "./support/processes.js";
-
-const OnboardForVersions = graphql(`
-  mutation OnboardForVersions($input: OnboardCreatorInput!) {
-    onboardCreator(input: $input) {
-      __typename
-      ... on Onboarding {
-        id
-        creator {
-          id
-        }
-      }
-    }
-  }
-`);
+import { startOnboarding, untilFinished } from "./support/onboarding.js";
 
 const OnboardingStatus = graphql(`
   query OnboardingStatus($id: ID!) {
@@ -55,16 +41,7 @@ const EditProfile = graphql(`
           pitch
         }
       }
-      ... on ValidationError {
-        issues {
-          path
-          message
-        }
-      }
-      ... on Error {
-        code
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -78,9 +55,7 @@ const ActivateProfileVersion = graphql(`
         version
         isActive
       }
-      ... on Error {
-        code
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -93,10 +68,7 @@ const RegenerateProfile = graphql(`
         id
         status
       }
-      ... on Error {
-        code
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -129,47 +101,29 @@ const CreatorVersions = graphql(`
   }
 `);
 
-let api: TestApi;
+const api = useApi({ worker: true });
 let adminKey: string;
-let worker: Awaited<ReturnType<typeof startWorker>>;
 
 beforeAll(async () => {
-  api = await startApi();
   adminKey = await makeAdminKey();
-  // The worker as deployed (onboarding among its processors), without the delivery scheduler.
-  worker = await startWorker({ metricsPort: 0, scheduler: false });
-});
-
-afterAll(async () => {
-  await worker.close();
-  await api.close();
 });
 
 async function waitForRun(onboardingGid: string) {
-  const run = await eventually(async () => {
-    const onboarding = (await api.request(OnboardingStatus, { id: onboardingGid }, adminKey)).data?.onboarding;
-    return onboarding?.status === "SUCCEEDED" || onboarding?.status === "FAILED" ? onboarding : undefined;
-  });
+  const run = await untilFinished(
+    async () => (await api.request(OnboardingStatus, { id: onboardingGid }, adminKey)).data?.onboarding,
+  );
   expect(run).toEqual({ status: "SUCCEEDED", error: null });
 }
 
 /** An onboarded creator (profile v1 active, agent deployed) and its own creator key. */
 async function onboardedCreator() {
   const handle = uniqueHandle("noor");
-  const response = await api.request(
-    OnboardForVersions,
-    {
-      input: {
-        name: "Noor Haddad",
-        handle,
-        bio: "Baker teaching sourdough to beginners.",
-        services: [{ name: "Sourdough Basics", description: "A weekend course.", price: 90, currency: "GBP" }],
-      },
-    },
-    adminKey,
-  );
-  const result = response.data?.onboardCreator;
-  if (result?.__typename !== "Onboarding") throw new Error(JSON.stringify(response));
+  const result = await startOnboarding(api, adminKey, {
+    name: "Noor Haddad",
+    handle,
+    bio: "Baker teaching sourdough to beginners.",
+    services: [{ name: "Sourdough Basics", description: "A weekend course.", price: 90, currency: "GBP" }],
+  });
   await waitForRun(result.id);
   const creatorId = fromGlobalId(result.creator.id).id;
   const { secret: key } = await createApiKey({ kind: "CREATOR", creatorId, name: "dashboard" }, null);

@@ -1,8 +1,9 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 
 // N+1 guard: the number of SQL statements a list query costs must not grow with the list.
 
@@ -40,12 +41,11 @@ const ConsumersWithEverything = graphql(`
   }
 `);
 
-let api: TestApi;
+const api = useApi();
 let statements = 0;
 const originalQuery = pg.Client.prototype.query;
 
 beforeAll(async () => {
-  api = await startApi();
   // Counts every statement any pooled client sends, whoever sends it (Prisma or raw pg).
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     statements += 1;
@@ -54,7 +54,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   pg.Client.prototype.query = originalQuery;
-  await api.close();
 });
 
 async function creatorWith(consumers: number) {

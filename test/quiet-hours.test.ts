@@ -1,6 +1,6 @@
 import { DateTime } from "luxon";
 import { describe, expect, it } from "vitest";
-import { localMinuteOfDay, type QuietHours, quietHoursEnd } from "../src/actions/send-rules.js";
+import { localMinuteOfDay, type QuietHours, quietHoursEnd } from "../src/delivery/send-rules.js";
 
 // The end of quiet hours is the first instant outside them, across every 2026 daylight-saving
 // transition of a dozen zones, half-hour and 45-minute offsets included. The reference walks the

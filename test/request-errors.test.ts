@@ -1,8 +1,9 @@
 import { request as httpRequest } from "node:http";
 import { getIntrospectionQuery } from "graphql";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type MadeCreator, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 
 // Every refused request answers a GraphQL-shaped body whose errors carry extensions.code, at
 // whatever HTTP status, and text PostgreSQL cannot store is refused by validation, naming where
@@ -13,14 +14,12 @@ type Answer = {
   body: { errors?: { message: string; extensions?: { code?: string; field?: string } }[] };
 };
 
-let api: TestApi;
-let owner: Awaited<ReturnType<typeof makeCreator>>;
+const api = useApi();
+let owner: MadeCreator;
 
 beforeAll(async () => {
-  api = await startApi();
   owner = await makeCreator({ name: "Original Name" });
 });
-afterAll(() => api.close());
 
 async function post(body: string, headers: Record<string, string> = { "content-type": "application/json" }) {
   const response = await fetch(api.url, {

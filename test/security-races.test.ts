@@ -6,22 +6,22 @@ vi.hoisted(() => {
   Object.assign(process.env, { RATE_LIMIT_MAX: "100000" });
 });
 
+import { makeCreator } from "../scripts/fixtures.js";
 import { createApiKey, revokeApiKey } from "../src/auth/api-keys.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { eventually } from "./support/processes.js";
+import { postSubscription } from "./support/sse.js";
 
 // Streams whose request or key goes away while they are being set up: nothing may be left behind.
 
 const DECISIONS = "subscription($creatorId: ID) { agentDecisions(creatorId: $creatorId) { id } }";
-let api: TestApi;
+const api = useApi();
 let redis: Redis;
 
 beforeAll(async () => {
-  api = await startApi();
   redis = new Redis("redis://127.0.0.1:6379");
 });
 afterAll(async () => {
-  await api.close();
   await redis.quit();
 });
 
@@ -30,16 +30,7 @@ it("releases the Redis listener of an SSE request aborted while its subscription
   const channel = `${process.env.REDIS_PREFIX}:feed:decisions:${owner.creator.id}`;
   for (let round = 0; round < 40; round++) {
     const controller = new AbortController();
-    const request = fetch(api.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "text/event-stream",
-        authorization: `Bearer ${owner.creatorKey}`,
-      },
-      body: JSON.stringify({ query: DECISIONS, variables: { creatorId: owner.gid } }),
-      signal: controller.signal,
-    })
+    const request = postSubscription(api.url, DECISIONS, { creatorId: owner.gid }, owner.creatorKey, controller.signal)
       .then((r) => r.body?.cancel())
       .catch(() => {});
     await new Promise((r) => setTimeout(r, round % 10));

@@ -10,18 +10,18 @@ vi.hoisted(() => {
   Object.assign(process.env, { RATE_LIMIT_MAX: "100000" });
 });
 
-import { parsePayload } from "../src/actions/action-payload.js";
+import { type MadeCreator, makeActiveProfile, makeAdminKey, makeCreator, uniqueHandle } from "../scripts/fixtures.js";
 import { signBody } from "../src/agents/runtimes/external-http.js";
 import { createApiKey } from "../src/auth/api-keys.js";
 import { db } from "../src/db/client.js";
+import { parsePayload } from "../src/delivery/action-payload.js";
 import { livePubSub } from "../src/pubsub.js";
-import { startWorker } from "../worker/worker.js";
-import { makeAdminKey, makeCreator, startApi, type TestApi, uniqueHandle } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { toGlobalId } from "./support/ids.js";
-import { DeployAgent } from "./support/operations.js";
+import { OnboardCreator } from "./support/onboarding.js";
+import { creatorWithAgent, DeployAgent, ingestPageView, RevokeApiKey } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
-import { sseFrames } from "./support/sse.js";
+import { postSubscription, readFrames } from "./support/sse.js";
 
 // The security issue on live streams and inputs: a revoked key's subscriptions end at once on
 // every API instance; a stream that ends releases its Redis listener at once; graphql-ws takes
@@ -40,21 +40,6 @@ const DECISIONS = `
   }
 `;
 
-const REVOKE = `
-  mutation Revoke($id: ID!) {
-    revokeApiKey(id: $id) {
-      __typename
-      ... on ApiKey {
-        revokedAt
-      }
-      ... on Error {
-        code
-        message
-      }
-    }
-  }
-`;
-
 const WS_PROTOCOL = "graphql-transport-ws";
 
 type Message = {
@@ -62,20 +47,15 @@ type Message = {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 };
 
-let api: TestApi;
-let worker: Awaited<ReturnType<typeof startWorker>>;
+const api = useApi({ worker: true });
 let redis: Redis;
 let adminKey: string;
 
 beforeAll(async () => {
-  api = await startApi();
-  worker = await startWorker({ metricsPort: 0, scheduler: false });
   redis = new Redis("redis://127.0.0.1:6379", { lazyConnect: false });
   adminKey = await makeAdminKey();
 });
 afterAll(async () => {
-  await worker.close();
-  await api.close();
   await redis.quit();
 });
 
@@ -120,34 +100,17 @@ class Recorder {
 /** A subscription over Server-Sent Events, read frame by frame until the server ends the response. */
 async function sseStream(url: string, apiKey: string, variables: Record<string, unknown>) {
   const controller = new AbortController();
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${apiKey}` },
-    body: JSON.stringify({ query: DECISIONS, variables }),
-    signal: controller.signal,
-  });
+  const response = await postSubscription(url, DECISIONS, variables, apiKey, controller.signal);
   expect(response.status).toBe(200);
   const recorder = new Recorder();
   let completeFrameAt: number | null = null;
-  let opened!: () => void;
-  const firstChunk = new Promise<void>((resolve) => {
-    opened = resolve;
+  const reading = readFrames(response.body as ReadableStream<Uint8Array>, (frame) => {
+    if (frame.event === "next" && frame.data) recorder.push(JSON.parse(frame.data));
+    if (frame.event === "complete") completeFrameAt = performance.now();
   });
-  (async () => {
-    try {
-      for await (const frame of sseFrames(response.body as ReadableStream<Uint8Array>)) {
-        opened();
-        if (frame.event === "next" && frame.data) recorder.push(JSON.parse(frame.data));
-        if (frame.event === "complete") completeFrameAt = performance.now();
-      }
-      recorder.end();
-    } catch (error) {
-      recorder.end(error);
-    }
-    opened();
-  })();
+  void reading.ended.then((failure) => recorder.end(failure));
   // Yoga writes its first keep-alive once the subscription is set up (the source resolved).
-  await firstChunk;
+  await reading.opened;
   return {
     recorder,
     completeFrameAt: () => completeFrameAt,
@@ -185,16 +148,18 @@ async function numsub(channel: string): Promise<number> {
   return Number(reply[1]);
 }
 
-/** Polls a number until it equals the target; answers the time it took (ms), or throws. */
+/** Polls a number every 5 ms until it equals the target; answers the time it took (ms), or throws. */
 async function reaches(read: () => Promise<number>, target: number, timeoutMs: number, what: string) {
   const start = performance.now();
-  for (;;) {
-    const value = await read();
-    if (value === target) return performance.now() - start;
-    if (performance.now() - start > timeoutMs)
-      throw new Error(`${what}: still ${value}, not ${target}, after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await eventually(async () => ((await read()) === target ? true : undefined), timeoutMs, `${what} at ${target}`, 5);
+  return performance.now() - start;
+}
+
+/** Waits for a listener count to fall back to `before`, which must take under 500 ms; logs how long it took. */
+async function releasedAtOnce(read: () => Promise<number>, before: number, what: string, label: string) {
+  const releasedMs = await reaches(read, before, 2_000, what);
+  console.log(`${label} back to ${before} after ${releasedMs.toFixed(0)} ms`);
+  expect(releasedMs).toBeLessThan(500);
 }
 
 /** Records every message published on a channel, without subscribing to the channel itself (NUMSUB stays as it is). */
@@ -209,48 +174,14 @@ async function watchPublications(channel: string) {
   return { seen, close: () => watcher.quit() };
 }
 
-async function creatorWithAgent() {
-  const made = await makeCreator();
-  await makeActiveProfile(made.creator.id);
-  const deployed = await api.request(DeployAgent, { input: { creatorId: made.gid } }, made.creatorKey);
-  expect(deployed.data?.deployAgent).toMatchObject({ __typename: "Agent", runtime: "SIMPLE" });
-  return made;
-}
-
-const INGEST = `
-  mutation Ingest($creatorId: ID!, $event: EventInput!) {
-    ingestEvent(creatorId: $creatorId, event: $event) {
-      __typename
-      ... on IngestedEvent {
-        event {
-          id
-        }
-      }
-      ... on Error {
-        code
-        message
-      }
-    }
-  }
-`;
-
-async function ingest(owner: { gid: string; ingestKey: string }, externalId: string): Promise<string> {
-  const response = await api.request(
-    INGEST,
-    { creatorId: owner.gid, event: { consumer: { externalId }, type: "page_view" } },
-    owner.ingestKey,
-  );
-  const result = (response.data as { ingestEvent?: { __typename: string; event: { id: string } } } | undefined)
-    ?.ingestEvent;
-  if (result?.__typename !== "IngestedEvent") throw new Error(`ingestion failed: ${JSON.stringify(response)}`);
-  return result.event.id;
-}
+const ingest = async (owner: { gid: string; ingestKey: string }, externalId: string) =>
+  (await ingestPageView(api, owner, externalId)).id;
 
 describe("a revoked key's live streams", () => {
   it(
     "end with UNAUTHENTICATED within 1 s on every instance, over SSE and WebSocket, while another key's go on",
     async () => {
-      const owner = await creatorWithAgent();
+      const owner = await creatorWithAgent(api);
       const doomed = await createApiKey({ kind: "CREATOR", creatorId: owner.creator.id, name: "console" }, null);
       const port = await freePort();
       const other = startProcess("src/server.ts", {
@@ -294,7 +225,11 @@ describe("a revoked key's live streams", () => {
 
         const heardBefore = new Map(opened.map((s) => [s, s.recorder.messages.length]));
         const revokedAt = performance.now();
-        const revoked = await api.request(REVOKE, { id: toGlobalId("ApiKey", doomed.apiKey.id) }, owner.creatorKey);
+        const revoked = await api.request(
+          RevokeApiKey,
+          { id: toGlobalId("ApiKey", doomed.apiKey.id) },
+          owner.creatorKey,
+        );
         const answeredMs = performance.now() - revokedAt;
         expect(revoked.data).toMatchObject({ revokeApiKey: { __typename: "ApiKey", revokedAt: expect.any(String) } });
 
@@ -336,15 +271,7 @@ describe("a revoked key's live streams", () => {
         }
         // The revoked key opens nothing new on either instance (B had it cached for five minutes).
         for (const url of Object.values(instances)) {
-          const again = await fetch(url, {
-            method: "POST",
-            headers: {
-              "content-type": "application/json",
-              accept: "text/event-stream",
-              authorization: `Bearer ${doomed.secret}`,
-            },
-            body: JSON.stringify({ query: DECISIONS, variables: { creatorId: owner.gid } }),
-          });
+          const again = await postSubscription(url, DECISIONS, { creatorId: owner.gid }, doomed.secret);
           expect(again.status, url).toBe(401);
           await again.body?.cancel();
         }
@@ -371,9 +298,7 @@ describe("a stream that ends", () => {
       const sse = await sseStream(api.url, owner.creatorKey, { creatorId: owner.gid });
       await reaches(() => numsub(channel), before + 1, 5_000, "listener of the SSE stream");
       sse.close();
-      const releasedMs = await reaches(() => numsub(channel), before, 2_000, "listener after abort");
-      console.log(`SSE abort: NUMSUB back to ${before} after ${releasedMs.toFixed(0)} ms`);
-      expect(releasedMs).toBeLessThan(500);
+      await releasedAtOnce(() => numsub(channel), before, "listener after abort", "SSE abort: NUMSUB");
       expect(watch.seen).toEqual([]);
     } finally {
       await watch.close();
@@ -404,9 +329,7 @@ describe("a stream that ends", () => {
       );
       await reaches(() => numsub(channel), before + 1, 5_000, "listener of the WebSocket subscription");
       unsubscribe();
-      const releasedMs = await reaches(() => numsub(channel), before, 2_000, "listener after complete");
-      console.log(`graphql-ws complete: NUMSUB back to ${before} after ${releasedMs.toFixed(0)} ms`);
-      expect(releasedMs).toBeLessThan(500);
+      await releasedAtOnce(() => numsub(channel), before, "listener after complete", "graphql-ws complete: NUMSUB");
       expect(socketClosed).toBe(false);
       expect(watch.seen).toEqual([]);
     } finally {
@@ -427,9 +350,12 @@ describe("a stream that ends", () => {
       socket.send({ id: "1", type: "subscribe", payload: { query: DECISIONS, variables: { creatorId: owner.gid } } });
       await reaches(() => numsub(channel), before + 1, 5_000, "listener of the WebSocket subscription");
       socket.raw.terminate(); // no close frame: the connection just goes away
-      const releasedMs = await reaches(() => numsub(channel), before, 2_000, "listener after the socket dropped");
-      console.log(`WebSocket dropped: NUMSUB back to ${before} after ${releasedMs.toFixed(0)} ms`);
-      expect(releasedMs).toBeLessThan(500);
+      await releasedAtOnce(
+        () => numsub(channel),
+        before,
+        "listener after the socket dropped",
+        "WebSocket dropped: NUMSUB",
+      );
       expect(watch.seen).toEqual([]);
     } finally {
       await watch.close();
@@ -450,9 +376,7 @@ describe("a stream that ends", () => {
     const sse = await sseStream(api.url, adminKey, {});
     await reaches(patternsOfApi, before + 1, 5_000, "pattern listener of the platform feed");
     sse.close();
-    const releasedMs = await reaches(patternsOfApi, before, 2_000, "pattern listener after abort");
-    console.log(`platform feed SSE abort: psub back to ${before} after ${releasedMs.toFixed(0)} ms`);
-    expect(releasedMs).toBeLessThan(500);
+    await releasedAtOnce(patternsOfApi, before, "pattern listener after abort", "platform feed SSE abort: psub");
   });
 });
 
@@ -529,7 +453,7 @@ function runOnce(client: ReturnType<typeof createClient>, query: string) {
 }
 
 describe("graphql-ws authentication", () => {
-  let owner: Awaited<ReturnType<typeof makeCreator>>;
+  let owner: MadeCreator;
   beforeAll(async () => {
     owner = await makeCreator();
   });
@@ -608,7 +532,7 @@ describe("graphql-ws authentication", () => {
 
   it("closes a socket with a revoked key with 4403 Forbidden", async () => {
     const { secret, apiKey } = await createApiKey({ kind: "CREATOR", creatorId: owner.creator.id, name: "gone" }, null);
-    const revoked = await api.request(REVOKE, { id: toGlobalId("ApiKey", apiKey.id) }, owner.creatorKey);
+    const revoked = await api.request(RevokeApiKey, { id: toGlobalId("ApiKey", apiKey.id) }, owner.creatorKey);
     expect(revoked.data).toMatchObject({ revokeApiKey: { __typename: "ApiKey" } });
     const socket = await openWs(api.url, {});
     socket.send({ type: "connection_init", payload: { authorization: `Bearer ${secret}` } });
@@ -681,17 +605,8 @@ describe("agent secrets", () => {
   it("never shows an EXTERNAL_HTTP agent's secret, to its creator or an admin, nor writes it to the audit log", async () => {
     const owner = await makeCreator();
     await makeActiveProfile(owner.creator.id);
-    const DEPLOY = `
-      mutation Deploy($input: DeployAgentInput!) {
-        deployAgent(input: $input) {
-          __typename
-          ... on Agent { id runtime config }
-          ... on Error { code message }
-        }
-      }
-    `;
     const deployed = await api.request(
-      DEPLOY,
+      DeployAgent,
       { input: { creatorId: owner.gid, runtime: "EXTERNAL_HTTP", externalHttp: { url: serviceUrl, secret } } },
       owner.creatorKey,
     );
@@ -700,7 +615,7 @@ describe("agent secrets", () => {
     expect(JSON.stringify(deployed)).not.toContain(secret);
     // Deploying again (an update) with the same secret: audited too.
     const redeployed = await api.request(
-      DEPLOY,
+      DeployAgent,
       {
         input: {
           creatorId: owner.gid,
@@ -761,29 +676,11 @@ describe("agent secrets", () => {
 
 describe("URLs", () => {
   const BAD_URLS = ["javascript:alert(1)", "data:text/html,x", "file:///etc/passwd"];
-  const ONBOARD = `
-    mutation Onboard($input: OnboardCreatorInput!) {
-      onboardCreator(input: $input) {
-        __typename
-        ... on Error { code message }
-        ... on ValidationError { issues { path message } }
-      }
-    }
-  `;
   const EDIT = `
     mutation Edit($creatorId: ID!, $changes: ProfileChangesInput!) {
       editProfile(creatorId: $creatorId, changes: $changes) {
         __typename
         ... on CreatorProfile { version services { name url } }
-        ... on Error { code message }
-        ... on ValidationError { issues { path message } }
-      }
-    }
-  `;
-  const DEPLOY = `
-    mutation Deploy($input: DeployAgentInput!) {
-      deployAgent(input: $input) {
-        __typename
         ... on Error { code message }
         ... on ValidationError { issues { path message } }
       }
@@ -801,12 +698,16 @@ describe("URLs", () => {
     const handle = uniqueHandle("onboard");
     const base = { name: "Maya Rao", handle, bio: "Coaches first-time managers through their first year." };
     const service = await api.request(
-      ONBOARD,
+      OnboardCreator,
       { input: { ...base, services: [{ name: "Leadership Sprint", url }] } },
       adminKey,
     );
     expectRefusal((service.data as { onboardCreator: unknown }).onboardCreator, "services.0.url");
-    const link = await api.request(ONBOARD, { input: { ...base, links: ["https://maya.example", url] } }, adminKey);
+    const link = await api.request(
+      OnboardCreator,
+      { input: { ...base, links: ["https://maya.example", url] } },
+      adminKey,
+    );
     expectRefusal((link.data as { onboardCreator: unknown }).onboardCreator, "links.1");
     expect(await db.creator.count({ where: { handle } })).toBe(0);
   });
@@ -827,7 +728,7 @@ describe("URLs", () => {
     const owner = await makeCreator();
     await makeActiveProfile(owner.creator.id);
     const response = await api.request(
-      DEPLOY,
+      DeployAgent,
       { input: { creatorId: owner.gid, runtime: "EXTERNAL_HTTP", externalHttp: { url, secret: "s".repeat(20) } } },
       owner.creatorKey,
     );
@@ -865,7 +766,7 @@ describe("URLs", () => {
       ],
     });
     const onboarded = await api.request(
-      ONBOARD,
+      OnboardCreator,
       {
         input: {
           name: "Maya Rao",

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
 
 // This file's database runs in Tokyo time (as a database an operator did not set up for us
 // might): every session Closer opens must still read and write instants in UTC.
@@ -11,14 +11,11 @@ await vi.hoisted(async () => {
   await client.end();
 });
 
+import { makeCreator } from "../scripts/fixtures.js";
 import { pool } from "../src/db/client.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startApi();
-});
-afterAll(() => api.close());
+const api = useApi();
 
 it("stores and reads instants in UTC whatever the database's time zone", async () => {
   const owner = await makeCreator();

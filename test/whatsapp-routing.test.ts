@@ -1,27 +1,20 @@
 import { randomInt, randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-vi.hoisted(() => {
-  // This file's own database, created in beforeAll (see createFileDatabase).
-  process.env.DATABASE_URL = `${process.env.DATABASE_URL}_whatsapp_routing`;
-});
-
-import { DeliveryScheduler } from "../src/actions/scheduler.js";
+import { makeAdminKey } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { recordCallbackItems } from "../src/whatsapp/callback-store.js";
 import { MAX_INBOUND_TEXT_CHARS, sweepCallbackItems } from "../src/whatsapp/callbacks.js";
-import { makeAdminKey, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import {
-  createFileDatabase,
-  dropFileDatabase,
   type HttpSink,
   makeDeliveryCreator,
   makeConsumer as makeFixtureConsumer,
   planActions,
   WHATSAPP_PHONE_NUMBER_ID as SHARED,
+  sendDue,
   startHttpSink,
   testProviders,
-  UNLIMITED_RATES,
   wamidOf,
   whatsAppAccepted,
   whatsAppTo,
@@ -29,14 +22,12 @@ import {
 import { toGlobalId } from "./support/ids.js";
 import { postWhatsApp, unixSeconds, whatsAppNotification } from "./support/whatsapp-notifications.js";
 
-let api: TestApi;
+const api = useApi();
 let whatsapp: HttpSink;
 let adminKey: string;
 
 beforeAll(async () => {
-  await createFileDatabase();
   whatsapp = await startHttpSink();
-  api = await startApi();
   adminKey = await makeAdminKey();
 });
 
@@ -46,9 +37,7 @@ beforeEach(() => {
 });
 
 afterAll(async () => {
-  await api.close();
   await whatsapp.close();
-  await dropFileDatabase();
 });
 
 const HOUR = 3_600_000;
@@ -313,16 +302,7 @@ describe("a creator's own number", () => {
     const [action] = await planActions(consumer, [
       { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: ago(1000) },
     ]);
-    const scheduler = new DeliveryScheduler({
-      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: whatsapp.url }),
-      sendRates: UNLIMITED_RATES,
-      batchSize: 50,
-    });
-    try {
-      await scheduler.tick();
-    } finally {
-      await scheduler.close();
-    }
+    await sendDue(testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: whatsapp.url }), { batchSize: 50 });
 
     const sent = whatsapp.received.find((r) => JSON.parse(r.body).to === consumer.phone);
     expect(sent?.path).toBe(`/v19.0/${own.phoneNumberId}/messages`);
@@ -585,16 +565,7 @@ describe("what a review broke", () => {
       status: 400,
       body: { error: { message: `bad ${request.headers.authorization}` } },
     });
-    const scheduler = new DeliveryScheduler({
-      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: whatsapp.url }),
-      sendRates: UNLIMITED_RATES,
-      batchSize: 50,
-    });
-    try {
-      await scheduler.tick();
-    } finally {
-      await scheduler.close();
-    }
+    await sendDue(testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: whatsapp.url }), { batchSize: 50 });
     const failed = await db.action.findUniqueOrThrow({ where: { id: action.id } });
     expect(failed.status).toBe("FAILED");
     expect(JSON.stringify(failed)).not.toContain(own.accessToken);

@@ -10,14 +10,14 @@ vi.hoisted(() => {
   });
 });
 
+import { makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { startWorker } from "../worker/worker.js";
-import { makeCreator, startApi, type TestApi } from "./support/api.js";
+import { useApi } from "./support/api.js";
 import { DeployAgent, IngestEvent } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
-import { makeActiveProfile } from "./support/profile-fixture.js";
 
-let api: TestApi;
+const api = useApi();
 let agentService: Server;
 let agentUrl: string;
 let calls = 0;
@@ -63,7 +63,6 @@ async function externalAgentCreator(path: string) {
 }
 
 beforeAll(async () => {
-  api = await startApi();
   // An agent service that hangs on the first call (the worker dies meanwhile) and answers the next.
   agentService = createServer((req, res) => {
     req.resume();
@@ -91,7 +90,6 @@ beforeAll(async () => {
 afterAll(async () => {
   agentService.closeAllConnections();
   await new Promise<void>((r) => agentService.close(() => r()));
-  await api.close();
 });
 
 describe("a worker killed mid-job", () => {

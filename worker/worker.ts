@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Job, Worker, type WorkerOptions } from "bullmq";
-import { startScheduler } from "../src/actions/scheduler.js";
 import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
+import { startScheduler } from "../src/delivery/scheduler.js";
 import { sweepUnprocessedEvents } from "../src/events/dispatch.js";
 import { logger } from "../src/logger.js";
 import { queueJobDuration, queueJobsProcessed, registry } from "../src/observability/metrics.js";

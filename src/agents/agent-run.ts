@@ -1,5 +1,5 @@
 import { type Job, UnrecoverableError } from "bullmq";
-import type { StoredAction } from "../actions/delivery-store.js";
+import type { StoredAction } from "../delivery/delivery-store.js";
 import { markEventFailed, markEventProcessed } from "../events/event-store.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";

@@ -1,6 +1,6 @@
-import { countActionsOf, type PlannedMessage, planMessages, type StoredAction } from "../actions/delivery-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
+import { countActionsOf, type PlannedMessage, planMessages, type StoredAction } from "../delivery/delivery-store.js";
 import type { Agent, AgentInvocation, ConsumerContext } from "../generated/prisma/client.js";
 import type { AgentRuntime, AgentStatus, Channel, InvocationStatus } from "../generated/prisma/enums.js";
 import type { AgentContext, AgentEvent } from "./agent.js";

@@ -11,9 +11,9 @@ import "../events/schema.js";
 import "../agents/schema-types.js";
 import "../agents/schema.js";
 import "../agents/subscriptions.js";
-import "../actions/schema-types.js";
-import "../actions/schema.js";
-import "../actions/subscriptions.js";
+import "../delivery/schema-types.js";
+import "../delivery/schema.js";
+import "../delivery/subscriptions.js";
 import "../audit/schema.js";
 import "../whatsapp/schema.js";
 

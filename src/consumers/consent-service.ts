@@ -1,10 +1,10 @@
-import { publishActionChanges } from "../actions/action-feed.js";
-import { type CancelledAction, cancelPlannedMessages } from "../actions/delivery-store.js";
 import { recordAudit } from "../audit/audit-log.js";
 import type { Viewer } from "../auth/viewer.js";
 import { CHANNELS } from "../creators/creator-service.js";
 import { db } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
+import { publishActionChanges } from "../delivery/action-feed.js";
+import { type CancelledAction, cancelPlannedMessages } from "../delivery/delivery-store.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Channel, ConsentStatus } from "../generated/prisma/enums.js";
 import { type ConsentChange, storeConsentChanges } from "./consent-store.js";

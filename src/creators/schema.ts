@@ -1,5 +1,5 @@
-import { frequencyCapFor } from "../actions/send-rules.js";
 import { db } from "../db/client.js";
+import { frequencyCapFor } from "../delivery/send-rules.js";
 import { Channel, CreatorStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
-import { publishActionChanges } from "../actions/action-feed.js";
 import type { Viewer } from "../auth/viewer.js";
 import { applyConsentChanges } from "../consumers/consent-service.js";
 import type { ConsentChange } from "../consumers/consent-store.js";
@@ -9,6 +8,7 @@ import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
 import { addToDelta, type ContextDelta, emptyDelta, unsubscribedChannels } from "../consumers/context-delta.js";
 import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
+import { publishActionChanges } from "../delivery/action-feed.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";

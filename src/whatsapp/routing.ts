@@ -1,6 +1,6 @@
-import { findByProviderMessageId } from "../actions/delivery-store.js";
 import { config } from "../config.js";
 import { pool } from "../db/client.js";
+import { findByProviderMessageId } from "../delivery/delivery-store.js";
 import type { ReceivingNumber } from "./sender-store.js";
 import { numbersOfWaId, phoneOfWaId } from "./wa-id.js";
 

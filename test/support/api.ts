@@ -1,10 +1,7 @@
-import { randomBytes } from "node:crypto";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
+import { afterAll, beforeAll } from "vitest";
 import { startApiServer } from "../../src/api/http-server.js";
-import { createApiKey } from "../../src/auth/api-keys.js";
-import { createCreator } from "../../src/creators/creator-service.js";
-import { toGlobalId } from "./ids.js";
 
 export type GraphQLResponse<T> = {
   status: number;
@@ -42,21 +39,33 @@ export async function startApi() {
 
 export type TestApi = Awaited<ReturnType<typeof startApi>>;
 
-export function uniqueHandle(prefix = "creator"): string {
-  return `${prefix}-${randomBytes(5).toString("hex")}`;
-}
-
-/** A creator with its creator and ingest keys, made through the services (setup, not the subject). */
-export async function makeCreator(overrides: Partial<Parameters<typeof createCreator>[0]> = {}) {
-  const creator = await createCreator({ name: "Test Creator", handle: uniqueHandle(), ...overrides }, null);
-  const { secret: creatorKey } = await createApiKey({ kind: "CREATOR", creatorId: creator.id, name: "test" }, null);
-  const { secret: ingestKey } = await createApiKey(
-    { kind: "INGEST", creatorId: creator.id, name: "test ingest" },
-    null,
-  );
-  return { creator, gid: toGlobalId("Creator", creator.id), creatorKey, ingestKey };
-}
-
-export async function makeAdminKey(): Promise<string> {
-  return (await createApiKey({ kind: "ADMIN", name: "test admin" }, null)).secret;
+/**
+ * The API for the whole test file, started before the hooks and tests that follow this call and
+ * stopped after them; with the worker as deployed (without the delivery scheduler) when asked.
+ */
+export function useApi(options: { worker?: boolean } = {}): TestApi {
+  let api: TestApi | undefined;
+  let worker: { close(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    api = await startApi();
+    if (options.worker) {
+      const { startWorker } = await import("../../worker/worker.js");
+      worker = await startWorker({ metricsPort: 0, scheduler: false });
+    }
+  });
+  afterAll(async () => {
+    await worker?.close();
+    await api?.close();
+  });
+  const started = () => {
+    if (!api) throw new Error("the file's API is not started yet: use it in hooks and tests");
+    return api;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    close: () => started().close(),
+    request: (document, variables, apiKey, headers) => started().request(document, variables, apiKey, headers),
+  };
 }

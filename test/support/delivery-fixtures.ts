@@ -1,75 +1,18 @@
 import { randomBytes, randomInt } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import pg from "pg";
-import { createEmailProvider } from "../../src/actions/providers/email.js";
-import type { ChannelProviders } from "../../src/actions/providers/provider.js";
-import { createWebhookProvider } from "../../src/actions/providers/webhook.js";
-import { createWhatsAppProvider } from "../../src/actions/providers/whatsapp.js";
-import type { SendRates } from "../../src/actions/send-rate-limit.js";
+import { makeCreator } from "../../scripts/fixtures.js";
 import { config } from "../../src/config.js";
 import { db } from "../../src/db/client.js";
+import { createEmailProvider } from "../../src/delivery/providers/email.js";
+import type { ChannelProviders } from "../../src/delivery/providers/provider.js";
+import { createWebhookProvider } from "../../src/delivery/providers/webhook.js";
+import { createWhatsAppProvider } from "../../src/delivery/providers/whatsapp.js";
+import { DeliveryScheduler, type SchedulerOptions } from "../../src/delivery/scheduler.js";
+import type { SendRates } from "../../src/delivery/send-rate-limit.js";
 import type { Action, Prisma } from "../../src/generated/prisma/client.js";
 import type { ActionStatus, Channel } from "../../src/generated/prisma/enums.js";
-import { makeCreator } from "./api.js";
 
 // Real local endpoints for the providers, a clock the test moves, and rows made directly with
 // Prisma: the scheduler and the send rules are the subject, not how actions get planned.
-
-// A scheduler claims every due action it can see, so each delivery test file works in a database
-// of its own: its schedulers never take another file's actions, nor a worker's of another file.
-// The file points DATABASE_URL at it in vi.hoisted (connections open lazily), then creates it here.
-
-function databaseName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.slice(1));
-}
-
-async function asAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new URL(url);
-  admin.pathname = "/postgres";
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Creates the file's database and applies the committed migrations' SQL to it, in order. */
-export async function createFileDatabase(url = config().DATABASE_URL): Promise<void> {
-  await asAdmin(url, (admin) => admin.query(`CREATE DATABASE "${databaseName(url)}"`));
-  const migrations = new URL("../../prisma/migrations/", import.meta.url);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const applied = (await readdir(migrations, { withFileTypes: true })).filter((e) => e.isDirectory());
-    for (const { name } of applied.sort((a, b) => a.name.localeCompare(b.name))) {
-      await client.query(await readFile(new URL(`${name}/migration.sql`, migrations), "utf8"));
-    }
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * Drops the file's database once the file's connections are gone: a pool's end() resolves
- * before its sockets have closed, and a connection killed while closing raises an error.
- */
-export async function dropFileDatabase(url = config().DATABASE_URL): Promise<void> {
-  if (process.env.KEEP_TEST_DATABASE) return;
-  const name = databaseName(url);
-  await asAdmin(url, async (admin) => {
-    for (let wait = 0; wait < 100; wait++) {
-      const { rows } = await admin.query<{ open: number }>(
-        "SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1",
-        [name],
-      );
-      if (rows[0].open === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  });
-}
 
 /** The platform's shared number: the API routes callbacks received on it (config's WHATSAPP_PHONE_NUMBER_ID). */
 export const WHATSAPP_PHONE_NUMBER_ID = config().WHATSAPP_PHONE_NUMBER_ID;
@@ -124,6 +67,16 @@ export const UNLIMITED_RATES: SendRates = {
   WHATSAPP: { perSecond: 1e6, burst: 1e6 },
   WEBHOOK: { perSecond: 1e6, burst: 1e6 },
 };
+
+/** One tick of a scheduler with these providers and no send-rate limit: sends what is due, then stops. */
+export async function sendDue(providers: ChannelProviders, options: SchedulerOptions = {}): Promise<void> {
+  const scheduler = new DeliveryScheduler({ providers, sendRates: UNLIMITED_RATES, ...options });
+  try {
+    await scheduler.tick();
+  } finally {
+    await scheduler.close();
+  }
+}
 
 /** A creator without quiet hours (start equals end) unless the test gives some. */
 export async function makeDeliveryCreator(overrides: Parameters<typeof makeCreator>[0] = {}) {
@@ -212,6 +165,26 @@ export async function planActions(
     })),
   });
   return db.action.findMany({ where: { invocationId: invocation.id }, orderBy: { sequence: "asc" } });
+}
+
+/**
+ * A creator with `consumers` consumers and `actions` webhook actions to `url`, spread evenly over
+ * them, with priorities 0, 1 and 2 in turn.
+ */
+export async function planWebhooks(options: { consumers: number; actions: number; url: string; sendAt: Date }) {
+  const { creator } = await makeDeliveryCreator();
+  const consumers = await Promise.all(Array.from({ length: options.consumers }, () => makeConsumer(creator.id)));
+  const planned: Action[] = [];
+  for (const [c, consumer] of consumers.entries()) {
+    const specs = Array.from({ length: options.actions / consumers.length }, (_, i) => ({
+      channel: "WEBHOOK" as const,
+      payload: webhookTo(options.url, { consumer: c, index: i }),
+      sendAt: options.sendAt,
+      priority: i % 3,
+    }));
+    planned.push(...(await planActions(consumer, specs)));
+  }
+  return { creator, planned };
 }
 
 export function emailTo(address: string, message = "Hello from the test", extra: Record<string, unknown> = {}) {

@@ -1,6 +1,10 @@
+import { expect } from "vitest";
+import { makeActiveProfile, makeCreator } from "../../scripts/fixtures.js";
 import { graphql } from "../generated/gql.js";
+import type { DeployAgentInput } from "../generated/graphql.js";
+import type { TestApi } from "./api.js";
 
-// Operations several test files send.
+// Operations several test files send, and the steps made of them that several files take.
 
 export const DeployAgent = graphql(`
   mutation DeployAgent($input: DeployAgentInput!) {
@@ -11,11 +15,21 @@ export const DeployAgent = graphql(`
         kind
         runtime
         status
+        config
       }
-      ... on Error {
-        code
-        message
+      ...ErrorFields
+    }
+  }
+`);
+
+export const RevokeApiKey = graphql(`
+  mutation RevokeApiKey($id: ID!) {
+    revokeApiKey(id: $id) {
+      __typename
+      ... on ApiKey {
+        revokedAt
       }
+      ...ErrorFields
     }
   }
 `);
@@ -25,14 +39,8 @@ export const IngestEvent = graphql(`
   mutation IngestEvent($creatorId: ID!, $event: EventInput!) {
     ingestEvent(creatorId: $creatorId, event: $event) {
       __typename
-      ... on IngestedEvent {
-        duplicate
-        event {
-          id
-          type
-        }
-      }
-      ...IngestErrors
+      ...Ingested
+      ...ErrorFields
     }
   }
 `);
@@ -42,12 +50,8 @@ export const IngestEventWithContext = graphql(`
   mutation IngestEventWithContext($creatorId: ID!, $event: EventInput!) {
     ingestEvent(creatorId: $creatorId, event: $event) {
       __typename
+      ...Ingested
       ... on IngestedEvent {
-        duplicate
-        event {
-          id
-          type
-        }
         context {
           stage
           eventCount
@@ -56,7 +60,7 @@ export const IngestEventWithContext = graphql(`
           counters
         }
       }
-      ...IngestErrors
+      ...ErrorFields
     }
   }
 `);
@@ -67,13 +71,10 @@ export const IngestEvents = graphql(`
       __typename
       ... on IngestedEvents {
         results {
-          duplicate
-          event {
-            id
-          }
+          ...Ingested
         }
       }
-      ...IngestErrors
+      ...ErrorFields
     }
   }
 `);
@@ -84,22 +85,31 @@ export const IngestEventsWithContext = graphql(`
       __typename
       ... on IngestedEvents {
         results {
-          duplicate
-          event {
-            id
-          }
+          ...Ingested
           context {
             eventCount
           }
         }
       }
-      ...IngestErrors
+      ...ErrorFields
     }
   }
 `);
 
-export const IngestErrors = graphql(`
-  fragment IngestErrors on Error {
+/** What an ingested event answers to any key: its id and type, and whether it was a replay. */
+export const Ingested = graphql(`
+  fragment Ingested on IngestedEvent {
+    duplicate
+    event {
+      id
+      type
+    }
+  }
+`);
+
+/** What every error result answers: its code and message, and for a validation error the issues. */
+export const ErrorFields = graphql(`
+  fragment ErrorFields on Error {
     code
     message
     ... on ValidationError {
@@ -133,3 +143,28 @@ export const AgentDecisions = graphql(`
     }
   }
 `);
+
+/**
+ * A creator with an active profile and an agent deployed over the API: the generic sales agent on
+ * the SIMPLE runtime unless `input` says otherwise. Answers the creator and the agent's id.
+ */
+export async function creatorWithAgent(api: TestApi, input: Omit<DeployAgentInput, "creatorId"> = {}) {
+  const made = await makeCreator();
+  await makeActiveProfile(made.creator.id);
+  const deployed = await api.request(DeployAgent, { input: { creatorId: made.gid, ...input } }, made.creatorKey);
+  const agent = deployed.data?.deployAgent;
+  expect(agent).toMatchObject({ __typename: "Agent", kind: "generic_sales", runtime: input.runtime ?? "SIMPLE" });
+  return { ...made, agentId: (agent as { id: string }).id };
+}
+
+/** One page_view of the consumer, sent with the creator's ingest key; answers the stored event, or throws. */
+export async function ingestPageView(api: TestApi, owner: { gid: string; ingestKey: string }, externalId: string) {
+  const response = await api.request(
+    IngestEvent,
+    { creatorId: owner.gid, event: { consumer: { externalId }, type: "page_view" } },
+    owner.ingestKey,
+  );
+  const ingested = response.data?.ingestEvent;
+  if (ingested?.__typename !== "IngestedEvent") throw new Error(`not ingested: ${JSON.stringify(response)}`);
+  return ingested.event;
+}

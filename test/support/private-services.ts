@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { freePort } from "./processes.js";
+import { eventually, freePort } from "./processes.js";
 
 // PostgreSQL clusters and Redis servers of a test's own, for tests that stop, restart or cut
 // off a service (shared/notes/machine.md): the shared ones on :5432 and :6379 serve every other
@@ -60,19 +60,22 @@ export async function startPrivatePostgres(name: string): Promise<PrivatePostgre
     url,
   ]);
 
-  const waitUntilUp = async () => {
-    for (let i = 0; i < 100; i++) {
-      try {
+  const waitUntilUp = () =>
+    eventually(
+      async () => {
         const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        await client.end();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    throw new Error(`private PostgreSQL on ${port} did not come up`);
-  };
+        try {
+          await client.connect();
+          await client.end();
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      15_000,
+      `private PostgreSQL on ${port} up`,
+      100,
+    );
 
   return {
     port,
@@ -125,6 +128,7 @@ export type PrivateRedis = {
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "closer-redis-"));
+  const ping = async () => (await run("redis-cli", ["-p", String(port), "ping"]).catch(() => "")).trim() === "PONG";
   const start = async () => {
     await run("redis-server", [
       "--port",
@@ -142,18 +146,14 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       "--logfile",
       join(dir, "redis.log"),
     ]);
-    for (let i = 0; i < 100; i++) {
-      if ((await run("redis-cli", ["-p", String(port), "ping"]).catch(() => "")).trim() === "PONG") return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`private Redis on ${port} did not come up`);
+    await eventually(async () => ((await ping()) ? true : undefined), 10_000, `private Redis on ${port} up`);
   };
   const stop = async () => {
     await run("redis-cli", ["-p", String(port), "shutdown", "nosave"]).catch(() => {});
-    for (let i = 0; i < 100; i++) {
-      if ((await run("redis-cli", ["-p", String(port), "ping"]).catch(() => "")).trim() !== "PONG") return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Gone once it no longer answers; a server that takes longer is left to the next step.
+    await eventually(async () => ((await ping()) ? undefined : true), 5_000, `private Redis on ${port} down`).catch(
+      () => {},
+    );
   };
   await start();
   let pausedPid: number | null = null;

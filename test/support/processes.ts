@@ -26,27 +26,29 @@ export function startProcess(entry: string, env: Record<string, string>): ChildP
 
 /** Waits for a child process to serve; a loaded 2-core machine can take many seconds to start one. */
 export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up in ${timeoutMs} ms`);
+  await eventually(
+    async () => ((await fetch(url).catch(() => null))?.ok ? true : undefined),
+    timeoutMs,
+    `${url} answering`,
+    100,
+  );
 }
 
-/** Polls until the check returns a value other than undefined. */
+/**
+ * Polls until the check returns a value other than undefined, and answers it; fails after the
+ * timeout. Every test that waits for something to happen waits with this.
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
   timeoutMs = 15_000,
   what = "condition",
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

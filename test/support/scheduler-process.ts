@@ -3,7 +3,7 @@ import { createHmac } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ReceivedRequest } from "../../scripts/sinks.js";
 
-const schedulerModule = fileURLToPath(new URL("../../src/actions/scheduler.ts", import.meta.url));
+const schedulerModule = fileURLToPath(new URL("../../src/delivery/scheduler.ts", import.meta.url));
 
 export type SchedulerProcess = {
   child: ChildProcess;

@@ -32,6 +32,42 @@ export async function* sseFrames(body: ReadableStream<Uint8Array>): AsyncGenerat
   }
 }
 
+/** POSTs a GraphQL subscription asking for Server-Sent Events, as a browser console opens one. */
+export function postSubscription(url: string, query: string, variables: unknown, apiKey: string, signal?: AbortSignal) {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ query, variables }),
+    signal,
+  });
+}
+
+/**
+ * Reads an SSE body in the background, handing each frame over as it arrives. `opened` resolves
+ * with the first chunk (Yoga writes a keep-alive once the subscription is set up) or the end;
+ * `ended` with null when the server ended the response, or the error that stopped the reading.
+ */
+export function readFrames(body: ReadableStream<Uint8Array>, onFrame: (frame: SseFrame) => void) {
+  let opened!: () => void;
+  const first = new Promise<void>((resolve) => {
+    opened = resolve;
+  });
+  const ended = (async () => {
+    try {
+      for await (const frame of sseFrames(body)) {
+        opened();
+        onFrame(frame);
+      }
+      return null;
+    } catch (error) {
+      return error;
+    } finally {
+      opened();
+    }
+  })();
+  return { opened: first, ended };
+}
+
 type Next<T> = { data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] };
 
 /**
@@ -45,32 +81,15 @@ export async function subscribeSse<TResult, TVariables>(
   apiKey: string,
 ) {
   const controller = new AbortController();
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${apiKey}` },
-    body: JSON.stringify({ query: print(document), variables }),
-    signal: controller.signal,
-  });
+  const response = await postSubscription(url, print(document), variables, apiKey, controller.signal);
   const received: Next<TResult>[] = [];
   const waiters: (() => void)[] = [];
-  let opened!: () => void;
-  const ready = new Promise<void>((resolve) => {
-    opened = resolve;
+  // Reading stops with an error once close() aborts the request.
+  const { opened } = readFrames(response.body as ReadableStream<Uint8Array>, (frame) => {
+    if (frame.data && frame.event === "next") received.push(JSON.parse(frame.data));
+    for (const wake of waiters.splice(0)) wake();
   });
-  (async () => {
-    try {
-      for await (const frame of sseFrames(response.body as ReadableStream<Uint8Array>)) {
-        opened();
-        if (frame.data && frame.event === "next") received.push(JSON.parse(frame.data));
-        for (const wake of waiters.splice(0)) wake();
-      }
-    } catch {
-      // Aborted by close().
-    }
-    opened();
-  })();
-  // Yoga writes a first keep-alive chunk once the subscription is set up on the server.
-  await Promise.race([ready, new Promise((r) => setTimeout(r, 2000))]);
+  await Promise.race([opened, new Promise((r) => setTimeout(r, 2000))]);
 
   return {
     status: response.status,
