@@ -1,7 +1,8 @@
+import { contextFromJson } from "../consumers/context-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import { countActionsOf, type PlannedMessage, planMessages, type StoredAction } from "../delivery/delivery-store.js";
-import type { Agent, AgentInvocation, ConsumerContext } from "../generated/prisma/client.js";
+import type { Agent, AgentInvocation } from "../generated/prisma/client.js";
 import type { AgentRuntime, AgentStatus, Channel, InvocationStatus } from "../generated/prisma/enums.js";
 import type { AgentContext, AgentEvent } from "./agent.js";
 import type { AgentConfig } from "./agent-config.js";
@@ -59,8 +60,6 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
   JOIN consumers co ON co.id = e."consumerId"
  WHERE e.id = $1`;
 
-const CONTEXT_DATES = ["lastSeenAt", "lastMessageAt", "createdAt", "updatedAt"] as const;
-
 /**
  * The event, its consumer's context and the creator's active agents; null if the event is gone.
  * Throws when the consumer has no context (ingestion writes both in one transaction, so the data
@@ -71,9 +70,7 @@ export async function loadEvent(eventId: string): Promise<LoadedEvent | null> {
   const row = rows[0];
   if (!row) return null;
   if (!row.context) throw new Error(`consumer ${row.consumerId} of event ${eventId} has no context`);
-  // JSON carries timestamps as strings; the agents work with Dates.
-  const context = { ...row.context } as Record<string, unknown>;
-  for (const key of CONTEXT_DATES) context[key] = context[key] ? new Date(context[key] as string) : null;
+  const context = contextFromJson(row.context, `the context of consumer ${row.consumerId}`);
   return {
     event: {
       id: row.id,
@@ -94,7 +91,7 @@ export async function loadEvent(eventId: string): Promise<LoadedEvent | null> {
         timezone: row.timezone,
         consentedChannels: row.consented,
       },
-      context: context as unknown as ConsumerContext,
+      context,
       previousActions: row.previous.map((a) => ({ ...a, sendAt: new Date(a.sendAt) })),
     },
     agents: row.agents,

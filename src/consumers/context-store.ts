@@ -1,6 +1,7 @@
+import { z } from "zod";
 import type { Sql } from "../db/transaction.js";
 import type { ConsumerContext } from "../generated/prisma/client.js";
-import type { Channel } from "../generated/prisma/enums.js";
+import { type Channel, Stage } from "../generated/prisma/enums.js";
 import { CONTEXT_UPSERT, type ContextDelta, contextUpsertParams } from "./context-delta.js";
 
 // The consumer_contexts table: what events (their deltas, context-delta.ts), consent and
@@ -61,4 +62,39 @@ export async function countMessageSent(tx: Sql, consumerId: string, channel: Cha
       WHERE "consumerId" = $1`,
     [consumerId, channel, sentAt],
   );
+}
+
+/** A timestamp in a context read as JSON (to_jsonb, JSON.stringify): ISO 8601 with its offset. */
+const jsonDate = z.iso.datetime({ offset: true }).transform((iso) => new Date(iso));
+
+/** A consumer_contexts row as JSON: the one place its timestamps are parsed back into Dates. */
+const contextJson = z.object({
+  creatorId: z.string(),
+  consumerId: z.string(),
+  stage: z.enum(Stage),
+  lastSeenAt: jsonDate.nullable(),
+  eventCount: z.int(),
+  pageViews: z.int(),
+  serviceClicks: z.int(),
+  emailsSent: z.int(),
+  emailsOpened: z.int(),
+  whatsappSent: z.int(),
+  whatsappReplied: z.int(),
+  objections: z.int(),
+  enrolled: z.boolean(),
+  counters: z.json(),
+  attributes: z.json(),
+  lastMessageAt: jsonDate.nullable(),
+  createdAt: jsonDate,
+  updatedAt: jsonDate,
+});
+
+/**
+ * A context row read as JSON (a snapshot, or to_jsonb in a larger query), in the row's shape. JSON
+ * that is not such a row is damaged data, not a client's error: throws naming `what`.
+ */
+export function contextFromJson(json: unknown, what: string): ConsumerContext {
+  const parsed = contextJson.safeParse(json);
+  if (!parsed.success) throw new Error(`${what} is not a consumer context`, { cause: parsed.error });
+  return parsed.data;
 }

@@ -1,8 +1,7 @@
-import { z } from "zod";
+import { contextFromJson } from "../consumers/context-store.js";
 import { pool } from "../db/client.js";
 import type { Sql } from "../db/transaction.js";
 import type { ConsumerContext, Event, Prisma } from "../generated/prisma/client.js";
-import { Stage } from "../generated/prisma/enums.js";
 
 // Where an event stands in processing: processedAt once its agents ran (their failures, if any,
 // are on the invocations), failedAt once running them failed for good before any invocation could
@@ -114,38 +113,11 @@ export async function storeContextSnapshots(tx: Sql, snapshots: { eventId: strin
   );
 }
 
-/** A timestamp of a snapshot: JSON.stringify wrote the row's Date as ISO 8601 (ms, as the columns keep). */
-const snapshotDate = z.iso.datetime({ offset: true }).transform((iso) => new Date(iso));
-
-/** `events."contextSnapshot"`: a consumer_contexts row as storeContextSnapshots wrote it. */
-const contextSnapshot = z.object({
-  creatorId: z.string(),
-  consumerId: z.string(),
-  stage: z.enum(Stage),
-  lastSeenAt: snapshotDate.nullable(),
-  eventCount: z.int(),
-  pageViews: z.int(),
-  serviceClicks: z.int(),
-  emailsSent: z.int(),
-  emailsOpened: z.int(),
-  whatsappSent: z.int(),
-  whatsappReplied: z.int(),
-  objections: z.int(),
-  enrolled: z.boolean(),
-  counters: z.json(),
-  attributes: z.json(),
-  lastMessageAt: snapshotDate.nullable(),
-  createdAt: snapshotDate,
-  updatedAt: snapshotDate,
-});
-
 /**
  * The context an event's ingestion answered, back in the row's shape (timestamps as Dates, with
  * creatorId and consumerId, which the GraphQL type needs to load the `consumer` relation). A
  * snapshot we did not write in this shape is a bug, not a client error: it throws.
  */
 export function contextFromSnapshot(eventId: string, snapshot: Prisma.JsonValue): ConsumerContext {
-  const parsed = contextSnapshot.safeParse(snapshot);
-  if (!parsed.success) throw new Error(`event ${eventId} has a malformed context snapshot`, { cause: parsed.error });
-  return parsed.data;
+  return contextFromJson(snapshot, `the context snapshot of event ${eventId}`);
 }
