@@ -1,12 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
-import {
-  addToDelta,
-  CONTEXT_UPSERT,
-  type ContextDelta,
-  contextUpsertParams,
-  emptyDelta,
-} from "../src/consumers/context-delta.js";
+import { addToDelta, type ContextDelta, emptyDelta } from "../src/consumers/context-delta.js";
+import { CONTEXT_UPSERT, contextUpsertParams } from "../src/consumers/context-store.js";
 import type { BenchEvent } from "./workload.js";
 
 // The baseline: the rows one ingestion writes (find or create the consumer, insert the event,

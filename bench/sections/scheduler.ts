@@ -50,12 +50,11 @@ async function sendActions(
   host: Child | undefined,
 ): Promise<{ burst: SchedulerRun; paced: SchedulerRun }> {
   const { run, pool, sinkUrl } = closer;
-  const made = await closer.makeCreator({ name: "Bench Delivery" });
+  // No quiet hours (start equals end), so the time of day does not decide what is sent; default
+  // frequency caps (each consumer gets at most one action per channel per run, under every cap).
+  const made = await closer.makeCreator({ name: "Bench Delivery", quietHoursStart: "00:00", quietHoursEnd: "00:00" });
   const creatorId = made.creator.id;
   const consumers = settings.schedulerActions;
-  // No quiet hours, so the time of day does not decide what is sent; default frequency caps
-  // (each consumer gets at most one action per channel per run, under every cap).
-  await pool.query(`UPDATE creators SET "quietHoursStart" = 0, "quietHoursEnd" = 0 WHERE id = $1`, [creatorId]);
   await pool.query(
     `INSERT INTO consumers ("creatorId", "externalId", email, phone)
      SELECT $1::uuid, 's' || i, 's' || i || '@example.com', '+1415' || (6000000 + i) FROM generate_series(0, $2 - 1) i`,

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
-import type { Viewer } from "../auth/viewer.js";
 import { lockCreator } from "../creators/creator-store.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
@@ -10,6 +9,7 @@ import type { CreatorProfile } from "../generated/prisma/client.js";
 import { outboundAllowList, refusedUrl } from "../outbound/guarded-http.js";
 import type { ProfileContent } from "../profiles/profile-content.js";
 import { findActiveProfile } from "../profiles/profile-store.js";
+import type { Viewer } from "../viewer.js";
 import {
   type AgentConfig,
   agentConfigSchema,

@@ -68,7 +68,7 @@ export abstract class BaseAgent {
   }
 
   protected metric(ctx: AgentContext, key: string): number {
-    const typed = (ctx.context as unknown as Record<string, unknown>)[key];
+    const typed = Object.hasOwn(ctx.context, key) ? ctx.context[key as keyof ConsumerContext] : undefined;
     if (typeof typed === "number") return typed;
     return Number((ctx.context.counters as Record<string, unknown>)[key] ?? 0);
   }

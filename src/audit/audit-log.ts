@@ -1,5 +1,5 @@
-import { SYSTEM_ACTOR, type Viewer } from "../auth/viewer.js";
 import type { Sql } from "../db/transaction.js";
+import { SYSTEM_ACTOR, type Viewer } from "../viewer.js";
 
 // The audit_logs table: who changed what, when. Read through GraphQL (auditLog).
 

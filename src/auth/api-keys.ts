@@ -10,9 +10,9 @@ import type { ApiKeyKind } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { isOutage } from "../outages.js";
 import { publishBestEffort } from "../pubsub.js";
+import type { Viewer } from "../viewer.js";
 import { findApiKey, findKeyByHash, insertApiKey, markApiKeyRevoked, markApiKeyUsed } from "./api-key-store.js";
 import { endStreamsOfKey } from "./live-streams.js";
-import type { Viewer } from "./viewer.js";
 
 // Keys carry a readable kind marker so a leaked key is recognisable (and an ingest key is
 // visibly the publishable one), then 32 random bytes.

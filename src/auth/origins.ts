@@ -1,4 +1,4 @@
-import type { Viewer } from "./viewer.js";
+import type { Viewer } from "../viewer.js";
 
 function hostOf(origin: string): string | null {
   try {

@@ -6,8 +6,8 @@ import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { forbidden } from "../graphql/errors.js";
 import { ownRowById } from "../graphql/tenancy.js";
+import type { Viewer } from "../viewer.js";
 import { createApiKey, revokeApiKey } from "./api-keys.js";
-import type { Viewer } from "./viewer.js";
 
 export const ApiKeyKindEnum = builder.enumType(ApiKeyKind, {
   name: "ApiKeyKind",

@@ -1,5 +1,4 @@
 import { recordAudit } from "../audit/audit-log.js";
-import type { Viewer } from "../auth/viewer.js";
 import { CHANNELS } from "../creators/creator-service.js";
 import { db } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
@@ -7,6 +6,7 @@ import { publishActionChanges } from "../delivery/action-feed.js";
 import { type CancelledAction, cancelPlannedMessages } from "../delivery/delivery-store.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Channel, ConsentStatus } from "../generated/prisma/enums.js";
+import type { Viewer } from "../viewer.js";
 import { type ConsentChange, storeConsentChanges } from "./consent-store.js";
 import { consentInput } from "./consumer-input.js";
 import { leaveFunnel, reopenUnsubscribed } from "./context-store.js";

@@ -3,9 +3,8 @@ import { Channel, type Stage } from "../generated/prisma/enums.js";
 import { nextStage } from "./stage.js";
 
 // The context update of an ingestion: what a batch of events adds to each consumer's context
-// (a delta), applied in one statement where counters add up in SQL (no read-modify-write), the
-// stage moves by closer_next_stage and lastSeenAt only forward. Free of database clients, so the
-// benchmark's plain-pg baseline computes and writes exactly the same.
+// (a delta), applied by the context store in one statement. Free of database clients, so the
+// benchmark's plain-pg baseline computes exactly the same.
 
 /** What the context update needs of an event. */
 export type ContextEvent = { type: string; payload?: Record<string, unknown> | null };
@@ -71,45 +70,4 @@ export function addToDelta(delta: ContextDelta, event: ContextEvent, occurredAt:
     delta.counters[key] = (delta.counters[key] ?? 0) + 1;
   }
   if (effect.description === "custom") delta.counters[event.type] = (delta.counters[event.type] ?? 0) + 1;
-}
-
-export const CONTEXT_UPSERT = `
-INSERT INTO consumer_contexts AS c ("creatorId", "consumerId", stage, "lastSeenAt", "eventCount", "pageViews",
-  "serviceClicks", "emailsOpened", "whatsappReplied", objections, enrolled, counters, attributes)
-SELECT $1::uuid, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
-  $9::int[], $10::int[], $11::bool[], $12::jsonb[], $13::jsonb[]) AS d
-ORDER BY 1
-ON CONFLICT ("creatorId", "consumerId") DO UPDATE SET
-  stage = closer_next_stage(c.stage, EXCLUDED.stage),
-  "lastSeenAt" = GREATEST(c."lastSeenAt", EXCLUDED."lastSeenAt"),
-  "eventCount" = c."eventCount" + EXCLUDED."eventCount",
-  "pageViews" = c."pageViews" + EXCLUDED."pageViews",
-  "serviceClicks" = c."serviceClicks" + EXCLUDED."serviceClicks",
-  "emailsOpened" = c."emailsOpened" + EXCLUDED."emailsOpened",
-  "whatsappReplied" = c."whatsappReplied" + EXCLUDED."whatsappReplied",
-  objections = c.objections + EXCLUDED.objections,
-  enrolled = c.enrolled OR EXCLUDED.enrolled,
-  counters = closer_add_counters(c.counters, EXCLUDED.counters),
-  attributes = c.attributes || EXCLUDED.attributes,
-  "updatedAt" = now()
-RETURNING c.*`;
-
-/** The parameters of CONTEXT_UPSERT for these deltas (sort them by consumer: lock order). */
-export function contextUpsertParams(creatorId: string, deltas: ContextDelta[]): unknown[] {
-  const col = <K extends keyof ContextDelta>(k: K) => deltas.map((d) => d[k]);
-  return [
-    creatorId,
-    col("consumerId"),
-    col("stage"),
-    col("lastSeenAt"),
-    col("eventCount"),
-    col("pageViews"),
-    col("serviceClicks"),
-    col("emailsOpened"),
-    col("whatsappReplied"),
-    col("objections"),
-    col("enrolled"),
-    deltas.map((d) => JSON.stringify(d.counters)),
-    deltas.map((d) => JSON.stringify(d.attributes)),
-  ];
 }

@@ -2,10 +2,56 @@ import { z } from "zod";
 import type { Sql } from "../db/transaction.js";
 import type { ConsumerContext } from "../generated/prisma/client.js";
 import { type Channel, Stage } from "../generated/prisma/enums.js";
-import { CONTEXT_UPSERT, type ContextDelta, contextUpsertParams } from "./context-delta.js";
+import type { ContextDelta } from "./context-delta.js";
 
 // The consumer_contexts table: what events (their deltas, context-delta.ts), consent and
 // delivery change in a consumer's context.
+
+/**
+ * The statement that adds deltas to contexts: counters add up in SQL (no read-modify-write), the
+ * stage moves by closer_next_stage, lastSeenAt only forward. Exported for the benchmark's plain-pg
+ * baseline, which writes exactly the same.
+ */
+export const CONTEXT_UPSERT = `
+INSERT INTO consumer_contexts AS c ("creatorId", "consumerId", stage, "lastSeenAt", "eventCount", "pageViews",
+  "serviceClicks", "emailsOpened", "whatsappReplied", objections, enrolled, counters, attributes)
+SELECT $1::uuid, d.* FROM unnest($2::uuid[], $3::"Stage"[], $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::int[],
+  $9::int[], $10::int[], $11::bool[], $12::jsonb[], $13::jsonb[]) AS d
+ORDER BY 1
+ON CONFLICT ("creatorId", "consumerId") DO UPDATE SET
+  stage = closer_next_stage(c.stage, EXCLUDED.stage),
+  "lastSeenAt" = GREATEST(c."lastSeenAt", EXCLUDED."lastSeenAt"),
+  "eventCount" = c."eventCount" + EXCLUDED."eventCount",
+  "pageViews" = c."pageViews" + EXCLUDED."pageViews",
+  "serviceClicks" = c."serviceClicks" + EXCLUDED."serviceClicks",
+  "emailsOpened" = c."emailsOpened" + EXCLUDED."emailsOpened",
+  "whatsappReplied" = c."whatsappReplied" + EXCLUDED."whatsappReplied",
+  objections = c.objections + EXCLUDED.objections,
+  enrolled = c.enrolled OR EXCLUDED.enrolled,
+  counters = closer_add_counters(c.counters, EXCLUDED.counters),
+  attributes = c.attributes || EXCLUDED.attributes,
+  "updatedAt" = now()
+RETURNING c.*`;
+
+/** The parameters of CONTEXT_UPSERT for these deltas (sort them by consumer: lock order). */
+export function contextUpsertParams(creatorId: string, deltas: ContextDelta[]): unknown[] {
+  const col = <K extends keyof ContextDelta>(k: K) => deltas.map((d) => d[k]);
+  return [
+    creatorId,
+    col("consumerId"),
+    col("stage"),
+    col("lastSeenAt"),
+    col("eventCount"),
+    col("pageViews"),
+    col("serviceClicks"),
+    col("emailsOpened"),
+    col("whatsappReplied"),
+    col("objections"),
+    col("enrolled"),
+    deltas.map((d) => JSON.stringify(d.counters)),
+    deltas.map((d) => JSON.stringify(d.attributes)),
+  ];
+}
 
 /**
  * Adds each delta to its consumer's context (created if missing), in one statement; sort the

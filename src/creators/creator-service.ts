@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
-import type { Viewer } from "../auth/viewer.js";
 import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { Creator } from "../generated/prisma/client.js";
 import { email, handle, phone, timeOfDay, timezone } from "../validation.js";
+import type { Viewer } from "../viewer.js";
 import { type CreatorFields, insertCreator, isHandleTaken, updateCreatorFields } from "./creator-store.js";
 
 export const CHANNELS = ["EMAIL", "WHATSAPP", "WEBHOOK"] as const;

@@ -1,5 +1,4 @@
 import { db } from "../db/client.js";
-import { frequencyCapFor } from "../delivery/send-rules.js";
 import { Channel, CreatorStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
@@ -7,6 +6,7 @@ import { given } from "../graphql/input.js";
 import { ownCreatorById, ownCreatorFilter } from "../graphql/tenancy.js";
 import { formatTimeOfDay } from "../validation.js";
 import { createCreator, type FrequencyCap, updateCreator } from "./creator-service.js";
+import { frequencyCapFor } from "./frequency-caps.js";
 
 export const ChannelEnum = builder.enumType(Channel, { name: "Channel" });
 const CreatorStatusEnum = builder.enumType(CreatorStatus, { name: "CreatorStatus" });

@@ -43,6 +43,3 @@ pool.on("connect", (client) => {
 pool.on("error", (error) => logger.debug({ err: error }, "idle database connection discarded"));
 
 export const db = new PrismaClient({ adapter: new PrismaPg(pool) });
-
-export type Db = typeof db;
-export type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];

@@ -1,8 +1,8 @@
 import { recordAudit } from "../audit/audit-log.js";
-import { SYSTEM_ACTOR, type Viewer } from "../auth/viewer.js";
 import { db } from "../db/client.js";
 import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError } from "../errors.js";
+import { SYSTEM_ACTOR, type Viewer } from "../viewer.js";
 import { publishActionChanges } from "./action-feed.js";
 import { cancelPlannedAction } from "./delivery-store.js";
 

@@ -1,5 +1,5 @@
 import { DateTime } from "luxon";
-import { z } from "zod";
+import { frequencyCapFor } from "../creators/frequency-caps.js";
 import type { Sql } from "../db/transaction.js";
 import type { Channel, ConsentStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { formatTimeOfDay } from "../validation.js";
@@ -9,23 +9,8 @@ import type { WhatsAppSenderCredentials } from "./providers/provider.js";
 // frequency cap. (The provider's send rate comes last, in the scheduler: a skipped message
 // should not spend a token.)
 
-export type FrequencyCapRule = { max: number; windowHours: number };
-
-/** Applies where the creator set no cap of its own: a few messages a day reach a person without spamming them. */
-export const DEFAULT_FREQUENCY_CAPS: Partial<Record<Channel, FrequencyCapRule>> = {
-  EMAIL: { max: 3, windowHours: 24 },
-  WHATSAPP: { max: 3, windowHours: 24 },
-};
-
 /** Quiet hours protect a person's evening: they apply to channels that reach one, not to webhooks. */
 const PERSONAL_CHANNELS: ReadonlySet<Channel> = new Set<Channel>(["EMAIL", "WHATSAPP"]);
-
-const capRule = z.object({ max: z.number().int().min(0), windowHours: z.number().int().min(1) });
-
-export function frequencyCapFor(creatorCaps: unknown, channel: Channel): FrequencyCapRule | null {
-  const own = capRule.safeParse((creatorCaps as Record<string, unknown> | null)?.[channel]);
-  return own.success ? own.data : (DEFAULT_FREQUENCY_CAPS[channel] ?? null);
-}
 
 export type QuietHours = {
   /** Minutes after local midnight; start after end wraps past midnight, start equal to end means none. */

@@ -1,7 +1,7 @@
 import { recordAudit } from "../audit/audit-log.js";
-import type { Viewer } from "../auth/viewer.js";
 import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError } from "../errors.js";
+import type { Viewer } from "../viewer.js";
 import { enqueueAgentRuns } from "./dispatch.js";
 import { findEventForUpdate, reopenEvent } from "./event-store.js";
 

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { Viewer } from "../auth/viewer.js";
 import { applyConsentChanges } from "../consumers/consent-service.js";
 import type { ConsentChange } from "../consumers/consent-store.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
@@ -13,6 +12,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { eventsIngested } from "../observability/metrics.js";
+import type { Viewer } from "../viewer.js";
 import { enqueueAgentRuns } from "./dispatch.js";
 import {
   consumersOfKeys,
@@ -245,6 +245,12 @@ async function storeBatch(
         consumerIds.filter((_c, i) => !items[i].duplicate),
       );
       const contexts = new Map<string, ConsumerContext>();
+      // Every consumer of the batch has a context by the time it is asked for (upserted, or read).
+      const contextOf = (consumerId: string): ConsumerContext => {
+        const context = contexts.get(consumerId);
+        if (!context) throw new Error(`consumer ${consumerId} has no context after ingestion`);
+        return context;
+      };
       if (deltas.size > 0) {
         const sorted = [...deltas.values()].sort((a, b) => a.consumerId.localeCompare(b.consumerId));
         for (const row of await applyContextDeltas(client, creatorId, sorted)) contexts.set(row.consumerId, row);
@@ -254,7 +260,7 @@ async function storeBatch(
       if (keyed.length > 0) {
         await storeContextSnapshots(
           client,
-          keyed.map((e) => ({ eventId: e.id, context: contexts.get(e.consumerId) as ConsumerContext })),
+          keyed.map((e) => ({ eventId: e.id, context: contextOf(e.consumerId) })),
         );
       }
 
@@ -275,7 +281,7 @@ async function storeBatch(
       return {
         results: items.map((r, i) => ({
           ...r,
-          context: answered[i] ?? (contexts.get(r.event.consumerId) as ConsumerContext),
+          context: answered[i] ?? contextOf(r.event.consumerId),
         })),
         fresh: freshEvents.map((r) => r.event),
         cancelled,

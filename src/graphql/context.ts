@@ -1,4 +1,4 @@
-import type { Viewer } from "../auth/viewer.js";
+import type { Viewer } from "../viewer.js";
 
 /** Built once per request (or per subscription connection); read-only afterwards. */
 export type RequestContext = {

@@ -1,11 +1,11 @@
 import { recordAudit } from "../audit/audit-log.js";
-import type { Viewer } from "../auth/viewer.js";
 import { findCreatorIdByHandle, insertCreator, updateCreatorFields } from "../creators/creator-store.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import { ValidationError } from "../errors.js";
 import type { Onboarding } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { addOnboardingJob, jobIds, jobsMissing, QUEUES } from "../queues.js";
+import type { Viewer } from "../viewer.js";
 import { findStaleOnboardingIds, insertOnboarding } from "./onboarding-store.js";
 import { type RawData, type RawDataInput, rawDataSchema } from "./raw-data.js";
 

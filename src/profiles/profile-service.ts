@@ -1,6 +1,5 @@
 import { syncAgentsToProfile } from "../agents/agent-service.js";
 import { recordAudit } from "../audit/audit-log.js";
-import type { Viewer } from "../auth/viewer.js";
 import { creatorExists, lockCreator } from "../creators/creator-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
@@ -9,6 +8,7 @@ import type { CreatorProfile } from "../generated/prisma/client.js";
 import { startOnboardingRun } from "../onboarding/onboarding-service.js";
 import { findLastRawData } from "../onboarding/onboarding-store.js";
 import { rawDataSchema } from "../onboarding/raw-data.js";
+import type { Viewer } from "../viewer.js";
 import { type ProfileContent, profileContentSchema } from "./profile-content.js";
 import {
   activateProfile,

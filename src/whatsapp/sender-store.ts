@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
-import type { Viewer } from "../auth/viewer.js";
 import { config } from "../config.js";
 import { creatorExists } from "../creators/creator-store.js";
 import { db } from "../db/client.js";
 import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import type { Viewer } from "../viewer.js";
 
 // The whatsapp_senders table: a creator's own WhatsApp Business number. Its access token is
 // write-only: no query returns it.

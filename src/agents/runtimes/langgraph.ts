@@ -1,12 +1,11 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
-import { UnrecoverableError } from "bullmq";
 import { z } from "zod";
 import { config } from "../../config.js";
 import { capabilitiesOf } from "../../llm/models.js";
 import { llmConfigured, openai } from "../../llm/openai-client.js";
 import type { AgentContext, AgentEvent, BaseAgent, Decision, PlannedAction } from "../agent.js";
-import { type AgentConfig, agentConfigSchema } from "../agent-config.js";
-import { agentClasses } from "../registry.js";
+import type { AgentConfig } from "../agent-config.js";
+import { instantiateAgent } from "../registry.js";
 import type { AgentOutcome, AgentRecord, AgentRuntime } from "./runtime.js";
 
 // The LANGGRAPH runtime runs the agent as a graph: decide (the playbook) -> plan -> personalise.
@@ -87,11 +86,7 @@ const graph = new StateGraph(State)
 
 export const langGraphRuntime: AgentRuntime = {
   async run(agent: AgentRecord, ctx: AgentContext, event: AgentEvent): Promise<AgentOutcome> {
-    const AgentClass = agentClasses[agent.kind];
-    if (!AgentClass) throw new UnrecoverableError(`No agent class is registered as "${agent.kind}"`);
-    const parsed = agentConfigSchema.safeParse(agent.config);
-    if (!parsed.success) throw new UnrecoverableError(`Agent config is invalid: ${parsed.error.message}`);
-    const result = await graph.invoke({ agent: new AgentClass(parsed.data), ctx, event, decision: null, actions: [] });
+    const result = await graph.invoke({ agent: instantiateAgent(agent), ctx, event, decision: null, actions: [] });
     return { decision: result.decision as Decision, actions: result.actions, trace: result.trace };
   },
 };

@@ -1,4 +1,4 @@
-import type { ApiKeyKind } from "../generated/prisma/enums.js";
+import type { ApiKeyKind } from "./generated/prisma/enums.js";
 
 /** Who is calling: the API key behind the request. */
 export type Viewer = {
