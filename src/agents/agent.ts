@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { serviceCounterKey } from "../events/event-types.js";
+import { serviceCounterKey } from "../consumers/event-effects.js";
 import type { ConsumerContext } from "../generated/prisma/client.js";
 import type { Channel, Stage } from "../generated/prisma/enums.js";
 import type { AgentConfig, AgentTunables, ProfileSnapshot } from "./agent-config.js";

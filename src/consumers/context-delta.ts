@@ -1,5 +1,5 @@
-import { eventEffect, serviceCounterKey } from "../events/event-types.js";
 import { Channel, type Stage } from "../generated/prisma/enums.js";
+import { eventEffect, serviceCounterKey } from "./event-effects.js";
 import { nextStage } from "./stage.js";
 
 // The context update of an ingestion: what a batch of events adds to each consumer's context

@@ -6,6 +6,7 @@ import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
 import { addToDelta, type ContextDelta, emptyDelta, unsubscribedChannels } from "../consumers/context-delta.js";
 import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
+import { CUSTOM_EVENT_TYPE } from "../consumers/event-effects.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import { publishActionChanges } from "../delivery/action-feed.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
@@ -21,7 +22,6 @@ import {
   insertEvents,
   storeContextSnapshots,
 } from "./event-store.js";
-import { CUSTOM_EVENT_TYPE } from "./event-types.js";
 
 export const MAX_BATCH = 500;
 const MAX_PAYLOAD_BYTES = 16_384;

@@ -1,3 +1,4 @@
+import { KNOWN_EVENT_TYPES } from "../consumers/event-effects.js";
 import { ConsumerContextRef } from "../consumers/schema.js";
 import { ChannelEnum, CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
@@ -6,7 +7,6 @@ import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import { retryEvent } from "./event-processing.js";
-import { KNOWN_EVENT_TYPES } from "./event-types.js";
 import { ingestEvents, MAX_BATCH } from "./ingest.js";
 
 export const EventNode = builder.prismaNode("Event", {
