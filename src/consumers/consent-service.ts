@@ -29,6 +29,11 @@ export async function applyConsentChanges(tx: Sql, changes: ConsentChange[]): Pr
   );
 }
 
+/** Tells the live action feed about messages a withdrawal cancelled; after the transaction commits. */
+export async function announceCancellations(cancelled: CancelledAction[]): Promise<void> {
+  await publishActionChanges(cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })));
+}
+
 /** Which creator a consumer belongs to, for authorization; null when there is no such consumer. */
 export async function creatorOfConsumer(consumerId: string): Promise<string | null> {
   const consumer = await db.consumer.findUnique({ where: { id: consumerId }, select: { creatorId: true } });
@@ -74,7 +79,7 @@ async function changeConsents(
     });
     return cancelled;
   });
-  await publishActionChanges(cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })));
+  await announceCancellations(cancelled);
   return { consumerId, cancelledActionIds: cancelled.map((a) => a.id) };
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
-import { applyConsentChanges } from "../consumers/consent-service.js";
+import { announceCancellations, applyConsentChanges } from "../consumers/consent-service.js";
 import type { ConsentChange } from "../consumers/consent-store.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
@@ -8,7 +8,6 @@ import { addToDelta, type ContextDelta, emptyDelta, unsubscribedChannels } from 
 import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
 import { CUSTOM_EVENT_TYPE } from "../consumers/event-effects.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
-import { publishActionChanges } from "../delivery/action-feed.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
@@ -292,7 +291,7 @@ async function storeBatch(
 
   eventsIngested.inc({ outcome: "stored" }, fresh.length);
   if (results.length > fresh.length) eventsIngested.inc({ outcome: "duplicate" }, results.length - fresh.length);
-  await publishActionChanges(cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })));
+  await announceCancellations(cancelled);
   if (fresh.length > 0) await enqueueAgentRuns(fresh);
   logger.debug({ creatorId, stored: fresh.length, duplicates: results.length - fresh.length }, "events ingested");
   return results;
