@@ -1,12 +1,13 @@
 import { recordAudit } from "../audit/audit-log.js";
-import { findCreatorIdByHandle, insertCreator, updateCreatorFields } from "../creators/creator-store.js";
+import { creatorExists, findCreatorIdByHandle, insertCreator, updateCreatorFields } from "../creators/creator-store.js";
+import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
-import { ValidationError } from "../errors.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { Onboarding } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { addOnboardingJob, jobIds, jobsMissing, QUEUES } from "../queues.js";
 import type { Viewer } from "../viewer.js";
-import { findStaleOnboardingIds, insertOnboarding } from "./onboarding-store.js";
+import { findLastRawData, findStaleOnboardingIds, insertOnboarding } from "./onboarding-store.js";
 import { type RawData, type RawDataInput, rawDataSchema } from "./raw-data.js";
 
 /**
@@ -116,4 +117,16 @@ export async function requeueStrandedOnboardings(olderThanMs: number): Promise<n
   for (const id of stranded) await addOnboardingJob(id);
   if (stranded.length > 0) logger.info({ onboardings: stranded.length }, "stranded onboardings queued again");
   return stranded.length;
+}
+
+/** A new onboarding run from the creator's last raw data: a fresh profile, generated like the first. */
+export async function regenerateProfile(creatorId: string, actor: Viewer | null) {
+  const last = await findLastRawData(creatorId);
+  if (!last) {
+    if (!(await creatorExists(pool, creatorId))) throw new NotFoundError("Creator", creatorId);
+    throw new ConflictError("This creator was never onboarded: there is no raw data to generate a profile from");
+  }
+  const raw = rawDataSchema.safeParse(last.rawData);
+  if (!raw.success) throw ValidationError.fromZod(raw.error, "rawData");
+  return startOnboardingRun(creatorId, raw.data, actor, "profile.regenerate");
 }

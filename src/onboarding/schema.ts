@@ -1,9 +1,10 @@
+import { CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
 import { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { ownRowById } from "../graphql/tenancy.js";
-import { onboardCreator } from "./onboarding-service.js";
+import { onboardCreator, regenerateProfile } from "./onboarding-service.js";
 
 export const OnboardingStatusEnum = builder.enumType(OnboardingStatus, { name: "OnboardingStatus" });
 const OnboardingStepStatusEnum = builder.enumType(OnboardingStepStatus, { name: "OnboardingStepStatus" });
@@ -117,5 +118,16 @@ builder.mutationField("onboardCreator", (t) =>
       "with the QUEUED run. Follow it with onboardingProgress (admin keys only).",
     args: { input: t.arg({ type: OnboardCreatorInput, required: true }) },
     resolve: (_root, { input }, ctx) => onboardCreator(input, ctx.viewer),
+  }),
+);
+
+builder.mutationField("regenerateProfile", (t) =>
+  t.field({
+    type: OnboardingNode,
+    errors: mutationErrors,
+    description: "Starts a new onboarding run from the creator's last raw data; its profile becomes a new version.",
+    args: { creatorId: t.arg.globalID({ required: true, for: CreatorNode }) },
+    authScopes: (_root, { creatorId }) => ({ creator: creatorId.id }),
+    resolve: (_root, { creatorId }, ctx) => regenerateProfile(creatorId.id, ctx.viewer),
   }),
 );

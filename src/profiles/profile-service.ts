@@ -1,13 +1,9 @@
 import { syncAgentsToProfile } from "../agents/agent-service.js";
 import { recordAudit } from "../audit/audit-log.js";
-import { creatorExists, lockCreator } from "../creators/creator-store.js";
-import { pool } from "../db/client.js";
+import { lockCreator } from "../creators/creator-store.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
-import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import type { CreatorProfile } from "../generated/prisma/client.js";
-import { startOnboardingRun } from "../onboarding/onboarding-service.js";
-import { findLastRawData } from "../onboarding/onboarding-store.js";
-import { rawDataSchema } from "../onboarding/raw-data.js";
 import type { Viewer } from "../viewer.js";
 import { type ProfileContent, profileContentSchema } from "./profile-content.js";
 import {
@@ -125,16 +121,4 @@ export async function activateProfileVersion(profileId: string, actor: Viewer | 
     });
     return profile;
   });
-}
-
-/** A new onboarding run from the creator's last raw data: a fresh profile, generated like the first. */
-export async function regenerateProfile(creatorId: string, actor: Viewer | null) {
-  const last = await findLastRawData(creatorId);
-  if (!last) {
-    if (!(await creatorExists(pool, creatorId))) throw new NotFoundError("Creator", creatorId);
-    throw new ConflictError("This creator was never onboarded: there is no raw data to generate a profile from");
-  }
-  const raw = rawDataSchema.safeParse(last.rawData);
-  if (!raw.success) throw ValidationError.fromZod(raw.error, "rawData");
-  return startOnboardingRun(creatorId, raw.data, actor, "profile.regenerate");
 }

@@ -4,9 +4,8 @@ import { ProfileSource } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
-import { OnboardingNode } from "../onboarding/schema.js";
 import type { ObjectionResponse, ProfileService } from "./profile-content.js";
-import { activateProfileVersion, editProfile, regenerateProfile } from "./profile-service.js";
+import { activateProfileVersion, editProfile } from "./profile-service.js";
 
 const ProfileSourceEnum = builder.enumType(ProfileSource, {
   name: "ProfileSource",
@@ -140,16 +139,5 @@ builder.mutationField("activateProfileVersion", (t) =>
       (args: { profileId: { id: string } }) => args.profileId.id,
     ),
     resolve: (_root, { profileId }, ctx) => activateProfileVersion(profileId.id, ctx.viewer),
-  }),
-);
-
-builder.mutationField("regenerateProfile", (t) =>
-  t.field({
-    type: OnboardingNode,
-    errors: mutationErrors,
-    description: "Starts a new onboarding run from the creator's last raw data; its profile becomes a new version.",
-    args: { creatorId: t.arg.globalID({ required: true, for: CreatorNode }) },
-    authScopes: (_root, { creatorId }) => ({ creator: creatorId.id }),
-    resolve: (_root, { creatorId }, ctx) => regenerateProfile(creatorId.id, ctx.viewer),
   }),
 );
