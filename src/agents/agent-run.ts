@@ -1,4 +1,6 @@
 import { type Job, UnrecoverableError } from "bullmq";
+import { channelsNotHeldByAgent } from "../conversations/conversation-store.js";
+import { pool } from "../db/client.js";
 import type { StoredAction } from "../delivery/delivery-store.js";
 import { markEventFailed, markEventProcessed } from "../events/event-store.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
@@ -86,7 +88,11 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
       const stopTimer = invocationDuration.startTimer();
       const { decision, actions: planned, trace } = await runtime.run(agent, current.ctx, event);
       stopTimer();
-      const actions = planned.map((a) => plannedActionSchema.parse(a));
+      // A conversation handed to a person, or closed, is not the agent's: nothing is planned in it.
+      const notTheAgents = new Set(await channelsNotHeldByAgent(pool, event.consumerId));
+      const proposed = planned.map((a) => plannedActionSchema.parse(a));
+      const actions = proposed.filter((a) => !notTheAgents.has(a.channel));
+      const withheld = proposed.filter((a) => notTheAgents.has(a.channel)).map((a) => a.channel);
       const status = decision.act ? "COMPLETED" : "SKIPPED";
       const created = await completeInvocation(
         invocation,
@@ -102,6 +108,9 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
             profileVersion: agentConfigSchema.parse(agent.config).profile?.version ?? null,
             ...(trace ? { trace } : {}),
             ...(round > 1 ? { redecided: round - 1 } : {}),
+            ...(withheld.length > 0
+              ? { withheld: { channels: withheld, why: "conversation not held by the agent" } }
+              : {}),
             actions: actions.map((a) => ({
               channel: a.channel,
               template: (a.payload as { template?: string }).template ?? null,

@@ -25,7 +25,9 @@ export async function applyConsentChanges(tx: Sql, changes: ConsentChange[]): Pr
   );
   return cancelPlannedMessages(
     tx,
-    applied.filter((a) => a.status === "WITHDRAWN"),
+    applied
+      .filter((a) => a.status === "WITHDRAWN")
+      .map((a) => ({ consumerId: a.consumerId, channel: a.channel, reason: `consent withdrawn (${a.source})` })),
   );
 }
 

@@ -1,4 +1,5 @@
 import { countMessageSent } from "../consumers/context-store.js";
+import { recordOutbound } from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import type { Action } from "../generated/prisma/client.js";
@@ -139,8 +140,8 @@ export const replan = (db: Sql, action: ClaimedAction, reason: string, sendAt: D
   );
 
 /**
- * SENT, and the consumer's context counts it (the consumers' context store), in one transaction:
- * the context's counters and lastMessageAt move atomically with the action.
+ * SENT, and the consumer's context counts it (the consumers' context store) and its conversation
+ * records it (a message to the person), in one transaction.
  * The owner knows the message went out: if the lease recovery meanwhile failed the action as
  * interrupted (PostgreSQL was away past the lease, so the owner could not record it in time), the
  * row dispatched at `dispatchedAt` is corrected to SENT, its attempt counted once.
@@ -176,6 +177,17 @@ export async function markSent(
     const [sent] = rows;
     if (!sent) return false;
     await countMessageSent(tx, sent.consumerId, sent.channel, sent.sentAt);
+    if (sent.channel === "EMAIL" || sent.channel === "WHATSAPP") {
+      const text = (action.payload as { message?: unknown } | null)?.message;
+      await recordOutbound(tx, {
+        creatorId: action.creatorId,
+        consumerId: sent.consumerId,
+        channel: sent.channel,
+        text: typeof text === "string" ? text : null,
+        actionId: action.id,
+        at: sent.sentAt,
+      });
+    }
     return true;
   });
 }
@@ -365,25 +377,24 @@ export async function cancelPlannedAction(
   return { cancelled: false, current: found[0] ?? null };
 }
 
-/** A consent withdrawal: the channel's planned messages to the consumer are cancelled, citing its source. */
-export type Withdrawal = { consumerId: string; channel: Channel; source: string };
+/** Planned messages to stop on a channel: a consent withdrawal, a conversation handed to a person. */
+export type Withdrawal = { consumerId: string; channel: Channel; reason: string };
 
 export type CancelledAction = { id: string; creatorId: string; consumerId: string; channel: Channel };
 
 /**
- * Cancels the PLANNED actions on each withdrawn channel, in the withdrawal's transaction: an opt-out
- * is honoured at once, including for messages already planned (an action a scheduler has already
- * claimed is stopped by the consent check at send time).
+ * Cancels the PLANNED actions on each withdrawn channel with its reason, in the caller's
+ * transaction: an opt-out is honoured at once, including for messages already planned (an action a
+ * scheduler has already claimed is stopped by the consent check at send time).
  */
 export async function cancelPlannedMessages(tx: Sql, withdrawals: Withdrawal[]): Promise<CancelledAction[]> {
   if (withdrawals.length === 0) return [];
   const { rows } = await tx.query<CancelledAction>(
-    `UPDATE actions a SET status = 'CANCELLED', "statusReason" = 'consent withdrawn (' || w.source || ')',
-            "updatedAt" = now()
-       FROM unnest($1::uuid[], $2::"Channel"[], $3::text[]) AS w("consumerId", channel, source)
+    `UPDATE actions a SET status = 'CANCELLED', "statusReason" = w.reason, "updatedAt" = now()
+       FROM unnest($1::uuid[], $2::"Channel"[], $3::text[]) AS w("consumerId", channel, reason)
       WHERE a."consumerId" = w."consumerId" AND a.channel = w.channel AND a.status = 'PLANNED'
      RETURNING a.id, a."creatorId", a."consumerId", a.channel`,
-    [withdrawals.map((w) => w.consumerId), withdrawals.map((w) => w.channel), withdrawals.map((w) => w.source)],
+    [withdrawals.map((w) => w.consumerId), withdrawals.map((w) => w.channel), withdrawals.map((w) => w.reason)],
   );
   return rows;
 }

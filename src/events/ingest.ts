@@ -7,6 +7,7 @@ import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
 import { addToDelta, type ContextDelta, emptyDelta, unsubscribedChannels } from "../consumers/context-delta.js";
 import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
 import { CUSTOM_EVENT_TYPE } from "../consumers/event-effects.js";
+import { inboundMessagesOf, recordInbound } from "../conversations/conversation-store.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
@@ -206,6 +207,7 @@ async function storeBatch(
         })),
       );
       const byId = new Map(inserted.map((e) => [e.id, e]));
+      await recordInbound(client, inboundMessagesOf(inserted));
 
       // Items whose key was already stored (earlier, or earlier in this batch) are replays or conflicts.
       const replayKeys = parsed

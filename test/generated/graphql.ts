@@ -403,6 +403,7 @@ export type NodeByIdQuery = { node:
     | { __typename: 'ApiKey', id: string }
     | { __typename: 'AuditLog', id: string }
     | { __typename: 'Consumer', id: string }
+    | { __typename: 'Conversation', id: string }
     | { __typename: 'Creator', id: string }
     | { __typename: 'CreatorProfile', id: string }
     | { __typename: 'Event', id: string }
@@ -455,6 +456,7 @@ export type OfflineRunQuery = { node:
     | { __typename: 'ApiKey' }
     | { __typename: 'AuditLog' }
     | { __typename: 'Consumer' }
+    | { __typename: 'Conversation' }
     | { __typename: 'Creator' }
     | { __typename: 'CreatorProfile' }
     | { __typename: 'Event' }

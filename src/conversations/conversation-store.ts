@@ -1,0 +1,125 @@
+import type { Sql } from "../db/transaction.js";
+import type { Conversation, Event } from "../generated/prisma/client.js";
+import type { Channel, ConversationHolder } from "../generated/prisma/enums.js";
+
+// The conversations and conversation_messages tables: one conversation per consumer and channel,
+// its messages in order, and who holds it (the agent, a person, or nobody: closed).
+
+/** A message of the consumer's, from the event that carried it. */
+export type InboundMessage = {
+  creatorId: string;
+  consumerId: string;
+  channel: Channel;
+  text: string | null;
+  eventId: string;
+  at: Date;
+};
+
+/** Events that are a consumer's message, and the channel each comes on. */
+const MESSAGE_EVENTS: Record<string, Channel> = { whatsapp_replied: "WHATSAPP", email_replied: "EMAIL" };
+
+/**
+ * The consumer's messages among stored events: replies (whatsapp_replied, email_replied), and an
+ * opt-out written as a reply (an `unsubscribed` event carrying the channel and the text).
+ */
+export function inboundMessagesOf(events: Event[]): InboundMessage[] {
+  return events.flatMap((event) => {
+    const payload = (event.payload ?? {}) as { channel?: unknown; text?: unknown };
+    const text = typeof payload.text === "string" ? payload.text : null;
+    const channel =
+      MESSAGE_EVENTS[event.type] ??
+      (event.type === "unsubscribed" && text !== null && (payload.channel === "WHATSAPP" || payload.channel === "EMAIL")
+        ? payload.channel
+        : undefined);
+    if (!channel) return [];
+    return [
+      {
+        creatorId: event.creatorId,
+        consumerId: event.consumerId,
+        channel,
+        text,
+        eventId: event.id,
+        at: event.occurredAt,
+      },
+    ];
+  });
+}
+
+/**
+ * Records the consumer's messages on their conversations (created on the first), in the
+ * ingestion's transaction: lastInboundAt only moves forward, and a message reopens a closed
+ * conversation to the agent (a person who holds it keeps it). An event recorded before adds nothing.
+ */
+export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  const col = <K extends keyof InboundMessage>(k: K) => messages.map((m) => m[k]);
+  await tx.query(
+    `WITH m AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::"Channel"[], $4::text[], $5::uuid[], $6::timestamptz[])
+         AS m("creatorId", "consumerId", channel, text, "eventId", at)
+     ), c AS (
+       INSERT INTO conversations AS c ("creatorId", "consumerId", channel, "lastInboundAt")
+       SELECT DISTINCT ON ("consumerId", channel) "creatorId", "consumerId", channel, max(at) OVER (PARTITION BY "consumerId", channel)
+         FROM m ORDER BY "consumerId", channel
+       ON CONFLICT ("consumerId", channel) DO UPDATE SET
+         "lastInboundAt" = GREATEST(c."lastInboundAt", EXCLUDED."lastInboundAt"),
+         holder = CASE WHEN c.holder = 'CLOSED' THEN 'AGENT'::"ConversationHolder" ELSE c.holder END,
+         "holderReason" = CASE WHEN c.holder = 'CLOSED' THEN NULL ELSE c."holderReason" END,
+         "updatedAt" = now()
+       RETURNING c.id, c."consumerId", c.channel
+     )
+     INSERT INTO conversation_messages ("conversationId", direction, text, "eventId", at)
+     SELECT c.id, 'INBOUND', m.text, m."eventId", m.at FROM m JOIN c USING ("consumerId", channel)
+     ON CONFLICT ("eventId") DO NOTHING`,
+    [col("creatorId"), col("consumerId"), col("channel"), col("text"), col("eventId"), col("at")],
+  );
+}
+
+/** Records a message we sent (an action marked SENT), in the transaction that marks it. */
+export async function recordOutbound(
+  tx: Sql,
+  message: { creatorId: string; consumerId: string; channel: Channel; text: string | null; actionId: string; at: Date },
+): Promise<void> {
+  await tx.query(
+    `WITH c AS (
+       INSERT INTO conversations AS c ("creatorId", "consumerId", channel, "lastOutboundAt")
+       VALUES ($1, $2, $3::"Channel", $6)
+       ON CONFLICT ("consumerId", channel) DO UPDATE SET
+         "lastOutboundAt" = GREATEST(c."lastOutboundAt", EXCLUDED."lastOutboundAt"), "updatedAt" = now()
+       RETURNING c.id
+     )
+     INSERT INTO conversation_messages ("conversationId", direction, text, "actionId", at)
+     SELECT c.id, 'OUTBOUND', $4, $5, $6 FROM c
+     ON CONFLICT ("actionId") DO NOTHING`,
+    [message.creatorId, message.consumerId, message.channel, message.text, message.actionId, message.at],
+  );
+}
+
+/** The channels on which the consumer's conversation is not the agent's (handed off or closed). */
+export async function channelsNotHeldByAgent(sql: Sql, consumerId: string): Promise<Channel[]> {
+  const { rows } = await sql.query<{ channel: Channel }>(
+    `SELECT channel FROM conversations WHERE "consumerId" = $1 AND holder <> 'AGENT'`,
+    [consumerId],
+  );
+  return rows.map((r) => r.channel);
+}
+
+export async function findConversationForUpdate(tx: Sql, id: string): Promise<Conversation | null> {
+  const { rows } = await tx.query<Conversation>(`SELECT * FROM conversations WHERE id = $1 FOR UPDATE`, [id]);
+  return rows[0] ?? null;
+}
+
+/** Gives the conversation to a holder, with the reason (null when back to the agent). */
+export async function setHolder(
+  tx: Sql,
+  id: string,
+  holder: ConversationHolder,
+  reason: string | null,
+): Promise<Conversation> {
+  const { rows } = await tx.query<Conversation>(
+    `UPDATE conversations SET holder = $2::"ConversationHolder", "holderReason" = $3, "updatedAt" = now()
+      WHERE id = $1 RETURNING *`,
+    [id, holder, reason],
+  );
+  return rows[0];
+}

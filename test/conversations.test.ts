@@ -1,0 +1,209 @@
+import { randomInt } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { db } from "../src/db/client.js";
+import { DeliveryScheduler } from "../src/delivery/scheduler.js";
+import { useApi } from "./support/api.js";
+import { startHttpSink, testProviders, UNLIMITED_RATES, whatsAppAccepted } from "./support/delivery-fixtures.js";
+import { fromGlobalId } from "./support/ids.js";
+import { creatorWithAgent } from "./support/operations.js";
+import { eventually } from "./support/processes.js";
+
+// Conversations: one per consumer and channel, the consumer's messages and ours in order, and who
+// holds it. A conversation handed to a person, or closed, gets nothing more from the agent.
+
+const api = useApi({ worker: true });
+
+const INGEST = `
+  mutation ($creatorId: ID!, $event: EventInput!) {
+    ingestEvent(creatorId: $creatorId, event: $event) {
+      __typename
+      ... on IngestedEvent { event { id consumer { id } } }
+      ... on Error { code message }
+    }
+  }`;
+
+const CONVERSATIONS = `
+  query ($id: ID!) {
+    node(id: $id) {
+      ... on Consumer {
+        conversations {
+          id channel holder holderReason lastInboundAt customerServiceWindowEndsAt
+          messages(first: 20) { totalCount edges { node { direction text } } }
+        }
+      }
+    }
+  }`;
+
+const HOLDER = (name: string, withReason: boolean) => `
+  mutation ($id: ID!${withReason ? ", $reason: String" : ""}) {
+    ${name}(id: $id${withReason ? ", reason: $reason" : ""}) {
+      __typename
+      ... on Conversation { holder holderReason }
+      ... on Error { code message }
+    }
+  }`;
+
+type Owner = Awaited<ReturnType<typeof creatorWithAgent>>;
+type Conversation = {
+  id: string;
+  channel: string;
+  holder: string;
+  holderReason: string | null;
+  lastInboundAt: string | null;
+  customerServiceWindowEndsAt: string | null;
+  messages: { totalCount: number; edges: { node: { direction: string; text: string | null } }[] };
+};
+
+const newPhone = () => `+1415${randomInt(2_000_000, 10_000_000)}`;
+
+/** Sends an event for the consumer with the creator's key and waits until the worker ran it. */
+async function send(
+  owner: Owner,
+  consumer: Record<string, unknown>,
+  type: string,
+  payload: Record<string, unknown> = {},
+) {
+  const answer = await api.request<
+    { ingestEvent: { __typename: string; event: { id: string; consumer: { id: string } } } },
+    unknown
+  >(INGEST, { creatorId: owner.gid, event: { consumer, type, payload } }, owner.creatorKey);
+  const ingested = answer.data?.ingestEvent;
+  if (ingested?.__typename !== "IngestedEvent") throw new Error(`not ingested: ${JSON.stringify(answer)}`);
+  const { event } = ingested;
+  await eventually(async () =>
+    (await db.event.findUniqueOrThrow({ where: { id: fromGlobalId(event.id).id } })).processedAt ? true : undefined,
+  );
+  return event.consumer.id;
+}
+
+async function conversationsOf(owner: Owner, consumerGid: string): Promise<Conversation[]> {
+  const answer = await api.request<{ node: { conversations: Conversation[] } }, unknown>(
+    CONVERSATIONS,
+    { id: consumerGid },
+    owner.creatorKey,
+  );
+  expect(answer.errors).toBeUndefined();
+  return answer.data?.node.conversations ?? [];
+}
+
+const plannedWhatsApp = (consumerGid: string) =>
+  db.action.count({ where: { consumerId: fromGlobalId(consumerGid).id, channel: "WHATSAPP", status: "PLANNED" } });
+
+describe("conversations", () => {
+  it("hold the consumer's messages and ours in order, with WhatsApp's customer-service window", async () => {
+    const owner = await creatorWithAgent(api);
+    // No quiet hours: the time of day this runs at must not hold the message back.
+    await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
+    const phone = newPhone();
+    const consumer = { externalId: "conv-1", phone, consents: [{ channel: "WHATSAPP", granted: true }] };
+    const gid = await send(owner, consumer, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "Hi! Is the sprint still open?",
+    });
+
+    await send(owner, consumer, "service_click", { service: "Leadership Sprint" });
+    // Send what the agent planned on WhatsApp now, as the scheduler would.
+    await db.action.updateMany({ where: { consumerId: fromGlobalId(gid).id }, data: { sendAt: new Date() } });
+    const sink = await startHttpSink();
+    sink.reply = whatsAppAccepted;
+    const scheduler = new DeliveryScheduler({
+      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: sink.url }),
+      sendRates: UNLIMITED_RATES,
+      batchSize: 50,
+    });
+    try {
+      await scheduler.tick();
+    } finally {
+      await scheduler.close();
+      await sink.close();
+    }
+    const sent = await db.action.findMany({ where: { consumerId: fromGlobalId(gid).id, status: "SENT" } });
+    expect(sent.length).toBeGreaterThan(0);
+
+    const [conversation] = await conversationsOf(owner, gid);
+    expect(conversation).toMatchObject({ channel: "WHATSAPP", holder: "AGENT" });
+    expect(conversation.messages.edges.map((e) => e.node)).toEqual([
+      { direction: "INBOUND", text: "Hi! Is the sprint still open?" },
+      ...sent.map((a) => ({ direction: "OUTBOUND", text: (a.payload as { message: string }).message })),
+    ]);
+    const windowEnds = new Date(conversation.customerServiceWindowEndsAt as string).getTime();
+    expect(windowEnds - new Date(conversation.lastInboundAt as string).getTime()).toBe(24 * 3_600_000);
+  });
+
+  it("handed to a person get nothing more from the agent until given back; closed ones reopen on the consumer's next message", async () => {
+    const owner = await creatorWithAgent(api);
+    const consents = [{ channel: "WHATSAPP", granted: true }];
+    const held = { externalId: "conv-held", phone: newPhone(), consents };
+    const control = { externalId: "conv-control", phone: newPhone(), consents };
+    const heldGid = await send(owner, held, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "I have a billing question",
+    });
+    await send(owner, control, "whatsapp_replied", { channel: "WHATSAPP", text: "I have a billing question" });
+    const [conversation] = await conversationsOf(owner, heldGid);
+
+    const handedOff = await api.request(
+      HOLDER("handOffConversation", true),
+      { id: conversation.id, reason: "billing" },
+      owner.creatorKey,
+    );
+    expect(handedOff.data).toEqual({
+      handOffConversation: { __typename: "Conversation", holder: "PERSON", holderReason: "billing" },
+    });
+    expect(await plannedWhatsApp(heldGid)).toBe(0);
+
+    // The same interest from both: the control consumer gets a WhatsApp follow-up, the handed-off one none.
+    await send(owner, control, "service_click", { service: "Leadership Sprint" });
+    await send(owner, held, "service_click", { service: "Leadership Sprint" });
+    const controlGid = (
+      await db.consumer.findFirstOrThrow({ where: { creatorId: owner.creator.id, externalId: "conv-control" } })
+    ).id;
+    expect(
+      await db.action.count({ where: { consumerId: controlGid, channel: "WHATSAPP", status: "PLANNED" } }),
+    ).toBeGreaterThan(0);
+    expect(await plannedWhatsApp(heldGid)).toBe(0);
+
+    const back = await api.request(
+      HOLDER("returnConversationToAgent", false),
+      { id: conversation.id },
+      owner.creatorKey,
+    );
+    expect(back.data).toEqual({
+      returnConversationToAgent: { __typename: "Conversation", holder: "AGENT", holderReason: null },
+    });
+    const closed = await api.request(
+      HOLDER("closeConversation", true),
+      { id: conversation.id, reason: "done" },
+      owner.creatorKey,
+    );
+    expect(closed.data).toMatchObject({ closeConversation: { holder: "CLOSED" } });
+    await send(owner, held, "whatsapp_replied", { channel: "WHATSAPP", text: "One more thing" });
+    expect((await conversationsOf(owner, heldGid))[0]).toMatchObject({ holder: "AGENT", holderReason: null });
+
+    const audited = await db.auditLog.findMany({
+      where: { targetId: fromGlobalId(conversation.id).id },
+      orderBy: { createdAt: "asc" },
+    });
+    expect(audited.map((a) => a.operation)).toEqual([
+      "conversation.hand_off",
+      "conversation.return_to_agent",
+      "conversation.close",
+    ]);
+  });
+
+  it("are another creator's to change: an unknown id to anyone else", async () => {
+    const [owner, stranger] = await Promise.all([creatorWithAgent(api), creatorWithAgent(api)]);
+    const gid = await send(owner, { externalId: "conv-private", phone: newPhone() }, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "hello",
+    });
+    const [conversation] = await conversationsOf(owner, gid);
+    const refused = await api.request(
+      HOLDER("handOffConversation", true),
+      { id: conversation.id },
+      stranger.creatorKey,
+    );
+    expect(refused.data).toMatchObject({ handOffConversation: { __typename: "NotFoundError", code: "NOT_FOUND" } });
+    expect((await conversationsOf(owner, gid))[0].holder).toBe("AGENT");
+  });
+});
