@@ -206,4 +206,65 @@ describe("conversations", () => {
     expect(refused.data).toMatchObject({ handOffConversation: { __typename: "NotFoundError", code: "NOT_FOUND" } });
     expect((await conversationsOf(owner, gid))[0].holder).toBe("AGENT");
   });
+
+  it("take a person's message through the same consent and send rules, and become the person's", async () => {
+    const owner = await creatorWithAgent(api);
+    await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
+    const consents = [{ channel: "WHATSAPP", granted: true }];
+    const reachable = await send(owner, { externalId: "conv-send", phone: newPhone(), consents }, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "Can I talk to Maya herself?",
+    });
+    const optedOut = await send(owner, { externalId: "conv-stop", phone: newPhone(), consents }, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "Question about my invoice",
+    });
+    await send(owner, { externalId: "conv-stop", consents: [{ channel: "WHATSAPP", granted: false }] }, "page_view");
+
+    const SEND = `mutation ($id: ID!, $text: String!) { sendMessage(conversationId: $id, text: $text) {
+      __typename ... on Action { id status sentBy invocation { id } } ... on Error { code message } } }`;
+    type Sent = {
+      sendMessage: { __typename: string; id: string; status: string; sentBy: string | null; invocation: null };
+    };
+    const [toReachable] = await conversationsOf(owner, reachable);
+    const [toOptedOut] = await conversationsOf(owner, optedOut);
+    const empty = await api.request<Sent, unknown>(SEND, { id: toReachable.id, text: "   " }, owner.creatorKey);
+    expect(empty.data?.sendMessage).toMatchObject({ __typename: "ValidationError", code: "VALIDATION_FAILED" });
+    const sent = await api.request<Sent, unknown>(
+      SEND,
+      { id: toReachable.id, text: "Hi, Maya here. Happy to talk!" },
+      owner.creatorKey,
+    );
+    expect(sent.data?.sendMessage).toMatchObject({ __typename: "Action", status: "PLANNED", invocation: null });
+    expect(sent.data?.sendMessage.sentBy).toBeTruthy();
+    const refused = await api.request<Sent, unknown>(
+      SEND,
+      { id: toOptedOut.id, text: "About your invoice..." },
+      owner.creatorKey,
+    );
+    expect(refused.data?.sendMessage).toMatchObject({ __typename: "Action", status: "PLANNED" });
+
+    const sink = await startHttpSink();
+    sink.reply = whatsAppAccepted;
+    const scheduler = new DeliveryScheduler({
+      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: sink.url }),
+      sendRates: UNLIMITED_RATES,
+      batchSize: 50,
+    });
+    try {
+      await scheduler.tick();
+    } finally {
+      await scheduler.close();
+      await sink.close();
+    }
+    const byId = (gid: string) => db.action.findUniqueOrThrow({ where: { id: fromGlobalId(gid).id } });
+    expect(await byId(sent.data?.sendMessage.id as string)).toMatchObject({ status: "SENT" });
+    expect(await byId(refused.data?.sendMessage.id as string)).toMatchObject({
+      status: "SKIPPED",
+      statusReason: expect.stringContaining("WHATSAPP consent withdrawn"),
+    });
+    const [after] = await conversationsOf(owner, reachable);
+    expect(after.holder).toBe("PERSON");
+    expect(after.messages.edges.at(-1)?.node).toEqual({ direction: "OUTBOUND", text: "Hi, Maya here. Happy to talk!" });
+  });
 });

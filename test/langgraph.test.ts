@@ -36,7 +36,12 @@ async function firstAction(creatorId: string, template: string) {
   return eventually(
     async () => {
       const actions = await db.action.findMany({ where: { creatorId }, include: { invocation: true } });
-      return actions.find((a) => (a.payload as { template: string }).template === template);
+      const found = actions.find((a) => (a.payload as { template: string }).template === template);
+      if (!found) return undefined;
+      // An agent's action always has the invocation that planned it.
+      const { invocation } = found;
+      if (!invocation) throw new Error(`the ${template} action has no invocation`);
+      return { ...found, invocation };
     },
     15_000,
     `${template} action`,

@@ -1,11 +1,12 @@
 import { recordAudit } from "../audit/audit-log.js";
 import { db } from "../db/client.js";
+import { isStorableText } from "../db/storable-text.js";
 import { inTransaction } from "../db/transaction.js";
 import { publishActionChanges } from "../delivery/action-feed.js";
-import { cancelPlannedMessages } from "../delivery/delivery-store.js";
-import { NotFoundError } from "../errors.js";
+import { cancelPlannedMessages, planPersonMessage } from "../delivery/delivery-store.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import type { ConversationHolder } from "../generated/prisma/enums.js";
-import type { Viewer } from "../viewer.js";
+import { SYSTEM_ACTOR, type Viewer } from "../viewer.js";
 import { findConversationForUpdate, setHolder } from "./conversation-store.js";
 
 /** Which creator a conversation belongs to, for authorization; null when there is no such conversation. */
@@ -56,4 +57,75 @@ export async function changeHolder(
   });
   await publishActionChanges(cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })));
   return conversation;
+}
+
+/** What a person may write in one message: WhatsApp's limit for a text body (4,096 characters). */
+const MAX_MESSAGE_CHARS = 4_096;
+
+/**
+ * A person's message in a conversation: planned now, ahead of the agent's, and sent through the
+ * same consent, quiet-hours and frequency rules as any action. Writing takes the conversation
+ * from the agent (it becomes the person's, the agent's planned messages there are cancelled).
+ * Audited. Raises NotFoundError, ValidationError (empty or too long, or no address on the channel).
+ */
+export async function sendMessage(conversationId: string, text: string, subject: string | null, actor: Viewer | null) {
+  const message = text.trim();
+  if (message.length === 0 || Array.from(message).length > MAX_MESSAGE_CHARS || !isStorableText(message)) {
+    throw new ValidationError(`Invalid input: text: 1 to ${MAX_MESSAGE_CHARS} characters of text`, [
+      { path: "text", message: `1 to ${MAX_MESSAGE_CHARS} characters of text` },
+    ]);
+  }
+  const { action, cancelled } = await inTransaction(async (tx) => {
+    const found = await findConversationForUpdate(tx, conversationId);
+    if (!found) throw new NotFoundError("Conversation", conversationId);
+    const { rows } = await tx.query<{ email: string | null; phone: string | null; creatorName: string }>(
+      `SELECT co.email, co.phone, cr.name AS "creatorName" FROM consumers co JOIN creators cr ON cr.id = co."creatorId"
+        WHERE co.id = $1`,
+      [found.consumerId],
+    );
+    const channel = found.channel;
+    const to = channel === "WHATSAPP" ? rows[0]?.phone : channel === "EMAIL" ? rows[0]?.email : null;
+    if (!to || (channel !== "WHATSAPP" && channel !== "EMAIL")) {
+      throw new ValidationError(`The consumer has no ${channel} address to write to`, [
+        { path: "id", message: `no ${channel} address` },
+      ]);
+    }
+    let cancelled: Awaited<ReturnType<typeof cancelPlannedMessages>> = [];
+    if (found.holder !== "PERSON") {
+      await setHolder(tx, found.id, "PERSON", "a person wrote");
+      cancelled = await cancelPlannedMessages(tx, [
+        { consumerId: found.consumerId, channel, reason: "conversation handed off to a person" },
+      ]);
+    }
+    let action: Awaited<ReturnType<typeof planPersonMessage>>;
+    try {
+      action = await planPersonMessage(tx, {
+        creatorId: found.creatorId,
+        consumerId: found.consumerId,
+        channel,
+        payload: {
+          to,
+          message,
+          template: "person",
+          ...(channel === "EMAIL" ? { subject: subject?.trim() || `A message from ${rows[0].creatorName}` } : {}),
+        },
+        sentBy: actor?.label ?? SYSTEM_ACTOR,
+      });
+    } catch (error) {
+      throw new ValidationError(`Invalid input: ${(error as Error).message}`);
+    }
+    await recordAudit(tx, actor, {
+      operation: "conversation.send_message",
+      creatorId: found.creatorId,
+      targetType: "Conversation",
+      targetId: found.id,
+      details: { actionId: action.id, channel, length: Array.from(message).length },
+    });
+    return { action, cancelled };
+  });
+  await publishActionChanges([
+    ...cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })),
+    { id: action.id, creatorId: action.creatorId, status: action.status },
+  ]);
+  return action;
 }

@@ -1,9 +1,10 @@
 import { ChannelEnum } from "../creators/schema.js";
+import { ActionNode } from "../delivery/schema-types.js";
 import { ConversationHolder, MessageDirection } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
-import { changeHolder, creatorOfConversation } from "./conversation-service.js";
+import { changeHolder, creatorOfConversation, sendMessage } from "./conversation-service.js";
 
 /** WhatsApp's customer-service window: 24 hours from the consumer's last message. */
 const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3_600_000;
@@ -134,4 +135,28 @@ holderMutation(
   "CLOSED",
   "Closes the conversation: the agent's planned messages on its channel are cancelled and it plans nothing in it; the consumer's next message reopens it to the agent. Audited.",
   true,
+);
+
+builder.mutationField("sendMessage", (t) =>
+  t.field({
+    type: ActionNode,
+    errors: mutationErrors,
+    description:
+      "A person's message in the conversation, on its channel: planned now, ahead of the agent's, and sent through the same consent, quiet-hours and frequency rules (the Action says what became of it). Writing takes the conversation from the agent. Audited.",
+    args: {
+      conversationId: t.arg.globalID({ required: true, for: ConversationNode }),
+      text: t.arg.string({ required: true, description: "1 to 4,096 characters." }),
+      subject: t.arg.string({ description: 'Email only; by default "A message from <creator>".' }),
+    },
+    authScopes: async (_root, { conversationId }) => {
+      const creatorId = await creatorOfConversation(conversationId.id);
+      return creatorId ? { creator: creatorId } : { manager: true };
+    },
+    unauthorizedResolver: notFoundWhenRefused(
+      "Conversation",
+      (args: { conversationId: { id: string } }) => args.conversationId.id,
+    ),
+    resolve: (_root, { conversationId, text, subject }, ctx) =>
+      sendMessage(conversationId.id, text, subject ?? null, ctx.viewer),
+  }),
 );

@@ -17,7 +17,8 @@ export type ClaimedAction = {
   id: string;
   creatorId: string;
   consumerId: string;
-  invocationId: string;
+  /** Null for a message a person sent. */
+  invocationId: string | null;
   channel: Channel;
   payload: unknown;
   sendAt: Date;
@@ -209,11 +210,14 @@ export const scheduleRetry = (
 /** Plans the fallback as the invocation's next action; the invocation row lock keeps sequences unique. */
 async function planFallback(
   client: Sql,
-  source: { invocationId: string; creatorId: string; consumerId: string; priority: number },
+  source: { invocationId: string | null; creatorId: string; consumerId: string; priority: number },
   plan: FallbackPlan,
   sendAt: Date,
 ): Promise<StatusChange> {
-  await client.query(`SELECT 1 FROM agent_invocations WHERE id = $1 FOR UPDATE`, [source.invocationId]);
+  // The invocation's row lock keeps its sequences unique (a person's message has none: sequence 1).
+  if (source.invocationId) {
+    await client.query(`SELECT 1 FROM agent_invocations WHERE id = $1 FOR UPDATE`, [source.invocationId]);
+  }
   const {
     rows: [planned],
   } = await client.query<StatusChange>(
@@ -314,7 +318,7 @@ export type StoredAction = { id: string; creatorId: string; status: "PLANNED" | 
  */
 export async function countActionsOf(client: Sql, consumerId: string, invocationId: string): Promise<number> {
   const { rows } = await client.query<{ count: number }>(
-    `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" <> $2`,
+    `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" IS DISTINCT FROM $2`,
     [consumerId, invocationId],
   );
   return rows[0].count;
@@ -397,4 +401,32 @@ export async function cancelPlannedMessages(tx: Sql, withdrawals: Withdrawal[]):
     [withdrawals.map((w) => w.consumerId), withdrawals.map((w) => w.channel), withdrawals.map((w) => w.reason)],
   );
   return rows;
+}
+
+/** A message a person writes in a conversation, sent through the same consent and send rules. */
+export type PersonMessage = {
+  creatorId: string;
+  consumerId: string;
+  channel: "EMAIL" | "WHATSAPP";
+  payload: { to: string; message: string; subject?: string; template: string };
+  /** Who wrote it: the API key's label. */
+  sentBy: string;
+};
+
+/**
+ * Plans a person's message, due now and ahead of the agents' (priority 10), after checking it
+ * against its channel's contract. Raises the contract's reason as an Error the caller turns into
+ * a ValidationError.
+ */
+export async function planPersonMessage(tx: Sql, message: PersonMessage): Promise<Action> {
+  const checked = parsePayload(message.channel, message.payload);
+  if (!checked.ok) throw new Error(checked.reason);
+  const { rows } = await tx.query<Action>(
+    `INSERT INTO actions (id, "invocationId", sequence, "creatorId", "consumerId", channel, payload, "sendAt", priority,
+                          "sentBy", "updatedAt")
+     VALUES (gen_random_uuid(), NULL, 0, $1, $2, $3::"Channel", $4::jsonb, now(), 10, $5, now())
+     RETURNING *`,
+    [message.creatorId, message.consumerId, message.channel, JSON.stringify(message.payload), message.sentBy],
+  );
+  return rows[0];
 }

@@ -14,7 +14,8 @@ export const ActionNode = builder.prismaNode("Action", {
   findUnique: (id, ctx) => ownRowById(id, ctx),
   nullable: true,
   authScopes: (action) => ({ creator: action.creatorId }),
-  description: "A message an agent planned: sent when due, once, if the consumer's consent and the send rules allow.",
+  description:
+    "A message an agent planned, or a person wrote (sendMessage): sent when due, once, if the consumer's consent and the send rules allow.",
   fields: (t) => ({
     channel: t.expose("channel", { type: ChannelEnum }),
     payload: t.expose("payload", { type: "JSON", description: "to, subject, message..." }),
@@ -29,7 +30,11 @@ export const ActionNode = builder.prismaNode("Action", {
     latenessMs: t.exposeInt("latenessMs", { nullable: true, description: "How late the send was against sendAt." }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
-    invocation: t.relation("invocation"),
+    invocation: t.relation("invocation", {
+      nullable: true,
+      description: "The agent run that planned it; null for a message a person sent (sendMessage).",
+    }),
+    sentBy: t.exposeString("sentBy", { nullable: true, description: "Who wrote a message a person sent." }),
     consumer: t.relation("consumer"),
   }),
 });

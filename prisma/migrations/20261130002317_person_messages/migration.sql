@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "actions" ADD COLUMN     "sentBy" TEXT,
+ALTER COLUMN "invocationId" DROP NOT NULL;
