@@ -11,8 +11,9 @@ export type DecisionMessage = { creatorId: string; invocationId: string; acted: 
 export type InvocationMessage = { creatorId: string; invocationId: string; status: string };
 export type ActionMessage = { creatorId: string; actionId: string; status: string };
 export type OnboardingMessage = { creatorId: string; onboardingId: string; logId: string | null; status: string };
+export type ConversationFeedMessage = { creatorId: string; conversationId: string; holder: string };
 
-type Feed = "decisions" | "invocations" | "actions" | "onboarding";
+type Feed = "decisions" | "invocations" | "actions" | "onboarding" | "conversations";
 
 /** Channel of one creator's feed (or of one onboarding run's progress). */
 export function topic(feed: Feed, scope: string): string {

@@ -2,16 +2,28 @@ import { randomInt } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { db } from "../src/db/client.js";
 import { DeliveryScheduler } from "../src/delivery/scheduler.js";
+import { graphql } from "./generated/gql.js";
 import { useApi } from "./support/api.js";
 import { startHttpSink, testProviders, UNLIMITED_RATES, whatsAppAccepted } from "./support/delivery-fixtures.js";
 import { fromGlobalId } from "./support/ids.js";
 import { creatorWithAgent } from "./support/operations.js";
 import { eventually } from "./support/processes.js";
+import { subscribeSse } from "./support/sse.js";
 
 // Conversations: one per consumer and channel, the consumer's messages and ours in order, and who
 // holds it. A conversation handed to a person, or closed, gets nothing more from the agent.
 
 const api = useApi({ worker: true });
+
+const ConversationUpdates = graphql(`
+  subscription ConversationUpdates($creatorId: ID) {
+    conversationUpdates(creatorId: $creatorId) {
+      id
+      holder
+      channel
+    }
+  }
+`);
 
 const INGEST = `
   mutation ($creatorId: ID!, $event: EventInput!) {
@@ -266,5 +278,30 @@ describe("conversations", () => {
     const [after] = await conversationsOf(owner, reachable);
     expect(after.holder).toBe("PERSON");
     expect(after.messages.edges.at(-1)?.node).toEqual({ direction: "OUTBOUND", text: "Hi, Maya here. Happy to talk!" });
+  });
+
+  it("are followed live: a consumer's message and a hand-off reach the creator's subscribers, and no one else's", async () => {
+    const [owner, other] = await Promise.all([creatorWithAgent(api), creatorWithAgent(api)]);
+    const feed = await subscribeSse(api.url, ConversationUpdates, { creatorId: owner.gid }, owner.creatorKey);
+    const foreign = await subscribeSse(api.url, ConversationUpdates, { creatorId: owner.gid }, other.creatorKey);
+    try {
+      const gid = await send(owner, { externalId: "conv-live", phone: newPhone() }, "whatsapp_replied", {
+        channel: "WHATSAPP",
+        text: "Are you there?",
+      });
+      const [conversation] = await conversationsOf(owner, gid);
+      const opened = await feed.waitFor((m) => m.data?.conversationUpdates?.id === conversation.id);
+      expect(opened.data?.conversationUpdates).toEqual({ id: conversation.id, holder: "AGENT", channel: "WHATSAPP" });
+
+      await api.request(HOLDER("handOffConversation", true), { id: conversation.id, reason: "live" }, owner.creatorKey);
+      const handedOff = await feed.waitFor((m) => m.data?.conversationUpdates?.holder === "PERSON");
+      expect(handedOff.data?.conversationUpdates?.id).toBe(conversation.id);
+
+      const refused = await foreign.waitFor(() => true);
+      expect(refused.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    } finally {
+      feed.close();
+      foreign.close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { cancelPlannedMessages, planPersonMessage } from "../delivery/delivery-s
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { ConversationHolder } from "../generated/prisma/enums.js";
 import { SYSTEM_ACTOR, type Viewer } from "../viewer.js";
+import { publishConversationChanges } from "./conversation-feed.js";
 import { findConversationForUpdate, setHolder } from "./conversation-store.js";
 
 /** Which creator a conversation belongs to, for authorization; null when there is no such conversation. */
@@ -56,6 +57,7 @@ export async function changeHolder(
     return { conversation: updated, cancelled };
   });
   await publishActionChanges(cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })));
+  await publishConversationChanges([conversation]);
   return conversation;
 }
 
@@ -75,7 +77,7 @@ export async function sendMessage(conversationId: string, text: string, subject:
       { path: "text", message: `1 to ${MAX_MESSAGE_CHARS} characters of text` },
     ]);
   }
-  const { action, cancelled } = await inTransaction(async (tx) => {
+  const { action, cancelled, conversation } = await inTransaction(async (tx) => {
     const found = await findConversationForUpdate(tx, conversationId);
     if (!found) throw new NotFoundError("Conversation", conversationId);
     const { rows } = await tx.query<{ email: string | null; phone: string | null; creatorName: string }>(
@@ -121,11 +123,12 @@ export async function sendMessage(conversationId: string, text: string, subject:
       targetId: found.id,
       details: { actionId: action.id, channel, length: Array.from(message).length },
     });
-    return { action, cancelled };
+    return { action, cancelled, conversation: { id: found.id, creatorId: found.creatorId, holder: "PERSON" as const } };
   });
   await publishActionChanges([
     ...cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })),
     { id: action.id, creatorId: action.creatorId, status: action.status },
   ]);
+  await publishConversationChanges([conversation]);
   return action;
 }

@@ -5,6 +5,9 @@ import type { Channel, ConversationHolder } from "../generated/prisma/enums.js";
 // The conversations and conversation_messages tables: one conversation per consumer and channel,
 // its messages in order, and who holds it (the agent, a person, or nobody: closed).
 
+/** A conversation that changed, for the live feed (conversationUpdates). */
+export type ConversationChange = { id: string; creatorId: string; holder: ConversationHolder };
+
 /** A message of the consumer's, from the event that carried it. */
 export type InboundMessage = {
   creatorId: string;
@@ -50,10 +53,10 @@ export function inboundMessagesOf(events: Event[]): InboundMessage[] {
  * ingestion's transaction: lastInboundAt only moves forward, and a message reopens a closed
  * conversation to the agent (a person who holds it keeps it). An event recorded before adds nothing.
  */
-export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promise<void> {
-  if (messages.length === 0) return;
+export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promise<ConversationChange[]> {
+  if (messages.length === 0) return [];
   const col = <K extends keyof InboundMessage>(k: K) => messages.map((m) => m[k]);
-  await tx.query(
+  const { rows } = await tx.query<ConversationChange>(
     `WITH m AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::"Channel"[], $4::text[], $5::uuid[], $6::timestamptz[])
          AS m("creatorId", "consumerId", channel, text, "eventId", at)
@@ -66,13 +69,16 @@ export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promis
          holder = CASE WHEN c.holder = 'CLOSED' THEN 'AGENT'::"ConversationHolder" ELSE c.holder END,
          "holderReason" = CASE WHEN c.holder = 'CLOSED' THEN NULL ELSE c."holderReason" END,
          "updatedAt" = now()
-       RETURNING c.id, c."consumerId", c.channel
+       RETURNING c.id, c."creatorId", c."consumerId", c.channel, c.holder
+     ), stored AS (
+       INSERT INTO conversation_messages ("conversationId", direction, text, "eventId", at)
+       SELECT c.id, 'INBOUND', m.text, m."eventId", m.at FROM m JOIN c USING ("consumerId", channel)
+       ON CONFLICT ("eventId") DO NOTHING
      )
-     INSERT INTO conversation_messages ("conversationId", direction, text, "eventId", at)
-     SELECT c.id, 'INBOUND', m.text, m."eventId", m.at FROM m JOIN c USING ("consumerId", channel)
-     ON CONFLICT ("eventId") DO NOTHING`,
+     SELECT id, "creatorId", holder FROM c`,
     [col("creatorId"), col("consumerId"), col("channel"), col("text"), col("eventId"), col("at")],
   );
+  return rows;
 }
 
 /** Records a message we sent (an action marked SENT), in the transaction that marks it. */

@@ -1,9 +1,12 @@
-import { ChannelEnum } from "../creators/schema.js";
+import { ChannelEnum, CreatorNode } from "../creators/schema.js";
+import { db } from "../db/client.js";
 import { ActionNode } from "../delivery/schema-types.js";
 import { ConversationHolder, MessageDirection } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { feedScopes, subscribeFeed } from "../graphql/live-feed.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
+import type { ConversationFeedMessage } from "../pubsub.js";
 import { changeHolder, creatorOfConversation, sendMessage } from "./conversation-service.js";
 
 /** WhatsApp's customer-service window: 24 hours from the consumer's last message. */
@@ -158,5 +161,19 @@ builder.mutationField("sendMessage", (t) =>
     ),
     resolve: (_root, { conversationId, text, subject }, ctx) =>
       sendMessage(conversationId.id, text, subject ?? null, ctx.viewer),
+  }),
+);
+
+builder.subscriptionField("conversationUpdates", (t) =>
+  t.prismaField({
+    type: "Conversation",
+    nullable: true,
+    description:
+      "A conversation as it changes: a new message from the consumer, a change of holder (handed off, returned, closed), a person's message. A creator's feed, or with no creatorId the platform's (admin keys). Handed-off conversations are those with holder PERSON.",
+    args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
+    authScopes: (_root, { creatorId }) => feedScopes(creatorId),
+    subscribe: (_root, { creatorId }) => subscribeFeed<ConversationFeedMessage>("conversations", creatorId?.id ?? null),
+    resolve: (query, message: ConversationFeedMessage) =>
+      db.conversation.findUnique({ ...query, where: { id: message.conversationId } }),
   }),
 );

@@ -7,6 +7,7 @@ import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
 import { addToDelta, type ContextDelta, emptyDelta, unsubscribedChannels } from "../consumers/context-delta.js";
 import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
 import { CUSTOM_EVENT_TYPE } from "../consumers/event-effects.js";
+import { publishConversationChanges } from "../conversations/conversation-feed.js";
 import { inboundMessagesOf, recordInbound } from "../conversations/conversation-store.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
@@ -187,7 +188,7 @@ async function storeBatch(
   const receivedAt = new Date();
 
   // A racing request may create the same consumer, or lock contexts in another order: retried.
-  const { results, fresh, cancelled } = await inTransaction(
+  const { results, fresh, cancelled, conversations } = await inTransaction(
     async (client) => {
       const consumerIds = await consumersOf(client);
       const ids = parsed.map(() => randomUUID());
@@ -207,7 +208,7 @@ async function storeBatch(
         })),
       );
       const byId = new Map(inserted.map((e) => [e.id, e]));
-      await recordInbound(client, inboundMessagesOf(inserted));
+      const conversations = await recordInbound(client, inboundMessagesOf(inserted));
 
       // Items whose key was already stored (earlier, or earlier in this batch) are replays or conflicts.
       const replayKeys = parsed
@@ -286,6 +287,7 @@ async function storeBatch(
         })),
         fresh: freshEvents.map((r) => r.event),
         cancelled,
+        conversations,
       };
     },
     { attempts: 3 },
@@ -294,6 +296,7 @@ async function storeBatch(
   eventsIngested.inc({ outcome: "stored" }, fresh.length);
   if (results.length > fresh.length) eventsIngested.inc({ outcome: "duplicate" }, results.length - fresh.length);
   await announceCancellations(cancelled);
+  await publishConversationChanges(conversations);
   if (fresh.length > 0) await enqueueAgentRuns(fresh);
   logger.debug({ creatorId, stored: fresh.length, duplicates: results.length - fresh.length }, "events ingested");
   return results;

@@ -20,6 +20,7 @@ type Documents = {
     "\n  query Viewer {\n    viewer {\n      kind\n      creator {\n        handle\n      }\n    }\n  }\n": typeof types.ViewerDocument,
     "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      __typename\n      ... on CreatedApiKey {\n        secret\n        apiKey {\n          id\n          kind\n          prefix\n        }\n      }\n      ...ErrorFields\n    }\n  }\n": typeof types.CreateApiKeyDocument,
     "\n  query CreatorByHandle($handle: String!) {\n    creatorByHandle(handle: $handle) {\n      id\n      name\n    }\n  }\n": typeof types.CreatorByHandleDocument,
+    "\n  subscription ConversationUpdates($creatorId: ID) {\n    conversationUpdates(creatorId: $creatorId) {\n      id\n      holder\n      channel\n    }\n  }\n": typeof types.ConversationUpdatesDocument,
     "\n  mutation DeliveryCancelAction($id: ID!) {\n    cancelAction(id: $id) {\n      __typename\n      ... on Action {\n        status\n        statusReason\n      }\n      ...ErrorFields\n    }\n  }\n": typeof types.DeliveryCancelActionDocument,
     "\n  fragment ConsentChangeFields on ConsentChange {\n    consumer {\n      consents {\n        channel\n        status\n        source\n      }\n      context {\n        stage\n      }\n    }\n    cancelledActions {\n      id\n      channel\n      status\n      statusReason\n    }\n  }\n": typeof types.ConsentChangeFieldsFragmentDoc,
     "\n  mutation DeliverySetConsent($consumerId: ID!, $channel: Channel!, $granted: Boolean!, $source: String) {\n    setConsent(consumerId: $consumerId, channel: $channel, granted: $granted, source: $source) {\n      __typename\n      ...ConsentChangeFields\n      ...ErrorFields\n    }\n  }\n": typeof types.DeliverySetConsentDocument,
@@ -63,6 +64,7 @@ const documents: Documents = {
     "\n  query Viewer {\n    viewer {\n      kind\n      creator {\n        handle\n      }\n    }\n  }\n": types.ViewerDocument,
     "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      __typename\n      ... on CreatedApiKey {\n        secret\n        apiKey {\n          id\n          kind\n          prefix\n        }\n      }\n      ...ErrorFields\n    }\n  }\n": types.CreateApiKeyDocument,
     "\n  query CreatorByHandle($handle: String!) {\n    creatorByHandle(handle: $handle) {\n      id\n      name\n    }\n  }\n": types.CreatorByHandleDocument,
+    "\n  subscription ConversationUpdates($creatorId: ID) {\n    conversationUpdates(creatorId: $creatorId) {\n      id\n      holder\n      channel\n    }\n  }\n": types.ConversationUpdatesDocument,
     "\n  mutation DeliveryCancelAction($id: ID!) {\n    cancelAction(id: $id) {\n      __typename\n      ... on Action {\n        status\n        statusReason\n      }\n      ...ErrorFields\n    }\n  }\n": types.DeliveryCancelActionDocument,
     "\n  fragment ConsentChangeFields on ConsentChange {\n    consumer {\n      consents {\n        channel\n        status\n        source\n      }\n      context {\n        stage\n      }\n    }\n    cancelledActions {\n      id\n      channel\n      status\n      statusReason\n    }\n  }\n": types.ConsentChangeFieldsFragmentDoc,
     "\n  mutation DeliverySetConsent($consumerId: ID!, $channel: Channel!, $granted: Boolean!, $source: String) {\n    setConsent(consumerId: $consumerId, channel: $channel, granted: $granted, source: $source) {\n      __typename\n      ...ConsentChangeFields\n      ...ErrorFields\n    }\n  }\n": types.DeliverySetConsentDocument,
@@ -138,6 +140,10 @@ export function graphql(source: "\n  mutation CreateApiKey($input: CreateApiKeyI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query CreatorByHandle($handle: String!) {\n    creatorByHandle(handle: $handle) {\n      id\n      name\n    }\n  }\n"): (typeof documents)["\n  query CreatorByHandle($handle: String!) {\n    creatorByHandle(handle: $handle) {\n      id\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription ConversationUpdates($creatorId: ID) {\n    conversationUpdates(creatorId: $creatorId) {\n      id\n      holder\n      channel\n    }\n  }\n"): (typeof documents)["\n  subscription ConversationUpdates($creatorId: ID) {\n    conversationUpdates(creatorId: $creatorId) {\n      id\n      holder\n      channel\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
