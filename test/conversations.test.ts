@@ -4,7 +4,14 @@ import { db } from "../src/db/client.js";
 import { DeliveryScheduler } from "../src/delivery/scheduler.js";
 import { graphql } from "./generated/gql.js";
 import { useApi } from "./support/api.js";
-import { startHttpSink, testProviders, UNLIMITED_RATES, whatsAppAccepted } from "./support/delivery-fixtures.js";
+import {
+  planActions,
+  startHttpSink,
+  testProviders,
+  UNLIMITED_RATES,
+  whatsAppAccepted,
+  whatsAppTo,
+} from "./support/delivery-fixtures.js";
 import { fromGlobalId } from "./support/ids.js";
 import { creatorWithAgent } from "./support/operations.js";
 import { eventually } from "./support/processes.js";
@@ -303,5 +310,50 @@ describe("conversations", () => {
       feed.close();
       foreign.close();
     }
+  });
+
+  it("never lets out an agent's message that was already on its way when the conversation was handed off", async () => {
+    const owner = await creatorWithAgent(api);
+    await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
+    const phone = newPhone();
+    const gid = await send(
+      owner,
+      { externalId: "conv-late", phone, consents: [{ channel: "WHATSAPP", granted: true }] },
+      "whatsapp_replied",
+      {
+        channel: "WHATSAPP",
+        text: "I want to talk to someone",
+      },
+    );
+    const [conversation] = await conversationsOf(owner, gid);
+    await api.request(
+      HOLDER("handOffConversation", true),
+      { id: conversation.id, reason: "asked for a person" },
+      owner.creatorKey,
+    );
+    // As a scheduler that claimed the agent's message before the hand-off would hold it.
+    const consumer = await db.consumer.findUniqueOrThrow({ where: { id: fromGlobalId(gid).id } });
+    const [late] = await planActions(consumer, [
+      { channel: "WHATSAPP", payload: whatsAppTo(phone, "Still interested?"), sendAt: new Date() },
+    ]);
+
+    const sink = await startHttpSink();
+    sink.reply = whatsAppAccepted;
+    const scheduler = new DeliveryScheduler({
+      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: sink.url }),
+      sendRates: UNLIMITED_RATES,
+      batchSize: 50,
+    });
+    try {
+      await scheduler.tick();
+      expect(sink.received.filter((r) => JSON.parse(r.body).to === phone)).toEqual([]);
+    } finally {
+      await scheduler.close();
+      await sink.close();
+    }
+    expect(await db.action.findUniqueOrThrow({ where: { id: late.id } })).toMatchObject({
+      status: "SKIPPED",
+      statusReason: "conversation handed off to a person",
+    });
   });
 });

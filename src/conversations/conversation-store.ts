@@ -110,6 +110,19 @@ export async function channelsNotHeldByAgent(sql: Sql, consumerId: string): Prom
   return rows.map((r) => r.channel);
 }
 
+/** The holder of the consumer's conversation on a channel (none yet: []), read FOR SHARE in the caller's transaction. */
+export async function conversationHolders(
+  tx: Sql,
+  consumerId: string,
+  channel: Channel,
+): Promise<ConversationHolder[]> {
+  const { rows } = await tx.query<{ holder: ConversationHolder }>(
+    `SELECT holder FROM conversations WHERE "consumerId" = $1 AND channel = $2::"Channel" FOR SHARE`,
+    [consumerId, channel],
+  );
+  return rows.map((r) => r.holder);
+}
+
 export async function findConversationForUpdate(tx: Sql, id: string): Promise<Conversation | null> {
   const { rows } = await tx.query<Conversation>(`SELECT * FROM conversations WHERE id = $1 FOR UPDATE`, [id]);
   return rows[0] ?? null;

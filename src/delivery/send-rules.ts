@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import { conversationHolders } from "../conversations/conversation-store.js";
 import { frequencyCapFor } from "../creators/frequency-caps.js";
 import type { Sql } from "../db/transaction.js";
 import type { Channel, ConsentStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
@@ -85,7 +86,14 @@ export type RuleVerdict =
   | { kind: "skip"; reason: string }
   | { kind: "defer"; until: Date; reason: string };
 
-export type RuleSubject = { id: string; creatorId: string; consumerId: string; channel: Channel };
+export type RuleSubject = {
+  id: string;
+  creatorId: string;
+  consumerId: string;
+  channel: Channel;
+  /** The agent run that planned it; null for a person's message. */
+  invocationId: string | null;
+};
 
 type SendSettings = {
   creatorName: string;
@@ -101,7 +109,8 @@ type SendSettings = {
 
 /**
  * Checks an action against the rules, inside the caller's transaction, which must stay open
- * until the action is marked dispatched:
+ * until the action is marked dispatched (an agent's action is also skipped in a conversation the
+ * agent does not hold):
  * - the consent row is read FOR SHARE, so an unsubscribe committing meanwhile waits for this
  *   transaction and one that committed before is seen;
  * - a capped channel is locked per (consumer, channel), and the count includes sends other
@@ -115,6 +124,18 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
   if (consents.length === 0) return { kind: "skip", reason: `no ${action.channel} consent` };
   if (consents[0].status !== "GRANTED") {
     return { kind: "skip", reason: `${action.channel} consent withdrawn (${consents[0].source})` };
+  }
+
+  // An agent's message is not sent into a conversation a person holds or that was closed, even one
+  // claimed before the hand-off: the row is read FOR SHARE, so a hand-off committing meanwhile waits.
+  if (action.invocationId) {
+    const [holder] = await conversationHolders(client, action.consumerId, action.channel);
+    if (holder && holder !== "AGENT") {
+      return {
+        kind: "skip",
+        reason: holder === "PERSON" ? "conversation handed off to a person" : "conversation closed",
+      };
+    }
   }
 
   const {
