@@ -356,4 +356,108 @@ describe("conversations", () => {
       statusReason: "conversation handed off to a person",
     });
   });
+
+  it("keep a person's own planned message through a close, and refuse free text outside WhatsApp's window", async () => {
+    const owner = await creatorWithAgent(api);
+    const consents = [{ channel: "WHATSAPP", granted: true }];
+    const gid = await send(owner, { externalId: "conv-keep", phone: newPhone(), consents }, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "Where is my invoice?",
+    });
+    const [conversation] = await conversationsOf(owner, gid);
+    const SEND = `mutation ($id: ID!, $text: String!) { sendMessage(conversationId: $id, text: $text) {
+      __typename ... on Action { id status } ... on Error { code message } } }`;
+    type Sent = { sendMessage: { __typename: string; id: string; status: string; code?: string; message?: string } };
+    const sent = await api.request<Sent, unknown>(
+      SEND,
+      { id: conversation.id, text: "Sent it just now." },
+      owner.creatorKey,
+    );
+    expect(sent.data?.sendMessage).toMatchObject({ __typename: "Action", status: "PLANNED" });
+    const reason = `${"a".repeat(499)}😀`;
+    const closed = await api.request(
+      HOLDER("closeConversation", true),
+      { id: conversation.id, reason },
+      owner.creatorKey,
+    );
+    expect(closed.data).toEqual({
+      closeConversation: { __typename: "Conversation", holder: "CLOSED", holderReason: reason },
+    });
+    expect(
+      await db.action.findUniqueOrThrow({ where: { id: fromGlobalId(sent.data?.sendMessage.id as string).id } }),
+    ).toMatchObject({
+      status: "PLANNED",
+    });
+
+    // Two days later, with no word from the consumer since, WhatsApp takes templates only.
+    await db.conversation.update({
+      where: { id: fromGlobalId(conversation.id).id },
+      data: { lastInboundAt: new Date(Date.now() - 48 * 3_600_000) },
+    });
+    const late = await api.request<Sent, unknown>(
+      SEND,
+      { id: conversation.id, text: "Still there?" },
+      owner.creatorKey,
+    );
+    expect(late.data?.sendMessage).toMatchObject({ __typename: "ValidationError", code: "VALIDATION_FAILED" });
+    expect(late.data?.sendMessage.message).toContain("customer-service window");
+  });
+
+  it("reopen to the agent only on a message written after the close, and never on an opt-out", async () => {
+    const owner = await creatorWithAgent(api);
+    const consumer = {
+      externalId: "conv-reopen",
+      phone: newPhone(),
+      consents: [{ channel: "WHATSAPP", granted: true }],
+    };
+    const gid = await send(owner, consumer, "whatsapp_replied", { channel: "WHATSAPP", text: "Hello" });
+    const [conversation] = await conversationsOf(owner, gid);
+    await api.request(HOLDER("closeConversation", true), { id: conversation.id, reason: "done" }, owner.creatorKey);
+
+    const weekAgo = new Date(Date.now() - 7 * 24 * 3_600_000).toISOString();
+    const backfill = await api.request(
+      INGEST,
+      {
+        creatorId: owner.gid,
+        event: {
+          consumer,
+          type: "whatsapp_replied",
+          occurredAt: weekAgo,
+          payload: { channel: "WHATSAPP", text: "old" },
+        },
+      },
+      owner.creatorKey,
+    );
+    expect(backfill.errors).toBeUndefined();
+    await send(owner, consumer, "unsubscribed", { channel: "WHATSAPP", text: "STOP" });
+    expect((await conversationsOf(owner, gid))[0].holder).toBe("CLOSED");
+  });
+
+  it("answer nothing, on any channel, to a message written in a conversation a person holds", async () => {
+    const owner = await creatorWithAgent(api);
+    const both = [
+      { channel: "WHATSAPP", granted: true },
+      { channel: "EMAIL", granted: true },
+    ];
+    const person = (id: string) => ({ externalId: id, phone: newPhone(), email: `${id}@example.test`, consents: both });
+    const held = person("conv-email-held");
+    const control = person("conv-email-control");
+    const heldGid = await send(owner, held, "email_replied", { channel: "EMAIL", text: "I want a refund" });
+    await send(owner, control, "email_replied", { channel: "EMAIL", text: "I want a refund" });
+    const email = (await conversationsOf(owner, heldGid)).find((c) => c.channel === "EMAIL") as Conversation;
+    await api.request(HOLDER("handOffConversation", true), { id: email.id, reason: "refund" }, owner.creatorKey);
+    const before = await db.action.count({ where: { consumerId: fromGlobalId(heldGid).id, status: "PLANNED" } });
+
+    const controlId = (
+      await db.consumer.findFirstOrThrow({ where: { creatorId: owner.creator.id, externalId: "conv-email-control" } })
+    ).id;
+    const controlBefore = await db.action.count({ where: { consumerId: controlId, status: "PLANNED" } });
+    await send(owner, held, "email_replied", { channel: "EMAIL", text: "Honestly it's too expensive anyway" });
+    await send(owner, control, "email_replied", { channel: "EMAIL", text: "Honestly it's too expensive anyway" });
+    // The same message gets the agent's answer where the agent holds the conversation, none where a person does.
+    expect(await db.action.count({ where: { consumerId: controlId, status: "PLANNED" } })).toBeGreaterThan(
+      controlBefore,
+    );
+    expect(await db.action.count({ where: { consumerId: fromGlobalId(heldGid).id, status: "PLANNED" } })).toBe(before);
+  });
 });

@@ -1,6 +1,5 @@
 import { type Job, UnrecoverableError } from "bullmq";
-import { channelsNotHeldByAgent } from "../conversations/conversation-store.js";
-import { pool } from "../db/client.js";
+import { inboundMessagesOf } from "../conversations/conversation-store.js";
 import type { StoredAction } from "../delivery/delivery-store.js";
 import { markEventFailed, markEventProcessed } from "../events/event-store.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
@@ -58,6 +57,7 @@ const MAX_DECISION_ROUNDS = 3;
 
 async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: boolean) {
   const { event } = loaded;
+  const messageChannel = inboundMessagesOf([event])[0]?.channel ?? null;
   const invocation = await claimInvocation(agent.id, event);
   if (!invocation) return; // Already finished by an earlier run.
   await publishInvocation(invocation);
@@ -75,6 +75,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
         durationMs: 0,
       },
       [],
+      null,
     );
     if (created) await announceOutcome(invocation, "SKIPPED", false, created);
     return;
@@ -88,11 +89,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
       const stopTimer = invocationDuration.startTimer();
       const { decision, actions: planned, trace } = await runtime.run(agent, current.ctx, event);
       stopTimer();
-      // A conversation handed to a person, or closed, is not the agent's: nothing is planned in it.
-      const notTheAgents = new Set(await channelsNotHeldByAgent(pool, event.consumerId));
-      const proposed = planned.map((a) => plannedActionSchema.parse(a));
-      const actions = proposed.filter((a) => !notTheAgents.has(a.channel));
-      const withheld = proposed.filter((a) => notTheAgents.has(a.channel)).map((a) => a.channel);
+      const actions = planned.map((a) => plannedActionSchema.parse(a));
       const status = decision.act ? "COMPLETED" : "SKIPPED";
       const created = await completeInvocation(
         invocation,
@@ -108,9 +105,6 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
             profileVersion: agentConfigSchema.parse(agent.config).profile?.version ?? null,
             ...(trace ? { trace } : {}),
             ...(round > 1 ? { redecided: round - 1 } : {}),
-            ...(withheld.length > 0
-              ? { withheld: { channels: withheld, why: "conversation not held by the agent" } }
-              : {}),
             actions: actions.map((a) => ({
               channel: a.channel,
               template: (a.payload as { template?: string }).template ?? null,
@@ -121,6 +115,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
           durationMs: Date.now() - (invocation.startedAt?.getTime() ?? Date.now()),
         },
         actions,
+        messageChannel,
       );
       if (created === null) {
         // Another run messaged this consumer meanwhile: decide again on the fresh context.

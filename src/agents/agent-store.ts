@@ -1,4 +1,5 @@
 import { contextFromJson } from "../consumers/context-store.js";
+import { channelsNotHeldByAgent } from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import { countActionsOf, type PlannedMessage, planMessages, type StoredAction } from "../delivery/delivery-store.js";
@@ -126,10 +127,31 @@ export async function claimInvocation(agentId: string, event: LoadedEvent["event
 export async function completeInvocation(
   invocation: AgentInvocation,
   loadedActionCount: number,
-  outcome: { status: InvocationStatus; acted: boolean; reason: string; decision: unknown; durationMs: number },
-  messages: PlannedMessage[],
+  outcome: {
+    status: InvocationStatus;
+    acted: boolean;
+    reason: string;
+    decision: Record<string, unknown>;
+    durationMs: number;
+  },
+  proposed: PlannedMessage[],
+  /** The channel of the consumer's message that triggered the run, if it was one. */
+  messageChannel: Channel | null,
 ): Promise<StoredAction[] | null> {
   return inTransaction(async (client) => {
+    // A conversation handed to a person, or closed, is not the agent's: nothing is planned in it,
+    // and a message the consumer wrote in one gets nothing from the agent on any channel. Read
+    // FOR SHARE in this transaction, so a hand-off cannot slip between the check and the plan.
+    const notTheAgents = new Set(
+      proposed.length > 0 ? await channelsNotHeldByAgent(client, invocation.consumerId) : [],
+    );
+    const answersAHeldMessage = messageChannel !== null && notTheAgents.has(messageChannel);
+    const messages = answersAHeldMessage ? [] : proposed.filter((m) => !notTheAgents.has(m.channel));
+    const withheld = proposed.filter((m) => !messages.includes(m)).map((m) => m.channel);
+    const decision =
+      withheld.length > 0
+        ? { ...outcome.decision, withheld: { channels: withheld, why: "conversation not held by the agent" } }
+        : outcome.decision;
     if (messages.length > 0) {
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [invocation.consumerId]);
       if ((await countActionsOf(client, invocation.consumerId, invocation.id)) > loadedActionCount) return null;
@@ -138,14 +160,7 @@ export async function completeInvocation(
       `UPDATE agent_invocations SET status = $2, acted = $3, reason = $4, decision = $5, "finishedAt" = now(),
               "durationMs" = $6
         WHERE id = $1`,
-      [
-        invocation.id,
-        outcome.status,
-        outcome.acted,
-        outcome.reason,
-        JSON.stringify(outcome.decision),
-        outcome.durationMs,
-      ],
+      [invocation.id, outcome.status, outcome.acted, outcome.reason, JSON.stringify(decision), outcome.durationMs],
     );
     return planMessages(client, invocation, messages);
   });

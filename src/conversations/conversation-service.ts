@@ -45,6 +45,7 @@ export async function changeHolder(
               consumerId: found.consumerId,
               channel: found.channel,
               reason: holder === "PERSON" ? "conversation handed off to a person" : "conversation closed",
+              agentsOnly: true,
             },
           ]);
     await recordAudit(tx, actor, {
@@ -60,6 +61,9 @@ export async function changeHolder(
   await publishConversationChanges([conversation]);
   return conversation;
 }
+
+/** WhatsApp's customer-service window: 24 hours from the consumer's last message. */
+export const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3_600_000;
 
 /** What a person may write in one message: WhatsApp's limit for a text body (4,096 characters). */
 const MAX_MESSAGE_CHARS = 4_096;
@@ -89,14 +93,25 @@ export async function sendMessage(conversationId: string, text: string, subject:
     const to = channel === "WHATSAPP" ? rows[0]?.phone : channel === "EMAIL" ? rows[0]?.email : null;
     if (!to || (channel !== "WHATSAPP" && channel !== "EMAIL")) {
       throw new ValidationError(`The consumer has no ${channel} address to write to`, [
-        { path: "id", message: `no ${channel} address` },
+        { path: "conversationId", message: `no ${channel} address` },
       ]);
     }
+    // Outside the customer-service window WhatsApp delivers template messages only: free text
+    // would be refused after it left here (https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows).
+    const windowOpen =
+      found.lastInboundAt !== null && Date.now() - found.lastInboundAt.getTime() < CUSTOMER_SERVICE_WINDOW_MS;
+    if (channel === "WHATSAPP" && !windowOpen) {
+      throw new ValidationError(
+        "The WhatsApp customer-service window is closed (no message from the consumer in the last 24 hours): WhatsApp accepts only template messages now",
+        [{ path: "conversationId", message: "customer-service window closed" }],
+      );
+    }
     let cancelled: Awaited<ReturnType<typeof cancelPlannedMessages>> = [];
+    const from = found.holder;
     if (found.holder !== "PERSON") {
       await setHolder(tx, found.id, "PERSON", "a person wrote");
       cancelled = await cancelPlannedMessages(tx, [
-        { consumerId: found.consumerId, channel, reason: "conversation handed off to a person" },
+        { consumerId: found.consumerId, channel, reason: "conversation handed off to a person", agentsOnly: true },
       ]);
     }
     let action: Awaited<ReturnType<typeof planPersonMessage>>;
@@ -121,7 +136,14 @@ export async function sendMessage(conversationId: string, text: string, subject:
       creatorId: found.creatorId,
       targetType: "Conversation",
       targetId: found.id,
-      details: { actionId: action.id, channel, length: Array.from(message).length },
+      details: {
+        actionId: action.id,
+        channel,
+        length: Array.from(message).length,
+        from,
+        to: "PERSON",
+        cancelledActions: cancelled.map((a) => a.id),
+      },
     });
     return { action, cancelled, conversation: { id: found.id, creatorId: found.creatorId, holder: "PERSON" as const } };
   });

@@ -16,6 +16,8 @@ export type InboundMessage = {
   text: string | null;
   eventId: string;
   at: Date;
+  /** An opt-out written as a reply ("STOP"): recorded, but it never reopens a closed conversation. */
+  optOut: boolean;
 };
 
 /** Events that are a consumer's message, and the channel each comes on. */
@@ -25,7 +27,9 @@ const MESSAGE_EVENTS: Record<string, Channel> = { whatsapp_replied: "WHATSAPP", 
  * The consumer's messages among stored events: replies (whatsapp_replied, email_replied), and an
  * opt-out written as a reply (an `unsubscribed` event carrying the channel and the text).
  */
-export function inboundMessagesOf(events: Event[]): InboundMessage[] {
+export function inboundMessagesOf(
+  events: (Pick<Event, "id" | "type" | "creatorId" | "consumerId" | "occurredAt"> & { payload: unknown })[],
+): InboundMessage[] {
   return events.flatMap((event) => {
     const payload = (event.payload ?? {}) as { channel?: unknown; text?: unknown };
     const text = typeof payload.text === "string" ? payload.text : null;
@@ -43,6 +47,7 @@ export function inboundMessagesOf(events: Event[]): InboundMessage[] {
         text,
         eventId: event.id,
         at: event.occurredAt,
+        optOut: event.type === "unsubscribed",
       },
     ];
   });
@@ -50,24 +55,33 @@ export function inboundMessagesOf(events: Event[]): InboundMessage[] {
 
 /**
  * Records the consumer's messages on their conversations (created on the first), in the
- * ingestion's transaction: lastInboundAt only moves forward, and a message reopens a closed
- * conversation to the agent (a person who holds it keeps it). An event recorded before adds nothing.
+ * ingestion's transaction: lastInboundAt only moves forward, and a message written after a close
+ * reopens the conversation to the agent (not an opt-out; a person who holds it keeps it). An event
+ * recorded before adds nothing.
  */
+/** A closed conversation reopens on a consumer's message written after the close (not an opt-out). */
+const REOPENS = `c.holder = 'CLOSED' AND (SELECT l.reopens_at FROM latest l
+   WHERE l."consumerId" = c."consumerId" AND l.channel = c.channel) > c."holderSince"`;
+
 export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promise<ConversationChange[]> {
   if (messages.length === 0) return [];
   const col = <K extends keyof InboundMessage>(k: K) => messages.map((m) => m[k]);
   const { rows } = await tx.query<ConversationChange>(
     `WITH m AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::"Channel"[], $4::text[], $5::uuid[], $6::timestamptz[])
-         AS m("creatorId", "consumerId", channel, text, "eventId", at)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::"Channel"[], $4::text[], $5::uuid[], $6::timestamptz[], $7::bool[])
+         AS m("creatorId", "consumerId", channel, text, "eventId", at, "optOut")
+     ), latest AS (
+       -- Per conversation: its newest message, and its newest that is not an opt-out (what may reopen it).
+       SELECT "creatorId", "consumerId", channel, max(at) AS at, max(at) FILTER (WHERE NOT "optOut") AS reopens_at
+         FROM m GROUP BY "creatorId", "consumerId", channel
      ), c AS (
        INSERT INTO conversations AS c ("creatorId", "consumerId", channel, "lastInboundAt")
-       SELECT DISTINCT ON ("consumerId", channel) "creatorId", "consumerId", channel, max(at) OVER (PARTITION BY "consumerId", channel)
-         FROM m ORDER BY "consumerId", channel
+       SELECT "creatorId", "consumerId", channel, at FROM latest ORDER BY "consumerId", channel
        ON CONFLICT ("consumerId", channel) DO UPDATE SET
          "lastInboundAt" = GREATEST(c."lastInboundAt", EXCLUDED."lastInboundAt"),
-         holder = CASE WHEN c.holder = 'CLOSED' THEN 'AGENT'::"ConversationHolder" ELSE c.holder END,
-         "holderReason" = CASE WHEN c.holder = 'CLOSED' THEN NULL ELSE c."holderReason" END,
+         holder = CASE WHEN ${REOPENS} THEN 'AGENT'::"ConversationHolder" ELSE c.holder END,
+         "holderReason" = CASE WHEN ${REOPENS} THEN NULL ELSE c."holderReason" END,
+         "holderSince" = CASE WHEN ${REOPENS} THEN now() ELSE c."holderSince" END,
          "updatedAt" = now()
        RETURNING c.id, c."creatorId", c."consumerId", c.channel, c.holder
      ), stored AS (
@@ -76,7 +90,7 @@ export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promis
        ON CONFLICT ("eventId") DO NOTHING
      )
      SELECT id, "creatorId", holder FROM c`,
-    [col("creatorId"), col("consumerId"), col("channel"), col("text"), col("eventId"), col("at")],
+    [col("creatorId"), col("consumerId"), col("channel"), col("text"), col("eventId"), col("at"), col("optOut")],
   );
   return rows;
 }
@@ -101,13 +115,16 @@ export async function recordOutbound(
   );
 }
 
-/** The channels on which the consumer's conversation is not the agent's (handed off or closed). */
-export async function channelsNotHeldByAgent(sql: Sql, consumerId: string): Promise<Channel[]> {
-  const { rows } = await sql.query<{ channel: Channel }>(
-    `SELECT channel FROM conversations WHERE "consumerId" = $1 AND holder <> 'AGENT'`,
+/**
+ * The channels on which the consumer's conversation is not the agent's (handed off or closed),
+ * read FOR SHARE in the caller's transaction: a hand-off committing meanwhile waits for it.
+ */
+export async function channelsNotHeldByAgent(tx: Sql, consumerId: string): Promise<Channel[]> {
+  const { rows } = await tx.query<{ channel: Channel; holder: ConversationHolder }>(
+    `SELECT channel, holder FROM conversations WHERE "consumerId" = $1 ORDER BY channel FOR SHARE`,
     [consumerId],
   );
-  return rows.map((r) => r.channel);
+  return rows.filter((r) => r.holder !== "AGENT").map((r) => r.channel);
 }
 
 /** The holder of the consumer's conversation on a channel (none yet: []), read FOR SHARE in the caller's transaction. */
@@ -136,7 +153,8 @@ export async function setHolder(
   reason: string | null,
 ): Promise<Conversation> {
   const { rows } = await tx.query<Conversation>(
-    `UPDATE conversations SET holder = $2::"ConversationHolder", "holderReason" = $3, "updatedAt" = now()
+    `UPDATE conversations SET holder = $2::"ConversationHolder", "holderReason" = $3, "holderSince" = now(),
+            "updatedAt" = now()
       WHERE id = $1 RETURNING *`,
     [id, holder, reason],
   );

@@ -7,10 +7,12 @@ import { mutationErrors } from "../graphql/error-types.js";
 import { feedScopes, subscribeFeed } from "../graphql/live-feed.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import type { ConversationFeedMessage } from "../pubsub.js";
-import { changeHolder, creatorOfConversation, sendMessage } from "./conversation-service.js";
-
-/** WhatsApp's customer-service window: 24 hours from the consumer's last message. */
-const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3_600_000;
+import {
+  CUSTOMER_SERVICE_WINDOW_MS,
+  changeHolder,
+  creatorOfConversation,
+  sendMessage,
+} from "./conversation-service.js";
 
 const ConversationHolderEnum = builder.enumType(ConversationHolder, {
   name: "ConversationHolder",
@@ -26,6 +28,13 @@ builder.prismaObject("ConversationMessage", {
     direction: t.expose("direction", { type: MessageDirectionEnum }),
     text: t.exposeString("text", { nullable: true }),
     at: t.expose("at", { type: "DateTime" }),
+    action: t.field({
+      type: ActionNode,
+      nullable: true,
+      description: "Ours: the action that sent it, with its status (FAILED when WhatsApp reported it undeliverable).",
+      select: { actionId: true },
+      resolve: (m) => (m.actionId ? db.action.findUnique({ where: { id: m.actionId } }) : null),
+    }),
   }),
 });
 
@@ -114,7 +123,9 @@ function holderMutation(name: string, holder: ConversationHolder, description: s
       },
       unauthorizedResolver: notFoundWhenRefused("Conversation", (args: { id: { id: string } }) => args.id.id),
       resolve: (_root, args, ctx) => {
-        const reason = (args as { reason?: string | null }).reason?.trim().slice(0, 500) || null;
+        const given = (args as { reason?: string | null }).reason?.trim() ?? "";
+        // Cut on a character boundary: half an emoji is not text PostgreSQL stores.
+        const reason = Array.from(given).slice(0, 500).join("") || null;
         return changeHolder(args.id.id, holder, reason, ctx.viewer);
       },
     }),

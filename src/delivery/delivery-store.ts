@@ -154,43 +154,47 @@ export async function markSent(
   dispatchedAt: Date,
 ): Promise<boolean> {
   const latenessMs = Math.min(INT_MAX, Math.max(0, sentAt.getTime() - action.sendAt.getTime()));
-  return inTransaction(async (tx) => {
-    const { rows } = await tx.query<{ consumerId: string; channel: Channel; sentAt: Date }>(
-      `UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4,
+  return inTransaction(
+    async (tx) => {
+      const { rows } = await tx.query<{ consumerId: string; channel: Channel; sentAt: Date }>(
+        `UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4,
               attempts = attempts + (status = 'SENDING')::int,
               "providerMessageId" = $5, "providerResponse" = $6, "statusReason" = NULL, "claimedAt" = NULL,
               "leaseExpiresAt" = NULL, "sentFrom" = $9, "updatedAt" = now()
         WHERE (${GUARD})
            OR (id = $1 AND status = 'FAILED' AND "statusReason" = $7 AND "dispatchedAt" = $8)
        RETURNING "consumerId", channel, "sentAt"`,
-      [
-        action.id,
-        action.claimedAt,
-        sentAt,
-        latenessMs,
-        result.providerMessageId,
-        JSON.stringify(result.answer),
-        LEASE_REASONS.interrupted,
-        dispatchedAt,
-        result.sentFrom ?? null,
-      ],
-    );
-    const [sent] = rows;
-    if (!sent) return false;
-    await countMessageSent(tx, sent.consumerId, sent.channel, sent.sentAt);
-    if (sent.channel === "EMAIL" || sent.channel === "WHATSAPP") {
-      const text = (action.payload as { message?: unknown } | null)?.message;
-      await recordOutbound(tx, {
-        creatorId: action.creatorId,
-        consumerId: sent.consumerId,
-        channel: sent.channel,
-        text: typeof text === "string" ? text : null,
-        actionId: action.id,
-        at: sent.sentAt,
-      });
-    }
-    return true;
-  });
+        [
+          action.id,
+          action.claimedAt,
+          sentAt,
+          latenessMs,
+          result.providerMessageId,
+          JSON.stringify(result.answer),
+          LEASE_REASONS.interrupted,
+          dispatchedAt,
+          result.sentFrom ?? null,
+        ],
+      );
+      const [sent] = rows;
+      if (!sent) return false;
+      // Conversation before context: the order ingestion locks them in, so the two never deadlock.
+      if (sent.channel === "EMAIL" || sent.channel === "WHATSAPP") {
+        const text = (action.payload as { message?: unknown } | null)?.message;
+        await recordOutbound(tx, {
+          creatorId: action.creatorId,
+          consumerId: sent.consumerId,
+          channel: sent.channel,
+          text: typeof text === "string" ? text : null,
+          actionId: action.id,
+          at: sent.sentAt,
+        });
+      }
+      await countMessageSent(tx, sent.consumerId, sent.channel, sent.sentAt);
+      return true;
+    },
+    { attempts: 3 },
+  );
 }
 
 export const scheduleRetry = (
@@ -382,7 +386,13 @@ export async function cancelPlannedAction(
 }
 
 /** Planned messages to stop on a channel: a consent withdrawal, a conversation handed to a person. */
-export type Withdrawal = { consumerId: string; channel: Channel; reason: string };
+export type Withdrawal = {
+  consumerId: string;
+  channel: Channel;
+  reason: string;
+  /** Only the agents' messages (a hand-off): a person's own messages stay planned. */
+  agentsOnly?: boolean;
+};
 
 export type CancelledAction = { id: string; creatorId: string; consumerId: string; channel: Channel };
 
@@ -395,10 +405,16 @@ export async function cancelPlannedMessages(tx: Sql, withdrawals: Withdrawal[]):
   if (withdrawals.length === 0) return [];
   const { rows } = await tx.query<CancelledAction>(
     `UPDATE actions a SET status = 'CANCELLED', "statusReason" = w.reason, "updatedAt" = now()
-       FROM unnest($1::uuid[], $2::"Channel"[], $3::text[]) AS w("consumerId", channel, reason)
+       FROM unnest($1::uuid[], $2::"Channel"[], $3::text[], $4::bool[]) AS w("consumerId", channel, reason, agents_only)
       WHERE a."consumerId" = w."consumerId" AND a.channel = w.channel AND a.status = 'PLANNED'
+        AND (NOT w.agents_only OR a."invocationId" IS NOT NULL)
      RETURNING a.id, a."creatorId", a."consumerId", a.channel`,
-    [withdrawals.map((w) => w.consumerId), withdrawals.map((w) => w.channel), withdrawals.map((w) => w.reason)],
+    [
+      withdrawals.map((w) => w.consumerId),
+      withdrawals.map((w) => w.channel),
+      withdrawals.map((w) => w.reason),
+      withdrawals.map((w) => w.agentsOnly ?? false),
+    ],
   );
   return rows;
 }

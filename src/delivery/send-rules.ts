@@ -117,17 +117,9 @@ type SendSettings = {
  *   workers have dispatched but not finished, so concurrent workers never exceed the cap.
  */
 export async function checkSendRules(client: Sql, action: RuleSubject, now: Date): Promise<RuleVerdict> {
-  const { rows: consents } = await client.query<{ status: ConsentStatus; source: string }>(
-    `SELECT status, source FROM consumer_consents WHERE "consumerId" = $1 AND channel = $2 FOR SHARE`,
-    [action.consumerId, action.channel],
-  );
-  if (consents.length === 0) return { kind: "skip", reason: `no ${action.channel} consent` };
-  if (consents[0].status !== "GRANTED") {
-    return { kind: "skip", reason: `${action.channel} consent withdrawn (${consents[0].source})` };
-  }
-
   // An agent's message is not sent into a conversation a person holds or that was closed, even one
-  // claimed before the hand-off: the row is read FOR SHARE, so a hand-off committing meanwhile waits.
+  // claimed before the hand-off: the row is read FOR SHARE, so a hand-off committing meanwhile
+  // waits. Read before the consent, the order ingestion locks them in.
   if (action.invocationId) {
     const [holder] = await conversationHolders(client, action.consumerId, action.channel);
     if (holder && holder !== "AGENT") {
@@ -136,6 +128,15 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
         reason: holder === "PERSON" ? "conversation handed off to a person" : "conversation closed",
       };
     }
+  }
+
+  const { rows: consents } = await client.query<{ status: ConsentStatus; source: string }>(
+    `SELECT status, source FROM consumer_consents WHERE "consumerId" = $1 AND channel = $2 FOR SHARE`,
+    [action.consumerId, action.channel],
+  );
+  if (consents.length === 0) return { kind: "skip", reason: `no ${action.channel} consent` };
+  if (consents[0].status !== "GRANTED") {
+    return { kind: "skip", reason: `${action.channel} consent withdrawn (${consents[0].source})` };
   }
 
   const {

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "conversations" ADD COLUMN     "holderSince" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP;
