@@ -460,4 +460,29 @@ describe("conversations", () => {
     );
     expect(await db.action.count({ where: { consumerId: fromGlobalId(heldGid).id, status: "PLANNED" } })).toBe(before);
   });
+
+  it("refuse a subject on WhatsApp and a filter naming something that is not a consumer", async () => {
+    const owner = await creatorWithAgent(api);
+    const gid = await send(owner, { externalId: "conv-input", phone: newPhone() }, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "hi",
+    });
+    const [conversation] = await conversationsOf(owner, gid);
+    const withSubject = await api.request<{ sendMessage: { __typename: string; code?: string } }, unknown>(
+      `mutation ($id: ID!) { sendMessage(conversationId: $id, text: "Hello", subject: "Re: hi") {
+        __typename ... on Error { code } } }`,
+      { id: conversation.id },
+      owner.creatorKey,
+    );
+    expect(withSubject.data?.sendMessage).toEqual({ __typename: "ValidationError", code: "VALIDATION_FAILED" });
+    expect(await db.action.count({ where: { consumerId: fromGlobalId(gid).id, sentBy: { not: null } } })).toBe(0);
+
+    const filtered = await api.request(
+      `query ($creator: ID!, $consumer: ID!) { node(id: $creator) { ... on Creator {
+        conversations(filter: { consumerId: $consumer }) { totalCount } } } }`,
+      { creator: owner.gid, consumer: conversation.id },
+      owner.creatorKey,
+    );
+    expect(filtered.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
 });

@@ -90,6 +90,11 @@ export async function sendMessage(conversationId: string, text: string, subject:
       [found.consumerId],
     );
     const channel = found.channel;
+    if (subject !== null && channel !== "EMAIL") {
+      throw new ValidationError("Invalid input: subject: a subject is for email conversations only", [
+        { path: "subject", message: "for email conversations only" },
+      ]);
+    }
     const to = channel === "WHATSAPP" ? rows[0]?.phone : channel === "EMAIL" ? rows[0]?.email : null;
     if (!to || (channel !== "WHATSAPP" && channel !== "EMAIL")) {
       throw new ValidationError(`The consumer has no ${channel} address to write to`, [

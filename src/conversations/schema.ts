@@ -1,3 +1,4 @@
+import { ConsumerNode } from "../consumers/schema.js";
 import { ChannelEnum, CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
 import { ActionNode } from "../delivery/schema-types.js";
@@ -78,7 +79,7 @@ const ConversationFilter = builder.inputType("ConversationFilter", {
   fields: (t) => ({
     holder: t.field({ type: [ConversationHolderEnum], description: "Any of these holders." }),
     channel: t.field({ type: [ChannelEnum] }),
-    consumerId: t.globalID(),
+    consumerId: t.globalID({ for: ConsumerNode }),
   }),
 });
 
