@@ -1,14 +1,13 @@
 import { randomInt } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { db } from "../src/db/client.js";
-import { DeliveryScheduler } from "../src/delivery/scheduler.js";
 import { graphql } from "./generated/gql.js";
 import { useApi } from "./support/api.js";
 import {
   planActions,
+  sendDue,
   startHttpSink,
   testProviders,
-  UNLIMITED_RATES,
   whatsAppAccepted,
   whatsAppTo,
 } from "./support/delivery-fixtures.js";
@@ -73,6 +72,18 @@ type Conversation = {
   messages: { totalCount: number; edges: { node: { direction: string; text: string | null } }[] };
 };
 
+/** One scheduler tick against a WhatsApp sink, as the worker's scheduler would run; what the sink received. */
+async function deliverDue() {
+  const sink = await startHttpSink();
+  sink.reply = whatsAppAccepted;
+  try {
+    await sendDue(testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: sink.url }), { batchSize: 50 });
+    return [...sink.received];
+  } finally {
+    await sink.close();
+  }
+}
+
 const newPhone = () => `+1415${randomInt(2_000_000, 10_000_000)}`;
 
 /** Sends an event for the consumer with the creator's key and waits until the worker ran it. */
@@ -123,19 +134,7 @@ describe("conversations", () => {
     await send(owner, consumer, "service_click", { service: "Leadership Sprint" });
     // Send what the agent planned on WhatsApp now, as the scheduler would.
     await db.action.updateMany({ where: { consumerId: fromGlobalId(gid).id }, data: { sendAt: new Date() } });
-    const sink = await startHttpSink();
-    sink.reply = whatsAppAccepted;
-    const scheduler = new DeliveryScheduler({
-      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: sink.url }),
-      sendRates: UNLIMITED_RATES,
-      batchSize: 50,
-    });
-    try {
-      await scheduler.tick();
-    } finally {
-      await scheduler.close();
-      await sink.close();
-    }
+    await deliverDue();
     const sent = await db.action.findMany({ where: { consumerId: fromGlobalId(gid).id, status: "SENT" } });
     expect(sent.length).toBeGreaterThan(0);
 
@@ -263,19 +262,7 @@ describe("conversations", () => {
     );
     expect(refused.data?.sendMessage).toMatchObject({ __typename: "Action", status: "PLANNED" });
 
-    const sink = await startHttpSink();
-    sink.reply = whatsAppAccepted;
-    const scheduler = new DeliveryScheduler({
-      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: sink.url }),
-      sendRates: UNLIMITED_RATES,
-      batchSize: 50,
-    });
-    try {
-      await scheduler.tick();
-    } finally {
-      await scheduler.close();
-      await sink.close();
-    }
+    await deliverDue();
     const byId = (gid: string) => db.action.findUniqueOrThrow({ where: { id: fromGlobalId(gid).id } });
     expect(await byId(sent.data?.sendMessage.id as string)).toMatchObject({ status: "SENT" });
     expect(await byId(refused.data?.sendMessage.id as string)).toMatchObject({
@@ -337,20 +324,8 @@ describe("conversations", () => {
       { channel: "WHATSAPP", payload: whatsAppTo(phone, "Still interested?"), sendAt: new Date() },
     ]);
 
-    const sink = await startHttpSink();
-    sink.reply = whatsAppAccepted;
-    const scheduler = new DeliveryScheduler({
-      providers: testProviders({ smtpUrl: "smtp://127.0.0.1:1", whatsAppUrl: sink.url }),
-      sendRates: UNLIMITED_RATES,
-      batchSize: 50,
-    });
-    try {
-      await scheduler.tick();
-      expect(sink.received.filter((r) => JSON.parse(r.body).to === phone)).toEqual([]);
-    } finally {
-      await scheduler.close();
-      await sink.close();
-    }
+    const received = await deliverDue();
+    expect(received.filter((r) => JSON.parse(r.body).to === phone)).toEqual([]);
     expect(await db.action.findUniqueOrThrow({ where: { id: late.id } })).toMatchObject({
       status: "SKIPPED",
       statusReason: "conversation handed off to a person",

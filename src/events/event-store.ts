@@ -89,15 +89,6 @@ export async function eventsWithKeys(tx: Sql, creatorId: string, keys: string[])
   return rows;
 }
 
-/** The consumer of each stored event with one of these keys, by key. */
-export async function consumersOfKeys(tx: Sql, creatorId: string, keys: string[]): Promise<Map<string, string>> {
-  const { rows } = await tx.query<{ key: string; consumerId: string }>(
-    `SELECT "idempotencyKey" AS key, "consumerId" FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`,
-    [creatorId, keys],
-  );
-  return new Map(rows.map((r) => [r.key, r.consumerId]));
-}
-
 /**
  * Keeps, with each newly stored keyed event, the context its ingestion answered, so a replay of
  * its key answers that context and not the one the consumer has by then. One statement; each

@@ -16,13 +16,7 @@ import { logger } from "../logger.js";
 import { eventsIngested } from "../observability/metrics.js";
 import type { Viewer } from "../viewer.js";
 import { enqueueAgentRuns } from "./dispatch.js";
-import {
-  consumersOfKeys,
-  contextFromSnapshot,
-  eventsWithKeys,
-  insertEvents,
-  storeContextSnapshots,
-} from "./event-store.js";
+import { contextFromSnapshot, eventsWithKeys, insertEvents, storeContextSnapshots } from "./event-store.js";
 
 export const MAX_BATCH = 500;
 const MAX_PAYLOAD_BYTES = 16_384;
@@ -64,11 +58,13 @@ function bodyHash(raw: ConsumerEventInput): string {
  * repeated in the batch its first item's: only new events go through the identity rules, so a
  * replay never renames, links or creates anyone.
  */
-async function consumersOf(client: Sql, creatorId: string, events: ParsedEvent[]): Promise<string[]> {
-  const keys = [...new Set(events.map((e) => e.idempotencyKey).filter((k): k is string => !!k))];
-  const stored = new Map<string, string>();
-  if (keys.length > 0)
-    for (const [key, consumerId] of await consumersOfKeys(client, creatorId, keys)) stored.set(key, consumerId);
+async function consumersOf(
+  client: Sql,
+  creatorId: string,
+  events: ParsedEvent[],
+  storedByKey: Map<string, Event>,
+): Promise<string[]> {
+  const stored = new Map([...storedByKey].map(([key, event]) => [key, event.consumerId]));
   const firstWithKey = new Map<string, number>();
   const fresh: number[] = [];
   events.forEach((event, i) => {
@@ -139,11 +135,13 @@ export async function ingestEvents(
     if (!result.success) throw ValidationError.fromZod(result.error, raw.length > 1 ? `events.${i}` : "");
     return result.data;
   });
-  return storeBatch(creatorId, raw, parsed, (tx) => consumersOf(tx, creatorId, parsed)).catch((error) => {
-    // Only an admin key can name a creator that does not exist (other keys are bound to theirs).
-    if ((error as { code?: string }).code === "23503") throw new NotFoundError("Creator", creatorId);
-    throw error;
-  });
+  return storeBatch(creatorId, raw, parsed, (tx, stored) => consumersOf(tx, creatorId, parsed, stored)).catch(
+    (error) => {
+      // Only an admin key can name a creator that does not exist (other keys are bound to theirs).
+      if ((error as { code?: string }).code === "23503") throw new NotFoundError("Creator", creatorId);
+      throw error;
+    },
+  );
 }
 
 /** An event about a consumer whose id is known: a delivery outcome, a reply. */
@@ -175,13 +173,14 @@ export async function recordConsumerEvent(
 
 /**
  * The transaction of an ingestion: events, contexts, consents and snapshots for the parsed events
- * of `raw`, their consumers given by `consumersOf`; then, after commit, the feeds and agent jobs.
+ * of `raw`, their consumers given by `consumersOf` (which sees the events already stored under the
+ * batch's idempotency keys); then, after commit, the feeds and agent jobs.
  */
 async function storeBatch(
   creatorId: string,
   raw: ConsumerEventInput[],
   parsed: ParsedEvent[],
-  consumersOf: (tx: Sql) => Promise<string[]>,
+  consumersOf: (tx: Sql, storedByKey: Map<string, Event>) => Promise<string[]>,
 ): Promise<IngestResult[]> {
   // Only a key's replay is compared with its first body: events without one need no hash.
   const hashes = raw.map((item, i) => (parsed[i].idempotencyKey ? bodyHash(item) : null));
@@ -190,7 +189,14 @@ async function storeBatch(
   // A racing request may create the same consumer, or lock contexts in another order: retried.
   const { results, fresh, cancelled, conversations } = await inTransaction(
     async (client) => {
-      const consumerIds = await consumersOf(client);
+      // Events stored earlier under the batch's keys, read once: they name a replay's consumer and
+      // answer it. Only keys a concurrent request stored meanwhile are read again after the insert.
+      const keys = [...new Set(parsed.map((e) => e.idempotencyKey).filter((k): k is string => !!k))];
+      const earlier = new Map<string, Event>();
+      if (keys.length > 0) {
+        for (const row of await eventsWithKeys(client, creatorId, keys)) earlier.set(row.idempotencyKey as string, row);
+      }
+      const consumerIds = await consumersOf(client, earlier);
       const ids = parsed.map(() => randomUUID());
       const occurred = parsed.map((e) => e.occurredAt ?? receivedAt);
       const inserted = await insertEvents(
@@ -212,9 +218,8 @@ async function storeBatch(
 
       // Items whose key was already stored (earlier, or earlier in this batch) are replays or conflicts.
       const replayKeys = parsed
-        .filter((e, i) => !byId.has(ids[i]) && e.idempotencyKey)
+        .filter((e, i) => !byId.has(ids[i]) && e.idempotencyKey && !earlier.has(e.idempotencyKey))
         .map((e) => e.idempotencyKey as string);
-      const earlier = new Map<string, Event>();
       if (replayKeys.length > 0) {
         for (const row of await eventsWithKeys(client, creatorId, replayKeys))
           earlier.set(row.idempotencyKey as string, row);
