@@ -21,6 +21,9 @@ import { subscribeSse } from "./support/sse.js";
 
 const api = useApi({ worker: true });
 
+/** The agent reads a message at once: these tests are not about bursts (the evaluation is). */
+const NO_BURST_WAIT = { tunables: { replyDelaySeconds: 0 } };
+
 const ConversationUpdates = graphql(`
   subscription ConversationUpdates($creatorId: ID) {
     conversationUpdates(creatorId: $creatorId) {
@@ -121,7 +124,7 @@ const plannedWhatsApp = (consumerGid: string) =>
 
 describe("conversations", () => {
   it("hold the consumer's messages and ours in order, with WhatsApp's customer-service window", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     // No quiet hours: the time of day this runs at must not hold the message back.
     await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
     const phone = newPhone();
@@ -149,15 +152,15 @@ describe("conversations", () => {
   });
 
   it("handed to a person get nothing more from the agent until given back; closed ones reopen on the consumer's next message", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     const consents = [{ channel: "WHATSAPP", granted: true }];
     const held = { externalId: "conv-held", phone: newPhone(), consents };
     const control = { externalId: "conv-control", phone: newPhone(), consents };
     const heldGid = await send(owner, held, "whatsapp_replied", {
       channel: "WHATSAPP",
-      text: "I have a billing question",
+      text: "Hello there",
     });
-    await send(owner, control, "whatsapp_replied", { channel: "WHATSAPP", text: "I have a billing question" });
+    await send(owner, control, "whatsapp_replied", { channel: "WHATSAPP", text: "Hello there" });
     const [conversation] = await conversationsOf(owner, heldGid);
 
     const handedOff = await api.request(
@@ -195,7 +198,7 @@ describe("conversations", () => {
       owner.creatorKey,
     );
     expect(closed.data).toMatchObject({ closeConversation: { holder: "CLOSED" } });
-    await send(owner, held, "whatsapp_replied", { channel: "WHATSAPP", text: "One more thing" });
+    await send(owner, held, "whatsapp_replied", { channel: "WHATSAPP", text: "How much is the Leadership Sprint?" });
     expect((await conversationsOf(owner, heldGid))[0]).toMatchObject({ holder: "AGENT", holderReason: null });
 
     const audited = await db.auditLog.findMany({
@@ -210,7 +213,10 @@ describe("conversations", () => {
   });
 
   it("are another creator's to change: an unknown id to anyone else", async () => {
-    const [owner, stranger] = await Promise.all([creatorWithAgent(api), creatorWithAgent(api)]);
+    const [owner, stranger] = await Promise.all([
+      creatorWithAgent(api, NO_BURST_WAIT),
+      creatorWithAgent(api, NO_BURST_WAIT),
+    ]);
     const gid = await send(owner, { externalId: "conv-private", phone: newPhone() }, "whatsapp_replied", {
       channel: "WHATSAPP",
       text: "hello",
@@ -226,12 +232,12 @@ describe("conversations", () => {
   });
 
   it("take a person's message through the same consent and send rules, and become the person's", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
     const consents = [{ channel: "WHATSAPP", granted: true }];
     const reachable = await send(owner, { externalId: "conv-send", phone: newPhone(), consents }, "whatsapp_replied", {
       channel: "WHATSAPP",
-      text: "Can I talk to Maya herself?",
+      text: "Hello",
     });
     const optedOut = await send(owner, { externalId: "conv-stop", phone: newPhone(), consents }, "whatsapp_replied", {
       channel: "WHATSAPP",
@@ -275,7 +281,10 @@ describe("conversations", () => {
   });
 
   it("are followed live: a consumer's message and a hand-off reach the creator's subscribers, and no one else's", async () => {
-    const [owner, other] = await Promise.all([creatorWithAgent(api), creatorWithAgent(api)]);
+    const [owner, other] = await Promise.all([
+      creatorWithAgent(api, NO_BURST_WAIT),
+      creatorWithAgent(api, NO_BURST_WAIT),
+    ]);
     const feed = await subscribeSse(api.url, ConversationUpdates, { creatorId: owner.gid }, owner.creatorKey);
     const foreign = await subscribeSse(api.url, ConversationUpdates, { creatorId: owner.gid }, other.creatorKey);
     try {
@@ -299,8 +308,46 @@ describe("conversations", () => {
     }
   });
 
+  it("are handed to the creator by the agent, live and audited, with one notice; an opt-out in plain words is honoured", async () => {
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
+    await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
+    const feed = await subscribeSse(api.url, ConversationUpdates, { creatorId: owner.gid }, owner.creatorKey);
+    const consents = [
+      { channel: "WHATSAPP", granted: true },
+      { channel: "EMAIL", granted: true },
+    ];
+    try {
+      const refund = { externalId: "conv-refund", phone: newPhone(), consents };
+      const gid = await send(owner, refund, "whatsapp_replied", { text: "I'd like a refund for the sprint please" });
+      const handedOff = await feed.waitFor((m) => m.data?.conversationUpdates?.holder === "PERSON");
+      const [conversation] = await conversationsOf(owner, gid);
+      expect(handedOff.data?.conversationUpdates?.id).toBe(conversation.id);
+      expect(conversation.holderReason).toMatch(/refund/);
+      const audit = await db.auditLog.findFirstOrThrow({ where: { targetId: fromGlobalId(conversation.id).id } });
+      expect(audit).toMatchObject({ operation: "conversation.hand_off", details: { by: "agent" } });
+      await deliverDue();
+      const sent = await db.action.findMany({ where: { consumerId: fromGlobalId(gid).id, status: "SENT" } });
+      expect(sent.map((a) => (a.payload as { message: string }).message)).toEqual([
+        expect.stringMatching(/passed your refund request to .*, who will reply here personally\./),
+      ]);
+      // The creator's conversation now: the agent's answer to a question there is withheld.
+      await send(owner, refund, "whatsapp_replied", { text: "How much is the Leadership Sprint?" });
+      expect(await plannedWhatsApp(gid)).toBe(0);
+
+      const leaving = { externalId: "conv-leaving", phone: newPhone(), email: "leaving@example.test", consents };
+      const leavingGid = await send(owner, leaving, "page_view");
+      await send(owner, leaving, "whatsapp_replied", { text: "Por favor, no me escribas más" });
+      const consentRows = await db.consumerConsent.findMany({ where: { consumerId: fromGlobalId(leavingGid).id } });
+      expect(consentRows.map((c) => c.channel)).toEqual(expect.arrayContaining(["WHATSAPP", "EMAIL"]));
+      expect(consentRows.every((c) => c.status === "WITHDRAWN")).toBe(true);
+      expect(await db.action.count({ where: { consumerId: fromGlobalId(leavingGid).id, status: "PLANNED" } })).toBe(0);
+    } finally {
+      feed.close();
+    }
+  });
+
   it("never lets out an agent's message that was already on its way when the conversation was handed off", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
     const phone = newPhone();
     const gid = await send(
@@ -333,7 +380,7 @@ describe("conversations", () => {
   });
 
   it("keep a person's own planned message through a close, and refuse free text outside WhatsApp's window", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     const consents = [{ channel: "WHATSAPP", granted: true }];
     const gid = await send(owner, { externalId: "conv-keep", phone: newPhone(), consents }, "whatsapp_replied", {
       channel: "WHATSAPP",
@@ -379,7 +426,7 @@ describe("conversations", () => {
   });
 
   it("reopen to the agent only on a message written after the close, and never on an opt-out", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     const consumer = {
       externalId: "conv-reopen",
       phone: newPhone(),
@@ -409,7 +456,7 @@ describe("conversations", () => {
   });
 
   it("answer nothing, on any channel, to a message written in a conversation a person holds", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     const both = [
       { channel: "WHATSAPP", granted: true },
       { channel: "EMAIL", granted: true },
@@ -417,8 +464,8 @@ describe("conversations", () => {
     const person = (id: string) => ({ externalId: id, phone: newPhone(), email: `${id}@example.test`, consents: both });
     const held = person("conv-email-held");
     const control = person("conv-email-control");
-    const heldGid = await send(owner, held, "email_replied", { channel: "EMAIL", text: "I want a refund" });
-    await send(owner, control, "email_replied", { channel: "EMAIL", text: "I want a refund" });
+    const heldGid = await send(owner, held, "email_replied", { channel: "EMAIL", text: "Hello" });
+    await send(owner, control, "email_replied", { channel: "EMAIL", text: "Hello" });
     const email = (await conversationsOf(owner, heldGid)).find((c) => c.channel === "EMAIL") as Conversation;
     await api.request(HOLDER("handOffConversation", true), { id: email.id, reason: "refund" }, owner.creatorKey);
     const before = await db.action.count({ where: { consumerId: fromGlobalId(heldGid).id, status: "PLANNED" } });
@@ -437,7 +484,7 @@ describe("conversations", () => {
   });
 
   it("refuse a subject on WhatsApp and a filter naming something that is not a consumer", async () => {
-    const owner = await creatorWithAgent(api);
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     const gid = await send(owner, { externalId: "conv-input", phone: newPhone() }, "whatsapp_replied", {
       channel: "WHATSAPP",
       text: "hi",

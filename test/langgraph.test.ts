@@ -56,7 +56,7 @@ describe("the LANGGRAPH runtime", () => {
     const action = await firstAction(owner.creator.id, "welcome");
     const payload = action.payload as { message: string; draft: string };
     expect(payload.message).toBe("Sam! So glad you found Maya. Ask me anything.");
-    expect(payload.draft).toMatch(/^Hi Sam, thanks for checking out/);
+    expect(payload.draft).toMatch(/^Hi Sam! Thanks for your interest in /);
     expect(action.invocation.decision).toMatchObject({
       rule: "welcome",
       trace: ["decide: welcome", "plan: 1 action(s)", "personalise #0: personalised by the model"],
@@ -70,7 +70,7 @@ describe("the LANGGRAPH runtime", () => {
     const owner = await langGraphCreator();
     await api.request(IngestEvent, { creatorId: owner.gid, event: { consumer, type: "page_view" } }, owner.ingestKey);
     const action = await firstAction(owner.creator.id, "welcome");
-    expect((action.payload as { message: string }).message).toMatch(/^Hi Sam, thanks for checking out/);
+    expect((action.payload as { message: string }).message).toMatch(/^Hi Sam! Thanks for your interest in /);
     expect(action.invocation.status).toBe("COMPLETED");
     expect((action.invocation.decision as { trace: string[] }).trace[2]).toMatch(/kept the draft: .*500/);
   });

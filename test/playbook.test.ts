@@ -26,7 +26,10 @@ type Scenario = {
   context?: Partial<ConsumerContext>;
   consents?: Channel[];
   contact?: { email?: string | null; phone?: string | null };
-  previous?: AgentContext["previousActions"];
+  previous?: Pick<AgentContext["previousActions"][number], "channel" | "status" | "sendAt" | "template">[];
+  /** Pauses in the consumer's activity (AgentContext.activityGaps). */
+  gaps?: AgentContext["activityGaps"];
+  visits?: AgentContext["serviceVisits"];
   event: { type: string; payload?: Record<string, unknown> };
   expected: {
     act: boolean;
@@ -49,7 +52,7 @@ const scenarios: Scenario[] = [
       rule: "welcome",
       channel: "WHATSAPP",
       template: "welcome",
-      text: /Hi Sam, thanks for checking out Maya Rao/,
+      text: /^Hi Sam! Thanks for your interest in Maya Rao's work\. /,
       priority: 0.8,
       inMinutes: 5,
     },
@@ -108,10 +111,58 @@ const scenarios: Scenario[] = [
     expected: { act: true, rule: "objection", text: /90 minutes/ },
   },
   {
-    name: "leaves an objection the profile cannot answer to the creator",
+    name: "hands an objection the profile cannot answer to the creator, telling the consumer",
     context: { stage: "ENGAGED" },
     event: { type: "objection", payload: { objection: "my cat disapproves" } },
-    expected: { act: false, rule: "objection_unknown" },
+    expected: { act: true, rule: "hand_off:unknown", text: /passed your message to Maya Rao/ },
+  },
+  {
+    name: "welcomes with the service the consumer clicked, its price as people write it",
+    context: { stage: "ENGAGED", counters: { "service:1:1 coaching": 1 } },
+    event: { type: "service_click", payload: { service: "1:1 Coaching" } },
+    expected: { act: true, rule: "welcome", text: /^Hi Sam! Thanks for looking at 1:1 Coaching\. .*\$300\b(?!\.00)/ },
+  },
+  {
+    name: "follows up again in a new cycle: back after 62 quiet days",
+    context: { stage: "ENGAGED", counters: { "service:leadership sprint": 4 } },
+    previous: [
+      { channel: "WHATSAPP", status: "SENT", sendAt: hoursAgo(24 * 70), template: "follow_up:Leadership Sprint" },
+      { channel: "WHATSAPP", status: "SENT", sendAt: hoursAgo(24 * 75), template: "welcome" },
+    ],
+    gaps: [{ from: hoursAgo(24 * 62 + 1), to: hoursAgo(1) }],
+    visits: [
+      { service: "leadership sprint", at: NOW },
+      { service: "leadership sprint", at: hoursAgo(1) },
+      { service: "leadership sprint", at: hoursAgo(24 * 63) },
+    ],
+    event: { type: "page_view", payload: { service: "Leadership Sprint" } },
+    expected: { act: true, rule: "service_follow_up", template: "follow_up:Leadership Sprint" },
+  },
+  {
+    name: "waits for a second view in the new cycle before following up again",
+    context: { stage: "ENGAGED", counters: { "service:leadership sprint": 3 } },
+    previous: [
+      { channel: "WHATSAPP", status: "SENT", sendAt: hoursAgo(24 * 70), template: "follow_up:Leadership Sprint" },
+      { channel: "WHATSAPP", status: "SENT", sendAt: hoursAgo(24 * 75), template: "welcome" },
+    ],
+    gaps: [{ from: hoursAgo(24 * 62), to: NOW }],
+    visits: [
+      { service: "leadership sprint", at: NOW },
+      { service: "leadership sprint", at: hoursAgo(24 * 62) },
+    ],
+    event: { type: "page_view", payload: { service: "Leadership Sprint" } },
+    expected: { act: false, rule: "nothing_to_do" },
+  },
+  {
+    name: "does not follow up twice in one cycle",
+    context: { stage: "ENGAGED", counters: { "service:leadership sprint": 4 } },
+    previous: [
+      { channel: "WHATSAPP", status: "SENT", sendAt: hoursAgo(24 * 20), template: "follow_up:Leadership Sprint" },
+      { channel: "WHATSAPP", status: "SENT", sendAt: hoursAgo(24 * 40), template: "welcome" },
+    ],
+    gaps: [{ from: hoursAgo(24 * 12), to: hoursAgo(1) }],
+    event: { type: "page_view", payload: { service: "Leadership Sprint" } },
+    expected: { act: false, rule: "nothing_to_do" },
   },
   {
     name: "spaces messages: nothing within the minimum gap after the last one",
@@ -194,7 +245,10 @@ function contextFor(s: Scenario): AgentContext {
       updatedAt: NOW,
       ...s.context,
     },
-    previousActions: s.previous ?? [],
+    previousActions: (s.previous ?? []).map((a, i) => ({ ...a, id: `a${i}`, byAgent: true, inReplyTo: null })),
+    conversations: [],
+    activityGaps: s.gaps ?? [],
+    serviceVisits: s.visits ?? [],
   };
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Job, Worker, type WorkerOptions } from "bullmq";
+import { DelayedError, type Job, Worker, type WorkerOptions } from "bullmq";
 import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
 import { startScheduler } from "../src/delivery/scheduler.js";
@@ -109,8 +109,9 @@ function registerProcessor<Payload>(
 }
 
 /** The outcome label of a job whose handler threw (see queueJobsProcessed). */
-function outcomeOf(error: unknown): "invalid" | "outage" | "failed" {
+function outcomeOf(error: unknown): "invalid" | "outage" | "failed" | "delayed" {
   if (error instanceof InvalidJobPayload) return "invalid";
+  if (error instanceof DelayedError) return "delayed";
   return isOutage(error) ? "outage" : "failed";
 }
 

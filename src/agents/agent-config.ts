@@ -34,6 +34,13 @@ export const tunablesSchema = z.object({
     .default(["WHATSAPP", "EMAIL"]),
   /** Whether a failed send may fall back to the next channel in channelPreference. */
   allowChannelFallback: z.boolean().default(true),
+  /**
+   * A consumer's message is read this long after it was written, so a burst of messages gets one
+   * answer (agent-run.ts, burstWait).
+   */
+  replyDelaySeconds: z.number().int().min(0).max(600).default(15),
+  /** Days without any event of the consumer's after which a new cycle begins: follow-ups may be sent again. */
+  quietDaysForNewCycle: z.number().min(1).max(365).default(30),
 });
 export type AgentTunables = z.infer<typeof tunablesSchema>;
 

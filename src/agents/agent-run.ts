@@ -1,7 +1,9 @@
-import { type Job, UnrecoverableError } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError } from "bullmq";
+import { publishConversationChanges } from "../conversations/conversation-feed.js";
 import { inboundMessagesOf } from "../conversations/conversation-store.js";
-import type { StoredAction } from "../delivery/delivery-store.js";
+import { publishActionChanges } from "../delivery/action-feed.js";
 import { markEventFailed, markEventProcessed } from "../events/event-store.js";
+import { recordConsumerEvent } from "../events/ingest.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { invocationDuration, invocationOutcomes } from "../observability/metrics.js";
@@ -10,7 +12,14 @@ import { publishFeed } from "../pubsub.js";
 import type { AgentRunJob } from "../queues.js";
 import { plannedActionSchema } from "./agent.js";
 import { agentConfigSchema } from "./agent-config.js";
-import { claimInvocation, completeInvocation, failInvocation, type LoadedEvent, loadEvent } from "./agent-store.js";
+import {
+  claimInvocation,
+  completeInvocation,
+  failInvocation,
+  type LoadedEvent,
+  loadEvent,
+  type PlanOutcome,
+} from "./agent-store.js";
 import { runtimes } from "./runtimes/index.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
 
@@ -23,15 +32,14 @@ async function publishInvocation(invocation: Pick<AgentInvocation, "id" | "creat
 }
 
 /**
- * Runs one agent on one event. The invocation is unique per (agent, event) and its actions per
- * (invocation, sequence), and the outcome is written in one statement, so a retried or
- * duplicated job never makes a second invocation nor a second copy of an action.
+ * Announces a finished run after commit: the invocation, the decision, the actions it planned or
+ * cancelled, and a conversation it handed to the creator.
  */
 async function announceOutcome(
   invocation: AgentInvocation,
   status: "COMPLETED" | "SKIPPED",
   acted: boolean,
-  created: StoredAction[],
+  outcome: PlanOutcome,
 ) {
   invocationOutcomes.inc({ status });
   await publishInvocation({ ...invocation, status });
@@ -40,13 +48,26 @@ async function announceOutcome(
     invocationId: invocation.id,
     acted,
   });
-  for (const action of created) {
-    await publishFeed("actions", action.creatorId, {
-      creatorId: action.creatorId,
-      actionId: action.id,
-      status: action.status,
-    });
-  }
+  await publishActionChanges([
+    ...outcome.created,
+    ...outcome.cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })),
+  ]);
+  await publishConversationChanges(outcome.handedOff);
+}
+
+/**
+ * An opt-out the consumer wrote in their own words, recorded as an `unsubscribed` event on every
+ * channel before the decision is stored (the event's key makes a retried run record it once):
+ * consent is withdrawn and planned messages cancelled by ingestion's own rules.
+ */
+async function recordOptOut(event: LoadedEvent["event"], now: Date): Promise<void> {
+  await recordConsumerEvent(event.creatorId, event.consumerId, {
+    type: "unsubscribed",
+    payload: { source: "the consumer's words", messageEventId: event.id },
+    // As of when it was understood: a consent granted earlier, even in the message's own second, is withdrawn.
+    occurredAt: now,
+    idempotencyKey: `opt-out:${event.id}`,
+  });
 }
 
 /** Why a paused agent's invocation is skipped. */
@@ -91,6 +112,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
       stopTimer();
       const actions = planned.map((a) => plannedActionSchema.parse(a));
       const status = decision.act ? "COMPLETED" : "SKIPPED";
+      if (decision.optOut) await recordOptOut(event, current.ctx.now);
       const created = await completeInvocation(
         invocation,
         current.actionCount,
@@ -116,11 +138,15 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
         },
         actions,
         messageChannel,
+        {
+          handOff: decision.handOff && { ...decision.handOff, at: current.ctx.now },
+          supersedes: decision.supersedes,
+        },
       );
       if (created === null) {
         // Another run messaged this consumer meanwhile: decide again on the fresh context.
         if (round >= MAX_DECISION_ROUNDS) throw new Error("the consumer's context kept changing while deciding");
-        current = (await loadEvent(event.id)) ?? current;
+        current = (await loadEvent(event.id, current.ctx.now)) ?? current;
         continue;
       }
       await announceOutcome(invocation, status, decision.act, created);
@@ -140,14 +166,21 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
  * Runs every active agent of the creator on the event. An agent that fails does not hold the
  * others back; their failures are recorded on their invocations. The event is marked processed
  * unless a failure can still be retried: by BullMQ before the last attempt, or after an outage,
- * at any attempt, by the dispatch sweeper once the job has ended.
+ * at any attempt, by the dispatch sweeper once the job has ended. `now` is the agents' clock (the
+ * evaluation replays histories days apart through it).
  */
-async function runAgents(eventId: string, finalAttempt: boolean): Promise<void> {
-  const loaded = await loadEvent(eventId);
+export async function runAgents(
+  eventId: string,
+  finalAttempt: boolean,
+  now = new Date(),
+): Promise<{ waitUntil: Date } | undefined> {
+  const loaded = await loadEvent(eventId, now);
   if (!loaded) {
     logger.warn({ eventId }, "event no longer exists; nothing to run");
     return;
   }
+  const waitUntil = burstWait(loaded);
+  if (waitUntil) return { waitUntil };
   const failures: unknown[] = [];
   for (const agent of loaded.agents) {
     await runAgent(agent, loaded, finalAttempt).catch((error) => failures.push(error));
@@ -161,21 +194,46 @@ async function runAgents(eventId: string, finalAttempt: boolean): Promise<void> 
 }
 
 /**
+ * When a consumer's message may be read: once `replyDelaySeconds` (the longest of the creator's
+ * active agents) have passed since it was written, so the rest of a burst arrives first and the
+ * burst gets one answer. Null when it may be read now, or the event is not a message.
+ */
+function burstWait(loaded: LoadedEvent): Date | null {
+  if (inboundMessagesOf([loaded.event])[0] === undefined || loaded.event.type === "unsubscribed") return null;
+  const seconds = Math.max(
+    0,
+    ...loaded.agents
+      .filter((agent) => agent.status === "ACTIVE")
+      .map((agent) => agentConfigSchema.parse(agent.config).tunables.replyDelaySeconds),
+  );
+  const until = loaded.event.occurredAt.getTime() + seconds * 1000;
+  return until > loaded.ctx.now.getTime() ? new Date(until) : null;
+}
+
+/**
  * The agent-runs processor. A run that fails for good (its last attempt, or unrecoverable) for
  * any reason but an outage, before an invocation could record it, dead-letters the event
  * (failedEvents, retryEvent). After an outage nothing is recorded: the job ends, the event stays
  * unprocessed, and the dispatch sweeper enqueues it again once PostgreSQL and Redis answer. The
  * payload was checked against the queue's schema when the worker took the job (registerProcessor).
+ * A consumer's message written moments ago waits for the rest of its burst: the job is moved back
+ * to delayed (BullMQ's DelayedError) until burstWait says.
  */
 export async function processAgentRun(job: Job<AgentRunJob>): Promise<void> {
   const { eventId } = job.data;
   const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  let wait: { waitUntil: Date } | undefined;
   try {
-    await runAgents(eventId, finalAttempt);
+    wait = await runAgents(eventId, finalAttempt);
   } catch (error) {
     if ((finalAttempt || error instanceof UnrecoverableError) && !isOutage(error)) {
       await markEventFailed(eventId, error instanceof Error ? error.message : String(error));
     }
     throw error;
+  }
+  if (wait) {
+    // The rest of the burst may still come: the job runs again when the wait is over.
+    await job.moveToDelayed(wait.waitUntil.getTime(), job.token);
+    throw new DelayedError();
   }
 }

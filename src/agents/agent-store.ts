@@ -1,10 +1,29 @@
+import { recordAudit } from "../audit/audit-log.js";
 import { contextFromJson } from "../consumers/context-store.js";
-import { channelsNotHeldByAgent } from "../conversations/conversation-store.js";
+import {
+  type ConversationChange,
+  channelsNotHeldByAgent,
+  handOffToPerson,
+} from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
-import { countActionsOf, type PlannedMessage, planMessages, type StoredAction } from "../delivery/delivery-store.js";
+import {
+  type CancelledAction,
+  cancelPlannedActions,
+  cancelPlannedMessages,
+  countActionsOf,
+  type PlannedMessage,
+  planMessages,
+  type StoredAction,
+} from "../delivery/delivery-store.js";
 import type { Agent, AgentInvocation } from "../generated/prisma/client.js";
-import type { AgentRuntime, AgentStatus, Channel, InvocationStatus } from "../generated/prisma/enums.js";
+import type {
+  AgentRuntime,
+  AgentStatus,
+  Channel,
+  ConversationHolder,
+  InvocationStatus,
+} from "../generated/prisma/enums.js";
 import type { AgentContext, AgentEvent } from "./agent.js";
 import type { AgentConfig } from "./agent-config.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
@@ -35,10 +54,22 @@ type LoadedRow = {
   timezone: string | null;
   consented: Channel[];
   context: Record<string, unknown> | null;
-  previous: { channel: Channel; status: string; sendAt: string; template: string | null }[];
+  previous: (Omit<AgentContext["previousActions"][number], "sendAt"> & { sendAt: string })[];
+  conversations: {
+    channel: Channel;
+    holder: ConversationHolder;
+    messages: { direction: "INBOUND" | "OUTBOUND"; text: string | null; at: string; eventId: string | null }[];
+  }[];
+  gaps: { from: string; to: string }[];
+  visits: { service: string; at: string }[];
   agents: AgentRecord[];
   actionCount: number;
 };
+
+/** Events that record what we did (deliveries, bounces), not the consumer's own activity. */
+const OUR_OWN_EVENTS = ["email_delivered", "email_bounced", "whatsapp_delivered", "whatsapp_failed"]
+  .map((t) => `'${t}'`)
+  .join(", ");
 
 const LOAD = `
 SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
@@ -48,9 +79,28 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
               WHERE cs."consumerId" = co.id AND cs.status = 'GRANTED') AS consented,
        (SELECT to_jsonb(cc) FROM consumer_contexts cc WHERE cc."consumerId" = co.id) AS context,
        COALESCE((SELECT jsonb_agg(p) FROM (
-          SELECT a.channel, a.status, a."sendAt", a.payload ->> 'template' AS template FROM actions a
+          SELECT a.id, a.channel, a.status, a."sendAt", a.payload ->> 'template' AS template,
+                 a."invocationId" IS NOT NULL AS "byAgent", a.payload ->> 'inReplyTo' AS "inReplyTo"
+            FROM actions a
            WHERE a."consumerId" = co.id AND a.status <> 'CANCELLED'
            ORDER BY a."sendAt" DESC LIMIT 50) p), '[]') AS previous,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('channel', cv.channel, 'holder', cv.holder, 'messages',
+          COALESCE((SELECT jsonb_agg(m ORDER BY m.at, m."createdAt") FROM (
+             SELECT cm.direction, cm.text, cm.at, cm."eventId", cm."createdAt" FROM conversation_messages cm
+              WHERE cm."conversationId" = cv.id ORDER BY cm.at DESC, cm."createdAt" DESC LIMIT 30) m), '[]')))
+          FROM conversations cv WHERE cv."consumerId" = co.id), '[]') AS conversations,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('from', g.prev, 'to', g."occurredAt") ORDER BY g."occurredAt" DESC)
+          FROM (SELECT x.prev, x."occurredAt" FROM (
+                  SELECT ev."occurredAt", lag(ev."occurredAt") OVER (ORDER BY ev."occurredAt") AS prev FROM events ev
+                   WHERE ev."consumerId" = co.id AND ev."occurredAt" <= e."occurredAt"
+                     AND ev.type NOT IN (${OUR_OWN_EVENTS})) x
+                 WHERE x."occurredAt" - x.prev >= interval '1 day'
+                 ORDER BY x."occurredAt" DESC LIMIT 20) g), '[]') AS gaps,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('service', v.service, 'at', v."occurredAt"))
+          FROM (SELECT lower(trim(ev.payload ->> 'service')) AS service, ev."occurredAt" FROM events ev
+                 WHERE ev."consumerId" = co.id AND ev.type IN ('page_view', 'service_click')
+                   AND ev.payload ->> 'service' IS NOT NULL AND ev."occurredAt" <= e."occurredAt"
+                 ORDER BY ev."occurredAt" DESC LIMIT 200) v), '[]') AS visits,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('id', ag.id, 'kind', ag.kind, 'runtime', ag.runtime,
                                                      'config', ag.config, 'status', ag.status)
                    ORDER BY ag."createdAt")
@@ -66,7 +116,7 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
  * Throws when the consumer has no context (ingestion writes both in one transaction, so the data
  * is damaged): the run is dead-lettered rather than skipped as if done.
  */
-export async function loadEvent(eventId: string): Promise<LoadedEvent | null> {
+export async function loadEvent(eventId: string, now = new Date()): Promise<LoadedEvent | null> {
   const { rows } = await pool.query<LoadedRow>(LOAD, [eventId]);
   const row = rows[0];
   if (!row) return null;
@@ -82,7 +132,7 @@ export async function loadEvent(eventId: string): Promise<LoadedEvent | null> {
       consumerId: row.consumerId,
     },
     ctx: {
-      now: new Date(),
+      now,
       creator: { id: row.creatorId, name: row.creatorName, timezone: row.creatorTimezone },
       consumer: {
         id: row.consumerId,
@@ -94,6 +144,17 @@ export async function loadEvent(eventId: string): Promise<LoadedEvent | null> {
       },
       context,
       previousActions: row.previous.map((a) => ({ ...a, sendAt: new Date(a.sendAt) })),
+      conversations: row.conversations.map((c) => ({
+        ...c,
+        messages: c.messages.map((m) => ({
+          direction: m.direction,
+          text: m.text,
+          at: new Date(m.at),
+          eventId: m.eventId,
+        })),
+      })),
+      activityGaps: row.gaps.map((g) => ({ from: new Date(g.from), to: new Date(g.to) })),
+      serviceVisits: row.visits.map((v) => ({ service: v.service, at: new Date(v.at) })),
     },
     agents: row.agents,
     actionCount: row.actionCount,
@@ -117,12 +178,29 @@ export async function claimInvocation(agentId: string, event: LoadedEvent["event
   return rows[0] ?? null;
 }
 
+/** What a decision changed beyond its own invocation, announced after commit. */
+export type PlanOutcome = {
+  created: StoredAction[];
+  /** The agent's planned messages it stopped: replies a newer one replaces, or all of them at a hand-off. */
+  cancelled: CancelledAction[];
+  /** A conversation the agent handed to the creator. */
+  handedOff: ConversationChange[];
+};
+
+/** What a decision does beyond planning messages (Decision in agent.ts). */
+export type DecisionEffects = {
+  handOff?: { channel: Channel; reason: string; at: Date };
+  supersedes?: string[];
+};
+
 /**
  * Stores the decision and its plan atomically (the plan through the delivery store, which checks
  * each message against its channel's contract). A plan that messages the consumer is stored only
  * if no other run planned a message for them since this one loaded its context (checked under a
  * per-consumer lock): two events at once must not both send a welcome. Null means "stale: decide
- * again".
+ * again". A hand-off passes the conversation to the creator in the same transaction (audited); its
+ * one notice to the consumer is marked `handOffNotice`, the only agent message the send gate lets
+ * into a conversation a person holds.
  */
 export async function completeInvocation(
   invocation: AgentInvocation,
@@ -137,20 +215,35 @@ export async function completeInvocation(
   proposed: PlannedMessage[],
   /** The channel of the consumer's message that triggered the run, if it was one. */
   messageChannel: Channel | null,
-): Promise<StoredAction[] | null> {
+  effects: DecisionEffects = {},
+): Promise<PlanOutcome | null> {
   return inTransaction(async (client) => {
+    const { handOff } = effects;
     // A conversation handed to a person, or closed, is not the agent's: nothing is planned in it,
     // and a message the consumer wrote in one gets nothing from the agent on any channel. Read
-    // FOR SHARE in this transaction, so a hand-off cannot slip between the check and the plan.
+    // FOR SHARE in this transaction (FOR UPDATE when handing off), so a hand-off cannot slip
+    // between the check and the plan.
     const notTheAgents = new Set(
-      proposed.length > 0 ? await channelsNotHeldByAgent(client, invocation.consumerId) : [],
+      proposed.length > 0 || handOff
+        ? await channelsNotHeldByAgent(client, invocation.consumerId, handOff !== undefined)
+        : [],
     );
     const answersAHeldMessage = messageChannel !== null && notTheAgents.has(messageChannel);
-    const messages = answersAHeldMessage ? [] : proposed.filter((m) => !notTheAgents.has(m.channel));
-    const withheld = proposed.filter((m) => !messages.includes(m)).map((m) => m.channel);
+    // Only this transaction marks a hand-off's notice: a runtime's own mark is dropped.
+    const messages = (answersAHeldMessage ? [] : proposed.filter((m) => !notTheAgents.has(m.channel))).map((m) => {
+      const { handOffNotice: _dropped, ...payload } = m.payload as Record<string, unknown>;
+      return { ...m, payload };
+    });
+    const withheld = proposed.length - messages.length;
     const decision =
-      withheld.length > 0
-        ? { ...outcome.decision, withheld: { channels: withheld, why: "conversation not held by the agent" } }
+      withheld > 0
+        ? {
+            ...outcome.decision,
+            withheld: {
+              channels: proposed.filter((m) => notTheAgents.has(m.channel)).map((m) => m.channel),
+              why: "conversation not held by the agent",
+            },
+          }
         : outcome.decision;
     if (messages.length > 0) {
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [invocation.consumerId]);
@@ -162,7 +255,39 @@ export async function completeInvocation(
         WHERE id = $1`,
       [invocation.id, outcome.status, outcome.acted, outcome.reason, JSON.stringify(decision), outcome.durationMs],
     );
-    return planMessages(client, invocation, messages);
+    const cancelled = await cancelPlannedActions(client, effects.supersedes ?? [], "replaced by a newer reply");
+    const handedOff: ConversationChange[] = [];
+    if (handOff && !notTheAgents.has(handOff.channel)) {
+      const conversation = await handOffToPerson(client, {
+        creatorId: invocation.creatorId,
+        consumerId: invocation.consumerId,
+        channel: handOff.channel,
+        reason: handOff.reason,
+        at: handOff.at,
+      });
+      cancelled.push(
+        ...(await cancelPlannedMessages(client, [
+          {
+            consumerId: invocation.consumerId,
+            channel: handOff.channel,
+            reason: "conversation handed off to a person",
+            agentsOnly: true,
+          },
+        ])),
+      );
+      await recordAudit(client, null, {
+        operation: "conversation.hand_off",
+        creatorId: invocation.creatorId,
+        targetType: "Conversation",
+        targetId: conversation.id,
+        details: { by: "agent", invocationId: invocation.id, reason: handOff.reason },
+      });
+      handedOff.push(conversation);
+      const notice = messages.find((m) => m.channel === handOff.channel);
+      if (notice) notice.payload = { ...notice.payload, handOffNotice: true };
+    }
+    const created = await planMessages(client, invocation, messages);
+    return { created, cancelled, handedOff };
   });
 }
 

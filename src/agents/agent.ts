@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { serviceCounterKey } from "../consumers/event-effects.js";
 import type { ConsumerContext } from "../generated/prisma/client.js";
-import type { Channel, Stage } from "../generated/prisma/enums.js";
+import type { Channel, ConversationHolder, Stage } from "../generated/prisma/enums.js";
+import { properName } from "../profiles/facts.js";
 import type { AgentConfig, AgentTunables, ProfileSnapshot } from "./agent-config.js";
 
 /** Everything an agent may look at when it decides: loaded once per run by the worker. */
@@ -18,13 +19,56 @@ export type AgentContext = {
     consentedChannels: Channel[];
   };
   context: ConsumerContext;
-  /** The consumer's earlier actions (not cancelled), newest first, for spacing and "already sent" checks. */
-  previousActions: { channel: Channel; status: string; sendAt: Date; template: string | null }[];
+  /**
+   * The consumer's earlier actions (not cancelled), newest first, at most 50, for spacing and
+   * "already said" checks. `byAgent` is false for a person's message (sendMessage); `inReplyTo`
+   * is the event an agent's conversation reply answers.
+   */
+  previousActions: {
+    id: string;
+    channel: Channel;
+    status: string;
+    sendAt: Date;
+    template: string | null;
+    byAgent: boolean;
+    inReplyTo: string | null;
+  }[];
+  /** The consumer's conversations, one per channel, with their last 30 messages oldest first. */
+  conversations: AgentConversation[];
+  /**
+   * Pauses of a day or more between the consumer's own events up to this one, newest first (at
+   * most 20): where a consumer went quiet and came back, for follow-up cycles.
+   */
+  activityGaps: { from: Date; to: Date }[];
+  /** The consumer's latest views and clicks of a named service (lower case), newest first, at most 200. */
+  serviceVisits: { service: string; at: Date }[];
+};
+
+/** A conversation as the agent sees it. */
+export type AgentConversation = {
+  channel: Channel;
+  holder: ConversationHolder;
+  messages: { direction: "INBOUND" | "OUTBOUND"; text: string | null; at: Date; eventId: string | null }[];
 };
 
 export type AgentEvent = { id: string; type: string; payload: Record<string, unknown>; occurredAt: Date };
 
-export type Decision = { act: boolean; reason: string; rule: string };
+/**
+ * What the agent decided, stored on the invocation. Beyond planning messages, a decision may:
+ * hand the conversation on `handOff.channel` to the creator; withdraw consent on every channel
+ * (`optOut`: the consumer asked, in their words, for no more messages); cancel the agent's
+ * still-planned replies it replaces (`supersedes`, action ids: one reply per burst). `understood`
+ * records how a consumer's message was read.
+ */
+export type Decision = {
+  act: boolean;
+  reason: string;
+  rule: string;
+  handOff?: { channel: Channel; reason: string };
+  optOut?: true;
+  supersedes?: string[];
+  understood?: Record<string, unknown>;
+};
 
 export const plannedActionSchema = z.object({
   channel: z.enum(["EMAIL", "WHATSAPP", "WEBHOOK"]),
@@ -73,9 +117,16 @@ export abstract class BaseAgent {
     return Number((ctx.context.counters as Record<string, unknown>)[key] ?? 0);
   }
 
-  /** Views and clicks of one service (counted under its lowercased name by ingestion). */
+  /**
+   * Views and clicks of one service: in the current cycle when the consumer came back after going
+   * quiet (from serviceVisits), over their lifetime otherwise (the counter ingestion keeps under
+   * the service's lower-case name).
+   */
   protected serviceViews(ctx: AgentContext, service: string): number {
-    return this.metric(ctx, serviceCounterKey(service));
+    const since = this.cycleStart(ctx);
+    if (!since) return this.metric(ctx, serviceCounterKey(service));
+    const name = service.trim().toLowerCase();
+    return ctx.serviceVisits.filter((v) => v.service === name && v.at.getTime() >= since.getTime()).length;
   }
 
   // Contact details and consent.
@@ -92,8 +143,10 @@ export abstract class BaseAgent {
     );
   }
 
-  protected firstName(ctx: AgentContext): string {
-    return ctx.consumer.name?.trim().split(/\s+/)[0] ?? "there";
+  /** The consumer's first name as people write it ("ana maria" -> "Ana"), or null. */
+  protected firstName(ctx: AgentContext): string | null {
+    const first = ctx.consumer.name?.trim().split(/\s+/)[0];
+    return first ? properName(first) : null;
   }
 
   // Spacing.
@@ -113,8 +166,27 @@ export abstract class BaseAgent {
     return last ? (ctx.now.getTime() - last.getTime()) / 3_600_000 : Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * When the consumer's current cycle began: their first event after going quiet for
+   * `quietDaysForNewCycle` days or more; null in their first cycle. What was said in an earlier
+   * cycle may be said again.
+   */
+  protected cycleStart(ctx: AgentContext): Date | null {
+    const quietMs = this.tunables.quietDaysForNewCycle * 24 * 3_600_000;
+    return ctx.activityGaps.find((gap) => gap.to.getTime() - gap.from.getTime() >= quietMs)?.to ?? null;
+  }
+
+  /** The consumer's actions of this cycle that were or will be sent (not failed, skipped or cancelled). */
+  protected actionsThisCycle(ctx: AgentContext): AgentContext["previousActions"] {
+    const since = this.cycleStart(ctx)?.getTime() ?? Number.NEGATIVE_INFINITY;
+    return ctx.previousActions.filter(
+      (a) => a.sendAt.getTime() >= since && a.status !== "FAILED" && a.status !== "SKIPPED",
+    );
+  }
+
+  /** Whether a message of this template went, or is planned, to the consumer in this cycle. */
   protected alreadySent(ctx: AgentContext, template: string): boolean {
-    return ctx.previousActions.some((a) => a.template === template && a.status !== "FAILED");
+    return this.actionsThisCycle(ctx).some((a) => a.template === template);
   }
 
   // Message builders: one action per channel shape.

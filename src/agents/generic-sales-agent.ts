@@ -1,72 +1,40 @@
+import { ungroundedFacts } from "../conversations/grounding.js";
+import { planReply, type ReplyPlan, serviceOfTemplate } from "../conversations/replies.js";
+import { objectionKindOf, understandMessage } from "../conversations/understanding/deterministic.js";
+import { understander } from "../conversations/understanding/index.js";
+import { intentOnly, type Understanding } from "../conversations/understanding/intent.js";
 import type { Channel } from "../generated/prisma/enums.js";
-import type { ObjectionResponse, ProfileService } from "../profiles/profile-content.js";
+import { firstSentences, joinSentences, priceOf } from "../profiles/facts.js";
+import type { ProfileService } from "../profiles/profile-content.js";
 import { type AgentContext, type AgentEvent, BaseAgent, type Decision, type PlannedAction } from "./agent.js";
 
 const MINUTE = 60_000;
-/** Events that are the consumer talking to us: answering them is not spam, so spacing does not hold them back. */
-const CONVERSATIONAL = new Set(["objection", "whatsapp_replied", "email_replied"]);
-const STOP_WORDS = new Set([
-  "that",
-  "this",
-  "with",
-  "have",
-  "your",
-  "what",
-  "about",
-  "will",
-  "just",
-  "dont",
-  "don't",
-  "it's",
-  "there",
-  "they",
-  "from",
-  "much",
-  "very",
-  "really",
-]);
-
-function words(text: string): Set<string> {
-  return new Set(
-    text
-      .toLowerCase()
-      .split(/[^a-z0-9']+/)
-      .filter((w) => w.length > 3 && !STOP_WORDS.has(w)),
-  );
-}
-
-function firstSentences(text: string, count: number): string {
-  const sentences = text
-    .replace(/\s+/g, " ")
-    .trim()
-    .match(/[^.!?]+[.!?]+/g) ?? [text.trim()];
-  return sentences
-    .slice(0, count)
-    .map((s) => s.trim())
-    .join(" ");
-}
-
-function formatPrice(service: ProfileService): string {
-  if (service.price === null) return "";
-  const amount = service.currency
-    ? new Intl.NumberFormat("en-US", {
-        style: "currency",
-        currency: service.currency,
-        maximumFractionDigits: 2,
-      }).format(service.price)
-    : String(service.price);
-  return ` It's ${amount}.`;
-}
+/** Events that carry a consumer's written message, and the channel it came on. */
+const MESSAGE_CHANNELS: Record<string, Channel> = { whatsapp_replied: "WHATSAPP", email_replied: "EMAIL" };
+/** Messages this close together are one burst, answered once (with the reply delay on top). */
+const BURST_SPAN_MS = 10 * MINUTE;
+/** Delivery priorities: a thank-you first, then answers to the consumer, then what the agent starts. */
+const PRIORITY = { reply: 1.5, thanks: 2, followUp: 1, welcome: 0.8 };
 
 /**
  * The one sales agent every creator gets, configured by the creator's profile alone.
- * Playbook, first match wins: stop after opt-out; after a conversion only thank; answer an
- * objection with the profile's response; follow up repeated views of a service with its pitch;
- * welcome a newly interested consumer; and never message anyone more often than the spacing allows.
+ * Playbook, first match wins: stop after opt-out; after a conversion only thank (and still answer
+ * what the consumer writes); a consumer's message is understood and answered from the profile's
+ * facts on the channel it came on, or handed to the creator (conversations/replies.ts); an
+ * objection from the site gets the profile's answer; repeated views of a service bring its pitch
+ * once per cycle (a consumer quiet for `quietDaysForNewCycle` days starts a new one); a newly
+ * interested consumer gets one welcome about what they looked at; and nobody is messaged more
+ * often than the spacing allows.
  */
 export class GenericSalesAgent extends BaseAgent {
-  shouldAct(ctx: AgentContext, event: AgentEvent): Decision {
+  /** The plan shouldAct made for planActions (one instance serves one run). */
+  private planned: PlannedAction[] = [];
+
+  async shouldAct(ctx: AgentContext, event: AgentEvent): Promise<Decision> {
+    this.planned = [];
     if (!this.profile) return this.skip("no_profile", "The creator has no active profile yet");
+    const messageChannel = MESSAGE_CHANNELS[event.type];
+    if (messageChannel) return this.converse(ctx, event, messageChannel);
     if (this.stage(ctx) === "UNSUBSCRIBED" || event.type === "unsubscribed") {
       return this.skip("opted_out", "The consumer opted out: no more messages");
     }
@@ -75,151 +43,326 @@ export class GenericSalesAgent extends BaseAgent {
       return this.skip("unreachable", "No channel with both consent and contact details");
     }
     if (event.type === "enrolled") {
-      return this.alreadySent(ctx, "thank_you")
-        ? this.skip("converted", "Already thanked for the enrolment")
-        : this.act("thank_you", "The consumer enrolled: send a thank-you, and stop selling");
+      if (this.alreadySent(ctx, "thank_you")) return this.skip("converted", "Already thanked for the enrolment");
+      this.planned = [this.thankYou(ctx, event, channels[0])];
+      return this.act("thank_you", "The consumer enrolled: send a thank-you, and stop selling");
     }
     if (this.stage(ctx) === "CONVERTED") return this.skip("converted", "The consumer converted: no more selling");
+    if (event.type === "objection") return this.siteObjection(ctx, event, channels[0]);
 
-    if (!CONVERSATIONAL.has(event.type)) {
-      const hours = this.hoursSinceLastMessage(ctx);
-      // A message already planned for later counts too (negative hours), unless spacing is off.
-      if (this.tunables.minHoursBetweenMessages > 0 && hours < this.tunables.minHoursBetweenMessages) {
-        return this.skip(
-          "spacing",
-          `Last message ${hours.toFixed(1)} h ago; at least ${this.tunables.minHoursBetweenMessages} h between messages`,
-        );
-      }
-    }
-
-    const objection = this.objectionIn(event);
-    if (objection !== null) {
-      const answer = this.matchObjection(objection);
-      return answer
-        ? this.act("objection", `The consumer raised "${answer.objection}": answer with the profile's response`)
-        : this.skip("objection_unknown", "An objection the profile has no response for: left to the creator");
+    const hours = this.hoursSinceLastMessage(ctx);
+    // A message already planned for later counts too (negative hours), unless spacing is off.
+    if (this.tunables.minHoursBetweenMessages > 0 && hours < this.tunables.minHoursBetweenMessages) {
+      return this.skip(
+        "spacing",
+        `Last message ${hours.toFixed(1)} h ago; at least ${this.tunables.minHoursBetweenMessages} h between messages`,
+      );
     }
 
     const service = this.viewedService(event);
     if (service) {
       const views = this.serviceViews(ctx, service.name);
       if (views >= this.tunables.serviceViewsForFollowUp && !this.alreadySent(ctx, `follow_up:${service.name}`)) {
-        return this.act("service_follow_up", `${views} views of "${service.name}": follow up with its pitch`);
+        this.planned = [this.followUp(ctx, service, channels[0])];
+        const again = this.cycleStart(ctx) ? " (a new cycle: they came back after going quiet)" : "";
+        return this.act("service_follow_up", `${views} views of "${service.name}": follow up with its pitch${again}`);
       }
     }
 
-    if ((this.stage(ctx) === "INTERESTED" || this.stage(ctx) === "ENGAGED") && !this.alreadySent(ctx, "welcome")) {
+    if ((this.stage(ctx) === "INTERESTED" || this.stage(ctx) === "ENGAGED") && !this.everSent(ctx, "welcome")) {
+      this.planned = [this.welcome(ctx, service, channels[0])];
       return this.act("welcome", "A newly interested consumer: welcome them");
     }
     return this.skip("nothing_to_do", "Nothing in the playbook applies to this event");
   }
 
-  planActions(ctx: AgentContext, event: AgentEvent, decision: Decision): PlannedAction[] {
-    const profile = this.profile;
-    if (!profile) return [];
-    const [channel] = this.reachableChannels(ctx) as [Channel];
-    const name = this.firstName(ctx);
-    const now = ctx.now.getTime();
-
-    switch (decision.rule) {
-      case "thank_you":
-        return [
-          this.message(
-            ctx,
-            channel,
-            {
-              template: "thank_you",
-              subject: `Welcome aboard, ${name}!`,
-              text: `Welcome aboard, ${name}! Thank you for joining ${profile.creatorName}. We're glad to have you, and we'll be in touch with everything you need to get started.`,
-            },
-            { sendAt: new Date(now), priority: 2 },
-          ),
-        ];
-      case "objection": {
-        const answer = this.matchObjection(this.objectionIn(event) ?? "") as ObjectionResponse;
-        return [
-          this.message(
-            ctx,
-            channel,
-            {
-              template: `objection:${answer.objection}`,
-              subject: `About ${answer.objection.toLowerCase()}`,
-              text: `Hi ${name}, ${answer.response}`,
-            },
-            { sendAt: new Date(now), priority: 1.5 },
-          ),
-        ];
-      }
-      case "service_follow_up": {
-        const service = this.viewedService(event) as ProfileService;
-        const pitch = service.pitch || service.description || firstSentences(profile.salesPitch, 1);
-        const link = service.url ? ` More here: ${service.url}` : "";
-        return [
-          this.message(
-            ctx,
-            channel,
-            {
-              template: `follow_up:${service.name}`,
-              subject: `${service.name}: is it right for you?`,
-              text: `Hi ${name}, I noticed you've been looking at ${service.name}. ${pitch}${formatPrice(service)}${link} Happy to answer any questions.`,
-            },
-            { sendAt: new Date(now + 5 * MINUTE), priority: 1 },
-          ),
-        ];
-      }
-      case "welcome": {
-        const value = profile.valuePropositions[0] ? ` ${profile.valuePropositions[0]}` : "";
-        return [
-          this.message(
-            ctx,
-            channel,
-            {
-              template: "welcome",
-              subject: `Welcome from ${profile.creatorName}`,
-              text: `Hi ${name}, thanks for checking out ${profile.creatorName}! ${firstSentences(profile.salesPitch, 2)}${value} Reply any time if you have questions.`,
-            },
-            { sendAt: new Date(now + this.tunables.welcomeDelayMinutes * MINUTE), priority: 0.8 },
-          ),
-        ];
-      }
-      default:
-        return [];
-    }
+  planActions(_ctx: AgentContext, _event: AgentEvent, _decision: Decision): PlannedAction[] {
+    return this.planned;
   }
 
-  /** The objection the event carries: an explicit objection event, or a reply that reads like one. */
-  private objectionIn(event: AgentEvent): string | null {
-    if (event.type === "objection") return String(event.payload.objection ?? event.payload.text ?? "");
-    if (event.type === "whatsapp_replied" || event.type === "email_replied") {
-      const text = String(event.payload.text ?? "");
-      return this.matchObjection(text) ? text : null;
+  // A consumer's message.
+
+  /**
+   * Understands the consumer's unanswered messages on the channel they wrote on (one burst, one
+   * answer: a message written meanwhile leaves this one to the later run) and plans the answer.
+   */
+  private async converse(ctx: AgentContext, event: AgentEvent, channel: Channel): Promise<Decision> {
+    const conversation = ctx.conversations.find((c) => c.channel === channel);
+    const messages = conversation?.messages ?? [];
+    const mine = messages.findIndex((m) => m.eventId === event.id);
+    const at = mine >= 0 ? messages[mine].at : event.occurredAt;
+    if (mine >= 0 && messages.slice(mine + 1).some((m) => m.direction === "INBOUND")) {
+      return this.skip("burst", "A later message of the consumer's is answered with this one");
     }
-    return null;
+    // The burst: the consumer's messages since our last one, written shortly before this one.
+    const lastOutbound = messages.findLastIndex((m, i) => m.direction === "OUTBOUND" && (mine < 0 || i < mine));
+    const burst = messages
+      .slice(lastOutbound + 1, mine >= 0 ? mine + 1 : undefined)
+      .filter((m) => m.direction === "INBOUND" && at.getTime() - m.at.getTime() <= BURST_SPAN_MS)
+      .map((m) => m.text ?? "");
+    if (mine < 0) burst.push(String(event.payload.text ?? ""));
+    const history = messages
+      .slice(0, Math.max(0, lastOutbound + 1))
+      .slice(-20)
+      .flatMap((m) => (m.text ? [{ direction: m.direction, text: m.text }] : []));
+
+    const reader = understander();
+    const { understanding, notes } = await reader.understand({
+      messages: burst,
+      channel,
+      profile: this.profile as NonNullable<typeof this.profile>,
+      history,
+    });
+    const understood = { ...understanding, by: reader.name, notes, burst: burst.length };
+    const held = conversation && conversation.holder !== "AGENT";
+    if (understanding.intent === "opt_out") {
+      // Honoured whoever holds the conversation, and whatever the stage.
+      return {
+        ...this.act("opt_out", "The consumer asked for no more messages: consent withdrawn on every channel"),
+        optOut: true,
+        understood,
+      };
+    }
+    if (held) {
+      const reason = conversation.holder === "PERSON" ? "handed off to a person" : "closed";
+      return { ...this.skip("held", `The conversation is ${reason}: the agent stays out`), understood };
+    }
+    if (this.stage(ctx) === "UNSUBSCRIBED") {
+      return { ...this.skip("opted_out", "The consumer opted out: no more messages"), understood };
+    }
+
+    // Replies of ours still waiting to go out are replaced by this one, and do not count as said.
+    const superseded = ctx.previousActions.filter(
+      (a) => a.byAgent && a.status === "PLANNED" && a.channel === channel && a.inReplyTo !== null,
+    );
+    const said = new Set(
+      this.actionsThisCycle(ctx)
+        .filter((a) => a.channel === channel && a.template !== null && !superseded.includes(a))
+        .map((a) => a.template as string),
+    );
+    const plan = planReply({
+      understanding,
+      profile: this.profile as NonNullable<typeof this.profile>,
+      channel,
+      name: this.firstName(ctx),
+      said,
+      focus: this.focusService(ctx, channel),
+      subject: typeof event.payload.subject === "string" ? event.payload.subject : null,
+    });
+    const supersedes = superseded.map((a) => a.id);
+    return this.decide(ctx, event, channel, plan, understanding, ctx.now, { understood, supersedes });
+  }
+
+  /** An objection event from the creator's site (`payload.objection`: "price", "time", or their words). */
+  private siteObjection(ctx: AgentContext, event: AgentEvent, channel: Channel): Decision {
+    const said = new Set(
+      this.actionsThisCycle(ctx)
+        .filter((a) => a.channel === channel && a.template)
+        .map((a) => a.template as string),
+    );
+    const words = String(event.payload.objection ?? event.payload.text ?? "");
+    const understanding = understandObjection(words, this.profile?.services ?? []);
+    const plan = planReply({
+      understanding,
+      profile: this.profile as NonNullable<typeof this.profile>,
+      channel,
+      name: this.firstName(ctx),
+      said,
+      focus: this.focusService(ctx, channel),
+      subject: null,
+    });
+    return this.decide(ctx, event, channel, plan, understanding, ctx.now, {
+      understood: { ...understanding, by: "event" },
+    });
+  }
+
+  /** Turns a reply plan into the decision and its messages. */
+  private decide(
+    ctx: AgentContext,
+    event: AgentEvent,
+    channel: Channel,
+    plan: ReplyPlan,
+    understanding: Understanding,
+    sendAt: Date,
+    extra: Pick<Decision, "understood" | "supersedes">,
+  ): Decision {
+    const send = (message: { template: string; subject: string; text: string }) =>
+      this.reply(ctx, channel, message, { sendAt, priority: PRIORITY.reply }, event.id);
+    switch (plan.kind) {
+      case "reply": {
+        const message = plan.direct ? this.withDraft(plan.message, understanding, extra) : plan.message;
+        this.planned = [send(message)];
+        return { ...this.act(plan.rule, plan.reason), ...extra };
+      }
+      case "hand_off":
+        this.planned = plan.notice ? [send(plan.notice)] : [];
+        return {
+          ...this.act(`hand_off:${plan.rule}`, plan.reason),
+          ...extra,
+          handOff: { channel, reason: plan.reason },
+        };
+      case "opt_out":
+        return { ...this.act("opt_out", plan.reason), ...extra, optOut: true };
+      default:
+        return { ...this.skip(plan.rule, plan.reason), ...extra };
+    }
   }
 
   /**
-   * The profile's objection sharing the most meaningful words with the text; words of the
-   * objection count double those of its response ("price" finds "Too expensive" through its answer).
+   * The model's wording of a direct answer, when it keeps the answer's links and every fact in it
+   * is the profile's (grounding.ts); otherwise the answer as composed from the facts.
    */
-  private matchObjection(text: string): ObjectionResponse | null {
-    const said = words(text);
-    const shared = (source: string) =>
-      [...words(source)].filter((w) => said.has(w) || said.has(w.replace(/s$/, ""))).length;
-    let best: { entry: ObjectionResponse; score: number } | null = null;
-    for (const entry of this.profile?.objectionHandling ?? []) {
-      const score = 2 * shared(entry.objection) + shared(entry.response);
-      if (score > 0 && (!best || score > best.score)) best = { entry, score };
+  private withDraft(
+    message: { template: string; subject: string; text: string },
+    understanding: Understanding,
+    extra: Pick<Decision, "understood">,
+  ) {
+    const draft = understanding.reply?.trim();
+    if (!draft || !this.profile) return message;
+    const links = message.text.match(/https?:\/\/\S+/g) ?? [];
+    const invented = ungroundedFacts(draft, this.profile);
+    const dropped = links.filter((link) => !draft.includes(link.replace(/[.,!?]+$/, "")));
+    if (invented.length > 0 || dropped.length > 0) {
+      const why = invented.length > 0 ? `not in the profile: ${invented.join(", ")}` : "it dropped the link";
+      (extra.understood as { notes: string[] }).notes.push(`the model's reply was not used (${why})`);
+      return message;
     }
-    return best?.entry ?? null;
+    return { ...message, text: draft };
+  }
+
+  /**
+   * The service the conversation is about: the one named in the agent's latest message on the
+   * channel, or the one the consumer viewed most, or null.
+   */
+  private focusService(ctx: AgentContext, channel: Channel): ProfileService | null {
+    const profile = this.profile;
+    if (!profile) return null;
+    for (const action of ctx.previousActions) {
+      if (action.channel !== channel || !action.template) continue;
+      const service = serviceOfTemplate(action.template, profile);
+      if (service) return service;
+    }
+    const views = profile.services
+      .map((service) => ({ service, views: this.serviceViews(ctx, service.name) }))
+      .filter((v) => v.views > 0)
+      .sort((a, b) => b.views - a.views);
+    return views[0]?.service ?? null;
+  }
+
+  // The playbook's messages.
+
+  private thankYou(ctx: AgentContext, event: AgentEvent, channel: Channel): PlannedAction {
+    const profile = this.profile as NonNullable<typeof this.profile>;
+    const name = this.firstName(ctx);
+    const bought = this.serviceNamed(String(event.payload.service ?? ""));
+    return this.message(
+      ctx,
+      channel,
+      {
+        template: "thank_you",
+        subject: bought ? `Welcome to ${bought.name}` : `Welcome aboard${name ? `, ${name}` : ""}`,
+        text: joinSentences(
+          `Welcome aboard${name ? `, ${name}` : ""}!`,
+          `Thank you for joining ${bought ? bought.name : profile.creatorName}`,
+          "We're glad to have you, and we'll be in touch with everything you need to get started",
+        ),
+      },
+      { sendAt: ctx.now, priority: PRIORITY.thanks },
+    );
+  }
+
+  private followUp(ctx: AgentContext, service: ProfileService, channel: Channel): PlannedAction {
+    const profile = this.profile as NonNullable<typeof this.profile>;
+    const price = priceOf(service);
+    return this.message(
+      ctx,
+      channel,
+      {
+        template: `follow_up:${service.name}`,
+        subject: `${service.name}: is it right for you?`,
+        text: joinSentences(
+          `${this.hello(ctx)} I noticed you've been looking at ${service.name}`,
+          service.pitch || firstSentences(service.description, 2) || firstSentences(profile.salesPitch, 1),
+          price && `It's ${price}`,
+          service.url && `More here: ${service.url}`,
+          "Happy to answer any questions",
+        ),
+      },
+      { sendAt: new Date(ctx.now.getTime() + 5 * MINUTE), priority: PRIORITY.followUp },
+    );
+  }
+
+  /** The welcome: about the service the consumer looked at, or about the creator's work when none. */
+  private welcome(ctx: AgentContext, viewed: ProfileService | null, channel: Channel): PlannedAction {
+    const profile = this.profile as NonNullable<typeof this.profile>;
+    const body = viewed
+      ? [
+          `Thanks for looking at ${viewed.name}`,
+          viewed.pitch || firstSentences(viewed.description, 2),
+          priceOf(viewed) && `It's ${priceOf(viewed)}`,
+          viewed.url && `More here: ${viewed.url}`,
+        ]
+      : [`Thanks for your interest in ${profile.creatorName}'s work`, firstSentences(profile.salesPitch, 2)];
+    return this.message(
+      ctx,
+      channel,
+      {
+        template: "welcome",
+        subject: viewed ? `${viewed.name}, from ${profile.creatorName}` : `Welcome from ${profile.creatorName}`,
+        text: joinSentences(this.hello(ctx), ...body, "Reply here any time if you have questions"),
+      },
+      { sendAt: new Date(ctx.now.getTime() + this.tunables.welcomeDelayMinutes * MINUTE), priority: PRIORITY.welcome },
+    );
+  }
+
+  /** A conversation reply: on the channel the consumer wrote on, no fallback to another. */
+  private reply(
+    ctx: AgentContext,
+    channel: Channel,
+    content: { template: string; subject: string; text: string },
+    when: { sendAt: Date; priority: number },
+    inReplyTo: string,
+  ): PlannedAction {
+    const to = this.contactFor(ctx, channel) as string;
+    return {
+      channel,
+      payload: {
+        to,
+        message: content.text,
+        template: content.template,
+        inReplyTo,
+        ...(channel === "EMAIL" ? { subject: content.subject } : {}),
+      },
+      sendAt: when.sendAt,
+      priority: when.priority,
+    };
+  }
+
+  private hello(ctx: AgentContext): string {
+    const name = this.firstName(ctx);
+    return name ? `Hi ${name}!` : "Hi!";
+  }
+
+  /** Whether a template was ever sent (the welcome is once per lifetime; follow-ups once per cycle). */
+  private everSent(ctx: AgentContext, template: string): boolean {
+    return ctx.previousActions.some((a) => a.template === template && a.status !== "FAILED" && a.status !== "SKIPPED");
+  }
+
+  private serviceNamed(name: string): ProfileService | null {
+    const wanted = name.trim().toLowerCase();
+    if (!wanted) return null;
+    return this.profile?.services.find((s) => s.name.toLowerCase() === wanted) ?? null;
   }
 
   /** The profile's service named by a page view or click, matched case-insensitively. */
   private viewedService(event: AgentEvent): ProfileService | null {
     if (event.type !== "page_view" && event.type !== "service_click") return null;
-    const name = String(event.payload.service ?? "")
-      .trim()
-      .toLowerCase();
-    if (!name) return null;
-    return this.profile?.services.find((s) => s.name.toLowerCase() === name) ?? null;
+    return this.serviceNamed(String(event.payload.service ?? ""));
   }
+}
+
+/** An objection event's payload read as an understanding: a kind's name ("price") or the consumer's words. */
+function understandObjection(words: string, services: ProfileService[]): Understanding {
+  const kind = objectionKindOf(words);
+  return kind ? intentOnly("objection", { objection: kind }) : understandMessage(words, services);
 }

@@ -29,6 +29,12 @@ const TunablesInput = builder.inputType("AgentTunablesInput", {
     serviceViewsForFollowUp: t.int(),
     channelPreference: t.field({ type: [ChannelEnum] }),
     allowChannelFallback: t.boolean(),
+    replyDelaySeconds: t.int({
+      description: "Seconds a reply waits after the consumer's message, so a burst of messages gets one answer.",
+    }),
+    quietDaysForNewCycle: t.int({
+      description: "Days without any event after which a returning consumer may be followed up again.",
+    }),
   }),
 });
 

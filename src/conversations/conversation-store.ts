@@ -117,11 +117,12 @@ export async function recordOutbound(
 
 /**
  * The channels on which the consumer's conversation is not the agent's (handed off or closed),
- * read FOR SHARE in the caller's transaction: a hand-off committing meanwhile waits for it.
+ * read FOR SHARE in the caller's transaction (a hand-off committing meanwhile waits for it), or
+ * FOR UPDATE when the caller may hand one off itself.
  */
-export async function channelsNotHeldByAgent(tx: Sql, consumerId: string): Promise<Channel[]> {
+export async function channelsNotHeldByAgent(tx: Sql, consumerId: string, forUpdate = false): Promise<Channel[]> {
   const { rows } = await tx.query<{ channel: Channel; holder: ConversationHolder }>(
-    `SELECT channel, holder FROM conversations WHERE "consumerId" = $1 ORDER BY channel FOR SHARE`,
+    `SELECT channel, holder FROM conversations WHERE "consumerId" = $1 ORDER BY channel ${forUpdate ? "FOR UPDATE" : "FOR SHARE"}`,
     [consumerId],
   );
   return rows.filter((r) => r.holder !== "AGENT").map((r) => r.channel);
@@ -157,6 +158,32 @@ export async function setHolder(
             "updatedAt" = now()
       WHERE id = $1 RETURNING *`,
     [id, holder, reason],
+  );
+  return rows[0];
+}
+
+/**
+ * The agent hands the consumer's conversation on a channel to a person (created if the consumer
+ * never wrote on it: an objection sent from the site), as of `at`. Call after
+ * channelsNotHeldByAgent(forUpdate): the caller knows the agent holds it.
+ */
+export async function handOffToPerson(
+  tx: Sql,
+  handOff: { creatorId: string; consumerId: string; channel: Channel; reason: string; at: Date },
+): Promise<ConversationChange> {
+  const { rows } = await tx.query<ConversationChange>(
+    `INSERT INTO conversations AS c ("creatorId", "consumerId", channel, holder, "holderReason", "holderSince")
+     VALUES ($1, $2, $3::"Channel", 'PERSON', $4, $5)
+     ON CONFLICT ("consumerId", channel) DO UPDATE SET holder = 'PERSON', "holderReason" = EXCLUDED."holderReason",
+       "holderSince" = EXCLUDED."holderSince", "updatedAt" = now()
+     RETURNING c.id, c."creatorId", c.holder`,
+    [
+      handOff.creatorId,
+      handOff.consumerId,
+      handOff.channel,
+      Array.from(handOff.reason).slice(0, 500).join(""),
+      handOff.at,
+    ],
   );
   return rows[0];
 }

@@ -385,6 +385,18 @@ export async function cancelPlannedAction(
   return { cancelled: false, current: found[0] ?? null };
 }
 
+/** Cancels those of the actions that are still PLANNED, with the reason (one statement). */
+export async function cancelPlannedActions(tx: Sql, ids: string[], reason: string): Promise<CancelledAction[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await tx.query<CancelledAction>(
+    `UPDATE actions SET status = 'CANCELLED', "statusReason" = $2, "updatedAt" = now()
+      WHERE id = ANY($1::uuid[]) AND status = 'PLANNED'
+     RETURNING id, "creatorId", "consumerId", channel`,
+    [ids, reason],
+  );
+  return rows;
+}
+
 /** Planned messages to stop on a channel: a consent withdrawal, a conversation handed to a person. */
 export type Withdrawal = {
   consumerId: string;

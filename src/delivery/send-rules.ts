@@ -93,6 +93,8 @@ export type RuleSubject = {
   channel: Channel;
   /** The agent run that planned it; null for a person's message. */
   invocationId: string | null;
+  /** The message; `handOffNotice` marks the agent's one notice of its own hand-off (agent-store). */
+  payload: unknown;
 };
 
 type SendSettings = {
@@ -122,7 +124,8 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
   // waits. Read before the consent, the order ingestion locks them in.
   if (action.invocationId) {
     const [holder] = await conversationHolders(client, action.consumerId, action.channel);
-    if (holder && holder !== "AGENT") {
+    const handOffNotice = (action.payload as { handOffNotice?: unknown } | null)?.handOffNotice === true;
+    if (holder && holder !== "AGENT" && !(holder === "PERSON" && handOffNotice)) {
       return {
         kind: "skip",
         reason: holder === "PERSON" ? "conversation handed off to a person" : "conversation closed",

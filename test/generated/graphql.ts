@@ -28,6 +28,10 @@ export type AgentTunablesInput = {
   allowChannelFallback?: boolean | null | undefined;
   channelPreference?: Array<Channel> | null | undefined;
   minHoursBetweenMessages?: number | null | undefined;
+  /** Days without any event after which a returning consumer may be followed up again. */
+  quietDaysForNewCycle?: number | null | undefined;
+  /** Seconds a reply waits after the consumer's message, so a burst of messages gets one answer. */
+  replyDelaySeconds?: number | null | undefined;
   serviceViewsForFollowUp?: number | null | undefined;
   welcomeDelayMinutes?: number | null | undefined;
 };

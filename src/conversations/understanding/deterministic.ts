@@ -1,0 +1,567 @@
+import type { ProfileService } from "../../profiles/profile-content.js";
+import {
+  intentOnly,
+  type ObjectionKind,
+  type QuestionTopic,
+  type SupportKind,
+  strongest,
+  type Understanding,
+} from "./intent.js";
+import type { Understander, UnderstandingRequest } from "./understander.js";
+
+// The understander used without a model: phrase lists in English, Spanish, Portuguese, French,
+// German and Hindi written in Latin script (Hinglish), matched on text folded to lower case
+// without accents. Each message of a burst is understood apart, and the strongest intent wins.
+
+/** Lower case, accents and curly apostrophes folded, spaces collapsed: "¿Cuánto   cuesta?" -> "¿cuanto cuesta?". */
+export function fold(text: string): string {
+  return text
+    .normalize("NFD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase()
+    .replace(/[\u2018\u2019\u02bc`´]/g, "'")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+const any = (...patterns: string[]) => new RegExp(patterns.join("|"), "u");
+
+/** Opt-outs in plain words. A bare "stop" (or "baja", "parar", "stopp") is one too. */
+const OPT_OUT = any(
+  // English
+  "^(stop|stop!|stop\\.|unsubscribe|opt out|optout|cancel|quit|end|remove me)[.!]*$",
+  "\\bstop (messaging|texting|sending|contacting|emailing|writing|spamming|bothering)\\b",
+  "\\b(please|pls|plz) stop\\b",
+  "\\bleave me alone\\b",
+  "\\b(don't|dont|do not|never) (message|text|contact|email|e-mail|write to|call|whatsapp|spam) me\\b",
+  "\\bremove me\\b",
+  "\\btake me off\\b",
+  "\\bunsubscribe\\b",
+  "\\bopt(ing)?[ -]out\\b",
+  "\\bno more (messages|emails|texts|whatsapps?)\\b",
+  "\\b(stop|quit) (it|this)\\b",
+  "\\bi never (asked|signed up|subscribed)\\b",
+  // Spanish
+  "\\bno me (escribas|escriban|escribais|envies|envien|mandes|manden|contactes|contacten|molestes|molesten)\\b",
+  "\\bdeja(me)? en paz\\b",
+  "\\bdejen(me)? en paz\\b",
+  "\\bdej(a|e|en) de (escribirme|enviarme|mandarme|contactarme|molestarme)\\b",
+  "\\bdar(me)? de baja\\b",
+  "^baja[.!]*$",
+  "\\bno quiero (recibir )?mas (mensajes|correos|emails)\\b",
+  // Portuguese
+  "\\bpar(e|a|em) de (me )?(enviar|mandar|escrever|contatar|incomodar)\\b",
+  "\\bnao me (mande|mandem|envie|enviem|escreva|escrevam|contate|contatem|incomode|incomodem) mais\\b",
+  "\\bme deix(e|a|em) em paz\\b",
+  "\\bdescadastr",
+  "\\bsair da lista\\b",
+  "\\bnao quero (receber )?mais (mensagens|emails|e-mails)\\b",
+  "^parar?[.!]*$",
+  // French
+  "\\barret(ez|e) de m'(envoyer|ecrire|contacter|deranger)\\b",
+  "\\bne m'(ecrivez|ecris|envoyez|envoie|contactez|contacte) plus\\b",
+  "\\blaiss(ez|e)-?moi tranquille\\b",
+  "\\bdesabonn",
+  "\\bdesinscri",
+  "\\bje ne veux plus (recevoir )?(de |vos )?(messages|mails|e-mails|emails)\\b",
+  // German
+  "\\bhor(en sie|t|e)? auf,? mir zu (schreiben|schicken)\\b",
+  "\\bschreib(en sie|t)? mir nicht mehr\\b",
+  "\\bschick(en sie|t)? mir (keine|nichts) mehr\\b",
+  "\\blass(t|en sie)? mich in ruhe\\b",
+  "\\babmelden\\b",
+  "\\bmeld(en sie|e)? mich ab\\b",
+  "\\bkeine (weiteren )?(nachrichten|mails|e-mails|emails) mehr\\b",
+  "\\baustragen\\b",
+  "^stopp[.!]*$",
+  // Hindi in Latin script
+  "\\b(message|msg|messages|msgs|mail|email) (mat|mt|na) (bhejo|bhejiye|bhejna|karo|kariye|karna)\\b",
+  "\\bmat bhej(o|iye|na)\\b",
+  "\\b(mujhe )?pareshan (mat|na) kar(o|iye|na)\\b",
+  "\\b(band|bandh) kar(o|iye|do|dijiye)\\b",
+  "\\bbas kar(o|iye)\\b",
+  "\\b(message|messages|msg) nahi chahiye\\b",
+);
+
+const COMPLAINT = any(
+  "\\bspam",
+  "\\bannoy",
+  "\\bharass",
+  "\\bscam\\b",
+  "\\bridiculous\\b",
+  "\\bterrible\\b",
+  "\\bawful\\b",
+  "\\bworst\\b",
+  "\\bdisgust",
+  "\\bunacceptable\\b",
+  "\\bfed up\\b",
+  "\\bhow dare\\b",
+  "\\bwtf\\b",
+  "\\bcomplain",
+  "\\b(second|third|fourth|\\d+(st|nd|rd|th)) (message|email|text) (this|today|in a)\\b",
+  "\\bkeep (messaging|texting|emailing|spamming)\\b",
+  "\\bso many (messages|emails|texts)\\b",
+  "\\bpissed\\b",
+  "\\bangry\\b",
+  "\\bfurious\\b",
+  "\\brude\\b",
+  "\\bdisappoint",
+  "\\bestafa\\b",
+  "\\bqueja\\b",
+  "\\bmolest(o|a|ando)\\b",
+  "\\breclama(cao|r)\\b",
+  "\\bgolpe\\b",
+  "\\barnaque\\b",
+  "\\bplainte\\b",
+  "\\bbeschwerde\\b",
+  "\\bbetrug\\b",
+  "\\bfaltu\\b",
+  "\\bbakwas\\b",
+  "\\bdhokha\\b",
+);
+
+const SUPPORT: [SupportKind, RegExp][] = [
+  [
+    "refund",
+    any(
+      "\\brefund",
+      "\\bmoney back\\b",
+      "\\bchargeback\\b",
+      "\\breembols",
+      "\\bdevolu(cion|cao)\\b",
+      "\\bdevolv(er|a|am) (o|mi|meu) dinero\\b",
+      "\\breembolso\\b",
+      "\\bremboursement\\b",
+      "\\brembourse",
+      "\\berstatt",
+      "\\bgeld zuruck\\b",
+      "\\bpaise? wapas\\b",
+      "\\bpaisa wapas\\b",
+    ),
+  ],
+  [
+    "invoice",
+    any(
+      "\\binvoice",
+      "\\breceipt\\b",
+      "\\bgst bill\\b",
+      "\\bfactura\\b",
+      "\\bfatura\\b",
+      "\\bnota fiscal\\b",
+      "\\brecibo\\b",
+      "\\bfacture\\b",
+      "\\brechnung\\b",
+      "\\bquittung\\b",
+    ),
+  ],
+  [
+    "billing",
+    any(
+      "\\bcharged\\b",
+      "\\bcharge(d)? twice\\b",
+      "\\bdouble charge",
+      "\\bbilling\\b",
+      "\\bbilled\\b",
+      "\\bpayment (failed|didn't|did not|declined|issue|problem)\\b",
+      "\\bmy card\\b",
+      "\\bsubscription renew",
+      "\\bcobr(o|aron|ado|anca|aram)\\b",
+      "\\bpagamento\\b",
+      "\\bprelevement\\b",
+      "\\babbuchung\\b",
+      "\\bpaise kat\\b",
+    ),
+  ],
+  [
+    "support",
+    any(
+      "\\b(can't|cant|cannot|unable to|couldn't|can not) (log ?in|login|sign in|access|open|download|find my)\\b",
+      "\\bpassword\\b",
+      "\\blog ?in (issue|problem)\\b",
+      "\\bnot working\\b",
+      "\\bdoesn't work\\b",
+      "\\bbroken link\\b",
+      "\\bmy (account|order|purchase|access)\\b",
+      "\\bno (puedo|consigo) (entrar|acceder)\\b",
+      "\\bnao consigo (entrar|acessar)\\b",
+      "\\bje n'arrive pas a (me connecter|acceder)\\b",
+      "\\bkann mich nicht anmelden\\b",
+      "\\blogin nahi ho raha\\b",
+    ),
+  ],
+];
+
+const PURCHASE = any(
+  "\\bsign (me )?up\\b",
+  "\\bsign-?up\\b",
+  "\\benrol(l)?\\b",
+  "\\benrol(l)?ing\\b",
+  "\\bregister\\b",
+  "\\b(want|ready|like|love|going) to (buy|join|book|purchase|start|get|enroll|enrol|sign up|register)\\b",
+  "\\b(how|where) (do|can) i (buy|join|book|pay|purchase|get it|get started|register|enrol|enroll|sign up)\\b",
+  "\\bi'?m in\\b",
+  "\\bcount me in\\b",
+  "\\btake my money\\b",
+  "\\bbook (a|the|my|me)\\b",
+  "\\blet's do it\\b",
+  "\\bi'll take it\\b",
+  "\\bsend (me )?the (payment |checkout |sign ?up |booking )?link\\b",
+  "\\bpayment link\\b",
+  "\\bcheckout\\b",
+  "\\b(quiero|quisiera) (comprar|unirme|apuntarme|inscribirme|reservar)\\b",
+  "\\bme apunto\\b",
+  "\\binscribirme\\b",
+  "\\bcomo (me )?(inscribo|apunto|compro|pago)\\b",
+  "\\bquero (comprar|entrar|participar|me inscrever|reservar)\\b",
+  "\\bme inscrever\\b",
+  "\\bcomo (eu )?(me inscrevo|compro|pago)\\b",
+  "\\bje (veux|voudrais) (m'inscrire|acheter|reserver|participer)\\b",
+  "\\bcomment (m'inscrire|acheter|reserver|payer)\\b",
+  "\\bich (mochte|will|wurde gerne) (buchen|kaufen|mitmachen|teilnehmen|mich anmelden)\\b",
+  "\\bwie kann ich (buchen|kaufen|mich anmelden|teilnehmen)\\b",
+  "\\b(join|buy|book|enroll) karna (hai|h)\\b",
+  "\\b(lena|kharidna) (hai|h)\\b",
+  "\\bkaise (join|buy|book|enroll|kharid)\\b",
+);
+
+const OBJECTIONS: [ObjectionKind, RegExp][] = [
+  [
+    "price",
+    any(
+      "\\bexpensive\\b",
+      "\\bpricey\\b",
+      "\\bcostly\\b",
+      "\\btoo much\\b",
+      "\\bis a lot\\b",
+      "\\b(a lot|lots) of money\\b",
+      "\\b(can't|cant|cannot|can not|couldn't) afford\\b",
+      "\\bafford",
+      "\\b(out of|over) (my|our) budget\\b",
+      "\\bbudget\\b",
+      "\\bmoney('s| is) tight\\b",
+      "\\bcheaper\\b",
+      "\\bdiscount\\b",
+      "\\bpayment plan\\b",
+      "\\binstal(l)?ments?\\b",
+      "\\bcaro\\b",
+      "\\bcara\\b",
+      "\\bmuy caro\\b",
+      "\\bno (me )?alcanza\\b",
+      "\\bsin dinero\\b",
+      "\\bcaro demais\\b",
+      "\\bsem dinheiro\\b",
+      "\\btrop cher\\b",
+      "\\bcher\\b",
+      "\\bzu teuer\\b",
+      "\\bteuer\\b",
+      "\\bmehe?nga\\b",
+      "\\bmahe?nga\\b",
+      "\\bpaise nahi\\b",
+    ),
+  ],
+  [
+    "time",
+    any(
+      "\\b(no|not enough|don't have|dont have|do not have|haven't got|lack of|little) (the )?time\\b",
+      "\\btoo busy\\b",
+      "\\b(i'm|im|i am|so|really) busy\\b",
+      "\\bbusy (right now|at the moment|these days|with)\\b",
+      "\\bswamped\\b",
+      "\\bschedule is (full|packed)\\b",
+      "\\bno tengo tiempo\\b",
+      "\\bsin tiempo\\b",
+      "\\bocupad(o|a)\\b",
+      "\\bsem tempo\\b",
+      "\\bnao tenho tempo\\b",
+      "\\bpas le temps\\b",
+      "\\bpas de temps\\b",
+      "\\bkeine zeit\\b",
+      "\\b(time|samay) nahi\\b",
+    ),
+  ],
+  [
+    "fit",
+    any(
+      "\\b(is it|is this|would it be|it's not|not sure it's|not sure if it's) (right|for) (for )?me\\b",
+      "\\bnot (sure|convinced) (it|this|if)\\b",
+      "\\b(a |complete |total )?beginner\\b",
+      "\\bnot ready\\b",
+      "\\btoo (advanced|basic)\\b",
+      "\\bmy level\\b",
+      "\\bes para mi\\b",
+      "\\be para mim\\b",
+      "\\bpour moi\\b",
+      "\\bfur mich\\b",
+      "\\bmere liye\\b",
+    ),
+  ],
+  [
+    "trust",
+    any(
+      "\\bdoes (it|this) (really )?work\\b",
+      "\\bguarantee",
+      "\\b(real )?results\\b",
+      "\\breviews?\\b",
+      "\\btestimonials?\\b",
+      "\\blegit\\b",
+      "\\bproof\\b",
+      "\\bfunciona\\b",
+      "\\bgarantia\\b",
+      "\\bgarantie\\b",
+    ),
+  ],
+  [
+    "later",
+    any(
+      "\\bmaybe later\\b",
+      "\\bnot (right )?now\\b",
+      "\\bnext (month|year|quarter)\\b",
+      "\\bthink about it\\b",
+      "\\bget back to you\\b",
+      "\\bmas tarde\\b",
+      "\\bdepois\\b",
+      "\\bplus tard\\b",
+      "\\bspater\\b",
+      "\\bbaad mein\\b",
+    ),
+  ],
+];
+
+const TOPICS: [QuestionTopic, RegExp][] = [
+  [
+    "price",
+    any(
+      "\\bhow much\\b",
+      "\\bprice",
+      "\\bpricing\\b",
+      "\\bcost",
+      "\\bfees?\\b",
+      "\\bcuanto (cuesta|vale|es)\\b",
+      "\\bprecio\\b",
+      "\\bquanto (custa|e)\\b",
+      "\\bpreco\\b",
+      "\\bcombien\\b(?! de temps)",
+      "\\bprix\\b",
+      "\\bkoste",
+      "\\bpreis\\b",
+      "\\bkitna\\b",
+      "\\bkitne ka\\b",
+      "\\bprice kya\\b",
+    ),
+  ],
+  [
+    "duration",
+    any(
+      "\\bhow long\\b",
+      "\\bduration\\b",
+      "\\bhow many (weeks|hours|minutes|sessions|days|months)\\b",
+      "\\blength of\\b",
+      "\\bcuanto dura\\b",
+      "\\bduracion\\b",
+      "\\bquanto tempo\\b",
+      "\\bduracao\\b",
+      "\\bcombien de temps\\b",
+      "\\bduree\\b",
+      "\\bwie lange\\b",
+      "\\bdauer\\b",
+      "\\bkitne (din|hafte|ghante|time)\\b",
+    ),
+  ],
+  [
+    "schedule",
+    any(
+      "\\bwhen\\b",
+      "\\bstart",
+      "\\bbegin",
+      "\\bdates?\\b",
+      "\\bschedule\\b",
+      "\\bwhat time\\b",
+      "\\bnext (cohort|batch|session|round|intake)\\b",
+      "\\bcuando\\b",
+      "\\bempieza\\b",
+      "\\bcomienza\\b",
+      "\\bquando\\b",
+      "\\bcomeca\\b",
+      "\\bquand\\b",
+      "\\bcommence\\b",
+      "\\bwann\\b",
+      "\\bbeginnt\\b",
+      "\\bkab\\b",
+    ),
+  ],
+  [
+    "included",
+    any(
+      "\\binclud",
+      "\\bwhat (do|will) (i|we) get\\b",
+      "\\bwhat('s| is) in\\b",
+      "\\bcovers?\\b",
+      "\\bcurriculum\\b",
+      "\\bmodules?\\b",
+      "\\bsyllabus\\b",
+      "\\bwhat (is|'s) it about\\b",
+      "\\bincluye\\b",
+      "\\binclui\\b",
+      "\\binclus\\b",
+      "\\benthalten\\b",
+      "\\bkya milega\\b",
+    ),
+  ],
+  ["link", any("\\blink\\b", "\\bwebsite\\b", "\\burl\\b", "\\bwhere can i (find|see|read)\\b", "\\benlace\\b")],
+];
+
+const QUESTION = any(
+  "\\?",
+  "^(what|when|where|how|which|who|why|does|do|is|are|can|could|will|would|should)\\b",
+  "^(que|cual|cuando|donde|como|cuanto|quanto|quando|onde|quel|quelle|comment|combien|quand|was|wann|wie|wo|welche|kya|kab|kaise|kitna)\\b",
+);
+
+const THANKS = any(
+  "\\bthank",
+  "\\bthx\\b",
+  "\\bty\\b",
+  "\\bcheers\\b",
+  "\\bappreciate",
+  "\\bgracias\\b",
+  "\\bobrigad",
+  "\\bmerci\\b",
+  "\\bdanke\\b",
+  "\\bshukriya\\b",
+  "\\bdhanyava?d\\b",
+);
+
+/** Whole messages that are greetings or acknowledgements, nothing more. */
+const SMALL_TALK = new RegExp(
+  `^(?:(?:${[
+    "hi",
+    "hey",
+    "hello",
+    "hiya",
+    "yo",
+    "ok",
+    "okay",
+    "k",
+    "cool",
+    "nice",
+    "great",
+    "awesome",
+    "sounds good",
+    "good morning",
+    "good evening",
+    "good afternoon",
+    "hola",
+    "buenas",
+    "buenos dias",
+    "ola",
+    "oi",
+    "bom dia",
+    "bonjour",
+    "salut",
+    "hallo",
+    "guten tag",
+    "moin",
+    "namaste",
+    "namaskar",
+    "haan",
+    "ji",
+    "acha",
+    "accha",
+    "theek hai",
+  ].join("|")})[\\s!.,]*([a-z]+)?|[\\p{Extended_Pictographic}\\uFE0F\\s]+)[\\s!.,\\p{Extended_Pictographic}\\uFE0F]*$`,
+  "u",
+);
+
+/** Words too common in service names to identify one ("the 1:1 call" still finds the call). */
+const NAME_NOISE = new Set(["the", "and", "for", "with", "your", "my", "program", "programme", "a", "an", "of", "to"]);
+
+function nameWords(name: string): string[] {
+  return fold(name)
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length >= 3 && !NAME_NOISE.has(w));
+}
+
+/** What people call a kind of offer ("the cohort", "the call"): found in a service's name or description. */
+const FORMAT_NOUNS = [
+  "cohort",
+  "course",
+  "call",
+  "session",
+  "workshop",
+  "pack",
+  "bundle",
+  "bootcamp",
+  "masterclass",
+  "membership",
+  "community",
+  "coaching",
+  "mentoring",
+  "template",
+  "guide",
+  "ebook",
+  "review",
+  "program",
+];
+
+/**
+ * The profile service a message names: the one with the most words of its name in the text
+ * (plural or singular); failing that, the only one whose name or description has a format noun
+ * the text uses ("the next cohort"). Null when none is named or two tie.
+ */
+export function serviceNamedIn(text: string, services: ProfileService[]): ProfileService | null {
+  const said = new Set(fold(text).split(/[^\p{L}\p{N}]+/u));
+  const has = (w: string) => said.has(w) || said.has(`${w}s`) || (w.endsWith("s") && said.has(w.slice(0, -1)));
+  const byNoun = FORMAT_NOUNS.filter(has).flatMap((noun) => {
+    const matching = services.filter((s) => new RegExp(`\\b${noun}`).test(fold(`${s.name} ${s.description}`)));
+    return matching.length === 1 ? matching : [];
+  });
+  let best: { service: ProfileService; score: number } | null = null;
+  let tie = false;
+  for (const service of services) {
+    const score = nameWords(service.name).filter(has).length + (byNoun.includes(service) ? 0.5 : 0);
+    if (score === 0) continue;
+    if (!best || score > best.score) {
+      best = { service, score };
+      tie = false;
+    } else if (score === best.score) tie = true;
+  }
+  return best && !tie ? best.service : null;
+}
+
+/** The kind of objection a text (a message, or a profile's objection) is about, if any. */
+export function objectionKindOf(text: string): ObjectionKind | null {
+  const folded = fold(text);
+  const named = /^(price|time|fit|trust|later)$/.exec(folded);
+  if (named) return named[1] as ObjectionKind;
+  return OBJECTIONS.find(([, pattern]) => pattern.test(folded))?.[0] ?? null;
+}
+
+/** One message understood alone. */
+export function understandMessage(text: string, services: ProfileService[]): Understanding {
+  const folded = fold(text);
+  const service = serviceNamedIn(text, services)?.name ?? null;
+  if (!folded) return intentOnly("small_talk");
+  if (OPT_OUT.test(folded)) return intentOnly("opt_out");
+  if (COMPLAINT.test(folded)) return intentOnly("complaint");
+  const support = SUPPORT.find(([, pattern]) => pattern.test(folded))?.[0];
+  if (support) return intentOnly("support", { support, service });
+  if (PURCHASE.test(folded)) return intentOnly("purchase", { service });
+  const objection = objectionKindOf(folded);
+  if (objection) return intentOnly("objection", { objection, service });
+  const topic = TOPICS.find(([, pattern]) => pattern.test(folded))?.[0];
+  if (topic || QUESTION.test(folded)) {
+    // A question names what it is about, or it is too vague to answer from the profile.
+    return topic || service ? intentOnly("question", { topic: topic ?? "general", service }) : intentOnly("unknown");
+  }
+  if (THANKS.test(folded)) return intentOnly("thanks");
+  if (SMALL_TALK.test(folded)) return intentOnly("small_talk");
+  return intentOnly("unknown");
+}
+
+/** The deterministic understander: each message of the burst alone, the strongest intent wins. */
+export const deterministicUnderstander: Understander = {
+  name: "deterministic",
+  async understand(request: UnderstandingRequest) {
+    const each = request.messages.map((m) => understandMessage(m, request.profile.services));
+    return { understanding: strongest(each), notes: [] };
+  },
+};
