@@ -2,6 +2,7 @@ import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { publishConversationChanges } from "../conversations/conversation-feed.js";
 import { inboundMessagesOf } from "../conversations/conversation-store.js";
 import { publishActionChanges } from "../delivery/action-feed.js";
+import { ConflictError } from "../errors.js";
 import { markEventFailed, markEventProcessed } from "../events/event-store.js";
 import { recordConsumerEvent } from "../events/ingest.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
@@ -61,13 +62,18 @@ async function announceOutcome(
  * consent is withdrawn and planned messages cancelled by ingestion's own rules.
  */
 async function recordOptOut(event: LoadedEvent["event"], now: Date): Promise<void> {
-  await recordConsumerEvent(event.creatorId, event.consumerId, {
-    type: "unsubscribed",
-    payload: { source: "the consumer's words", messageEventId: event.id },
-    // As of when it was understood: a consent granted earlier, even in the message's own second, is withdrawn.
-    occurredAt: now,
-    idempotencyKey: `opt-out:${event.id}`,
-  });
+  try {
+    await recordConsumerEvent(event.creatorId, event.consumerId, {
+      type: "unsubscribed",
+      payload: { source: "the consumer's words", messageEventId: event.id },
+      // As of when it was understood: consent given with the message itself is withdrawn too.
+      occurredAt: now,
+      idempotencyKey: `opt-out:${event.id}`,
+    });
+  } catch (error) {
+    // A retried run finds its own earlier opt-out under the key (at another time): already done.
+    if (!(error instanceof ConflictError)) throw error;
+  }
 }
 
 /** Why a paused agent's invocation is skipped. */

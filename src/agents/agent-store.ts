@@ -92,13 +92,14 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
        COALESCE((SELECT jsonb_agg(jsonb_build_object('from', g.prev, 'to', g."occurredAt") ORDER BY g."occurredAt" DESC)
           FROM (SELECT x.prev, x."occurredAt" FROM (
                   SELECT ev."occurredAt", lag(ev."occurredAt") OVER (ORDER BY ev."occurredAt") AS prev FROM events ev
-                   WHERE ev."consumerId" = co.id AND ev."occurredAt" <= e."occurredAt"
+                   WHERE ev."creatorId" = e."creatorId" AND ev."consumerId" = co.id AND ev."occurredAt" <= e."occurredAt"
                      AND ev.type NOT IN (${OUR_OWN_EVENTS})) x
                  WHERE x."occurredAt" - x.prev >= interval '1 day'
                  ORDER BY x."occurredAt" DESC LIMIT 20) g), '[]') AS gaps,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('service', v.service, 'at', v."occurredAt"))
           FROM (SELECT lower(trim(ev.payload ->> 'service')) AS service, ev."occurredAt" FROM events ev
-                 WHERE ev."consumerId" = co.id AND ev.type IN ('page_view', 'service_click')
+                 WHERE ev."creatorId" = e."creatorId" AND ev."consumerId" = co.id
+                   AND ev.type IN ('page_view', 'service_click')
                    AND ev.payload ->> 'service' IS NOT NULL AND ev."occurredAt" <= e."occurredAt"
                  ORDER BY ev."occurredAt" DESC LIMIT 200) v), '[]') AS visits,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('id', ag.id, 'kind', ag.kind, 'runtime', ag.runtime,

@@ -32,8 +32,17 @@ export class GenericSalesAgent extends BaseAgent {
 
   async shouldAct(ctx: AgentContext, event: AgentEvent): Promise<Decision> {
     this.planned = [];
-    if (!this.profile) return this.skip("no_profile", "The creator has no active profile yet");
     const messageChannel = MESSAGE_CHANNELS[event.type];
+    // An opt-out in the consumer's words is honoured on its own, before anything else: with or
+    // without a profile, whatever the burst, whatever a model would make of it.
+    if (messageChannel && understandMessage(String(event.payload.text ?? ""), []).intent === "opt_out") {
+      return {
+        ...this.act("opt_out", "The consumer asked for no more messages: consent withdrawn on every channel"),
+        optOut: true,
+        understood: { intent: "opt_out", by: "deterministic", notes: ["an opt-out, read before anything else"] },
+      };
+    }
+    if (!this.profile) return this.skip("no_profile", "The creator has no active profile yet");
     if (messageChannel) return this.converse(ctx, event, messageChannel);
     if (this.stage(ctx) === "UNSUBSCRIBED" || event.type === "unsubscribed") {
       return this.skip("opted_out", "The consumer opted out: no more messages");
@@ -48,6 +57,10 @@ export class GenericSalesAgent extends BaseAgent {
       return this.act("thank_you", "The consumer enrolled: send a thank-you, and stop selling");
     }
     if (this.stage(ctx) === "CONVERTED") return this.skip("converted", "The consumer converted: no more selling");
+    const held = ctx.conversations.find((c) => c.holder === "PERSON");
+    if (held) {
+      return this.skip("held", `The ${held.channel} conversation is with a person: no selling on any channel`);
+    }
     if (event.type === "objection") return this.siteObjection(ctx, event, channels[0]);
 
     const hours = this.hoursSinceLastMessage(ctx);
@@ -131,9 +144,18 @@ export class GenericSalesAgent extends BaseAgent {
       return { ...this.skip("opted_out", "The consumer opted out: no more messages"), understood };
     }
 
-    // Replies of ours still waiting to go out are replaced by this one, and do not count as said.
+    // Replies of ours to messages of this burst still waiting to go out are replaced by this one
+    // (when it says something), and do not count as said.
+    const burstEvents = new Set(
+      messages.slice(lastOutbound + 1).flatMap((m) => (m.direction === "INBOUND" && m.eventId ? [m.eventId] : [])),
+    );
     const superseded = ctx.previousActions.filter(
-      (a) => a.byAgent && a.status === "PLANNED" && a.channel === channel && a.inReplyTo !== null,
+      (a) =>
+        a.byAgent &&
+        a.status === "PLANNED" &&
+        a.channel === channel &&
+        a.inReplyTo !== null &&
+        burstEvents.has(a.inReplyTo),
     );
     const said = new Set(
       this.actionsThisCycle(ctx)
@@ -149,7 +171,8 @@ export class GenericSalesAgent extends BaseAgent {
       focus: this.focusService(ctx, channel),
       subject: typeof event.payload.subject === "string" ? event.payload.subject : null,
     });
-    const supersedes = superseded.map((a) => a.id);
+    const speaks = plan.kind === "reply" || (plan.kind === "hand_off" && plan.notice !== null);
+    const supersedes = speaks ? superseded.map((a) => a.id) : [];
     return this.decide(ctx, event, channel, plan, understanding, ctx.now, { understood, supersedes });
   }
 

@@ -320,6 +320,7 @@ function nextStep(request: ReplyRequest, current: ProfileService | null, why: st
 
 /** The service named by the template of a message the agent sent ("answer:price:career sprint"), if any. */
 export function serviceOfTemplate(template: string, profile: ProfileSnapshot): ProfileService | null {
-  const name = template.split(":").at(-1) ?? "";
-  return profile.services.find((s) => key(s) === name) ?? null;
+  // Names may hold colons themselves ("answer:price:1:1 strategy call"): match the whole ending.
+  const lower = template.toLowerCase();
+  return profile.services.find((s) => lower.endsWith(`:${key(s)}`)) ?? null;
 }
