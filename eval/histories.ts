@@ -48,8 +48,10 @@ export type Expectation = {
   sent?: SentExpectation[];
   /** Who holds the conversation on each channel after the step. */
   holder?: Partial<Record<Channel, ConversationHolder>>;
-  /** Consent withdrawn on every channel after the step. */
+  /** Consent withdrawn on every channel (true), or still granted on some (false), after the step. */
   optedOut?: boolean;
+  /** Exactly these channels withdrawn after the step. */
+  withdrawn?: Channel[];
 };
 
 export type Step = {
@@ -106,6 +108,11 @@ export const HISTORIES: History[] = [
       ["German", "Bitte schreiben Sie mir nicht mehr", WA],
       ["Hindi in Latin script", "Mujhe message mat bhejo", WA],
       ["English, by email", "Unsubscribe", EMAIL],
+      ["English, two words", "stop please", WA],
+      ["formal Spanish", "Por favor no me envíe más mensajes", WA],
+      ["French, formal", "Ne me contactez plus jamais", WA],
+      ["German, short", "Hör auf!", WA],
+      ["Portuguese, plural", "Não quero mais receber mensagens", WA],
     ] as const
   ).map(
     ([language, text, channel]): History => ({
@@ -130,6 +137,38 @@ export const HISTORIES: History[] = [
       ],
     }),
   ),
+
+  {
+    name: "a fan who says 'don't stop messaging me' is not opted out",
+    rules: ["opt_out"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "Don't stop messaging me, I love these updates!", on: WA },
+        expect: { optedOut: false },
+      },
+    ],
+  },
+  {
+    name: "'don't email me, WhatsApp is better': email withdrawn, WhatsApp kept",
+    rules: ["opt_out", "channel"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "Don't email me, WhatsApp is better", on: EMAIL },
+        understood: { intent: "opt_out" },
+        expect: { sent: [], withdrawn: [EMAIL] },
+      },
+      {
+        at: "d0 12:30",
+        does: { says: "How much is the strategy call?", on: WA },
+        understood: { intent: "question", topic: "price", service: "1:1 Strategy Call" },
+        expect: { sent: [{ channel: WA, has: ["$120"] }] },
+      },
+    ],
+  },
 
   // Purchase intent.
   {
@@ -482,6 +521,72 @@ export const HISTORIES: History[] = [
     ],
   },
   {
+    name: "a polite no: nothing sent, no pitch",
+    rules: ["small_talk"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "No thanks", on: WA },
+        understood: { intent: "small_talk" },
+        expect: { sent: [] },
+      },
+    ],
+  },
+  {
+    name: "maybe later: no pressure, no other offer",
+    rules: ["objection"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "maybe later", on: WA },
+        understood: { intent: "objection", objection: "later" },
+        expect: { sent: [{ channel: WA, has: ["No rush"], not: ["$", "http"] }] },
+      },
+    ],
+  },
+  {
+    name: "a voice note (no text): the creator listens",
+    rules: ["unknown", "hand_off"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "", on: WA },
+        understood: { intent: "unknown" },
+        expect: { sent: [{ channel: WA, has: ["Priya Raman"] }], holder: { WHATSAPP: "PERSON" } },
+      },
+    ],
+  },
+  {
+    name: "a question on a channel without consent: the creator is told, nothing is sent there",
+    rules: ["channel", "hand_off"],
+    consumer: { consents: [EMAIL] },
+    steps: [
+      { at: "d0 09:00", does: { visit: true }, expect: { sent: [{ channel: EMAIL, has: ["Priya Raman"] }] } },
+      {
+        at: "d0 12:00",
+        does: { says: "How much is the sprint?", on: WA },
+        understood: { intent: "question", topic: "price", service: "Career Sprint" },
+        expect: { sent: [], holder: { WHATSAPP: "PERSON" } },
+      },
+    ],
+  },
+  {
+    name: "a price question in French that starts with 'Cher': answered, not read as 'expensive'",
+    rules: ["question"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "Cher Priya, combien coûte le sprint ?", on: WA },
+        understood: { intent: "question", topic: "price", service: "Career Sprint", language: "fr" },
+        expect: { sent: [{ channel: WA, has: ["$450"], not: ["instalments"] }] },
+      },
+    ],
+  },
+  {
     name: "an ok: nothing to answer",
     rules: ["small_talk"],
     steps: [
@@ -742,15 +847,15 @@ export const HISTORIES: History[] = [
   },
   {
     name: "the model answers something that is not JSON: the message is still understood",
-    rules: ["model_safety", "opt_out"],
+    rules: ["model_safety", "question"],
     steps: [
       welcomed(),
       {
         at: "d0 12:00",
-        does: { says: "please stop messaging me", on: WA },
-        understood: { intent: "opt_out" },
-        model: { kind: "raw", content: "Sure, here is the JSON you asked for: {intent: opt" },
-        expect: { sent: [], optedOut: true },
+        does: { says: "how much is the sprint?", on: WA },
+        understood: { intent: "question", topic: "price", service: "Career Sprint" },
+        model: { kind: "raw", content: "Sure, here is the JSON you asked for: {intent: question" },
+        expect: { sent: [{ channel: WA, has: ["$450"] }] },
       },
     ],
   },

@@ -265,9 +265,22 @@ export async function replayHistory(history: History, options: ReplayOptions): P
         `holder ${conversation?.holder ?? "none"}, expected ${holder}`,
       );
     }
-    if (expect.optedOut) {
+    if (expect.optedOut !== undefined) {
       const granted = await db.consumerConsent.count({ where: { consumerId, status: "GRANTED" } });
-      check("opted out", granted === 0, `${granted} channel(s) still granted`);
+      check(
+        expect.optedOut ? "opted out" : "still subscribed",
+        expect.optedOut ? granted === 0 : granted > 0,
+        `${granted} channel(s) still granted`,
+      );
+    }
+    if (expect.withdrawn) {
+      const withdrawn = await db.consumerConsent.findMany({
+        where: { consumerId, status: "WITHDRAWN" },
+        select: { channel: true },
+        orderBy: { channel: "asc" },
+      });
+      const channels = withdrawn.map((c) => c.channel).join(",");
+      check("withdrawn", channels === [...expect.withdrawn].sort().join(","), `withdrawn: ${channels || "none"}`);
     }
   }
   return { history, checks, passed: checks.every((c) => c.ok) };

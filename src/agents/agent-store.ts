@@ -67,7 +67,15 @@ type LoadedRow = {
 };
 
 /** Events that record what we did (deliveries, bounces), not the consumer's own activity. */
-const OUR_OWN_EVENTS = ["email_delivered", "email_bounced", "whatsapp_delivered", "whatsapp_failed"]
+const OUR_OWN_EVENTS = [
+  "email_delivered",
+  "email_bounced",
+  "whatsapp_delivered",
+  "whatsapp_failed",
+  // Opening or reading our message is no sign of interest of their own (mail clients open mail by themselves).
+  "email_opened",
+  "whatsapp_read",
+]
   .map((t) => `'${t}'`)
   .join(", ");
 
@@ -94,7 +102,10 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
                   SELECT ev."occurredAt", lag(ev."occurredAt") OVER (ORDER BY ev."occurredAt") AS prev FROM events ev
                    WHERE ev."creatorId" = e."creatorId" AND ev."consumerId" = co.id AND ev."occurredAt" <= e."occurredAt"
                      AND ev.type NOT IN (${OUR_OWN_EVENTS})) x
-                 WHERE x."occurredAt" - x.prev >= interval '1 day'
+                 -- Only gaps long enough to start a cycle for one of the creator's agents.
+                 WHERE x."occurredAt" - x.prev >= make_interval(days => 1) * (
+                         SELECT COALESCE(min(COALESCE((ag.config -> 'tunables' ->> 'quietDaysForNewCycle')::float8, 30)), 30)
+                           FROM agents ag WHERE ag."creatorId" = e."creatorId")
                  ORDER BY x."occurredAt" DESC LIMIT 20) g), '[]') AS gaps,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('service', v.service, 'at', v."occurredAt"))
           FROM (SELECT lower(trim(ev.payload ->> 'service')) AS service, ev."occurredAt" FROM events ev
@@ -250,13 +261,21 @@ export async function completeInvocation(
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [invocation.consumerId]);
       if ((await countActionsOf(client, invocation.consumerId, invocation.id)) > loadedActionCount) return null;
     }
+    const supersedes = effects.supersedes ?? [];
+    const cancelled = await cancelPlannedActions(
+      client,
+      invocation.consumerId,
+      supersedes,
+      "replaced by a newer reply",
+    );
+    // A reply this one was to replace is already on its way: it was said after all, decide again.
+    if (cancelled.length < supersedes.length) return null;
     await client.query(
       `UPDATE agent_invocations SET status = $2, acted = $3, reason = $4, decision = $5, "finishedAt" = now(),
               "durationMs" = $6
         WHERE id = $1`,
       [invocation.id, outcome.status, outcome.acted, outcome.reason, JSON.stringify(decision), outcome.durationMs],
     );
-    const cancelled = await cancelPlannedActions(client, effects.supersedes ?? [], "replaced by a newer reply");
     const handedOff: ConversationChange[] = [];
     if (handOff && !notTheAgents.has(handOff.channel)) {
       const conversation = await handOffToPerson(client, {

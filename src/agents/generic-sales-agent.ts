@@ -1,6 +1,6 @@
-import { ungroundedFacts } from "../conversations/grounding.js";
+import { claimsNotIn } from "../conversations/grounding.js";
 import { planReply, type ReplyPlan, serviceOfTemplate } from "../conversations/replies.js";
-import { objectionKindOf, understandMessage } from "../conversations/understanding/deterministic.js";
+import { isOptOut, objectionKindOf, understandMessage } from "../conversations/understanding/deterministic.js";
 import { understander } from "../conversations/understanding/index.js";
 import { intentOnly, type Understanding } from "../conversations/understanding/intent.js";
 import type { Channel } from "../generated/prisma/enums.js";
@@ -33,13 +33,12 @@ export class GenericSalesAgent extends BaseAgent {
   async shouldAct(ctx: AgentContext, event: AgentEvent): Promise<Decision> {
     this.planned = [];
     const messageChannel = MESSAGE_CHANNELS[event.type];
-    // An opt-out in the consumer's words is honoured on its own, before anything else: with or
-    // without a profile, whatever the burst, whatever a model would make of it.
-    if (messageChannel && understandMessage(String(event.payload.text ?? ""), []).intent === "opt_out") {
+    // An opt-out in the consumer's words was honoured by ingestion (consumers/context-delta.ts,
+    // optOutChannels): nothing to answer, whatever the burst or a model would make of it.
+    if (messageChannel && isOptOut(String(event.payload.text ?? ""))) {
       return {
-        ...this.act("opt_out", "The consumer asked for no more messages: consent withdrawn on every channel"),
-        optOut: true,
-        understood: { intent: "opt_out", by: "deterministic", notes: ["an opt-out, read before anything else"] },
+        ...this.skip("opt_out", "The consumer opted out in their own words: consent was withdrawn when it arrived"),
+        understood: { intent: "opt_out", by: "deterministic", notes: ["an opt-out, read at ingestion"] },
       };
     }
     if (!this.profile) return this.skip("no_profile", "The creator has no active profile yet");
@@ -140,9 +139,6 @@ export class GenericSalesAgent extends BaseAgent {
       const reason = conversation.holder === "PERSON" ? "handed off to a person" : "closed";
       return { ...this.skip("held", `The conversation is ${reason}: the agent stays out`), understood };
     }
-    if (this.stage(ctx) === "UNSUBSCRIBED") {
-      return { ...this.skip("opted_out", "The consumer opted out: no more messages"), understood };
-    }
 
     // Replies of ours to messages of this burst still waiting to go out are replaced by this one
     // (when it says something), and do not count as said.
@@ -162,7 +158,7 @@ export class GenericSalesAgent extends BaseAgent {
         .filter((a) => a.channel === channel && a.template !== null && !superseded.includes(a))
         .map((a) => a.template as string),
     );
-    const plan = planReply({
+    let plan = planReply({
       understanding,
       profile: this.profile as NonNullable<typeof this.profile>,
       channel,
@@ -171,6 +167,17 @@ export class GenericSalesAgent extends BaseAgent {
       focus: this.focusService(ctx, channel),
       subject: typeof event.payload.subject === "string" ? event.payload.subject : null,
     });
+    // A consumer the agent may not write to on this channel (no consent or no address, or opted
+    // out) is still heard: what needs an answer goes to the creator, with no notice.
+    const reachable = this.reachableChannels(ctx).includes(channel) && this.stage(ctx) !== "UNSUBSCRIBED";
+    if (!reachable && (plan.kind === "reply" || plan.kind === "hand_off")) {
+      plan = {
+        kind: "hand_off",
+        rule: "unreachable",
+        reason: `The consumer wrote on ${channel}, where the agent may not answer (no consent or opted out): for the creator`,
+        notice: null,
+      };
+    }
     const speaks = plan.kind === "reply" || (plan.kind === "hand_off" && plan.notice !== null);
     const supersedes = speaks ? superseded.map((a) => a.id) : [];
     return this.decide(ctx, event, channel, plan, understanding, ctx.now, { understood, supersedes });
@@ -232,8 +239,8 @@ export class GenericSalesAgent extends BaseAgent {
   }
 
   /**
-   * The model's wording of a direct answer, when it keeps the answer's links and every fact in it
-   * is the profile's (grounding.ts); otherwise the answer as composed from the facts.
+   * The model's wording of a direct answer, when it keeps the answer's links and claims nothing the
+   * answer composed from the profile does not (grounding.ts); otherwise that composed answer.
    */
   private withDraft(
     message: { template: string; subject: string; text: string },
@@ -241,12 +248,13 @@ export class GenericSalesAgent extends BaseAgent {
     extra: Pick<Decision, "understood">,
   ) {
     const draft = understanding.reply?.trim();
-    if (!draft || !this.profile) return message;
+    if (!draft) return message;
     const links = message.text.match(/https?:\/\/\S+/g) ?? [];
-    const invented = ungroundedFacts(draft, this.profile);
+    const invented = claimsNotIn(draft, message.text);
     const dropped = links.filter((link) => !draft.includes(link.replace(/[.,!?]+$/, "")));
     if (invented.length > 0 || dropped.length > 0) {
-      const why = invented.length > 0 ? `not in the profile: ${invented.join(", ")}` : "it dropped the link";
+      const why =
+        invented.length > 0 ? `it says what the answer does not: ${invented.join(", ")}` : "it dropped the link";
       (extra.understood as { notes: string[] }).notes.push(`the model's reply was not used (${why})`);
       return message;
     }

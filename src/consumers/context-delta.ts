@@ -1,3 +1,4 @@
+import { channelNamedIn, isOptOut } from "../conversations/understanding/deterministic.js";
 import { Channel, type Stage } from "../generated/prisma/enums.js";
 import { eventEffect, serviceCounterKey } from "./event-effects.js";
 import { nextStage } from "./stage.js";
@@ -11,17 +12,32 @@ export type ContextEvent = { type: string; payload?: Record<string, unknown> | n
 
 const CHANNELS = Object.values(Channel);
 
-/** Unsubscribing from one channel withdraws that channel; without a channel, every channel. */
-export function unsubscribedChannels(event: ContextEvent): Channel[] {
-  const named = String(event.payload?.channel ?? "").toUpperCase();
-  const channel = CHANNELS.find((c) => c === named);
-  return channel ? [channel] : [...CHANNELS];
+/**
+ * The channels an event opts the consumer out of ([] for none): an `unsubscribed` event (its
+ * `payload.channel`, or every channel), or a reply whose text is an opt-out in plain words
+ * ("please stop messaging me", "no me escribas más": conversations/understanding), on the channel
+ * it names ("don't email me") or every channel. Read at ingestion, so an opt-out holds whatever
+ * the agents do (paused, remote, none).
+ */
+export function optOutChannels(event: ContextEvent): Channel[] {
+  if (event.type === "unsubscribed") {
+    const named = String(event.payload?.channel ?? "").toUpperCase();
+    const channel = CHANNELS.find((c) => c === named);
+    return channel ? [channel] : [...CHANNELS];
+  }
+  if (event.type !== "whatsapp_replied" && event.type !== "email_replied") return [];
+  const text = event.payload?.text;
+  if (typeof text !== "string" || !isOptOut(text)) return [];
+  const named = channelNamedIn(text);
+  return named ? [named] : [...CHANNELS];
 }
 
 function stageTarget(event: ContextEvent): Stage {
   const effect = eventEffect(event.type);
+  const optedOut = optOutChannels(event);
   // A one-channel opt-out withdraws consent there but keeps the consumer in the funnel.
-  if (event.type === "unsubscribed" && unsubscribedChannels(event).length === 1) return "NEW";
+  if (optedOut.length === 1) return "NEW";
+  if (optedOut.length > 1) return "UNSUBSCRIBED";
   return effect.stage;
 }
 

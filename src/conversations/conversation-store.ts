@@ -1,6 +1,7 @@
 import type { Sql } from "../db/transaction.js";
 import type { Conversation, Event } from "../generated/prisma/client.js";
 import type { Channel, ConversationHolder } from "../generated/prisma/enums.js";
+import { isOptOut } from "./understanding/deterministic.js";
 
 // The conversations and conversation_messages tables: one conversation per consumer and channel,
 // its messages in order, and who holds it (the agent, a person, or nobody: closed).
@@ -16,7 +17,7 @@ export type InboundMessage = {
   text: string | null;
   eventId: string;
   at: Date;
-  /** An opt-out written as a reply ("STOP"): recorded, but it never reopens a closed conversation. */
+  /** An opt-out ("STOP", "please stop messaging me"): recorded, but it never reopens a closed conversation. */
   optOut: boolean;
 };
 
@@ -47,7 +48,7 @@ export function inboundMessagesOf(
         text,
         eventId: event.id,
         at: event.occurredAt,
-        optOut: event.type === "unsubscribed",
+        optOut: event.type === "unsubscribed" || (text !== null && isOptOut(text)),
       },
     ];
   });

@@ -1,65 +1,70 @@
-import type { ProfileSnapshot } from "../agents/agent-config.js";
-
-// A model-written reply may word the profile's facts, never add to them: every number (prices,
-// percentages, dates), link and code in it must be found in the creator's active profile.
+// A model may reword a message, never add to it: every number, amount, link, address, code, date
+// and offer in its wording must already be in the message it rewords, which was composed from
+// the creator's profile. Anything else is a claim the creator never made.
 
 const URL = /\b(?:https?:\/\/|www\.)[^\s<>()"']+/giu;
-/** Numbers as written ("4,999", "1.5", "90"), compared without grouping. */
-const NUMBER = /\d[\d,.\s]*\d|\d/gu;
-/** Codes people type at checkout: letters and digits together ("VIP90", "SAVE20"). */
-const CODE = /\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9-]{4,}\b/gu;
-/** Offer words a profile must itself use before a reply may. */
-const OFFER_WORDS = /\b(discount|coupon|promo|voucher|% off|percent off|free trial|refund guarantee)\b/giu;
+/** Bare domains and e-mail addresses, which messaging apps turn into links too. */
+const DOMAIN =
+  /\b[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}\b|\b[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.(?:com|net|org|io|co|in|me|app|ly|link|shop|store|biz|info|xyz|site|online|page|example)\b/giu;
+/** Numbers as written ("4,999", "1.5", "90"), compared without grouping or trailing zeros. */
+const NUMBER = /\d(?:[\d,.\s]*\d)?/gu;
+/** Codes people type at checkout: letters and digits together ("VIP90"), or the word after "code". */
+const CODE =
+  /\b(?=[\p{L}\d-]*\p{L})(?=[\p{L}\d-]*\d)[\p{L}\d-]{4,}\b|\b(?:code|coupon|cupón|cupom)\s*:?\s*([\p{L}\d-]{3,})/giu;
+/** Words of an offer or a promise: the message reworded must use them first. */
+const OFFER =
+  /\b(discount\w*|coupon\w*|promo\w*|voucher\w*|off|percent|free|half|save|saving\w*|sale|deal|bonus|gift|guarantee\w*|money[- ]back|refund\w*|cashback|gratis|gratuit\w*|descuento|desconto|rabatt|remise|chhoot|muft)\b|%/giu;
+/** Amounts written in words ("four hundred dollars"), which no digit check sees. */
+const AMOUNT_IN_WORDS =
+  /\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred|thousand|million|lakh|crore|k)\s+(dollars?|bucks|rupees?|euros?|pounds?|usd|inr|eur|gbp)\b/giu;
+/** Dates and days: a reworded message may not move or add one. */
+const WHEN =
+  /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|tonight|weekend)\b|\b\d{1,2}\s?(am|pm)\b/giu;
 
 function numbersIn(text: string): string[] {
   return (text.match(NUMBER) ?? []).map((n) => n.replace(/[,\s]/g, "").replace(/\.0+$/, "").replace(/\.$/, ""));
 }
 
-function trimUrl(url: string): string {
-  return url
+const trimUrl = (url: string) =>
+  url
     .replace(/[.,!?;:]+$/u, "")
     .replace(/\/$/, "")
     .toLowerCase();
-}
-
-/** The profile's text and numbers, in which a reply's facts must be found. */
-function factsOf(profile: ProfileSnapshot): { text: string; numbers: Set<string>; urls: string[] } {
-  const text = JSON.stringify({ ...profile, profileId: undefined, version: undefined });
-  const numbers = new Set(numbersIn(text));
-  for (const service of profile.services) {
-    if (service.price !== null) numbers.add(String(service.price));
-    const minutes = service.durationMinutes;
-    if (minutes !== null) {
-      // A duration may be worded in hours, days or weeks.
-      for (const unit of [60, 24 * 60, 7 * 24 * 60]) if (minutes % unit === 0) numbers.add(String(minutes / unit));
-    }
-  }
-  const urls = profile.services.flatMap((s) => (s.url ? [trimUrl(s.url)] : []));
-  for (const found of text.match(URL) ?? []) urls.push(trimUrl(found));
-  return { text: text.toLowerCase(), numbers, urls };
-}
 
 /**
- * What a reply says that the profile does not: numbers, links, codes and offer words not found in
- * it (an empty list means every fact is the profile's). Numbers 1 to 3 pass (counting words such
- * as "1 call" or "2 options" carry no claim).
+ * What a reworded message says that its source does not ([] when nothing): links and addresses
+ * not in the source (exactly, so "https://x.example/call?next=evil" is new), numbers (any digit
+ * script, NFKC-folded, so "３９９" is 399), codes, dates, offer words and amounts in words.
  */
-export function ungroundedFacts(reply: string, profile: ProfileSnapshot): string[] {
-  const facts = factsOf(profile);
+export function claimsNotIn(reworded: string, source: string): string[] {
+  const text = reworded.normalize("NFKC");
+  const base = source.normalize("NFKC");
   const problems: string[] = [];
-  for (const url of reply.match(URL) ?? []) {
-    const link = trimUrl(url);
-    if (!facts.urls.some((known) => link === known || link.startsWith(`${known}/`))) problems.push(`link ${url}`);
+  const sourceUrls = new Set((base.match(URL) ?? []).map(trimUrl));
+  for (const url of text.match(URL) ?? []) if (!sourceUrls.has(trimUrl(url))) problems.push(`link ${url}`);
+  const withoutUrls = text.replace(URL, " ");
+  const baseWithoutUrls = base.replace(URL, " ");
+  const lowerBase = baseWithoutUrls.toLowerCase();
+  for (const found of withoutUrls.match(DOMAIN) ?? []) {
+    if (!lowerBase.includes(found.toLowerCase())) problems.push(`address ${found}`);
   }
-  const withoutUrls = reply.replace(URL, " ");
-  for (const number of numbersIn(withoutUrls)) {
-    if (!facts.numbers.has(number) && !/^[1-3]$/.test(number)) problems.push(`number ${number}`);
+  // Digits of other scripts (Devanagari "३९९") are numbers too.
+  if (/(?![0-9])\p{Nd}/u.test(withoutUrls)) problems.push("digits in another script");
+  const sourceNumbers = new Set(numbersIn(baseWithoutUrls));
+  for (const number of numbersIn(withoutUrls)) if (!sourceNumbers.has(number)) problems.push(`number ${number}`);
+  for (const match of withoutUrls.matchAll(CODE)) {
+    const code = (match[1] ?? match[0]).toLowerCase();
+    if (!lowerBase.includes(code)) problems.push(`code ${match[1] ?? match[0]}`);
   }
-  for (const code of withoutUrls.match(CODE) ?? []) {
-    if (!facts.text.includes(code.toLowerCase())) problems.push(`code ${code}`);
+  for (const pattern of [OFFER, WHEN]) {
+    for (const word of withoutUrls.match(pattern) ?? []) {
+      const said =
+        word === "%"
+          ? lowerBase.includes("%")
+          : new RegExp(`(^|[^\\p{L}])${word.toLowerCase()}([^\\p{L}]|$)`, "u").test(lowerBase);
+      if (!said) problems.push(`"${word}"`);
+    }
   }
-  for (const word of withoutUrls.match(OFFER_WORDS) ?? []) {
-    if (!facts.text.includes(word.toLowerCase())) problems.push(`offer "${word}"`);
-  }
+  for (const words of withoutUrls.match(AMOUNT_IN_WORDS) ?? []) problems.push(`amount "${words}"`);
   return [...new Set(problems)];
 }

@@ -275,6 +275,16 @@ function objection(request: ReplyRequest, kind: ObjectionKind): ReplyPlan {
   const entry =
     request.profile.objectionHandling.find((o) => objectionKindOf(o.objection) === kind) ??
     request.profile.objectionHandling.find((o) => objectionKindOf(o.response) === kind);
+  if (!entry && kind === "later") {
+    // "Maybe later" is not a reason to offer something else.
+    return request.said.has(template)
+      ? { kind: "none", rule: "objection", reason: "Not now, said again: nothing more to say" }
+      : reply("objection", "Not now: no pressure", false, {
+          template,
+          subject: subjectFor(request, OBJECTION_SUBJECTS.later(null)),
+          text: `No rush${request.name ? `, ${request.name}` : ""}. Reply here whenever you're ready.`,
+        });
+  }
   if (!entry || request.said.has(template)) {
     return nextStep(
       request,

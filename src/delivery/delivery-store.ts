@@ -385,14 +385,19 @@ export async function cancelPlannedAction(
   return { cancelled: false, current: found[0] ?? null };
 }
 
-/** Cancels those of the actions that are still PLANNED, with the reason (one statement). */
-export async function cancelPlannedActions(tx: Sql, ids: string[], reason: string): Promise<CancelledAction[]> {
+/** Cancels those of the consumer's actions that are still PLANNED, with the reason (one statement). */
+export async function cancelPlannedActions(
+  tx: Sql,
+  consumerId: string,
+  ids: string[],
+  reason: string,
+): Promise<CancelledAction[]> {
   if (ids.length === 0) return [];
   const { rows } = await tx.query<CancelledAction>(
-    `UPDATE actions SET status = 'CANCELLED', "statusReason" = $2, "updatedAt" = now()
-      WHERE id = ANY($1::uuid[]) AND status = 'PLANNED'
+    `UPDATE actions SET status = 'CANCELLED', "statusReason" = $3, "updatedAt" = now()
+      WHERE id = ANY($2::uuid[]) AND "consumerId" = $1 AND status = 'PLANNED'
      RETURNING id, "creatorId", "consumerId", channel`,
-    [ids, reason],
+    [consumerId, ids, reason],
   );
   return rows;
 }

@@ -4,7 +4,7 @@ import { announceCancellations, applyConsentChanges } from "../consumers/consent
 import type { ConsentChange } from "../consumers/consent-store.js";
 import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
-import { addToDelta, type ContextDelta, emptyDelta, unsubscribedChannels } from "../consumers/context-delta.js";
+import { addToDelta, type ContextDelta, emptyDelta, optOutChannels } from "../consumers/context-delta.js";
 import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
 import { CUSTOM_EVENT_TYPE } from "../consumers/event-effects.js";
 import { publishConversationChanges } from "../conversations/conversation-feed.js";
@@ -91,7 +91,7 @@ async function consumersOf(
   });
 }
 
-/** Consent changes carried by the events: explicit consents, and withdrawals by `unsubscribed` events. */
+/** Consent changes carried by the events: explicit consents, and withdrawals by opt-outs (optOutChannels). */
 async function applyConsents(client: Sql, events: ParsedEvent[], consumerIds: string[]) {
   const changes: ConsentChange[] = [];
   events.forEach((event, i) => {
@@ -105,10 +105,9 @@ async function applyConsents(client: Sql, events: ParsedEvent[], consumerIds: st
         at,
       });
     }
-    if (event.type === "unsubscribed") {
-      for (const channel of unsubscribedChannels(event)) {
-        changes.push({ consumerId: consumerIds[i], channel, status: "WITHDRAWN", source: "unsubscribed_event", at });
-      }
+    for (const channel of optOutChannels(event)) {
+      const source = event.type === "unsubscribed" ? "unsubscribed_event" : "opt_out_in_words";
+      changes.push({ consumerId: consumerIds[i], channel, status: "WITHDRAWN", source, at });
     }
   });
   return applyConsentChanges(client, changes);

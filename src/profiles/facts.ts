@@ -13,15 +13,17 @@ const CURRENCY_LOCALES: Record<string, string> = { INR: "en-IN", GBP: "en-GB", E
  * or null for a bare number ("450").
  */
 export function formatPrice(amount: number, currency: string | null): string {
-  const whole = Number.isInteger(amount);
-  const options = { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: whole ? 0 : 2 };
-  if (!currency) return new Intl.NumberFormat("en-US", options).format(amount);
-  return new Intl.NumberFormat(CURRENCY_LOCALES[currency] ?? "en-US", {
-    style: "currency",
-    currency,
-    currencyDisplay: "narrowSymbol",
-    ...options,
-  }).format(amount);
+  const locale = (currency && CURRENCY_LOCALES[currency]) ?? "en-US";
+  // The currency's own minor unit (none for JPY), and no ".00" on a whole amount.
+  const digits = currency
+    ? (new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2)
+    : 2;
+  const factor = 10 ** digits;
+  const rounded = Math.round(amount * factor) / factor;
+  const fraction = Number.isInteger(rounded) ? 0 : digits;
+  const options = { minimumFractionDigits: fraction, maximumFractionDigits: fraction };
+  if (!currency) return new Intl.NumberFormat(locale, options).format(rounded);
+  return new Intl.NumberFormat(locale, { style: "currency", currency, ...options }).format(rounded);
 }
 
 /** A service's price as written, or null when the profile gives none. */
@@ -55,12 +57,15 @@ export function sentence(text: string): string {
   return /[.!?…:)"'»]$/u.test(trimmed) || /https?:\/\/\S+$/u.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
-/** Sentences joined by single spaces, each ended properly; empty parts are left out. */
+/**
+ * Sentences joined by single spaces, each ended properly; empty parts are left out. A sentence
+ * ending in a link is followed by a line break instead, so the next one does not run on from it.
+ */
 export function joinSentences(...parts: (string | null | undefined | false)[]): string {
-  return parts
-    .filter((p): p is string => typeof p === "string" && p.trim().length > 0)
-    .map(sentence)
-    .join(" ");
+  const sentences = parts.filter((p): p is string => typeof p === "string" && p.trim().length > 0).map(sentence);
+  return sentences
+    .map((s, i) => (i === sentences.length - 1 ? s : `${s}${/https?:\/\/\S+$/u.test(s) ? "\n" : " "}`))
+    .join("");
 }
 
 /** The text's sentences (split after . ! ? followed by a space and a capital or digit). */

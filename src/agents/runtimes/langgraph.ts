@@ -1,7 +1,7 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
 import { config } from "../../config.js";
-import { ungroundedFacts } from "../../conversations/grounding.js";
+import { claimsNotIn } from "../../conversations/grounding.js";
 import { capabilitiesOf } from "../../llm/models.js";
 import { llmConfigured, openai } from "../../llm/openai-client.js";
 import type { AgentContext, AgentEvent, BaseAgent, Decision, PlannedAction } from "../agent.js";
@@ -50,9 +50,9 @@ async function personalise(
     });
     const parsed = rewriteSchema.safeParse(JSON.parse(completion.choices[0]?.message.content ?? "null"));
     if (!parsed.success) return { action, note: "kept the draft: the model's rewrite was not usable" };
-    const invented = profile ? ungroundedFacts(parsed.data.message, profile) : [];
+    const invented = claimsNotIn(parsed.data.message, draft);
     if (invented.length > 0) {
-      return { action, note: `kept the draft: the rewrite says what the profile does not (${invented.join(", ")})` };
+      return { action, note: `kept the draft: the rewrite says what the draft does not (${invented.join(", ")})` };
     }
     const links = draft.match(URL_PATTERN) ?? [];
     if (!links.every((link) => parsed.data.message.includes(link))) {

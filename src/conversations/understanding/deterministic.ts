@@ -1,3 +1,4 @@
+import type { Channel } from "../../generated/prisma/enums.js";
 import type { ProfileService } from "../../profiles/profile-content.js";
 import {
   intentOnly,
@@ -103,15 +104,12 @@ const OPT_OUT = any(
   "\\b(message|messages|msg) nahi chahiye\\b",
 );
 
+/** A complaint whatever else the message says. */
 const COMPLAINT = any(
-  "\\bspam",
-  "\\bannoy",
+  "\\bspam(?!-free)",
   "\\bharass",
   "\\bscam\\b",
   "\\bridiculous\\b",
-  "\\bterrible\\b",
-  "\\bawful\\b",
-  "\\bworst\\b",
   "\\bdisgust",
   "\\bunacceptable\\b",
   "\\bfed up\\b",
@@ -122,10 +120,7 @@ const COMPLAINT = any(
   "\\bkeep (messaging|texting|emailing|spamming)\\b",
   "\\bso many (messages|emails|texts)\\b",
   "\\bpissed\\b",
-  "\\bangry\\b",
   "\\bfurious\\b",
-  "\\brude\\b",
-  "\\bdisappoint",
   "\\bestafa\\b",
   "\\bqueja\\b",
   "\\bmolest(o|a|ando)\\b",
@@ -138,6 +133,34 @@ const COMPLAINT = any(
   "\\bfaltu\\b",
   "\\bbakwas\\b",
   "\\bdhokha\\b",
+);
+
+/**
+ * Words of a complaint that also describe other things ("I'm terrible at interviews", "I was
+ * disappointed I missed the cohort"): a complaint only when the message is not a question or a
+ * purchase.
+ */
+const WEAK_COMPLAINT = any(
+  "\\bannoy",
+  "\\bterrible\\b",
+  "\\bawful\\b",
+  "\\bworst\\b",
+  "\\bangry\\b",
+  "\\brude\\b",
+  "\\bdisappoint",
+);
+
+/** A polite no: nothing to answer, and no pitch. */
+const DECLINE = any(
+  "\\bno,? thanks?\\b",
+  "\\bno thank you\\b",
+  "\\bthanks?,? but no\\b",
+  "\\bnot interested\\b",
+  "\\bno me interesa\\b",
+  "\\bnao (tenho interesse|me interessa)\\b",
+  "\\bpas interesse\\b",
+  "\\bkein interesse\\b",
+  "\\binterest nahi\\b",
 );
 
 const SUPPORT: [SupportKind, RegExp][] = [
@@ -219,10 +242,11 @@ const PURCHASE = any(
   "\\bregister\\b",
   "\\b(want|ready|like|love|going) to (buy|join|book|purchase|start|get|enroll|enrol|sign up|register)\\b",
   "\\b(how|where) (do|can) i (buy|join|book|pay|purchase|get it|get started|register|enrol|enroll|sign up)\\b",
-  "\\bi'?m in\\b",
+  "^(yes|yeah|yep|ok|okay)?[!,. ]*i'?m in[!. ]*$",
   "\\bcount me in\\b",
   "\\btake my money\\b",
-  "\\bbook (a|the|my|me)\\b",
+  "\\bbook (a|the|my|me|it)( \\w+)? (call|session|spot|seat|slot|place)\\b",
+  "\\bbook it\\b",
   "\\blet's do it\\b",
   "\\bi'll take it\\b",
   "\\bsend (me )?the (payment |checkout |sign ?up |booking )?link\\b",
@@ -263,15 +287,12 @@ const OBJECTIONS: [ObjectionKind, RegExp][] = [
       "\\bdiscount\\b",
       "\\bpayment plan\\b",
       "\\binstal(l)?ments?\\b",
-      "\\bcaro\\b",
-      "\\bcara\\b",
-      "\\bmuy caro\\b",
+      "\\b(muy|demasiado|tan|es|un poco) car(o|a)\\b",
       "\\bno (me )?alcanza\\b",
       "\\bsin dinero\\b",
       "\\bcaro demais\\b",
       "\\bsem dinheiro\\b",
-      "\\btrop cher\\b",
-      "\\bcher\\b",
+      "\\b(trop|tres|si|c'est) cher\\b",
       "\\bzu teuer\\b",
       "\\bteuer\\b",
       "\\bmehe?nga\\b",
@@ -321,7 +342,6 @@ const OBJECTIONS: [ObjectionKind, RegExp][] = [
       "\\bdoes (it|this) (really )?work\\b",
       "\\bguarantee",
       "\\b(real )?results\\b",
-      "\\breviews?\\b",
       "\\btestimonials?\\b",
       "\\blegit\\b",
       "\\bproof\\b",
@@ -427,6 +447,10 @@ const TOPICS: [QuestionTopic, RegExp][] = [
       "\\bkya milega\\b",
     ),
   ],
+  [
+    "general",
+    any("\\btell me more\\b", "\\bmore (info|information|details)\\b", "^(i'?m )?interested[!.]*$", "\\bdetails\\b"),
+  ],
   ["link", any("\\blink\\b", "\\bwebsite\\b", "\\burl\\b", "\\bwhere can i (find|see|read)\\b", "\\benlace\\b")],
 ];
 
@@ -487,7 +511,18 @@ const SMALL_TALK = new RegExp(
     "acha",
     "accha",
     "theek hai",
-  ].join("|")})[\\s!.,]*([a-z]+)?|[\\p{Extended_Pictographic}\\uFE0F\\s]+)[\\s!.,\\p{Extended_Pictographic}\\uFE0F]*$`,
+    "haha",
+    "hahaha",
+    "lol",
+    "got it",
+    "perfect",
+    "noted",
+    "sure",
+    "alright",
+    "understood",
+  ].join(
+    "|",
+  )})[\\s!.,]*([a-z]+)?|[\\p{Extended_Pictographic}\\p{Emoji_Modifier}\\u200d\\uFE0F\\s]+)[\\s!.,\\p{Extended_Pictographic}\\p{Emoji_Modifier}\\u200d\\uFE0F]*$`,
   "u",
 );
 
@@ -555,11 +590,39 @@ export function objectionKindOf(text: string): ObjectionKind | null {
   return OBJECTIONS.find(([, pattern]) => pattern.test(folded))?.[0] ?? null;
 }
 
+/** Whether a message is an opt-out in plain words (OPT_OUT's phrasings). */
+export function isOptOut(text: string): boolean {
+  return OPT_OUT.test(fold(text));
+}
+
+const CHANNEL_WORDS: [Channel, RegExp][] = [
+  ["EMAIL", /\b(e-?mails?|mails?|correos?|courriels?|newsletter)\b/],
+  ["WHATSAPP", /\b(whatsapps?|wa|texts?|texting|sms)\b/],
+];
+
+/** An opt-out's verb, then a channel within three words: "stop sending me whatsapps", "don't email me". */
+const OPT_OUT_VERB = String.raw`\b(?:don't|dont|do not|never|stop|quit|no more|unsubscribe from)\b(?:\s+[\w']+){0,3}?\s+`;
+
+/**
+ * The one channel an opt-out is about ("don't email me, WhatsApp is better" -> EMAIL): the one
+ * after its verb, else the only one named; null for none or both (every channel).
+ */
+export function channelNamedIn(text: string): Channel | null {
+  const folded = fold(text);
+  const afterVerb = CHANNEL_WORDS.filter(([, pattern]) =>
+    new RegExp(OPT_OUT_VERB + pattern.source.replace(/^\\b/, ""), "u").test(folded),
+  ).map(([channel]) => channel);
+  if (afterVerb.length === 1) return afterVerb[0];
+  const named = CHANNEL_WORDS.filter(([, pattern]) => pattern.test(folded)).map(([channel]) => channel);
+  return named.length === 1 ? named[0] : null;
+}
+
 /** One message understood alone. */
 export function understandMessage(text: string, services: ProfileService[]): Understanding {
   const folded = fold(text);
   const service = serviceNamedIn(text, services)?.name ?? null;
-  if (!folded) return intentOnly("small_talk");
+  // A message without text (a voice note, a picture) is for a person to look at.
+  if (!folded) return intentOnly("unknown");
   if (OPT_OUT.test(folded)) return intentOnly("opt_out");
   if (COMPLAINT.test(folded)) return intentOnly("complaint");
   const support = SUPPORT.find(([, pattern]) => pattern.test(folded))?.[0];
@@ -572,6 +635,8 @@ export function understandMessage(text: string, services: ProfileService[]): Und
     // A question names what it is about, or it is too vague to answer from the profile.
     return topic || service ? intentOnly("question", { topic: topic ?? "general", service }) : intentOnly("unknown");
   }
+  if (WEAK_COMPLAINT.test(folded)) return intentOnly("complaint");
+  if (DECLINE.test(folded)) return intentOnly("small_talk");
   if (THANKS.test(folded)) return intentOnly("thanks");
   if (SMALL_TALK.test(folded)) return intentOnly("small_talk");
   return intentOnly("unknown");
