@@ -330,6 +330,21 @@ describe("conversations", () => {
       expect(sent.map((a) => (a.payload as { message: string }).message)).toEqual([
         expect.stringMatching(/passed your refund request to .*, who will reply here personally\./),
       ]);
+      // The conversation shows what the agent understood and what it said.
+      const meaning = await api.request<
+        {
+          node: { messages: { edges: { node: { direction: string; intent: string | null; topic: string | null } }[] } };
+        },
+        unknown
+      >(
+        `query ($id: ID!) { node(id: $id) { ... on Conversation { messages(first: 10) { edges { node { direction intent topic } } } } } }`,
+        { id: conversation.id },
+        owner.creatorKey,
+      );
+      expect(meaning.data?.node.messages.edges.map((e) => e.node)).toEqual([
+        { direction: "INBOUND", intent: "SUPPORT", topic: null },
+        { direction: "OUTBOUND", intent: null, topic: "hand_off" },
+      ]);
       // The creator's conversation now: the agent's answer to a question there is withheld.
       await send(owner, refund, "whatsapp_replied", { text: "How much is the Leadership Sprint?" });
       expect(await plannedWhatsApp(gid)).toBe(0);

@@ -147,6 +147,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
         {
           handOff: decision.handOff && { ...decision.handOff, at: current.ctx.now },
           supersedes: decision.supersedes,
+          read: decision.read,
         },
       );
       if (created === null) {

@@ -4,6 +4,7 @@ import {
   type ConversationChange,
   channelsNotHeldByAgent,
   handOffToPerson,
+  recordUnderstanding,
 } from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
@@ -203,6 +204,7 @@ export type PlanOutcome = {
 export type DecisionEffects = {
   handOff?: { channel: Channel; reason: string; at: Date };
   supersedes?: string[];
+  read?: { eventIds: string[]; intent: string };
 };
 
 /**
@@ -276,6 +278,7 @@ export async function completeInvocation(
         WHERE id = $1`,
       [invocation.id, outcome.status, outcome.acted, outcome.reason, JSON.stringify(decision), outcome.durationMs],
     );
+    if (effects.read) await recordUnderstanding(client, effects.read.eventIds, effects.read.intent);
     const handedOff: ConversationChange[] = [];
     if (handOff && !notTheAgents.has(handOff.channel)) {
       const conversation = await handOffToPerson(client, {

@@ -58,7 +58,7 @@ export type AgentEvent = { id: string; type: string; payload: Record<string, unk
  * hand the conversation on `handOff.channel` to the creator; withdraw consent on every channel
  * (`optOut`: the consumer asked, in their words, for no more messages); cancel the agent's
  * still-planned replies it replaces (`supersedes`, action ids: one reply per burst). `understood`
- * records how a consumer's message was read.
+ * records how a consumer's message was read, and `read` notes it on the conversation's messages.
  */
 export type Decision = {
   act: boolean;
@@ -68,6 +68,8 @@ export type Decision = {
   optOut?: true;
   supersedes?: string[];
   understood?: Record<string, unknown>;
+  /** The consumer's messages (their events) this decision read, and the intent they were read as. */
+  read?: { eventIds: string[]; intent: string };
 };
 
 export const plannedActionSchema = z.object({

@@ -39,6 +39,7 @@ export class GenericSalesAgent extends BaseAgent {
       return {
         ...this.skip("opt_out", "The consumer opted out in their own words: consent was withdrawn when it arrived"),
         understood: { intent: "opt_out", by: "deterministic", notes: ["an opt-out, read at ingestion"] },
+        read: { eventIds: [event.id], intent: "opt_out" },
       };
     }
     if (!this.profile) return this.skip("no_profile", "The creator has no active profile yet");
@@ -108,11 +109,12 @@ export class GenericSalesAgent extends BaseAgent {
     }
     // The burst: the consumer's messages since our last one, written shortly before this one.
     const lastOutbound = messages.findLastIndex((m, i) => m.direction === "OUTBOUND" && (mine < 0 || i < mine));
-    const burst = messages
+    const burstMessages = messages
       .slice(lastOutbound + 1, mine >= 0 ? mine + 1 : undefined)
-      .filter((m) => m.direction === "INBOUND" && at.getTime() - m.at.getTime() <= BURST_SPAN_MS)
-      .map((m) => m.text ?? "");
+      .filter((m) => m.direction === "INBOUND" && at.getTime() - m.at.getTime() <= BURST_SPAN_MS);
+    const burst = burstMessages.map((m) => m.text ?? "");
     if (mine < 0) burst.push(String(event.payload.text ?? ""));
+    const burstEventIds = [...new Set([...burstMessages.flatMap((m) => (m.eventId ? [m.eventId] : [])), event.id])];
     const history = messages
       .slice(0, Math.max(0, lastOutbound + 1))
       .slice(-20)
@@ -126,6 +128,7 @@ export class GenericSalesAgent extends BaseAgent {
       history,
     });
     const understood = { ...understanding, by: reader.name, notes, burst: burst.length };
+    const read = { eventIds: burstEventIds, intent: understanding.intent };
     const held = conversation && conversation.holder !== "AGENT";
     if (understanding.intent === "opt_out") {
       // Honoured whoever holds the conversation, and whatever the stage.
@@ -133,11 +136,12 @@ export class GenericSalesAgent extends BaseAgent {
         ...this.act("opt_out", "The consumer asked for no more messages: consent withdrawn on every channel"),
         optOut: true,
         understood,
+        read,
       };
     }
     if (held) {
       const reason = conversation.holder === "PERSON" ? "handed off to a person" : "closed";
-      return { ...this.skip("held", `The conversation is ${reason}: the agent stays out`), understood };
+      return { ...this.skip("held", `The conversation is ${reason}: the agent stays out`), understood, read };
     }
 
     // Replies of ours to messages of this burst still waiting to go out are replaced by this one
@@ -180,7 +184,7 @@ export class GenericSalesAgent extends BaseAgent {
     }
     const speaks = plan.kind === "reply" || (plan.kind === "hand_off" && plan.notice !== null);
     const supersedes = speaks ? superseded.map((a) => a.id) : [];
-    return this.decide(ctx, event, channel, plan, understanding, ctx.now, { understood, supersedes });
+    return this.decide(ctx, event, channel, plan, understanding, ctx.now, { understood, supersedes, read });
   }
 
   /** An objection event from the creator's site (`payload.objection`: "price", "time", or their words). */
@@ -214,7 +218,7 @@ export class GenericSalesAgent extends BaseAgent {
     plan: ReplyPlan,
     understanding: Understanding,
     sendAt: Date,
-    extra: Pick<Decision, "understood" | "supersedes">,
+    extra: Pick<Decision, "understood" | "supersedes" | "read">,
   ): Decision {
     const send = (message: { template: string; subject: string; text: string }) =>
       this.reply(ctx, channel, message, { sendAt, priority: PRIORITY.reply }, event.id);

@@ -96,10 +96,21 @@ export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promis
   return rows;
 }
 
-/** Records a message we sent (an action marked SENT), in the transaction that marks it. */
+/**
+ * Records a message we sent (an action marked SENT), in the transaction that marks it; `topic` is
+ * what the agent said (its template), null for a person's message.
+ */
 export async function recordOutbound(
   tx: Sql,
-  message: { creatorId: string; consumerId: string; channel: Channel; text: string | null; actionId: string; at: Date },
+  message: {
+    creatorId: string;
+    consumerId: string;
+    channel: Channel;
+    text: string | null;
+    topic: string | null;
+    actionId: string;
+    at: Date;
+  },
 ): Promise<void> {
   await tx.query(
     `WITH c AS (
@@ -109,10 +120,10 @@ export async function recordOutbound(
          "lastOutboundAt" = GREATEST(c."lastOutboundAt", EXCLUDED."lastOutboundAt"), "updatedAt" = now()
        RETURNING c.id
      )
-     INSERT INTO conversation_messages ("conversationId", direction, text, "actionId", at)
-     SELECT c.id, 'OUTBOUND', $4, $5, $6 FROM c
+     INSERT INTO conversation_messages ("conversationId", direction, text, "actionId", at, topic)
+     SELECT c.id, 'OUTBOUND', $4, $5, $6, $7 FROM c
      ON CONFLICT ("actionId") DO NOTHING`,
-    [message.creatorId, message.consumerId, message.channel, message.text, message.actionId, message.at],
+    [message.creatorId, message.consumerId, message.channel, message.text, message.actionId, message.at, message.topic],
   );
 }
 
@@ -187,4 +198,10 @@ export async function handOffToPerson(
     ],
   );
   return rows[0];
+}
+
+/** Notes what the agent understood the consumer's messages (by their events) as. */
+export async function recordUnderstanding(tx: Sql, eventIds: string[], intent: string): Promise<void> {
+  if (eventIds.length === 0) return;
+  await tx.query(`UPDATE conversation_messages SET intent = $2 WHERE "eventId" = ANY($1::uuid[])`, [eventIds, intent]);
 }

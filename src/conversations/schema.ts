@@ -14,6 +14,7 @@ import {
   creatorOfConversation,
   sendMessage,
 } from "./conversation-service.js";
+import { INTENTS, type IntentKind } from "./understanding/intent.js";
 
 const ConversationHolderEnum = builder.enumType(ConversationHolder, {
   name: "ConversationHolder",
@@ -22,6 +23,30 @@ const ConversationHolderEnum = builder.enumType(ConversationHolder, {
 });
 const MessageDirectionEnum = builder.enumType(MessageDirection, { name: "MessageDirection" });
 
+/** What the agent does with each intent (README, "What the agent does with a consumer's message"). */
+const INTENT_RULES: Record<IntentKind, string> = {
+  opt_out:
+    "No more messages, in plain words, in any of six languages: consent withdrawn when the message arrives (on the channel it names, or all); nothing sent.",
+  complaint: "A complaint or anger: selling stops, one short apology, and the conversation is handed to the creator.",
+  support: "Support, billing, a refund or an invoice: handed to the creator, with one notice to the consumer.",
+  purchase: "Wants to buy or sign up: the service's sign-up link at once; asked again, the creator takes over.",
+  objection:
+    "A reason not to buy (price, time, fit, trust, later): the profile's own answer once, then another service or the creator.",
+  question:
+    "About a service (price, duration, schedule, what is included): answered from the profile's facts, never twice; what the profile does not say goes to the creator.",
+  unknown: "Anything else (a voice note, a message it cannot place): handed to the creator, never a canned pitch.",
+  thanks: "Thanks: one short answer per conversation at most.",
+  small_talk: "A greeting, an acknowledgement or a polite no: nothing sent.",
+};
+
+const ConsumerIntentEnum = builder.enumType("ConsumerIntent", {
+  description:
+    "What the agent understood a consumer's message (or a burst of them) as, and so what it did. Read by the configured model, or without one by the deterministic reader.",
+  values: Object.fromEntries(
+    INTENTS.map((intent) => [intent.toUpperCase(), { value: intent, description: INTENT_RULES[intent] }]),
+  ) as Record<Uppercase<IntentKind>, { value: IntentKind; description: string }>,
+});
+
 builder.prismaObject("ConversationMessage", {
   description:
     "One message of a conversation: the consumer's (INBOUND, from an event) or ours (OUTBOUND, a sent action).",
@@ -29,6 +54,18 @@ builder.prismaObject("ConversationMessage", {
     direction: t.expose("direction", { type: MessageDirectionEnum }),
     text: t.exposeString("text", { nullable: true }),
     at: t.expose("at", { type: "DateTime" }),
+    intent: t.field({
+      type: ConsumerIntentEnum,
+      nullable: true,
+      description: "The consumer's message: what the agent understood it as (null until the agent read it).",
+      select: { intent: true },
+      resolve: (m) => ((INTENTS as readonly string[]).includes(m.intent ?? "") ? (m.intent as IntentKind) : null),
+    }),
+    topic: t.exposeString("topic", {
+      nullable: true,
+      description:
+        'The agent\'s message: what it said ("answer:price:<service>", "objection:price", "link:<service>", "offer:<service>", "hand_off", ...), which it never says twice in a conversation. Null for a person\'s message.',
+    }),
     action: t.field({
       type: ActionNode,
       nullable: true,

@@ -180,12 +180,14 @@ export async function markSent(
       if (!sent) return false;
       // Conversation before context: the order ingestion locks them in, so the two never deadlock.
       if (sent.channel === "EMAIL" || sent.channel === "WHATSAPP") {
-        const text = (action.payload as { message?: unknown } | null)?.message;
+        const { message, template } = (action.payload ?? {}) as { message?: unknown; template?: unknown };
         await recordOutbound(tx, {
           creatorId: action.creatorId,
           consumerId: sent.consumerId,
           channel: sent.channel,
-          text: typeof text === "string" ? text : null,
+          text: typeof message === "string" ? message : null,
+          // What an agent said; a person's message is theirs, not the agent's to remember.
+          topic: action.invocationId && typeof template === "string" ? template : null,
           actionId: action.id,
           at: sent.sentAt,
         });
