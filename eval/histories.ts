@@ -587,6 +587,27 @@ export const HISTORIES: History[] = [
     ],
   },
   {
+    name: "an email reply quoting our footer's 'unsubscribe' is not an opt-out",
+    rules: ["opt_out", "channel"],
+    consumer: { consents: [EMAIL] },
+    steps: [
+      { at: "d0 09:00", does: { view: "Career Sprint" } },
+      {
+        at: "d0 12:00",
+        does: {
+          says: "How long is the call?\n\nOn Mon, Priya Raman <agent@closer.test> wrote:\n> Hi Ana!\n> To unsubscribe, reply STOP.",
+          on: EMAIL,
+          subject: "Career Sprint, from Priya Raman",
+        },
+        understood: { intent: "question", topic: "duration", service: "1:1 Strategy Call" },
+        expect: {
+          sent: [{ channel: EMAIL, has: ["1 hour"], subject: /^Re: Career Sprint, from Priya Raman$/ }],
+          optedOut: false,
+        },
+      },
+    ],
+  },
+  {
     name: "an ok: nothing to answer",
     rules: ["small_talk"],
     steps: [
@@ -609,6 +630,39 @@ export const HISTORIES: History[] = [
         does: { says: "how much is the strategy call?", on: WA },
         understood: { intent: "question", topic: "price", service: "1:1 Strategy Call" },
         expect: { sent: [{ channel: WA, has: ["$120"] }], holder: { WHATSAPP: "AGENT" } },
+      },
+    ],
+  },
+  {
+    name: "two questions in one message: both answered, once",
+    rules: ["question", "no_repeat"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "How much is the call and how long is it?", on: WA },
+        understood: { intent: "question", topic: "price", moreTopics: ["duration"], service: "1:1 Strategy Call" },
+        expect: { sent: [{ channel: WA, has: ["$120", "1 hour", CALL] }] },
+      },
+      {
+        at: "d1 12:00",
+        does: { says: "how long is the call again?", on: WA },
+        understood: { intent: "question", topic: "duration", service: "1:1 Strategy Call" },
+        expect: { sent: [{ channel: WA, not: ["1 hour"] }] },
+      },
+    ],
+  },
+  {
+    name: "a burst of two questions: one reply with both answers",
+    rules: ["burst", "question"],
+    steps: [
+      welcomed(),
+      { at: "d0 12:00:00", does: { says: "How much is the sprint?", on: WA }, expect: { sent: [] } },
+      {
+        at: "d0 12:00:06",
+        does: { says: "And when does it start?", on: WA },
+        understood: { intent: "question", topic: "price", moreTopics: ["schedule"], service: "Career Sprint" },
+        expect: { sent: [{ channel: WA, has: ["$450", "12 January 2027"] }] },
       },
     ],
   },

@@ -1,5 +1,5 @@
 import { claimsNotIn } from "../conversations/grounding.js";
-import { planReply, type ReplyPlan, serviceOfTemplate } from "../conversations/replies.js";
+import { planReply, type ReplyPlan, serviceOfTemplate, templatesOf } from "../conversations/replies.js";
 import { isOptOut, objectionKindOf, understandMessage } from "../conversations/understanding/deterministic.js";
 import { understander } from "../conversations/understanding/index.js";
 import { intentOnly, type Understanding } from "../conversations/understanding/intent.js";
@@ -160,7 +160,7 @@ export class GenericSalesAgent extends BaseAgent {
     const said = new Set(
       this.actionsThisCycle(ctx)
         .filter((a) => a.channel === channel && a.template !== null && !superseded.includes(a))
-        .map((a) => a.template as string),
+        .flatMap((a) => templatesOf(a.template as string)),
     );
     let plan = planReply({
       understanding,
@@ -192,7 +192,7 @@ export class GenericSalesAgent extends BaseAgent {
     const said = new Set(
       this.actionsThisCycle(ctx)
         .filter((a) => a.channel === channel && a.template)
-        .map((a) => a.template as string),
+        .flatMap((a) => templatesOf(a.template as string)),
     );
     const words = String(event.payload.objection ?? event.payload.text ?? "");
     const understanding = understandObjection(words, this.profile?.services ?? []);

@@ -97,7 +97,7 @@ export function planReply(request: ReplyRequest): ReplyPlan {
     case "purchase":
       return purchase(request);
     case "question":
-      return question(request, u.topic ?? "general");
+      return question(request, [u.topic ?? "general", ...u.moreTopics.filter((t) => t !== u.topic)]);
     case "objection":
       return objection(request, u.objection ?? "price");
     case "thanks":
@@ -199,64 +199,77 @@ const TOPIC_SUBJECTS: Record<QuestionTopic, (service: string) => string> = {
   general: (s) => `About ${s}`,
 };
 
-/** The answer to a question about a service from its facts, or null when the profile does not say. */
-function answerFromFacts(service: ProfileService, topic: QuestionTopic): string | null {
+/**
+ * What the profile says about one topic of a service, without its sign-up link, or null when it
+ * does not say.
+ */
+function factsAbout(service: ProfileService, topic: QuestionTopic): string | null {
   const price = priceOf(service);
   const about = service.description || service.pitch;
   switch (topic) {
     case "price":
-      return price ? joinSentences(`${service.name} is ${price}`, signUp(service)) : null;
+      return price ? `${service.name} is ${price}` : null;
     case "duration": {
       const length = service.durationMinutes
         ? `${service.name} takes ${formatDuration(service.durationMinutes)}`
         : sentencesMatching(about, LENGTH).join(" ");
-      return length ? joinSentences(length, signUp(service)) : null;
+      return length || null;
     }
-    case "schedule": {
-      const when = sentencesMatching(service.description, SCHEDULE);
-      return when.length > 0 ? joinSentences(...when, signUp(service)) : null;
-    }
+    case "schedule":
+      return sentencesMatching(service.description, SCHEDULE).join(" ") || null;
     case "included": {
       const included = sentencesMatching(about, INCLUDED);
-      return joinSentences(...(included.length > 0 ? included : [firstSentences(about, 2)]), signUp(service)) || null;
+      return (included.length > 0 ? included.join(" ") : firstSentences(about, 2)) || null;
     }
     case "link":
       return service.url ? `Here's the page for ${service.name}: ${service.url}` : null;
     default:
-      return about ? joinSentences(firstSentences(about, 2), price && `It's ${price}`, signUp(service)) : null;
+      return about ? joinSentences(firstSentences(about, 2), price && `It's ${price}`) : null;
   }
 }
 
-function question(request: ReplyRequest, topic: QuestionTopic): ReplyPlan {
+/** Templates of one message, which may answer several topics ("answer:price:x|answer:duration:x"). */
+export function templatesOf(template: string): string[] {
+  return template.split("|");
+}
+
+/** A question's topics answered together from the facts, each at most once per conversation. */
+function question(request: ReplyRequest, topics: QuestionTopic[]): ReplyPlan {
+  const [first] = topics;
   const service = serviceOf(request);
   if (!service) {
     const priced = request.profile.services.filter((s) => s.price !== null);
-    if (topic === "price" && priced.length > 0 && !request.said.has("answer:price:all")) {
+    if (topics.includes("price") && priced.length > 0 && !request.said.has("answer:price:all")) {
       return reply("question", "A price question naming no service: every price the profile has", true, {
         template: "answer:price:all",
         subject: subjectFor(request, "Prices"),
         text: joinSentences(...priced.map((s) => `${s.name}: ${priceOf(s)}${s.url ? ` (${s.url})` : ""}`)),
       });
     }
-    return handOff(request, "question", `A ${topic} question the agent cannot place: for the creator`, nudge(request));
+    return handOff(request, "question", `A ${first} question the agent cannot place: for the creator`, nudge(request));
   }
-  const template = `answer:${topic}:${key(service)}`;
-  if (request.said.has(template)) {
-    return nextStep(request, service, `Asked again about the ${topic} of ${service.name}`, false);
+  const template = (topic: QuestionTopic) => `answer:${topic}:${key(service)}`;
+  const fresh = topics.filter((topic) => !request.said.has(template(topic)));
+  if (fresh.length === 0) {
+    return nextStep(request, service, `Asked again about the ${topics.join(" and ")} of ${service.name}`, false);
   }
-  const answer = answerFromFacts(service, topic);
-  if (!answer) {
+  const answered = fresh.flatMap((topic) => {
+    const facts = factsAbout(service, topic);
+    return facts ? [{ topic, facts }] : [];
+  });
+  if (answered.length === 0) {
     return handOff(
       request,
       "question",
-      `The profile does not say the ${topic} of ${service.name}: for the creator`,
+      `The profile does not say the ${fresh.join(" or ")} of ${service.name}: for the creator`,
       nudge(request),
     );
   }
-  return reply("question", `A ${topic} question about ${service.name}: answered from the profile`, true, {
-    template,
-    subject: subjectFor(request, TOPIC_SUBJECTS[topic](service.name)),
-    text: answer,
+  const names = answered.map((a) => a.topic);
+  return reply("question", `A ${names.join(" and ")} question about ${service.name}: answered from the profile`, true, {
+    template: names.map(template).join("|"),
+    subject: subjectFor(request, TOPIC_SUBJECTS[names[0]](service.name)),
+    text: joinSentences(...answered.map((a) => a.facts), !names.includes("link") && signUp(service)),
   });
 }
 

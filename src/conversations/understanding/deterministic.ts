@@ -590,9 +590,28 @@ export function objectionKindOf(text: string): ObjectionKind | null {
   return OBJECTIONS.find(([, pattern]) => pattern.test(folded))?.[0] ?? null;
 }
 
-/** Whether a message is an opt-out in plain words (OPT_OUT's phrasings). */
+/**
+ * What the consumer wrote themselves: an email reply without the message it quotes (from the first
+ * "> " line, or the client's "On ... wrote:" / "-----Original Message-----" header in the six
+ * languages), so our own footer ("unsubscribe") is never read as their words.
+ */
+export function ownWords(text: string): string {
+  const quoteStart = text.search(
+    /^(>|-{2,}\s*original message|-{2,}\s*mensaje original|-{2,}\s*mensagem original|-{2,}\s*message d'origine|-{2,}\s*urspr[üu]ngliche nachricht|on .{1,200} wrote:|el .{1,200} escribi[óo]:|em .{1,200} escreveu:|le .{1,200} a [ée]crit\s?:|am .{1,200} schrieb .{0,200}:)/imu,
+  );
+  if (quoteStart < 0) return text;
+  if (text.slice(0, quoteStart).trim()) return text.slice(0, quoteStart);
+  // Written below the quote: their lines are the ones not quoted.
+  return text
+    .split("\n")
+    .filter((line) => !line.startsWith(">"))
+    .join("\n")
+    .replace(/^.*(wrote|escribi[óo]|escreveu|a [ée]crit|schrieb).*:\s*$/imu, "");
+}
+
+/** Whether a message is an opt-out in plain words (OPT_OUT's phrasings), in the consumer's own words. */
 export function isOptOut(text: string): boolean {
-  return OPT_OUT.test(fold(text));
+  return OPT_OUT.test(fold(ownWords(text)));
 }
 
 const CHANNEL_WORDS: [Channel, RegExp][] = [
@@ -619,6 +638,7 @@ export function channelNamedIn(text: string): Channel | null {
 
 /** One message understood alone. */
 export function understandMessage(text: string, services: ProfileService[]): Understanding {
+  text = ownWords(text);
   const folded = fold(text);
   const service = serviceNamedIn(text, services)?.name ?? null;
   // A message without text (a voice note, a picture) is for a person to look at.
@@ -630,10 +650,12 @@ export function understandMessage(text: string, services: ProfileService[]): Und
   if (PURCHASE.test(folded)) return intentOnly("purchase", { service });
   const objection = objectionKindOf(folded);
   if (objection) return intentOnly("objection", { objection, service });
-  const topic = TOPICS.find(([, pattern]) => pattern.test(folded))?.[0];
+  const [topic, ...moreTopics] = TOPICS.filter(([, pattern]) => pattern.test(folded)).map(([t]) => t);
   if (topic || QUESTION.test(folded)) {
     // A question names what it is about, or it is too vague to answer from the profile.
-    return topic || service ? intentOnly("question", { topic: topic ?? "general", service }) : intentOnly("unknown");
+    return topic || service
+      ? intentOnly("question", { topic: topic ?? "general", moreTopics, service })
+      : intentOnly("unknown");
   }
   if (WEAK_COMPLAINT.test(folded)) return intentOnly("complaint");
   if (DECLINE.test(folded)) return intentOnly("small_talk");

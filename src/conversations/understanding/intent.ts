@@ -45,6 +45,8 @@ export const understandingSchema = z.object({
   intent: z.enum(INTENTS),
   service: z.string().max(200).nullable(),
   topic: z.enum(QUESTION_TOPICS).nullable(),
+  /** Further topics the same question asks about ("how much is it and how long?"). */
+  moreTopics: z.array(z.enum(QUESTION_TOPICS)).max(QUESTION_TOPICS.length).default([]),
   objection: z.enum(OBJECTION_KINDS).nullable(),
   support: z.enum(SUPPORT_KINDS).nullable(),
   /** ISO 639-1 code of the consumer's language, when known. */
@@ -60,6 +62,7 @@ export function intentOnly(intent: IntentKind, slots: Partial<Understanding> = {
     intent,
     service: null,
     topic: null,
+    moreTopics: [],
     objection: null,
     support: null,
     language: null,
@@ -75,5 +78,17 @@ export function strongest(understandings: Understanding[]): Understanding {
   const best = sorted[0] ?? intentOnly("unknown");
   // A service named anywhere in the burst ("the sprint" ... "how much?") fills the winner's slot.
   const service = best.service ?? understandings.find((u) => u.service)?.service ?? null;
-  return { ...best, service };
+  if (best.intent !== "question") return { ...best, service };
+  // Every question of the burst is answered: "how much is it?" ... "and when does it start?".
+  const topics = [
+    ...new Set(
+      understandings
+        .filter((u) => u.intent === "question")
+        .flatMap((u) => [u.topic, ...u.moreTopics])
+        .filter((t): t is QuestionTopic => t !== null),
+    ),
+  ];
+  const specific = topics.filter((t) => t !== "general");
+  const [topic, ...moreTopics] = specific.length > 0 ? specific : topics;
+  return { ...best, service, topic: topic ?? best.topic, moreTopics };
 }

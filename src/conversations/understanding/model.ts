@@ -28,11 +28,12 @@ const oneOf = (values: readonly string[]) => nullable({ type: "string", enum: [.
 const UNDERSTANDING_JSON_SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["intent", "service", "topic", "objection", "support", "language", "reply"],
+  required: ["intent", "service", "topic", "moreTopics", "objection", "support", "language", "reply"],
   properties: {
     intent: { type: "string", enum: [...INTENTS] },
     service: nullable({ type: "string" }),
     topic: oneOf(QUESTION_TOPICS),
+    moreTopics: { type: "array", items: { type: "string", enum: [...QUESTION_TOPICS] } },
     objection: oneOf(OBJECTION_KINDS),
     support: oneOf(SUPPORT_KINDS),
     language: nullable({ type: "string" }),
@@ -41,14 +42,15 @@ const UNDERSTANDING_JSON_SCHEMA = {
 };
 
 const SYSTEM_PROMPT = `You read messages that consumers send to a creator's sales assistant and say what they want.
-Answer with one JSON object: {"intent", "service", "topic", "objection", "support", "language", "reply"}.
+Answer with one JSON object: {"intent", "service", "topic", "moreTopics", "objection", "support", "language", "reply"}.
 intent is one of:
 - "opt_out": they want no more messages, in any words or language ("stop", "leave me alone", "déjame en paz", "message mat bhejo").
 - "complaint": anger or a complaint about the messages or the creator.
 - "support": help with something already bought; support is "support", "billing", "refund" or "invoice".
 - "purchase": they want to buy, join, book or sign up now.
 - "objection": a reason not to buy; objection is "price", "time", "fit", "trust" or "later".
-- "question": a question about a service; topic is "price", "duration", "schedule", "included", "link" or "general".
+- "question": a question about a service; topic is "price", "duration", "schedule", "included", "link" or "general",
+  and moreTopics lists any other of these the same messages ask about ([] otherwise).
 - "unknown": anything else, or anything you are unsure of.
 - "thanks" or "small_talk": thanks, greetings, acknowledgements.
 service is the exact name of the profile service they mean, or null. language is the ISO 639-1 code of their language.
