@@ -170,6 +170,33 @@ export const HISTORIES: History[] = [
     ],
   },
 
+  {
+    name: "'Para mí es caro' is a price objection, not 'para' (stop)",
+    rules: ["opt_out", "objection"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "Para mí es muy caro", on: WA },
+        understood: { intent: "objection", objection: "price", language: "es" },
+        expect: { sent: [{ channel: WA, has: ["instalments"] }], optedOut: false },
+      },
+    ],
+  },
+  {
+    name: "'stop emailing me, WhatsApp is fine': email withdrawn, WhatsApp kept",
+    rules: ["opt_out", "channel"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "Stop emailing me, WhatsApp is fine", on: EMAIL },
+        understood: { intent: "opt_out" },
+        expect: { sent: [], withdrawn: [EMAIL] },
+      },
+    ],
+  },
+
   // Purchase intent.
   {
     name: "wants to sign up for the sprint: its link at once",
@@ -385,6 +412,55 @@ export const HISTORIES: History[] = [
         at: "d1 10:00",
         does: { event: "objection", payload: { objection: "my partner decides these things" } },
         expect: { sent: [{ channel: WA, has: ["Priya Raman"], not: ["$"] }], holder: { WHATSAPP: "PERSON" } },
+      },
+    ],
+  },
+
+  {
+    name: "the call is too expensive: not the Sprint's answer, and nothing cheaper to offer: the creator",
+    rules: ["objection", "hand_off"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "The strategy call is too expensive for me", on: WA },
+        understood: { intent: "objection", objection: "price", service: "1:1 Strategy Call" },
+        expect: {
+          sent: [{ channel: WA, has: ["Priya Raman"], not: ["instalments", "Sprint"] }],
+          holder: { WHATSAPP: "PERSON" },
+        },
+      },
+    ],
+  },
+  {
+    name: "is this legit: a doubt the profile does not answer goes to the creator, not a pitch",
+    rules: ["objection", "hand_off"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "Is this legit? Does it really work?", on: WA },
+        understood: { intent: "objection", objection: "trust" },
+        expect: {
+          sent: [{ channel: WA, has: ["Priya Raman"], not: ["$", "could be a good fit"] }],
+          holder: { WHATSAPP: "PERSON" },
+        },
+      },
+    ],
+  },
+  {
+    name: "a two-part question the profile answers half of: that half, and the rest to the creator",
+    rules: ["question", "hand_off"],
+    steps: [
+      welcomed(),
+      {
+        at: "d0 12:00",
+        does: { says: "How much is the interview pack and what's included?", on: WA },
+        understood: { intent: "question", topic: "price", moreTopics: ["included"], service: "Interview Pack" },
+        expect: {
+          sent: [{ channel: WA, has: ["Mock interview questions", "asked Priya Raman about the price"] }],
+          holder: { WHATSAPP: "PERSON" },
+        },
       },
     ],
   },

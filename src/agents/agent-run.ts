@@ -6,6 +6,7 @@ import { ConflictError } from "../errors.js";
 import { markEventFailed, markEventProcessed } from "../events/event-store.js";
 import { recordConsumerEvent } from "../events/ingest.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
+import type { Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { invocationDuration, invocationOutcomes } from "../observability/metrics.js";
 import { isOutage } from "../outages.js";
@@ -61,11 +62,15 @@ async function announceOutcome(
  * channel before the decision is stored (the event's key makes a retried run record it once):
  * consent is withdrawn and planned messages cancelled by ingestion's own rules.
  */
-async function recordOptOut(event: LoadedEvent["event"], now: Date): Promise<void> {
+async function recordOptOut(event: LoadedEvent["event"], channel: true | Channel, now: Date): Promise<void> {
   try {
     await recordConsumerEvent(event.creatorId, event.consumerId, {
       type: "unsubscribed",
-      payload: { source: "the consumer's words", messageEventId: event.id },
+      payload: {
+        source: "the consumer's words",
+        messageEventId: event.id,
+        ...(channel === true ? {} : { channel }),
+      },
       // As of when it was understood: consent given with the message itself is withdrawn too.
       occurredAt: now,
       idempotencyKey: `opt-out:${event.id}`,
@@ -118,7 +123,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
       stopTimer();
       const actions = planned.map((a) => plannedActionSchema.parse(a));
       const status = decision.act ? "COMPLETED" : "SKIPPED";
-      if (decision.optOut) await recordOptOut(event, current.ctx.now);
+      if (decision.optOut) await recordOptOut(event, decision.optOut, current.ctx.now);
       const created = await completeInvocation(
         invocation,
         current.actionCount,

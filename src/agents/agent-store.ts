@@ -243,10 +243,12 @@ export async function completeInvocation(
         : [],
     );
     const answersAHeldMessage = messageChannel !== null && notTheAgents.has(messageChannel);
-    // Only this transaction marks a hand-off's notice: a runtime's own mark is dropped.
+    // Only this transaction marks a hand-off's notice and a reply (`inReplyTo`: the consumer's
+    // message this run answers, on the channel it came on): a runtime's own marks are dropped.
     const messages = (answersAHeldMessage ? [] : proposed.filter((m) => !notTheAgents.has(m.channel))).map((m) => {
-      const { handOffNotice: _dropped, ...payload } = m.payload as Record<string, unknown>;
-      return { ...m, payload };
+      const { handOffNotice: _notice, inReplyTo: _reply, ...payload } = m.payload as Record<string, unknown>;
+      const replying = messageChannel !== null && m.channel === messageChannel;
+      return { ...m, payload: replying ? { ...payload, inReplyTo: invocation.eventId } : payload };
     });
     const withheld = proposed.length - messages.length;
     const decision =

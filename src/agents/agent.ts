@@ -65,7 +65,8 @@ export type Decision = {
   reason: string;
   rule: string;
   handOff?: { channel: Channel; reason: string };
-  optOut?: true;
+  /** true: every channel; a channel: that one ("ya no me mandes correos"). */
+  optOut?: true | Channel;
   supersedes?: string[];
   understood?: Record<string, unknown>;
   /** The consumer's messages (their events) this decision read, and the intent they were read as. */

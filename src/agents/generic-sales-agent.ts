@@ -1,6 +1,11 @@
 import { claimsNotIn } from "../conversations/grounding.js";
 import { planReply, type ReplyPlan, serviceOfTemplate, templatesOf } from "../conversations/replies.js";
-import { isOptOut, objectionKindOf, understandMessage } from "../conversations/understanding/deterministic.js";
+import {
+  channelNamedIn,
+  isOptOut,
+  objectionKindOf,
+  understandMessage,
+} from "../conversations/understanding/deterministic.js";
 import { understander } from "../conversations/understanding/index.js";
 import { intentOnly, type Understanding } from "../conversations/understanding/intent.js";
 import type { Channel } from "../generated/prisma/enums.js";
@@ -128,13 +133,14 @@ export class GenericSalesAgent extends BaseAgent {
       history,
     });
     const understood = { ...understanding, by: reader.name, notes, burst: burst.length };
-    const read = { eventIds: burstEventIds, intent: understanding.intent };
+    // The burst's reading is noted on the message that completed it.
+    const read = { eventIds: [event.id], intent: understanding.intent };
     const held = conversation && conversation.holder !== "AGENT";
     if (understanding.intent === "opt_out") {
       // Honoured whoever holds the conversation, and whatever the stage.
       return {
         ...this.act("opt_out", "The consumer asked for no more messages: consent withdrawn on every channel"),
-        optOut: true,
+        optOut: channelNamedIn(burst.join("\n")) ?? true,
         understood,
         read,
       };
@@ -146,9 +152,7 @@ export class GenericSalesAgent extends BaseAgent {
 
     // Replies of ours to messages of this burst still waiting to go out are replaced by this one
     // (when it says something), and do not count as said.
-    const burstEvents = new Set(
-      messages.slice(lastOutbound + 1).flatMap((m) => (m.direction === "INBOUND" && m.eventId ? [m.eventId] : [])),
-    );
+    const burstEvents = new Set(burstEventIds);
     const superseded = ctx.previousActions.filter(
       (a) =>
         a.byAgent &&
@@ -184,7 +188,7 @@ export class GenericSalesAgent extends BaseAgent {
     }
     const speaks = plan.kind === "reply" || (plan.kind === "hand_off" && plan.notice !== null);
     const supersedes = speaks ? superseded.map((a) => a.id) : [];
-    return this.decide(ctx, event, channel, plan, understanding, ctx.now, { understood, supersedes, read });
+    return this.decide(ctx, channel, plan, understanding, ctx.now, { understood, supersedes, read });
   }
 
   /** An objection event from the creator's site (`payload.objection`: "price", "time", or their words). */
@@ -205,7 +209,7 @@ export class GenericSalesAgent extends BaseAgent {
       focus: this.focusService(ctx, channel),
       subject: null,
     });
-    return this.decide(ctx, event, channel, plan, understanding, ctx.now, {
+    return this.decide(ctx, channel, plan, understanding, ctx.now, {
       understood: { ...understanding, by: "event" },
     });
   }
@@ -213,7 +217,6 @@ export class GenericSalesAgent extends BaseAgent {
   /** Turns a reply plan into the decision and its messages. */
   private decide(
     ctx: AgentContext,
-    event: AgentEvent,
     channel: Channel,
     plan: ReplyPlan,
     understanding: Understanding,
@@ -221,7 +224,7 @@ export class GenericSalesAgent extends BaseAgent {
     extra: Pick<Decision, "understood" | "supersedes" | "read">,
   ): Decision {
     const send = (message: { template: string; subject: string; text: string }) =>
-      this.reply(ctx, channel, message, { sendAt, priority: PRIORITY.reply }, event.id);
+      this.reply(ctx, channel, message, { sendAt, priority: PRIORITY.reply });
     switch (plan.kind) {
       case "reply": {
         const message = plan.direct ? this.withDraft(plan.message, understanding, extra) : plan.message;
@@ -350,13 +353,15 @@ export class GenericSalesAgent extends BaseAgent {
     );
   }
 
-  /** A conversation reply: on the channel the consumer wrote on, no fallback to another. */
+  /**
+   * A conversation reply: on the channel the consumer wrote on, no fallback to another (the agent
+   * store marks it `inReplyTo` the message).
+   */
   private reply(
     ctx: AgentContext,
     channel: Channel,
     content: { template: string; subject: string; text: string },
     when: { sendAt: Date; priority: number },
-    inReplyTo: string,
   ): PlannedAction {
     const to = this.contactFor(ctx, channel) as string;
     return {
@@ -365,7 +370,6 @@ export class GenericSalesAgent extends BaseAgent {
         to,
         message: content.text,
         template: content.template,
-        inReplyTo,
         ...(channel === "EMAIL" ? { subject: content.subject } : {}),
       },
       sendAt: when.sendAt,

@@ -2,27 +2,139 @@
 // and offer in its wording must already be in the message it rewords, which was composed from
 // the creator's profile. Anything else is a claim the creator never made.
 
-const URL = /\b(?:https?:\/\/|www\.)[^\s<>()"']+/giu;
+const URL = /\b(?:https?:\/\/|www\.)[^\s<>()"'“”‘’«»]+/giu;
 /** Bare domains and e-mail addresses, which messaging apps turn into links too. */
 const DOMAIN =
-  /\b[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}\b|\b[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.(?:com|net|org|io|co|in|me|app|ly|link|shop|store|biz|info|xyz|site|online|page|example)\b/giu;
-/** Numbers as written ("4,999", "1.5", "90"), compared without grouping or trailing zeros. */
-const NUMBER = /\d(?:[\d,.\s]*\d)?/gu;
-/** Codes people type at checkout: letters and digits together ("VIP90"), or the word after "code". */
-const CODE =
-  /\b(?=[\p{L}\d-]*\p{L})(?=[\p{L}\d-]*\d)[\p{L}\d-]{4,}\b|\b(?:code|coupon|cupón|cupom)\s*:?\s*([\p{L}\d-]{3,})/giu;
-/** Words of an offer or a promise: the message reworded must use them first. */
-const OFFER =
-  /\b(discount\w*|coupon\w*|promo\w*|voucher\w*|off|percent|free|half|save|saving\w*|sale|deal|bonus|gift|guarantee\w*|money[- ]back|refund\w*|cashback|gratis|gratuit\w*|descuento|desconto|rabatt|remise|chhoot|muft)\b|%/giu;
-/** Amounts written in words ("four hundred dollars"), which no digit check sees. */
+  /\b[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}\b|\b[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{Ll}{2,}\b(?!\.\p{L})/gu;
+/** Numbers as written ("4,999", "1.5", "450,00"), digits only inside. */
+const NUMBER = /\d(?:[\d,.]*\d)?/gu;
+/** An amount: a currency sign or code before or after a number. */
+const AMOUNT =
+  /(?<currency>[$€£₹¥]|\b(?:us\$|usd|eur|inr|gbp|rs\.?|r\$)\s?)\s?(?<number>\d(?:[\d,.]*\d)?)|(?<number2>\d(?:[\d,.]*\d)?)\s?(?<currency2>[$€£₹¥]|(?:usd|eur|inr|gbp|dollars?|dólares|euros?|rupees?|rupias|reais|bucks)\b)/giu;
+/** Codes people type at checkout: letters and digits together ("VIP90"), not times ("18h00"). */
+const CODE = /\b(?=[\p{L}\d-]*\p{L})(?=[\p{L}\d-]*\d)(?!\d{1,2}h\d{2}\b)[\p{L}\d-]{4,}\b/gu;
+/** Words of an offer, a promise, a payment route or an urgency: the message reworded must use them first. */
+const CLAIMS = new RegExp(
+  [
+    // offers
+    "discount\\w*",
+    "coupons?",
+    "codes?",
+    "promo\\w*",
+    "vouchers?",
+    "off",
+    "percent",
+    "(?<!feel )free",
+    "half",
+    "save",
+    "saving\\w*",
+    "on sale",
+    "deal",
+    "bonus",
+    "gift",
+    "complimentary",
+    "no charge",
+    "at no cost",
+    "special offer",
+    "reduced",
+    "waived?",
+    "scholarships?",
+    "early[- ]bird",
+    "for nothing",
+    "instal(l)?ments?",
+    "monthly",
+    "payment plan",
+    "gratis",
+    "grátis",
+    "gratuit\\w*",
+    "sin costo",
+    "rebaja",
+    "descuento",
+    "desconto",
+    "oferta",
+    "metade",
+    "offert\\w*",
+    "moitié",
+    "remise",
+    "rabatt",
+    "kostenlos",
+    "chhoot",
+    "muft",
+    // promises and urgency
+    "guarantee\\w*",
+    "money[- ]back",
+    "refund\\w*",
+    "reembolso",
+    "sold out",
+    "reserved",
+    "seats? left",
+    "spots? left",
+    "price goes up",
+    "last chance",
+    "limited",
+    "hurry",
+    "deadline",
+    "expires?",
+    // payment routes
+    "telegram",
+    "signal",
+    "paypal",
+    "venmo",
+    "zelle",
+    "upi",
+    "gpay",
+    "paytm",
+    "crypto",
+    "bitcoin",
+    "card number",
+    "cvv",
+    "iban",
+    "wire",
+    "bank transfer",
+    "dot com",
+    "dot ru",
+  ].join("|"),
+  "giu",
+);
+const CLAIM = new RegExp(`(?<![\\p{L}])(?:${CLAIMS.source})(?![\\p{L}])|%`, "giu");
+/** Amounts written in words ("three hundred"), which no digit check sees. */
 const AMOUNT_IN_WORDS =
-  /\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred|thousand|million|lakh|crore|k)\s+(dollars?|bucks|rupees?|euros?|pounds?|usd|inr|eur|gbp)\b/giu;
+  /\b(hundred|thousand|million|lakh|crore|cien|cientos|mil|cent|cents|hundert|tausend|sau|hazaar)\b/giu;
 /** Dates and days: a reworded message may not move or add one. */
 const WHEN =
-  /\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|tonight|weekend)\b|\b\d{1,2}\s?(am|pm)\b/giu;
+  /\b(january|february|march|april|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|tonight|weekend)\b|\b\d{1,2}\s?(am|pm)\b/giu;
+
+/** A number as a value: "4,999" -> "4999", "450,00" and "450.00" -> "450", "1.5" -> "1.5". */
+function numericValue(number: string): string {
+  const decimalComma = /,\d{1,2}$/.test(number) && !/\.\d/.test(number);
+  const plain = decimalComma ? number.replace(/\./g, "").replace(",", ".") : number.replace(/,/g, "");
+  return plain
+    .replace(/\.0+$/, "")
+    .replace(/(\.\d*?)0+$/, "$1")
+    .replace(/\.$/, "");
+}
 
 function numbersIn(text: string): string[] {
-  return (text.match(NUMBER) ?? []).map((n) => n.replace(/[,\s]/g, "").replace(/\.0+$/, "").replace(/\.$/, ""));
+  return (text.match(NUMBER) ?? []).map(numericValue);
+}
+
+/** The currency a sign or word means, so "$450" and "450 dollars" are the same amount. */
+function currencyOf(marker: string): string {
+  const m = marker.trim().toLowerCase().replace(/\.$/, "");
+  if (["$", "us$", "usd", "dollar", "dollars", "dólares", "bucks"].includes(m)) return "USD";
+  if (["€", "eur", "euro", "euros"].includes(m)) return "EUR";
+  if (["£", "gbp"].includes(m)) return "GBP";
+  if (["₹", "inr", "rs", "rupee", "rupees", "rupias"].includes(m)) return "INR";
+  if (["r$", "reais"].includes(m)) return "BRL";
+  if (m === "¥") return "JPY";
+  return m;
+}
+
+function amountsIn(text: string): string[] {
+  return [...text.matchAll(AMOUNT)].map((m) => {
+    const g = m.groups ?? {};
+    return `${currencyOf(g.currency ?? g.currency2 ?? "")} ${numericValue(g.number ?? g.number2 ?? "")}`;
+  });
 }
 
 const trimUrl = (url: string) =>
@@ -52,19 +164,21 @@ export function claimsNotIn(reworded: string, source: string): string[] {
   if (/(?![0-9])\p{Nd}/u.test(withoutUrls)) problems.push("digits in another script");
   const sourceNumbers = new Set(numbersIn(baseWithoutUrls));
   for (const number of numbersIn(withoutUrls)) if (!sourceNumbers.has(number)) problems.push(`number ${number}`);
-  for (const match of withoutUrls.matchAll(CODE)) {
-    const code = (match[1] ?? match[0]).toLowerCase();
-    if (!lowerBase.includes(code)) problems.push(`code ${match[1] ?? match[0]}`);
+  // An amount must be one of the source's, currency and all: not "€450" for "$450", nor "$12" from "12 January".
+  const sourceAmounts = new Set(amountsIn(baseWithoutUrls));
+  for (const amount of amountsIn(withoutUrls)) if (!sourceAmounts.has(amount)) problems.push(`amount ${amount}`);
+  for (const code of withoutUrls.match(CODE) ?? []) {
+    if (!lowerBase.includes(code.toLowerCase())) problems.push(`code ${code}`);
   }
-  for (const pattern of [OFFER, WHEN]) {
-    for (const word of withoutUrls.match(pattern) ?? []) {
+  const lowerText = withoutUrls.toLowerCase();
+  for (const pattern of [CLAIM, WHEN, AMOUNT_IN_WORDS]) {
+    for (const word of lowerText.match(pattern) ?? []) {
       const said =
         word === "%"
           ? lowerBase.includes("%")
-          : new RegExp(`(^|[^\\p{L}])${word.toLowerCase()}([^\\p{L}]|$)`, "u").test(lowerBase);
+          : new RegExp(`(^|[^\\p{L}])${word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([^\\p{L}]|$)`, "u").test(lowerBase);
       if (!said) problems.push(`"${word}"`);
     }
   }
-  for (const words of withoutUrls.match(AMOUNT_IN_WORDS) ?? []) problems.push(`amount "${words}"`);
   return [...new Set(problems)];
 }

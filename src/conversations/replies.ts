@@ -2,7 +2,7 @@ import type { ProfileSnapshot } from "../agents/agent-config.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import { firstSentences, formatDuration, joinSentences, priceOf, sentencesMatching } from "../profiles/facts.js";
 import type { ProfileService } from "../profiles/profile-content.js";
-import { objectionKindOf } from "./understanding/deterministic.js";
+import { objectionKindOf, serviceNamedIn } from "./understanding/deterministic.js";
 import type { ObjectionKind, QuestionTopic, Understanding } from "./understanding/intent.js";
 
 // What the agent does with an understood message: answer from the profile's facts, never the same
@@ -266,11 +266,35 @@ function question(request: ReplyRequest, topics: QuestionTopic[]): ReplyPlan {
     );
   }
   const names = answered.map((a) => a.topic);
-  return reply("question", `A ${names.join(" and ")} question about ${service.name}: answered from the profile`, true, {
+  const message = {
     template: names.map(template).join("|"),
     subject: subjectFor(request, TOPIC_SUBJECTS[names[0]](service.name)),
     text: joinSentences(...answered.map((a) => a.facts), !names.includes("link") && signUp(service)),
-  });
+  };
+  const unknown = fresh.filter((topic) => !names.includes(topic));
+  if (unknown.length > 0) {
+    // What the profile says, and the rest to the creator, in one message.
+    const rest = `The ${unknown.join(" and ")} of ${service.name}`;
+    return {
+      kind: "hand_off",
+      rule: "question",
+      reason: `${rest}: not in the profile, for the creator (the rest answered)`,
+      notice: {
+        ...message,
+        template: `${message.template}|hand_off`,
+        text: joinSentences(
+          message.text,
+          `I've asked ${request.profile.creatorName} about the ${unknown.join(" and ")}; you'll hear back here`,
+        ),
+      },
+    };
+  }
+  return reply(
+    "question",
+    `A ${names.join(" and ")} question about ${service.name}: answered from the profile`,
+    true,
+    message,
+  );
 }
 
 /** Subjects for the answer to an objection, about the service (null when the conversation names none). */
@@ -285,9 +309,15 @@ const OBJECTION_SUBJECTS: Record<ObjectionKind, (service: string | null) => stri
 function objection(request: ReplyRequest, kind: ObjectionKind): ReplyPlan {
   const service = serviceOf(request);
   const template = `objection:${kind}`;
-  const entry =
-    request.profile.objectionHandling.find((o) => objectionKindOf(o.objection) === kind) ??
-    request.profile.objectionHandling.find((o) => objectionKindOf(o.response) === kind);
+  // The profile's answer for that objection, unless it is about another service than this one
+  // ("the Sprint pays for itself" is no answer when the call is too expensive).
+  const entry = [
+    ...request.profile.objectionHandling.filter((o) => objectionKindOf(o.objection) === kind),
+    ...request.profile.objectionHandling.filter((o) => objectionKindOf(o.response) === kind),
+  ].find((o) => {
+    const about = serviceNamedIn(`${o.objection} ${o.response}`, request.profile.services);
+    return !service || !about || about === service;
+  });
   if (!entry && kind === "later") {
     // "Maybe later" is not a reason to offer something else.
     return request.said.has(template)
@@ -297,6 +327,15 @@ function objection(request: ReplyRequest, kind: ObjectionKind): ReplyPlan {
           subject: subjectFor(request, OBJECTION_SUBJECTS.later(null)),
           text: `No rush${request.name ? `, ${request.name}` : ""}. Reply here whenever you're ready.`,
         });
+  }
+  if (!entry && kind !== "price") {
+    // Doubts about fit or results the profile does not answer are the creator's, not a pitch's.
+    return handOff(
+      request,
+      "objection",
+      `A ${kind} objection the profile has no answer for: for the creator`,
+      nudge(request),
+    );
   }
   if (!entry || request.said.has(template)) {
     return nextStep(

@@ -154,7 +154,13 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
     [action.creatorId, action.consumerId],
   );
 
-  if (PERSONAL_CHANNELS.has(action.channel)) {
+  // An agent's answer to the consumer's own message is a reply, not marketing: quiet hours and the
+  // frequency cap do not hold it back (consent, above, still does). `inReplyTo` is set by the
+  // agent store alone (completeInvocation), never taken from a runtime.
+  const reply =
+    action.invocationId !== null && typeof (action.payload as { inReplyTo?: unknown } | null)?.inReplyTo === "string";
+
+  if (PERSONAL_CHANNELS.has(action.channel) && !reply) {
     const quiet: QuietHours = {
       start: settings.quietHoursStart,
       end: settings.quietHoursEnd,
@@ -169,7 +175,7 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
     }
   }
 
-  const cap = frequencyCapFor(settings.frequencyCaps, action.channel);
+  const cap = reply ? null : frequencyCapFor(settings.frequencyCaps, action.channel);
   if (cap) {
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
       `frequency-cap:${action.consumerId}:${action.channel}`,

@@ -94,8 +94,11 @@ async function consumersOf(
 /** Consent changes carried by the events: explicit consents, and withdrawals by opt-outs (optOutChannels). */
 async function applyConsents(client: Sql, events: ParsedEvent[], consumerIds: string[]) {
   const changes: ConsentChange[] = [];
+  const now = Date.now();
   events.forEach((event, i) => {
-    const at = event.occurredAt ?? new Date();
+    // A consent change takes effect when it is received at the latest: an occurredAt ahead (clock
+    // skew is accepted up to 5 minutes) must not outrank an opt-out that arrives meanwhile.
+    const at = new Date(Math.min((event.occurredAt ?? new Date(now)).getTime(), now));
     for (const c of event.consumer.consents ?? []) {
       changes.push({
         consumerId: consumerIds[i],

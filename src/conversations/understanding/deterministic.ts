@@ -30,78 +30,89 @@ const any = (...patterns: string[]) => new RegExp(patterns.join("|"), "u");
 /** Opt-outs in plain words. A bare "stop" (or "baja", "parar", "stopp") is one too. */
 const OPT_OUT = any(
   // English
-  "^(stop|stop!|stop\\.|unsubscribe|opt out|optout|cancel|quit|end|remove me)[.!]*$",
-  "^stop\\b[^?]{0,25}$",
-  "(?<!(don't|dont|do not|never) )\\b(stop|quit) (messaging|texting|msging|msg|sending|contacting|emailing|writing|spamming|bothering|the messages)\\b",
+  "^(stop|unsubscribe|unsub|opt ?out|cancel|quit|end|remove me|wrong number)[\\s\\p{P}\\p{Extended_Pictographic}\\uFE0F]*$",
+  // "stop", "stop please", "STOP!!! 😡", "stop stop stop": nothing but stopping.
+  "^(stop[\\s\\p{P}\\p{Extended_Pictographic}\\uFE0F]*)+((please|pls|plz|now|already|it|thanks|thank you|right now)[\\s\\p{P}\\p{Extended_Pictographic}\\uFE0F]*)?$",
+  "(?<!(don't|dont|do not|never) )\\b(stop|quit) (messaging|texting|msging|msg|sending|contacting|emailing|writing|spamming|bothering|bugging|the (messages|texts|emails))\\b",
   "\\bstop receiving\\b",
-  "\\b(please|pls|plz) stop\\b(?! by)",
-  "\\b(lose|delete|remove) my (number|email)\\b",
+  "\\b(please|pls|plz) stop[\\s\\p{P}\\p{Extended_Pictographic}\\uFE0F]*$",
+  "\\b(lose|delete|remove) my (number|email|e-mail|contact)\\b",
   "^(go away|fuck off|piss off)\\b",
-  "\\bunsub",
+  "\\bunsu?bs?c?ribe\\b",
   "\\bleave me alone\\b",
-  "\\b(don't|dont|do not|never) (ever )?(message|msg|text|contact|email|e-mail|write to|whatsapp|spam) me\\b(?! back)(?!,? \\w+ me instead)",
-  "\\bremove me\\b",
-  "\\btake me off\\b",
-  "\\bunsubscribe\\b",
-  "\\bopt(ing)?[ -]out\\b",
+  "\\b(don't|dont|do not|never) (ever )?(message|msg|text|contact|email|e-mail|write to|whatsapp|spam) me\\b(?! back)(?!,? \\w+ me instead)(?! (before|after|until|till|on|at|during|in the)\\b)",
+  "\\b(don't|dont|do not) (send|want) (me )?(any )?more (messages|emails|e-mails|texts|whatsapps?)\\b",
+  "\\bremove me( from (your|this|the) (list|mailing list|contacts|database))?[\\s\\p{P}]*$",
+  "\\btake me off (your|this|the) (list|mailing list)\\b",
+  "\\bopt(ing)?[ -]?out[\\s\\p{P}]*$",
+  "\\bopt(ing)?[ -]out of (these|your|all|the) (messages|emails|texts|list|newsletter)\\b",
   "\\bno more (messages|emails|texts|whatsapps?)\\b",
-  "\\b(stop|quit) (it|this)\\b",
   "\\bi never (asked for|signed up for|subscribed to) (this|these|them|your|any of this)\\b",
+  "\\bwrong number\\b",
   // Spanish
-  "\\bno me (escribas|escriban|escriba|escribais|envies|envien|envie|mandes|manden|mande|contactes|contacten|contacte|molestes|molesten|moleste)\\b",
-  "\\bdej(a|e)(me)? en paz\\b",
-  "\\bborra(me)? de\\b",
+  "\\bno me (escribas|escriban|escriba|envies|envien|envie|mandes|manden|mande|contactes|contacten|contacte|molestes|molesten|moleste) mas\\b",
+  "\\bno me (contactes|contacten|contacte|molestes|molesten|moleste)\\b",
+  "\\bdej(a|e|en)(me)? en paz\\b",
+  "\\bborra(me)? de (la|tu|su) lista\\b",
   "\\bno mas mensajes\\b",
   "\\bno quiero recibir mas\\b",
-  "^basta\\b",
-  "\\bdejen(me)? en paz\\b",
+  "^basta[\\s\\p{P}]*$",
   "\\bdej(a|e|en) de (escribirme|enviarme|mandarme|contactarme|molestarme)\\b",
-  "\\bdar(me)? de baja\\b(?! (mi|la|el) (suscripcion|curso|plan))",
-  "^baja[.!]*$",
+  "\\bdar(me)? de baja\\b(?! (del|de la|de mi|de el) (curso|programa|suscripcion|plan|sprint))",
+  "^baja[\\s\\p{P}]*$",
   "\\bno quiero (recibir )?mas (mensajes|correos|emails)\\b",
   // Portuguese
-  "\\bpar(e|a|em) de (me )?(enviar|mandar|escrever|contatar|incomodar)\\b",
+  "\\bpar(e|em) de (me )?(enviar|mandar|escrever|contatar|incomodar)\\b",
   "\\bnao me (mande|mandem|envie|enviem|escreva|escrevam|contate|contatem|incomode|incomodem) mais\\b",
   "\\bme deix(e|a|em) em paz\\b",
   "\\bdescadastr",
-  "\\bsair da lista\\b",
+  "(?<!nao quero )\\bsair da lista\\b(?! de espera)",
   "\\bnao quero (receber )?mais (receber )?(mensagens|emails|e-mails)\\b",
-  "^(por favor,? )?(parar?|parem?)\\b[^?]{0,20}$",
-  "\\bme tir(a|e|em) d",
+  "^(por favor,? )?(pare|parem)\\b[^?]{0,20}$",
+  "^para[\\s!.]*$",
+  "\\bpare com isso\\b",
+  "\\bme tir(a|e|em) d(a|essa|esta) lista\\b",
   "\\bchega de mensagens\\b",
   // French
   "\\barret(ez|e) de m'(envoyer|ecrire|contacter|deranger)\\b",
   "\\bne m'(ecrivez|ecris|envoyez|envoie) plus\\b",
   "\\bne me (contactez|contacte|ecrivez|ecris|envoyez|envoie) plus\\b",
   "\\bne plus m'(ecrire|envoyer)\\b",
+  "\\bne plus me (contacter|deranger|relancer)\\b",
   "^arret(e|ez)\\b[^?]{0,20}$",
-  "\\bplus de messages\\b",
-  "\\blaiss(ez|e)-?moi tranquille\\b",
+  "^plus de (messages|mails|e-mails)\\b",
+  "\\blaiss(ez|e)[- ]moi tranquille\\b",
   "\\bdesabonn",
-  "\\bdesinscri",
-  "\\bje ne veux plus (recevoir )?(de |vos )?(messages|mails|e-mails|emails)\\b",
+  "\\bdesinscri(?!\\w* (du|de la|de mon) (cours|programme|sprint))",
+  "\\bje ne (veux|souhaite) plus (recevoir )?(de |vos )?(messages|mails|e-mails|emails)\\b",
   // German
   "\\bhor(en sie|t|e)? auf,? mir zu (schreiben|schicken)\\b",
   "\\bschreib(en sie|t)? mir (bitte )?nicht mehr\\b",
   "^(bitte )?(hor(en sie|t)? auf|aufhoren)\\b",
-  "\\bnicht mehr schreiben\\b",
+  "\\bnicht mehr (schreiben|kontaktieren)\\b",
+  "\\bkontaktieren sie mich (bitte )?nicht mehr\\b",
+  "\\bentfernen sie meine (nummer|e-mail|adresse|daten)\\b",
   "\\bkeine werbung mehr\\b",
   "\\babbestell",
   "\\bschick(en sie|t)? mir (keine|nichts) mehr\\b",
   "\\blass(t|en sie)? mich in ruhe\\b",
   "^(bitte )?abmelden\\b",
   "\\b(newsletter|nachrichten|liste) abmelden\\b",
-  "\\bmeld(en sie|e)? mich ab\\b",
+  "\\bmeld(en sie|e)? mich (bitte )?ab[\\s\\p{P}]*$",
+  "\\bmich (vom newsletter|von der liste) ab\\b",
   "\\bkeine (weiteren )?(nachrichten|mails|e-mails|emails) mehr\\b",
   "\\baustragen\\b",
-  "^stopp[.!]*$",
+  "^stopp[\\s\\p{P}]*$",
   // Hindi in Latin script
-  "\\b(message|msg|messages|msgs|mail|email) (mat|mt|na) (bhejo|bhejiye|bhejna|karo|kariye|karna)\\b",
-  "\\bmat bhej(o|iye|na)\\b",
-  "\\b(mujhe )?(pareshan|disturb|tang) (mat|na) kar(o|iye|na)\\b",
-  "\\b(band|bandh) kar(o|iye|do|dijiye)\\b",
+  "\\b(message|msg|messages|msgs|mail|email|whatsapp) (mat|mt|na) (bhejo|bhejiye|bhejna|karo|kariye|karna)\\b",
+  "^(mujhe |please |plz )?(ab |aur )?(kuch )?mat bhej(o|iye|na)[\\s\\p{P}]*$",
+  "\\b(mujhe )?(pareshan|disturb|tang|contact) (mat|na) kar(o|iye|na)\\b",
+  "\\b(message|messages|msg|msgs|whatsapp) (band|bandh) kar(o|iye|do|dijiye)\\b",
+  "^(band|bandh) kar(o|iye|do|dijiye)[\\s\\p{P}]*$",
   "\\bbas kar(o|iye)\\b",
   "\\b(message|messages|msg) nahi chahiye\\b",
+  "\\b(mera )?number delete kar(o|iye|do)\\b",
+  "\\bgalat number\\b",
 );
 
 /** A complaint whatever else the message says. */
@@ -597,7 +608,7 @@ export function objectionKindOf(text: string): ObjectionKind | null {
  */
 export function ownWords(text: string): string {
   const quoteStart = text.search(
-    /^(>|-{2,}\s*original message|-{2,}\s*mensaje original|-{2,}\s*mensagem original|-{2,}\s*message d'origine|-{2,}\s*urspr[üu]ngliche nachricht|on .{1,200} wrote:|el .{1,200} escribi[óo]:|em .{1,200} escreveu:|le .{1,200} a [ée]crit\s?:|am .{1,200} schrieb .{0,200}:)/imu,
+    /^(>|_{5,}|from:\s.+|de:\s.+|von:\s.+|begin forwarded message|-{2,}\s*forwarded message|-{2,}\s*original message|-{2,}\s*mensaje original|-{2,}\s*mensagem original|-{2,}\s*message d'origine|-{2,}\s*urspr[üu]ngliche nachricht|on .{1,200} wrote:|el .{1,200} escribi[óo]:|em .{1,200} escreveu:|le .{1,200} a [ée]crit\s?:|am .{1,200} schrieb .{0,200}:)/imu,
   );
   if (quoteStart < 0) return text;
   if (text.slice(0, quoteStart).trim()) return text.slice(0, quoteStart);
@@ -615,9 +626,11 @@ export function isOptOut(text: string): boolean {
 }
 
 const CHANNEL_WORDS: [Channel, RegExp][] = [
-  ["EMAIL", /\b(e-?mails?|mails?|correos?|courriels?|newsletter)\b/],
-  ["WHATSAPP", /\b(whatsapps?|wa|texts?|texting|sms)\b/],
+  ["EMAIL", /\b(e-?mail(s|ing)?|mail(s|ing)?|correos?|courriels?|newsletter)\b/],
+  ["WHATSAPP", /\b(whatsapp(s|ing)?|wa|texts?|texting|sms)\b/],
 ];
+/** Words of a preference for a channel ("WhatsApp is fine", "email me instead"): not the one opted out of. */
+const PREFERRED = /\b(instead|prefer\w*|better|fine|only|ok|okay|mejor|melhor|mieux|besser|si|sim|oui|ja|theek)\b/;
 
 /** An opt-out's verb, then a channel within three words: "stop sending me whatsapps", "don't email me". */
 const OPT_OUT_VERB = String.raw`\b(?:don't|dont|do not|never|stop|quit|no more|unsubscribe from)\b(?:\s+[\w']+){0,3}?\s+`;
@@ -627,13 +640,15 @@ const OPT_OUT_VERB = String.raw`\b(?:don't|dont|do not|never|stop|quit|no more|u
  * after its verb, else the only one named; null for none or both (every channel).
  */
 export function channelNamedIn(text: string): Channel | null {
-  const folded = fold(text);
+  const folded = fold(ownWords(text));
+  const named = CHANNEL_WORDS.filter(([, pattern]) => pattern.test(folded)).map(([channel]) => channel);
+  if (named.length === 1) return named[0];
+  if (named.length === 0) return null;
+  // Both named: one channel only when the other is the one they prefer ("stop emailing me, WhatsApp is fine").
   const afterVerb = CHANNEL_WORDS.filter(([, pattern]) =>
     new RegExp(OPT_OUT_VERB + pattern.source.replace(/^\\b/, ""), "u").test(folded),
   ).map(([channel]) => channel);
-  if (afterVerb.length === 1) return afterVerb[0];
-  const named = CHANNEL_WORDS.filter(([, pattern]) => pattern.test(folded)).map(([channel]) => channel);
-  return named.length === 1 ? named[0] : null;
+  return afterVerb.length === 1 && PREFERRED.test(folded) ? afterVerb[0] : null;
 }
 
 /** One message understood alone. */
