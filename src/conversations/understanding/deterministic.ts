@@ -40,13 +40,15 @@ const OPT_OUT = any(
   "^(go away|fuck off|piss off)\\b",
   "\\bunsu?bs?c?ribe\\b",
   "\\bleave me alone\\b",
-  "\\b(don't|dont|do not|never) (ever )?(message|msg|text|contact|email|e-mail|write to|whatsapp|spam) me\\b(?! back)(?!,? \\w+ me instead)(?! (before|after|until|till|on|at|during|in the)\\b)",
+  "\\b(don't|dont|do not|never) (ever )?(message|msg|text|contact|email|e-mail|write to|whatsapp|spam) me\\b(?! back)(?! (before|after|until|till|on|at|during|in the)\\b)",
   "\\b(don't|dont|do not) (send|want) (me )?(any )?more (messages|emails|e-mails|texts|whatsapps?)\\b",
   "\\bremove me( from (your|this|the) (list|mailing list|contacts|database))?[\\s\\p{P}]*$",
   "\\btake me off (your|this|the) (list|mailing list)\\b",
   "\\bopt(ing)?[ -]?out[\\s\\p{P}]*$",
   "\\bopt(ing)?[ -]out of (these|your|all|the) (messages|emails|texts|list|newsletter)\\b",
   "\\bno more (messages|emails|texts|whatsapps?)\\b",
+  "^no (more )?(whatsapps?|texts|emails|e-mails|messages)\\b",
+  "\\bstop the (texts|emails|e-mails|whatsapps?)\\b",
   "\\bi never (asked for|signed up for|subscribed to) (this|these|them|your|any of this)\\b",
   "\\bwrong number\\b",
   // Spanish
@@ -633,7 +635,7 @@ const CHANNEL_WORDS: [Channel, RegExp][] = [
 const PREFERRED = /\b(instead|prefer\w*|better|fine|only|ok|okay|mejor|melhor|mieux|besser|si|sim|oui|ja|theek)\b/;
 
 /** An opt-out's verb, then a channel within three words: "stop sending me whatsapps", "don't email me". */
-const OPT_OUT_VERB = String.raw`\b(?:don't|dont|do not|never|stop|quit|no more|unsubscribe from)\b(?:\s+[\w']+){0,3}?\s+`;
+const OPT_OUT_VERB = String.raw`\b(?:don't|dont|do not|never|stop|quit|no more|no|unsubscribe from)\b(?:\s+[\w']+){0,3}?\s+`;
 
 /**
  * The one channel an opt-out is about ("don't email me, WhatsApp is better" -> EMAIL): the one
