@@ -269,7 +269,15 @@ function question(request: ReplyRequest, topics: QuestionTopic[]): ReplyPlan {
   const message = {
     template: names.map(template).join("|"),
     subject: subjectFor(request, TOPIC_SUBJECTS[names[0]](service.name)),
-    text: joinSentences(...answered.map((a) => a.facts), !names.includes("link") && signUp(service)),
+    text: joinSentences(
+      // The service is named once: "1:1 Strategy Call is $120. It takes 1 hour."
+      ...answered.map((a, i) =>
+        i === 0
+          ? a.facts
+          : a.facts.replace(`${service.name} is `, "It's ").replace(`${service.name} takes `, "It takes "),
+      ),
+      !names.includes("link") && signUp(service),
+    ),
   };
   const unknown = fresh.filter((topic) => !names.includes(topic));
   if (unknown.length > 0) {

@@ -3,6 +3,7 @@ import pg from "pg";
 import { config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
+import { isOutage } from "../outages.js";
 
 /**
  * Every connection Closer opens (raw SQL and Prisma alike):
@@ -22,8 +23,8 @@ class ClosersClient extends pg.Client {
   }
 
   /**
-   * Opens the connection, or fails at once while the last attempt failed moments ago
-   * (FAIL_FAST_MS): during an outage the pool's waiting requests are then answered
+   * Opens the connection, or fails at once while the last attempt failed moments ago because the
+   * server was unreachable (FAIL_FAST_MS; not a refusal such as a wrong database name): during an outage the pool's waiting requests are then answered
    * SERVICE_UNAVAILABLE in turn without each waiting out a connect timeout behind the others, and
    * a recovering server is not met by a storm of connections.
    */
@@ -42,13 +43,13 @@ class ClosersClient extends pg.Client {
     }
     if (callback) {
       super.connect(((error: Error | null, client?: pg.Client) => {
-        if (error) lastConnectFailure = Date.now();
+        if (error && isOutage(error)) lastConnectFailure = Date.now();
         (callback as (err: Error | null, c?: pg.Client) => void)(error, client);
       }) as ConnectCallback);
       return undefined;
     }
     return super.connect().catch((error: unknown) => {
-      lastConnectFailure = Date.now();
+      if (isOutage(error)) lastConnectFailure = Date.now();
       throw error;
     });
   }
