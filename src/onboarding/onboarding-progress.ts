@@ -45,7 +45,9 @@ export function onboardingProgress(onboardingId: string): AsyncIterable<Onboardi
         return;
       }
       const base = { creatorId: onboarding.creatorId, onboardingId };
-      if (onboarding.startedAt) deliver({ ...base, logId: null, status: "RUNNING" });
+      // The run and its logs are read by two statements: a log row read after the run row means
+      // the run started meanwhile, and RUNNING comes before its first step either way.
+      if (onboarding.startedAt || onboarding.logs.length > 0) deliver({ ...base, logId: null, status: "RUNNING" });
       for (const log of onboarding.logs) deliver({ ...base, logId: log.id, status: log.status });
       if (FINAL_STATUSES.has(onboarding.status)) deliver({ ...base, logId: null, status: onboarding.status });
       for (const message of held) deliver(message);
