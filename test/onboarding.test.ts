@@ -266,6 +266,29 @@ describe("onboarding with a model", () => {
     });
   });
 
+  it("never takes an answer cut off at the token limit, even one that parses: it asks again", async () => {
+    fake.behave((_request, index) =>
+      index === 0
+        ? { kind: "answer", content: validAnswer, finishReason: "length", promptTokens: 1000, completionTokens: 4096 }
+        : answer(validAnswer),
+    );
+    const run = await finishedRun(await onboard());
+
+    expect(run.status).toBe("SUCCEEDED");
+    expect(run.steps.find((s) => s.step === "validate" && s.status === "FAILED")?.message).toMatch(/cut off/);
+    expect(stepsOf(run)).toContain("correct_profile SUCCEEDED");
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it("fails clearly when the correction is cut off at the token limit too", async () => {
+    fake.behave(() => ({ kind: "answer", content: validAnswer, finishReason: "length" }));
+    const run = await finishedRun(await onboard());
+
+    expect(run.status).toBe("FAILED");
+    expect(run.error).toMatch(/^correct_profile: .*cut off at the token limit/);
+    expect(run.profile).toBeNull();
+  });
+
   it("fails the onboarding, with the issues in the log, when the correction is invalid too", async () => {
     fake.behave(() => answer(incompleteAnswer));
     const run = await finishedRun(await onboard());

@@ -252,6 +252,21 @@ const corpus: Case[] = [
     unrepairable: ["objectionHandling"],
   },
   {
+    name: "a repetition loop of 60,000 '[' is refused, without overflowing the stack",
+    answer: `${json(valid).slice(0, -1)}, "extra": ${"[".repeat(60_000)}`,
+    unrepairable: ["nested more than 32 levels deep"],
+  },
+  {
+    name: "a description nested 5,000 levels deep is refused, without overflowing the stack",
+    answer: withFields({ summary: "x" }).replace('"x"', `${'{"more": '.repeat(5_000)}"deep"${"}".repeat(5_000)}`),
+    unrepairable: ["nested more than 32 levels deep"],
+  },
+  {
+    name: "an answer longer than any profile is refused",
+    answer: withFields({ summary: "word ".repeat(50_000) }),
+    unrepairable: ["characters long"],
+  },
+  {
     name: "required fields missing",
     answer: json({ summary: valid.summary, services: [] }),
     unrepairable: ["salesPitch", "targetAudience", "valuePropositions", "agentInstructions", "objectionHandling"],

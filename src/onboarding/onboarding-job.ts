@@ -148,14 +148,16 @@ class OnboardingRun {
       usages.push(reply.usage);
       return { value: reply, message: describeAnswer(reply), details: answerDetails(reply) };
     });
-    let check = await this.validate("validate", () => repairProfileAnswer(answer.text));
+    let check = await this.validate("validate", () =>
+      repairProfileAnswer(answer.text, { truncated: answer.finishReason === "length" }),
+    );
     if (!check.ok) {
       const first = check;
       // One more call, with what was wrong; a second invalid answer ends the run.
       check = await this.validate("correct_profile", async () => {
         const reply = await askModel(correctionPrompt(raw, answer.text, first.issues));
         usages.push(reply.usage);
-        return repairProfileAnswer(reply.text);
+        return repairProfileAnswer(reply.text, { truncated: reply.finishReason === "length" });
       });
       if (!check.ok) {
         throw new StepFailure("correct_profile", `The model's answer failed validation twice: ${summarise(check)}`);

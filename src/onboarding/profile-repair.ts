@@ -12,8 +12,21 @@ export type ProfileCheck =
   | { ok: false; issues: FieldIssue[]; repairs: string[] };
 
 /** Parses, repairs and validates a model's answer. */
-export function repairProfileAnswer(answer: string | null | undefined): ProfileCheck {
+export function repairProfileAnswer(
+  answer: string | null | undefined,
+  /** The model stopped at its token limit (finish_reason "length"): whatever parses is not the whole answer. */
+  options: { truncated?: boolean } = {},
+): ProfileCheck {
   const repairs: string[] = [];
+  if (options.truncated) {
+    return {
+      ok: false,
+      issues: [{ path: "", message: "the answer was cut off at the token limit: a truncated answer is never taken" }],
+      repairs,
+    };
+  }
+  const bounded = outOfBounds(answer ?? "");
+  if (bounded) return { ok: false, issues: [{ path: "", message: bounded }], repairs };
   const parsed = parseLenientJson(answer ?? "", repairs);
   if (!parsed.ok) return { ok: false, issues: [{ path: "", message: parsed.error }], repairs };
   return checkProfile(parsed.value, repairs);
@@ -33,6 +46,35 @@ export function checkProfile(value: unknown, repairs: string[] = []): ProfileChe
 
 // ---------------------------------------------------------------------------------------------
 // Text to value
+
+/** A profile is a few kilobytes; a model in a repetition loop writes far more. */
+const MAX_ANSWER_CHARS = 200_000;
+/** A profile nests four levels (profile, services, service, field); deeper is a runaway answer. */
+const MAX_DEPTH = 32;
+
+/**
+ * Why an answer is refused before it is parsed (too long, or brackets nested past MAX_DEPTH, as a
+ * model's repetition loop writes them), or null. A linear scan: nothing recursive ever sees such
+ * an answer, so it cannot overflow the stack.
+ */
+function outOfBounds(answer: string): string | null {
+  if (answer.length > MAX_ANSWER_CHARS) {
+    return `the answer is ${answer.length} characters long, more than a profile's ${MAX_ANSWER_CHARS}`;
+  }
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < answer.length; i++) {
+    const c = answer[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") {
+      if (++depth > MAX_DEPTH) return `the answer is nested more than ${MAX_DEPTH} levels deep`;
+    } else if (c === "}" || c === "]") depth = Math.max(0, depth - 1);
+  }
+  return null;
+}
 
 type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
 
