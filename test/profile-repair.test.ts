@@ -252,6 +252,22 @@ const corpus: Case[] = [
     unrepairable: ["objectionHandling"],
   },
   {
+    name: "a draft in one fence, then the corrected version in a second: the correction is taken",
+    answer: `Here is a draft:\n\`\`\`json\n${withFields({ salesPitch: "DRAFT pitch" })}\n\`\`\`\nWait, here is the corrected version:\n\`\`\`json\n${json(valid)}\n\`\`\``,
+    expected: valid,
+  },
+  {
+    name: "HTML entities, <br> and Markdown in copy sent word for word are turned into plain text",
+    answer: withFields({
+      salesPitch: "**Speak** with your neighbours &amp; friends by summer.<br>It&#39;s that simple.",
+      valuePropositions: ["Lessons built around&nbsp;daily life", "_Small_ groups of four"],
+    }),
+    expected: {
+      salesPitch: "Speak with your neighbours & friends by summer.\nIt's that simple.",
+      valuePropositions: ["Lessons built around daily life", "Small groups of four"],
+    },
+  },
+  {
     name: "a repetition loop of 60,000 '[' is refused, without overflowing the stack",
     answer: `${json(valid).slice(0, -1)}, "extra": ${"[".repeat(60_000)}`,
     unrepairable: ["nested more than 32 levels deep"],

@@ -1,3 +1,5 @@
+import { decodeHTML } from "entities";
+import removeMarkdown from "remove-markdown";
 import type { FieldIssue } from "../errors.js";
 import { type ProfileContent, profileContentSchema } from "../profiles/profile-content.js";
 
@@ -82,11 +84,15 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   let text = answer.replace(/^\uFEFF/, "").trim();
   if (text === "") return { ok: false, error: "the answer is empty" };
 
-  // A fence opens a line; a truncated answer may never close it.
-  const fenced = /(?:^|\n)```[a-zA-Z]*[^\S\n]*\n?([\s\S]*?)(?:```|$)/.exec(text);
+  // A fence opens a line; a truncated answer may never close it. Of several (a draft, then "here
+  // is the corrected version"), the last one holding an object is the answer.
+  const fences = [...text.matchAll(/(?:^|\n)```[a-zA-Z]*[^\S\n]*\n?([\s\S]*?)(?:```|$)/g)].filter((f) =>
+    f[1].includes("{"),
+  );
+  const fenced = fences.at(-1);
   if (fenced) {
     text = fenced[1].trim();
-    repairs.push("removed a Markdown code fence");
+    repairs.push(fences.length > 1 ? "took the last of several fenced answers" : "removed a Markdown code fence");
   }
   if (text.startsWith('"')) {
     try {
@@ -387,7 +393,45 @@ function normaliseProfile(value: unknown, repairs: string[]): unknown {
   if ("services" in profile) profile.services = normaliseServices(profile.services, repairs);
   if ("objectionHandling" in profile)
     profile.objectionHandling = normaliseObjections(profile.objectionHandling, repairs);
+  cleanTextFields(profile, repairs);
   return profile;
+}
+
+/**
+ * Plain text as a consumer reads it: HTML entities decoded (`&amp;`, `&#39;`, `&nbsp;`, by the
+ * `entities` library), `<br>` as a line break, Markdown and other tags removed (`remove-markdown`).
+ * The profile's copy is sent word for word, so "**Sprint** &amp; more" must not reach a consumer.
+ */
+export function plainText(text: string): string {
+  const decoded = decodeHTML(text.replace(/<br\s*\/?>/gi, "\n")).replace(/\u00a0/g, " ");
+  return removeMarkdown(decoded, { gfm: true, useImgAltText: true, stripListLeaders: true })
+    .replace(/[^\S\n]+/g, " ")
+    .replace(/ *\n */g, "\n")
+    .trim();
+}
+
+const TEXT_FIELDS = ["summary", "salesPitch", "targetAudience", "agentInstructions"] as const;
+
+function cleanTextFields(profile: Json, repairs: string[]): void {
+  let changed = false;
+  const clean = (value: unknown): unknown => {
+    if (typeof value !== "string") return value;
+    const plain = plainText(value);
+    if (plain !== value.trim()) changed = true;
+    return plain;
+  };
+  const cleanFields = (item: unknown, fields: readonly string[]) => {
+    if (!isObject(item)) return;
+    for (const field of fields) if (field in item) item[field] = clean(item[field]);
+  };
+  cleanFields(profile, TEXT_FIELDS);
+  if (Array.isArray(profile.valuePropositions)) profile.valuePropositions = profile.valuePropositions.map(clean);
+  if (Array.isArray(profile.services))
+    for (const s of profile.services) cleanFields(s, ["name", "description", "pitch"]);
+  if (Array.isArray(profile.objectionHandling)) {
+    for (const o of profile.objectionHandling) cleanFields(o, ["objection", "response"]);
+  }
+  if (changed) repairs.push("decoded HTML entities and removed Markdown from text");
 }
 
 /** Text from whatever the model gave: paragraphs in a list, a number, an object of sections. */
