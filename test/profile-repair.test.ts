@@ -257,6 +257,21 @@ const corpus: Case[] = [
     expected: valid,
   },
   {
+    name: "two bare objects, a draft then the final: the final is taken",
+    answer: `${withFields({ salesPitch: "DRAFT pitch" })}\n\nActually, this is better:\n${json(valid)}`,
+    expected: valid,
+  },
+  {
+    name: "the profile as a JSON string under response",
+    answer: json({ response: JSON.stringify(valid) }),
+    expected: valid,
+  },
+  {
+    name: "the profile under data.profile",
+    answer: json({ data: { profile: valid } }),
+    expected: valid,
+  },
+  {
     name: "HTML entities, <br> and Markdown in copy sent word for word are turned into plain text",
     answer: withFields({
       salesPitch: "**Speak** with your neighbours &amp; friends by summer.<br>It&#39;s that simple.",

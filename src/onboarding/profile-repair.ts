@@ -117,6 +117,14 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   const inArray = wrapped !== null && wrapped.index < objectStart;
   const start = inArray ? wrapped.index : objectStart;
   if (start === -1) return { ok: false, error: `the answer is not JSON: "${preview(text)}"` };
+  // Two complete objects one after the other (a draft, then the final): the last one is the answer.
+  const objects = inArray ? [] : topLevelObjects(text);
+  if (objects.length > 1) {
+    repairs.push("took the last of several JSON objects");
+    const last = objects[objects.length - 1];
+    text = text.slice(last.start, last.end + 1);
+    return parseLenientJson(text, repairs);
+  }
   const end = text.lastIndexOf(inArray ? "]" : "}");
   const json = end > start ? text.slice(start, end + 1) : text.slice(start);
   if (json.length !== text.length) repairs.push("removed text around the JSON");
@@ -132,6 +140,28 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   } catch (error) {
     return { ok: false, error: `the answer is not valid JSON, even leniently read: ${(error as Error).message}` };
   }
+}
+
+/**
+ * The complete objects at the top level of a text, in order (braces balanced outside strings),
+ * each with where it starts and ends; a last one left open is not among them.
+ */
+function topLevelObjects(text: string): { start: number; end: number }[] {
+  const found: { start: number; end: number }[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"' && depth > 0) inString = true;
+    else if (c === "{") {
+      if (depth++ === 0) start = i;
+    } else if (c === "}" && depth > 0 && --depth === 0) found.push({ start, end: i });
+  }
+  return found;
 }
 
 function preview(text: string): string {
@@ -373,12 +403,18 @@ function normaliseProfile(value: unknown, repairs: string[]): unknown {
     repairs.push("unwrapped a one-element array");
     root = root[0];
   }
-  if (isObject(root) && !looksLikeProfile(root)) {
-    const inner = Object.entries(root).find(([, v]) => looksLikeProfile(v));
-    if (inner) {
-      repairs.push(`unwrapped the profile from "${inner[0]}"`);
-      root = inner[1];
-    }
+  // Envelopes: { profile: {...} }, { data: { profile: {...} } }, { response: "<the JSON as a string>" }.
+  for (let level = 0; level < 3 && isObject(root) && !looksLikeProfile(root); level++) {
+    const entries = Object.entries(root).map(([key, v]): [string, unknown] => {
+      if (typeof v !== "string" || !v.trim().startsWith("{")) return [key, v];
+      const parsed = parseLenientJson(v, []);
+      return [key, parsed.ok ? parsed.value : v];
+    });
+    const inner =
+      entries.find(([, v]) => looksLikeProfile(v)) ?? entries.find(([, v]) => isObject(v) && Object.keys(v).length > 0);
+    if (!inner || !isObject(inner[1])) break;
+    repairs.push(`unwrapped the profile from "${inner[0]}"`);
+    root = inner[1];
   }
   if (!isObject(root)) return root;
 
