@@ -256,6 +256,47 @@ const corpus: Case[] = [
     answer: `Here is a draft:\n\`\`\`json\n${withFields({ salesPitch: "DRAFT pitch" })}\n\`\`\`\nWait, here is the corrected version:\n\`\`\`json\n${json(valid)}\n\`\`\``,
     expected: valid,
   },
+  ...(
+    [
+      [
+        "service keys in Spanish",
+        { nombre: "Group Course", precio: 240, moneda: "EUR", duración: "90 min" },
+        { price: 240, currency: "EUR", durationMinutes: 90 },
+      ],
+      ["price_usd", { name: "Group Course", price_usd: 240 }, { price: 240, currency: "USD" }],
+      ["priceCurrency", { name: "Group Course", price: 240, priceCurrency: "EUR" }, { price: 240, currency: "EUR" }],
+      [
+        "a free trial, then a monthly price",
+        { name: "Group Course", price: "Free trial, then $29/month" },
+        { price: 29, currency: "USD" },
+      ],
+      ["$1.5k", { name: "Group Course", price: "$1.5k" }, { price: 1500, currency: "USD" }],
+      ["was and now", { name: "Group Course", price: "Was €300, now €240" }, { price: 240, currency: "EUR" }],
+      ["currency Rs.", { name: "Group Course", price: 4999, currency: "Rs." }, { price: 4999, currency: "INR" }],
+      [
+        "a duration said twice",
+        { name: "Group Course", durationMinutes: "90 min (1.5 hours)" },
+        { durationMinutes: 90 },
+      ],
+      ["an ISO 8601 duration", { name: "Group Course", duration: "PT1H30M" }, { durationMinutes: 90 }],
+      [
+        "a Markdown link",
+        { name: "Group Course", url: "[Book here](https://ana.example/course)" },
+        { url: "https://ana.example/course" },
+      ],
+      [
+        "a URL in angle brackets",
+        { name: "Group Course", url: "<https://ana.example/course>" },
+        { url: "https://ana.example/course" },
+      ],
+    ] as const
+  ).map(
+    ([kind, service, expected]): Case => ({
+      name: `a service's value as models write it: ${kind}`,
+      answer: withFields({ services: [service] }),
+      expected: { services: [expect.objectContaining(expected)] } as unknown as Partial<ProfileContent>,
+    }),
+  ),
   {
     name: "two bare objects, a draft then the final: the final is taken",
     answer: `${withFields({ salesPitch: "DRAFT pitch" })}\n\nActually, this is better:\n${json(valid)}`,

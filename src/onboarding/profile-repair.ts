@@ -1,4 +1,5 @@
 import { decodeHTML } from "entities";
+import { Duration } from "luxon";
 import removeMarkdown from "remove-markdown";
 import type { FieldIssue } from "../errors.js";
 import { type ProfileContent, profileContentSchema } from "../profiles/profile-content.js";
@@ -319,7 +320,15 @@ const isObject = (value: unknown): value is Json =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Compares key names whatever their case or separators: "sales_pitch", "Sales Pitch", "salesPitch". */
-const keyOf = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+const keyOf = (name: string) =>
+  name
+    .normalize("NFD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "");
+
+/** ISO 4217 codes, from the runtime's own list (Intl). */
+const CURRENCY_CODES = new Set(Intl.supportedValuesOf("currency"));
 
 const PROFILE_ALIASES: Record<string, keyof ProfileContent> = {
   summary: "summary",
@@ -377,6 +386,27 @@ const SERVICE_ALIASES: Record<string, string> = {
   sessionlength: "durationMinutes",
   pitch: "pitch",
   salespitch: "pitch",
+  // Spanish, Portuguese, French, German keys models answer with when the raw data is in those languages.
+  nombre: "name",
+  nome: "name",
+  nom: "name",
+  descripcion: "description",
+  descricao: "description",
+  precio: "price",
+  preco: "price",
+  prix: "price",
+  preis: "price",
+  moneda: "currency",
+  moeda: "currency",
+  devise: "currency",
+  wahrung: "currency",
+  pricecurrency: "currency",
+  duracion: "durationMinutes",
+  duracao: "durationMinutes",
+  duree: "durationMinutes",
+  dauer: "durationMinutes",
+  enlace: "url",
+  lien: "url",
 };
 
 const OBJECTION_KEYS = new Set(["objection", "question", "concern", "obstacle"]);
@@ -529,6 +559,15 @@ function normaliseServices(value: unknown, repairs: string[]): unknown {
 
 function normaliseService(value: unknown, repairs: string[]): unknown {
   if (!isObject(value)) return value;
+  // "price_usd": 450 is a price and its currency.
+  for (const [key, given] of Object.entries(value)) {
+    const code = /^(?:price|precio|preco|prix|preis|cost)([a-z]{3})$/.exec(keyOf(key))?.[1]?.toUpperCase();
+    if (!code || !CURRENCY_CODES.has(code)) continue;
+    delete value[key];
+    value.price ??= given;
+    value.currency ??= code;
+    repairs.push(`read ${key} as a price in ${code}`);
+  }
   const service = renameKeys(value, SERVICE_ALIASES, repairs, "service");
   for (const field of ["name", "description", "pitch"] as const) {
     if (service[field] === null) delete service[field];
@@ -562,7 +601,7 @@ const CURRENCY_SYMBOLS: [RegExp, string][] = [
   [/\$/, "USD"],
   [/€/, "EUR"],
   [/£/, "GBP"],
-  [/₹|\brs\.?(?=\s|\d)/i, "INR"],
+  [/₹|\brs\.?(?=\s|\d|$)/i, "INR"],
   [/¥/, "JPY"],
   [/\bdollars?\b/i, "USD"],
   [/\beuros?\b/i, "EUR"],
@@ -592,10 +631,17 @@ function parsePrice(value: unknown): { amount: number | null; currency: string |
   }
   if (typeof value !== "string") return { amount: null, currency: null };
   const currency = currencyIn(value);
-  if (/^\s*free\b/i.test(value)) return { amount: 0, currency };
-  // The amount next to a currency sign wins: "2 sessions for $300" costs 300.
-  const number = (/[$€£₹¥]\s*(\d[\d.,\s]*)/.exec(value)?.[1] ?? /\d[\d.,\s]*/.exec(value)?.[0])?.trim();
-  return { amount: number ? parseDecimal(number) : null, currency };
+  // "Was €300, now €240" costs 240: what follows "now" is the price.
+  const now = /\b(now|today|ahora|agora|maintenant|jetzt)\b/i.exec(value);
+  const text = now ? value.slice(now.index) : value;
+  // The amount next to a currency sign wins: "2 sessions for $300" costs 300; "Free trial, then
+  // $29/month" costs 29.
+  const match = /[$€£₹¥]\s*(\d[\d.,\s]*)([km])?\b/i.exec(text) ?? /(\d[\d.,\s]*)([km])?\b/i.exec(text);
+  if (!match) return { amount: /^\s*free\b/i.test(value) ? 0 : null, currency };
+  const amount = parseDecimal(match[1].trim());
+  // "$1.5k" is 1,500.
+  const scale = { k: 1_000, m: 1_000_000 }[match[2]?.toLowerCase() as "k" | "m"] ?? 1;
+  return { amount: amount === null ? null : Math.round(amount * scale * 100) / 100, currency };
 }
 
 /** Both "1,200.50" and "1.200,50": the last separator followed by one or two digits is the decimal point. */
@@ -611,7 +657,13 @@ function parseDecimal(text: string): number | null {
 function parseDurationMinutes(value: unknown): number | null {
   if (typeof value === "number") return Number.isFinite(value) && value > 0 ? Math.round(value) : null;
   if (typeof value !== "string") return null;
-  const text = value.toLowerCase();
+  // ISO 8601 ("PT1H30M"), read by Luxon.
+  if (/^\s*P/i.test(value)) {
+    const iso = Duration.fromISO(value.trim().toUpperCase());
+    return iso.isValid ? Math.round(iso.as("minutes")) || null : null;
+  }
+  // The first expression only: "90 min (1.5 hours)" is 90 minutes said twice.
+  const text = value.toLowerCase().split(/[([;,/]|\bor\b/)[0];
   if (/\b(day|week|month|year)s?\b/.test(text)) return null;
   const hours = /(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b/.exec(text);
   const minutes = /(\d+)[\s-]*(?:m|mins?|minutes?)\b/.exec(text) ?? (hours ? /h\w*\s*(\d+)\s*$/.exec(text) : null);
@@ -624,7 +676,8 @@ function parseDurationMinutes(value: unknown): number | null {
 
 function parseUrl(value: unknown): string | null {
   if (typeof value !== "string" || value.trim() === "") return null;
-  const text = value.trim();
+  // A Markdown link "[Book](https://…)" or "<https://…>": the address inside.
+  const text = (/https?:\/\/[^\s<>()[\]"']+/i.exec(value)?.[0] ?? value.trim()).replace(/[.,;:!?]+$/, "");
   const candidate = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : `https://${text}`;
   try {
     const url = new URL(candidate);
