@@ -298,6 +298,21 @@ const corpus: Case[] = [
     }),
   ),
   {
+    name: "a reasoning block holding a draft object before the answer",
+    answer: `<think>First a draft: ${withFields({ salesPitch: "DRAFT pitch" })} then check it.</think>\n${json(valid)}`,
+    expected: valid,
+  },
+  {
+    name: "a lead-in naming fields in braces before the JSON",
+    answer: `I filled in {salesPitch} and {summary} from the raw data:\n${json(valid)}`,
+    expected: valid,
+  },
+  {
+    name: "typographic quotes as delimiters",
+    answer: json(valid).replace(/"/g, (_m, offset: number, all: string) => (all[offset - 1] === "\\" ? '"' : "“")),
+    expected: { salesPitch: valid.salesPitch },
+  },
+  {
     name: "two bare objects, a draft then the final: the final is taken",
     answer: `${withFields({ salesPitch: "DRAFT pitch" })}\n\nActually, this is better:\n${json(valid)}`,
     expected: valid,

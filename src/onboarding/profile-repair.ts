@@ -85,6 +85,17 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   let text = answer.replace(/^\uFEFF/, "").trim();
   if (text === "") return { ok: false, error: "the answer is empty" };
 
+  // A reasoning model's thinking is no part of the answer (it may hold a draft object).
+  const thought = text.replace(/<(think|thinking|reasoning|analysis)>[\s\S]*?(<\/\1>|$)/gi, "").trim();
+  if (thought !== text) {
+    repairs.push("removed a reasoning block");
+    text = thought;
+  }
+  // Typographic quotes used as JSON's own delimiters ({“name”: “Sprint”}).
+  if (/[{,[]\s*[“”]|[“”]\s*[:,}\]]/.test(text) && !/[{,]\s*"/.test(text)) {
+    text = text.replace(/[“”„]/g, '"').replace(/[‘’]/g, "'");
+    repairs.push("read typographic quotes as JSON quotes");
+  }
   // A fence opens a line; a truncated answer may never close it. Of several (a draft, then "here
   // is the corrected version"), the last one holding an object is the answer.
   const fences = [...text.matchAll(/(?:^|\n)```[a-zA-Z]*[^\S\n]*\n?([\s\S]*?)(?:```|$)/g)].filter((f) =>
@@ -119,9 +130,13 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   const start = inArray ? wrapped.index : objectStart;
   if (start === -1) return { ok: false, error: `the answer is not JSON: "${preview(text)}"` };
   // Two complete objects one after the other (a draft, then the final): the last one is the answer.
-  const objects = inArray ? [] : topLevelObjects(text);
-  if (objects.length > 1) {
-    repairs.push("took the last of several JSON objects");
+  // Braces in the prose around it ("fill in {salesPitch}") are no answer: only objects at least
+  // half as long as the longest count.
+  const all = inArray ? [] : topLevelObjects(text);
+  const longest = Math.max(0, ...all.map((o) => o.end - o.start));
+  const objects = all.filter((o) => o.end - o.start >= longest / 2);
+  if (all.length > 1) {
+    repairs.push(objects.length > 1 ? "took the last of several JSON objects" : "removed text around the JSON");
     const last = objects[objects.length - 1];
     text = text.slice(last.start, last.end + 1);
     return parseLenientJson(text, repairs);
