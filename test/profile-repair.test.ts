@@ -313,6 +313,45 @@ const corpus: Case[] = [
     expected: { salesPitch: valid.salesPitch },
   },
   {
+    name: "services: null is no services",
+    answer: withFields({ services: null }),
+    expected: { services: [] },
+  },
+  {
+    name: "services grouped under category names: the services, not the categories",
+    answer: withFields({
+      services: { Courses: [valid.services[0]], Coaching: [{ ...valid.services[0], name: "Private Lesson" }] },
+    }),
+    expected: {
+      services: [
+        expect.objectContaining({ name: "Group Course" }),
+        expect.objectContaining({ name: "Private Lesson" }),
+      ],
+    } as unknown as Partial<ProfileContent>,
+  },
+  {
+    name: "objections as a Markdown list in one string",
+    answer: withFields({
+      objectionHandling:
+        "- I have no time: Lessons are 90 minutes, once a week.\n- Too expensive: Ten lessons for 240 EUR.",
+    }),
+    expected: {
+      objectionHandling: [
+        { objection: "I have no time", response: "Lessons are 90 minutes, once a week." },
+        { objection: "Too expensive", response: "Ten lessons for 240 EUR." },
+      ],
+    },
+  },
+  {
+    name: "objections as '**Objection:** ... **Response:** ...' strings",
+    answer: withFields({
+      objectionHandling: ["**Objection:** I have no time. **Response:** Lessons are 90 minutes, once a week."],
+    }),
+    expected: {
+      objectionHandling: [{ objection: "I have no time.", response: "Lessons are 90 minutes, once a week." }],
+    },
+  },
+  {
     name: "two bare objects, a draft then the final: the final is taken",
     answer: `${withFields({ salesPitch: "DRAFT pitch" })}\n\nActually, this is better:\n${json(valid)}`,
     expected: valid,

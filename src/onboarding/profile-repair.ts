@@ -555,8 +555,16 @@ function toList(value: unknown, repairs: string[]): unknown {
 
 function normaliseServices(value: unknown, repairs: string[]): unknown {
   let items: unknown[];
+  if (value === null) {
+    repairs.push("read services: null as no services");
+    return [];
+  }
   if (Array.isArray(value)) {
     items = value;
+  } else if (isObject(value) && Object.values(value).every((v) => Array.isArray(v) && v.every(isObject))) {
+    // { "Courses": [{...}], "Coaching": [{...}] }: categories, each a list of services.
+    items = Object.values(value).flat();
+    repairs.push("took the services out of their categories");
   } else if (isObject(value) && !Object.keys(value).some((key) => SERVICE_ALIASES[keyOf(key)] === "name")) {
     // { "Coaching": { price: ... }, "Course": "..." }: the keys are the services' names.
     items = Object.entries(value).map(([name, v]) => (isObject(v) ? { name, ...v } : { name, description: toText(v) }));
@@ -704,6 +712,19 @@ function parseUrl(value: unknown): string | null {
 }
 
 function normaliseObjections(value: unknown, repairs: string[]): unknown {
+  if (typeof value === "string") {
+    // A Markdown list: "- Too expensive: it pays for itself\n- No time: 90 minutes a week".
+    const lines = value
+      .split("\n")
+      .map((line) => line.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, "").trim())
+      .filter(Boolean);
+    const pairs = lines.map((line) => toObjection(line));
+    if (pairs.length > 0 && pairs.every(Boolean)) {
+      repairs.push("read objectionHandling from a list in text");
+      return pairs;
+    }
+    return value;
+  }
   if (isObject(value)) {
     const single = toObjection(value);
     if (single) return [single];
@@ -724,12 +745,15 @@ function normaliseObjections(value: unknown, repairs: string[]): unknown {
 function toObjection(item: unknown): { objection: string | undefined; response: string | undefined } | null {
   if (Array.isArray(item) && item.length === 2) return { objection: toText(item[0]), response: toText(item[1]) };
   if (typeof item === "string") {
+    // "**Objection:** ... **Response:** ..." reads as "Objection: ... Response: ...".
+    const text = plainText(item);
     const qa = /^\s*(?:objection|q(?:uestion)?)\s*:\s*([\s\S]+?)\s*(?:response|a(?:nswer)?)\s*:\s*([\s\S]+)$/i.exec(
-      item,
+      text,
     );
-    const arrow = /^([\s\S]+?)\s*(?:->|→|=>)\s*([\s\S]+)$/.exec(item);
-    const match = qa ?? arrow;
-    return match ? { objection: match[1], response: match[2] } : null;
+    const arrow = /^([\s\S]+?)\s*(?:->|→|=>)\s*([\s\S]+)$/.exec(text);
+    const colon = /^([^:]{3,120}?)\s*(?::|—|–| - )\s+([\s\S]{3,})$/.exec(text);
+    const match = qa ?? arrow ?? colon;
+    return match ? { objection: match[1].trim(), response: match[2].trim() } : null;
   }
   if (!isObject(item)) return null;
   const entries = Object.entries(item);
