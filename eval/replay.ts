@@ -1,12 +1,11 @@
 import { randomBytes, randomInt } from "node:crypto";
-import { makeCreator } from "../scripts/fixtures.js";
+import { makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { startHttpSink, startSmtpSink, whatsAppAccepted } from "../scripts/sinks.js";
 import { runAgents } from "../src/agents/agent-run.js";
 import { deployAgent } from "../src/agents/agent-service.js";
 import { config } from "../src/config.js";
 import { changeHolder } from "../src/conversations/conversation-service.js";
 import { db } from "../src/db/client.js";
-import { inTransaction } from "../src/db/transaction.js";
 import { createEmailProvider } from "../src/delivery/providers/email.js";
 import type { ChannelProviders } from "../src/delivery/providers/provider.js";
 import { createWebhookProvider } from "../src/delivery/providers/webhook.js";
@@ -14,7 +13,6 @@ import { createWhatsAppProvider } from "../src/delivery/providers/whatsapp.js";
 import { DeliveryScheduler } from "../src/delivery/scheduler.js";
 import { ingestEvents } from "../src/events/ingest.js";
 import type { Channel } from "../src/generated/prisma/enums.js";
-import { activateProfile, insertNextProfileVersion } from "../src/profiles/profile-store.js";
 import { type History, RULES, type Rule, type SentExpectation, type Step } from "./histories.js";
 import { MENTOR } from "./profiles.js";
 
@@ -155,19 +153,7 @@ export type ReplayOptions = {
 export async function replayHistory(history: History, options: ReplayOptions): Promise<HistoryResult> {
   const creatorSpec = history.creator ?? MENTOR;
   const owner = await makeCreator({ name: creatorSpec.name, quietHoursStart: "00:00", quietHoursEnd: "00:00" });
-  await inTransaction(async (tx) =>
-    activateProfile(
-      tx,
-      await insertNextProfileVersion(tx, owner.creator.id, creatorSpec.profile, {
-        source: "MANUAL",
-        model: null,
-        promptTokens: null,
-        completionTokens: null,
-        latencyMs: null,
-        costEstimateUsd: null,
-      }),
-    ),
-  );
+  await makeActiveProfile(owner.creator.id, creatorSpec.profile);
   await deployAgent({ creatorId: owner.creator.id, tunables: history.tunables ?? {} }, null);
 
   const start = new Date(Date.now() - 150 * DAY);

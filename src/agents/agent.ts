@@ -198,11 +198,14 @@ export abstract class BaseAgent {
     channel: Channel,
     content: { template: string; subject: string; text: string },
     when: { sendAt: Date; priority: number },
+    /** false for an answer to the consumer: it goes on their channel or not at all. */
+    options: { fallback: boolean } = { fallback: true },
   ): PlannedAction {
     const to = this.contactFor(ctx, channel) as string;
-    const fallbackChannel = this.tunables.allowChannelFallback
-      ? this.reachableChannels(ctx).find((c) => c !== channel)
-      : undefined;
+    const fallbackChannel =
+      options.fallback && this.tunables.allowChannelFallback
+        ? this.reachableChannels(ctx).find((c) => c !== channel)
+        : undefined;
     const payload: Record<string, unknown> = {
       to,
       message: content.text,

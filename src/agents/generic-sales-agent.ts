@@ -161,11 +161,7 @@ export class GenericSalesAgent extends BaseAgent {
         a.inReplyTo !== null &&
         burstEvents.has(a.inReplyTo),
     );
-    const said = new Set(
-      this.actionsThisCycle(ctx)
-        .filter((a) => a.channel === channel && a.template !== null && !superseded.includes(a))
-        .flatMap((a) => templatesOf(a.template as string)),
-    );
+    const said = this.saidOn(ctx, channel, superseded);
     let plan = planReply({
       understanding,
       profile: this.profile as NonNullable<typeof this.profile>,
@@ -193,11 +189,7 @@ export class GenericSalesAgent extends BaseAgent {
 
   /** An objection event from the creator's site (`payload.objection`: "price", "time", or their words). */
   private siteObjection(ctx: AgentContext, event: AgentEvent, channel: Channel): Decision {
-    const said = new Set(
-      this.actionsThisCycle(ctx)
-        .filter((a) => a.channel === channel && a.template)
-        .flatMap((a) => templatesOf(a.template as string)),
-    );
+    const said = this.saidOn(ctx, channel, []);
     const words = String(event.payload.objection ?? event.payload.text ?? "");
     const understanding = understandObjection(words, this.profile?.services ?? []);
     const plan = planReply({
@@ -214,6 +206,15 @@ export class GenericSalesAgent extends BaseAgent {
     });
   }
 
+  /** What the agent said on a channel this cycle (its messages' templates), leaving out replies being replaced. */
+  private saidOn(ctx: AgentContext, channel: Channel, replaced: AgentContext["previousActions"]): Set<string> {
+    return new Set(
+      this.actionsThisCycle(ctx)
+        .filter((a) => a.channel === channel && a.template !== null && !replaced.includes(a))
+        .flatMap((a) => templatesOf(a.template as string)),
+    );
+  }
+
   /** Turns a reply plan into the decision and its messages. */
   private decide(
     ctx: AgentContext,
@@ -224,7 +225,8 @@ export class GenericSalesAgent extends BaseAgent {
     extra: Pick<Decision, "understood" | "supersedes" | "read">,
   ): Decision {
     const send = (message: { template: string; subject: string; text: string }) =>
-      this.reply(ctx, channel, message, { sendAt, priority: PRIORITY.reply });
+      // On the channel the consumer wrote on, no fallback (the agent store marks it `inReplyTo`).
+      this.message(ctx, channel, message, { sendAt, priority: PRIORITY.reply }, { fallback: false });
     switch (plan.kind) {
       case "reply": {
         const message = plan.direct ? this.withDraft(plan.message, understanding, extra) : plan.message;
@@ -351,30 +353,6 @@ export class GenericSalesAgent extends BaseAgent {
       },
       { sendAt: new Date(ctx.now.getTime() + this.tunables.welcomeDelayMinutes * MINUTE), priority: PRIORITY.welcome },
     );
-  }
-
-  /**
-   * A conversation reply: on the channel the consumer wrote on, no fallback to another (the agent
-   * store marks it `inReplyTo` the message).
-   */
-  private reply(
-    ctx: AgentContext,
-    channel: Channel,
-    content: { template: string; subject: string; text: string },
-    when: { sendAt: Date; priority: number },
-  ): PlannedAction {
-    const to = this.contactFor(ctx, channel) as string;
-    return {
-      channel,
-      payload: {
-        to,
-        message: content.text,
-        template: content.template,
-        ...(channel === "EMAIL" ? { subject: content.subject } : {}),
-      },
-      sendAt: when.sendAt,
-      priority: when.priority,
-    };
   }
 
   private hello(ctx: AgentContext): string {
