@@ -9,6 +9,7 @@ import type { CreatorProfile, Onboarding } from "../generated/prisma/client.js";
 import type { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
 import { llmConfigured } from "../llm/openai-client.js";
 import { isOutage } from "../outages.js";
+import type { ProfileContent } from "../profiles/profile-content.js";
 import { storeProfileVersion } from "../profiles/profile-service.js";
 import { findProfile, type ProfileProvenance } from "../profiles/profile-store.js";
 import type { OnboardingJob } from "../queues.js";
@@ -16,6 +17,7 @@ import { buildOfflineProfile, OFFLINE_MODEL } from "./offline-profile.js";
 import { announceProgress } from "./onboarding-progress.js";
 import {
   findOnboarding,
+  holdOnboardingForReview,
   insertOnboardingLog,
   markOnboardingFinished,
   markOnboardingRunning,
@@ -32,14 +34,17 @@ import {
   profilePrompt,
   totalUsage,
 } from "./profile-generator.js";
+import { type GroundingResult, groundProfile } from "./profile-grounding.js";
 import { checkProfile, type ProfileCheck, repairProfileAnswer } from "./profile-repair.js";
 import { type RawData, rawDataSchema } from "./raw-data.js";
 
-// One onboarding run: generate_profile -> validate (-> correct_profile) -> store_profile ->
-// deploy_agent. Each step writes a STARTED row and an outcome row (never updated: the log is an
-// audit trail) and announces both. A failure ends the run with the step and reason on the row.
+// One onboarding run: generate_profile -> validate (-> correct_profile) -> check_facts ->
+// store_profile -> deploy_agent. Each step writes a STARTED row and an outcome row (never updated:
+// the log is an audit trail) and announces both. A failure ends the run with the step and reason
+// on the row. A profile check_facts holds for review is stored inactive and ends the run as
+// NEEDS_REVIEW, with no agent deployed from it.
 
-type StepName = "generate_profile" | "validate" | "correct_profile" | "store_profile" | "deploy_agent";
+type StepName = "generate_profile" | "validate" | "correct_profile" | "check_facts" | "store_profile" | "deploy_agent";
 
 type StepOutcome<T> = {
   value: T;
@@ -61,20 +66,33 @@ class StepFailure extends Error {
 
 export type OnboardingOutcome = { onboardingId: string; status: OnboardingStatus };
 
+/** The version a run stored, and whether it was held for review (stored inactive). */
+type StoredProfile = { profile: CreatorProfile | null; held: boolean };
+
 /** The onboarding processor; the payload was checked against the queue's schema (registerProcessor). */
 export async function processOnboardingJob(job: Job<OnboardingJob>): Promise<OnboardingOutcome> {
   const { onboardingId } = job.data;
   const onboarding = await findOnboarding(onboardingId);
   if (!onboarding) throw new UnrecoverableError(`Onboarding ${onboardingId} does not exist (any more)`);
-  // BullMQ may deliver a job twice (a stalled worker): a finished run is not run again.
-  if (onboarding.status === "SUCCEEDED") return { onboardingId, status: "SUCCEEDED" };
+  // BullMQ may deliver a job twice (a stalled worker): a finished run is not run again, and a
+  // profile held for review waits for a person.
+  if (onboarding.status === "SUCCEEDED" || onboarding.status === "NEEDS_REVIEW") {
+    return { onboardingId, status: onboarding.status };
+  }
 
   const run = new OnboardingRun(onboarding);
   await run.begin();
   try {
     // A previous delivery stored the profile before its worker died: only the agent is left to do.
-    const profile = onboarding.profileId ? await findProfile(pool, onboarding.profileId) : await run.buildProfile();
+    const built = onboarding.profileId
+      ? { profile: await findProfile(pool, onboarding.profileId), held: false }
+      : await run.buildProfile();
+    const { profile } = built;
     if (!profile) throw new Error(`Profile ${onboarding.profileId} of onboarding ${onboardingId} does not exist`);
+    if (built.held) {
+      await run.announceHeld();
+      return { onboardingId, status: "NEEDS_REVIEW" };
+    }
     await run.deployAgent(profile);
     await run.finish("SUCCEEDED", null);
     return { onboardingId, status: "SUCCEEDED" };
@@ -110,7 +128,12 @@ class OnboardingRun {
     await this.announce(null, status);
   }
 
-  async buildProfile(): Promise<CreatorProfile> {
+  /** The held run's end is already stored with its profile: only announced here. */
+  async announceHeld() {
+    await this.announce(null, "NEEDS_REVIEW");
+  }
+
+  async buildProfile(): Promise<StoredProfile> {
     const raw = rawDataSchema.safeParse(this.onboarding.rawData);
     if (!raw.success) {
       const invalid = ValidationError.fromZod(raw.error, "rawData");
@@ -119,7 +142,7 @@ class OnboardingRun {
     return llmConfigured() ? this.buildWithModel(raw.data) : this.buildOffline(raw.data);
   }
 
-  private async buildOffline(raw: RawData): Promise<CreatorProfile> {
+  private async buildOffline(raw: RawData): Promise<StoredProfile> {
     const draft = await this.step("generate_profile", async () => {
       const started = performance.now();
       const content = buildOfflineProfile(raw);
@@ -131,7 +154,7 @@ class OnboardingRun {
     });
     const check = await this.validate("validate", () => checkProfile(draft.content));
     if (!check.ok) throw new StepFailure("validate", `The offline profile failed validation: ${summarise(check)}`);
-    return this.store(check, {
+    return this.store(await this.checkFacts(check.profile, raw), {
       source: "OFFLINE",
       model: OFFLINE_MODEL,
       promptTokens: 0,
@@ -141,7 +164,7 @@ class OnboardingRun {
     });
   }
 
-  private async buildWithModel(raw: RawData): Promise<CreatorProfile> {
+  private async buildWithModel(raw: RawData): Promise<StoredProfile> {
     const usages: ModelUsage[] = [];
     const answer = await this.step("generate_profile", async () => {
       const reply = await askModel(profilePrompt(raw));
@@ -164,7 +187,22 @@ class OnboardingRun {
       }
     }
     const usage = totalUsage(usages);
-    return this.store(check, { source: "LLM", ...usage });
+    return this.store(await this.checkFacts(check.profile, raw), { source: "LLM", ...usage });
+  }
+
+  /** The profile against the raw data (profile-grounding.ts): what was corrected, removed, and why it is held. */
+  private checkFacts(profile: ProfileContent, raw: RawData) {
+    return this.step("check_facts", async () => {
+      const grounding = groundProfile(profile, raw);
+      const { findings, holdReasons } = grounding;
+      const changed =
+        findings.length === 0 ? "Every fact is in the raw data" : `${findings.length} corrected or removed`;
+      return {
+        value: grounding,
+        message: holdReasons.length > 0 ? `${changed}; held for review: ${holdReasons.join("; ")}` : changed,
+        details: { findings, holdReasons },
+      };
+    });
   }
 
   private validate(step: "validate" | "correct_profile", check: () => ProfileCheck | Promise<ProfileCheck>) {
@@ -185,24 +223,33 @@ class OnboardingRun {
     });
   }
 
-  private store(check: Extract<ProfileCheck, { ok: true }>, provenance: ProfileProvenance) {
+  private store(grounding: GroundingResult, provenance: ProfileProvenance): Promise<StoredProfile> {
+    const held = grounding.holdReasons.length > 0;
     return this.step("store_profile", async () => {
       const profile = await inTransaction(async (tx) => {
-        const stored = await storeProfileVersion(tx, this.creatorId, check.profile, provenance);
+        const stored = await storeProfileVersion(tx, this.creatorId, grounding.profile, provenance, { held });
         await setOnboardingProfile(tx, this.onboardingId, stored.id);
+        if (held) await holdOnboardingForReview(tx, this.onboardingId, grounding.holdReasons);
         await recordAudit(tx, null, {
           operation: "profile.create",
           creatorId: this.creatorId,
           targetType: "CreatorProfile",
           targetId: stored.id,
-          details: { version: stored.version, source: stored.source, onboardingId: this.onboardingId },
+          details: {
+            version: stored.version,
+            source: stored.source,
+            onboardingId: this.onboardingId,
+            ...(held ? { heldForReview: grounding.holdReasons } : {}),
+          },
         });
         return stored;
       });
       return {
-        value: profile,
-        message: `Stored profile version ${profile.version} (${profile.source}), now active`,
-        details: { profileId: profile.id, version: profile.version },
+        value: { profile, held },
+        message: held
+          ? `Stored profile version ${profile.version} (${profile.source}), held for review: not active, no agent deployed`
+          : `Stored profile version ${profile.version} (${profile.source}), now active`,
+        details: { profileId: profile.id, version: profile.version, held },
       };
     });
   }

@@ -7,7 +7,7 @@ import { livePubSub, type OnboardingMessage, publishBestEffort, publishFeed, top
 // subscriber gets what already happened, then what happens next, in order, and the stream ends
 // with the run. Messages carry ids only; the subscription refetches the rows.
 
-const FINAL_STATUSES = new Set(["SUCCEEDED", "FAILED"]);
+const FINAL_STATUSES = new Set(["SUCCEEDED", "FAILED", "NEEDS_REVIEW"]);
 
 /** To the creator's onboarding feed and the platform feed, and to the run's own topic. Best effort. */
 export async function announceProgress(message: OnboardingMessage): Promise<void> {

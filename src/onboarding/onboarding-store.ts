@@ -48,7 +48,8 @@ export async function findStaleOnboardingIds(since: Date, limit: number): Promis
 /** The run is RUNNING from now; a previous attempt's end and error are cleared. */
 export async function markOnboardingRunning(id: string): Promise<void> {
   await pool.query(
-    `UPDATE onboardings SET status = 'RUNNING', "startedAt" = now(), "finishedAt" = NULL, error = NULL WHERE id = $1`,
+    `UPDATE onboardings SET status = 'RUNNING', "startedAt" = now(), "finishedAt" = NULL, error = NULL,
+            "reviewReasons" = '{}' WHERE id = $1`,
     [id],
   );
 }
@@ -62,6 +63,17 @@ export async function markOnboardingFinished(
   await pool.query(
     `UPDATE onboardings SET status = $2::"OnboardingStatus", error = $3, "finishedAt" = now() WHERE id = $1`,
     [id, status, error],
+  );
+}
+
+/**
+ * Ends the run held for review, in the transaction that stored its profile (not activated), so a
+ * replayed job never deploys from it: status NEEDS_REVIEW, with the reasons a person reads.
+ */
+export async function holdOnboardingForReview(tx: Sql, id: string, reasons: string[]): Promise<void> {
+  await tx.query(
+    `UPDATE onboardings SET status = 'NEEDS_REVIEW', "reviewReasons" = $2, error = NULL, "finishedAt" = now() WHERE id = $1`,
+    [id, reasons],
   );
 }
 

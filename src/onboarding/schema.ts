@@ -6,7 +6,13 @@ import { mutationErrors } from "../graphql/error-types.js";
 import { ownRowById } from "../graphql/tenancy.js";
 import { onboardCreator, regenerateProfile } from "./onboarding-service.js";
 
-export const OnboardingStatusEnum = builder.enumType(OnboardingStatus, { name: "OnboardingStatus" });
+export const OnboardingStatusEnum = builder.enumType(OnboardingStatus, {
+  name: "OnboardingStatus",
+  description:
+    "QUEUED, RUNNING, then SUCCEEDED (profile active, agent deployed), FAILED (see error) or NEEDS_REVIEW " +
+    "(the profile says what the raw data does not support, or the raw data holds instructions to the AI: " +
+    "stored inactive, see reviewReasons).",
+});
 const OnboardingStepStatusEnum = builder.enumType(OnboardingStepStatus, { name: "OnboardingStepStatus" });
 
 builder.prismaObject("OnboardingLog", {
@@ -40,6 +46,12 @@ export const OnboardingNode = builder.prismaNode("Onboarding", {
   fields: (t) => ({
     status: t.expose("status", { type: OnboardingStatusEnum }),
     error: t.exposeString("error", { nullable: true, description: "Why the run failed: the step and the reason." }),
+    reviewReasons: t.exposeStringList("reviewReasons", {
+      description:
+        "Why the generated profile was held for review (status NEEDS_REVIEW): stored as a version that is not " +
+        "active, no agent deployed from it. Read them and the check_facts step, then edit the profile or " +
+        "activate the version (activateProfileVersion). Empty otherwise.",
+    }),
     rawData: t.expose("rawData", { type: "JSON", description: "What the creator sent; regeneration starts from it." }),
     steps: t.relation("logs", { query: { orderBy: { createdAt: "asc" } } }),
     profile: t.relation("profile", { nullable: true, description: "The profile version this run stored." }),

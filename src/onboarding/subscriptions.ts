@@ -25,7 +25,7 @@ const OnboardingProgressRef = builder.objectRef<OnboardingMessage>("OnboardingPr
     status: t.field({
       type: OnboardingStatusEnum,
       nullable: true,
-      description: "The run's new status (RUNNING, SUCCEEDED, FAILED); null for a step event.",
+      description: "The run's new status (RUNNING, SUCCEEDED, FAILED, NEEDS_REVIEW); null for a step event.",
       resolve: (message) => (message.logId === null && isOnboardingStatus(message.status) ? message.status : null),
     }),
   }),
@@ -36,7 +36,7 @@ builder.subscriptionField("onboardingProgress", (t) =>
     type: OnboardingProgressRef,
     description:
       "The run's events from its start: what already happened, then each new step and status, in order. " +
-      "The stream ends when the run succeeds or fails.",
+      "The stream ends when the run succeeds, fails or is held for review.",
     args: { onboardingId: t.arg.globalID({ required: true, for: OnboardingNode }) },
     authScopes: async (_root, { onboardingId }) => {
       const onboarding = await db.onboarding.findUnique({

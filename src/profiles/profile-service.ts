@@ -51,14 +51,22 @@ async function addActiveVersion(
   return activate(tx, creator, await insertNextProfileVersion(tx, creator.id, content, provenance));
 }
 
-/** Stores a new active version in the caller's transaction (onboarding stores its generated profile). */
+/**
+ * Stores a new version in the caller's transaction (onboarding stores its generated profile):
+ * active, unless `held` (a profile held for review is kept for a person to activate, and the
+ * agents stay on the version they had).
+ */
 export async function storeProfileVersion(
   tx: Sql,
   creatorId: string,
   content: ProfileContent,
   provenance: ProfileProvenance,
+  { held = false }: { held?: boolean } = {},
 ): Promise<CreatorProfile> {
-  return addActiveVersion(tx, await lockedCreator(tx, creatorId), content, provenance);
+  const creator = await lockedCreator(tx, creatorId);
+  return held
+    ? insertNextProfileVersion(tx, creator.id, content, provenance)
+    : addActiveVersion(tx, creator, content, provenance);
 }
 
 function contentOf(profile: CreatorProfile): ProfileContent {

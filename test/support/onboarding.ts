@@ -29,6 +29,8 @@ export const SUCCEEDED_STEPS = [
   "generate_profile SUCCEEDED",
   "validate STARTED",
   "validate SUCCEEDED",
+  "check_facts STARTED",
+  "check_facts SUCCEEDED",
   "store_profile STARTED",
   "store_profile SUCCEEDED",
   "deploy_agent STARTED",
@@ -66,7 +68,7 @@ export async function startOnboarding(api: TestApi, adminKey: string, input: Onb
   return result;
 }
 
-/** Reads a run until it has SUCCEEDED or FAILED, and answers it. */
+/** Reads a run until it has SUCCEEDED, FAILED or was held for review (NEEDS_REVIEW), and answers it. */
 export function untilFinished<Run extends { status: string }>(
   read: () => Promise<Run | null | undefined>,
   timeoutMs?: number,
@@ -74,7 +76,7 @@ export function untilFinished<Run extends { status: string }>(
   return eventually(
     async () => {
       const run = await read();
-      return run?.status === "SUCCEEDED" || run?.status === "FAILED" ? run : undefined;
+      return run && ["SUCCEEDED", "FAILED", "NEEDS_REVIEW"].includes(run.status) ? run : undefined;
     },
     timeoutMs,
     "a finished onboarding",
