@@ -378,6 +378,35 @@ const corpus: Case[] = [
     },
   },
   {
+    name: "-Infinity as a price is no price; the rest of the profile is kept",
+    answer: json(valid).replace('"price": 240', '"price": -Infinity'),
+    expected: { ...valid, services: [{ ...valid.services[0], price: null }] },
+  },
+  {
+    name: "a bare price with a thousands separator (14,999) is one number",
+    answer: json(valid).replace('"price": 240', '"price": 14,999'),
+    expected: { services: [{ ...valid.services[0], price: 14_999 }] },
+  },
+  {
+    name: "#, // and /* */ comments inside the JSON",
+    answer: json(valid)
+      .replace("{\n", "{\n  # Ana's profile, as asked\n")
+      .replace('"salesPitch":', '// the pitch\n  "salesPitch":')
+      .replace('"price": 240,', '"price": 240, /* in euros */')
+      .replace('"currency": "EUR",', '"currency": "EUR", # ISO 4217'),
+    expected: valid,
+  },
+  {
+    name: "unescaped quotes inside a string",
+    answer: json(valid).replace(`"${valid.salesPitch}"`, '"The "best" course for you"'),
+    expected: { ...valid, salesPitch: 'The "best" course for you' },
+  },
+  {
+    name: "one closing brace too many at the end",
+    answer: `${json(valid)}}`,
+    expected: valid,
+  },
+  {
     name: "a repetition loop of 60,000 '[' is refused, without overflowing the stack",
     answer: `${json(valid).slice(0, -1)}, "extra": ${"[".repeat(60_000)}`,
     unrepairable: ["nested more than 32 levels deep"],
@@ -386,6 +415,36 @@ const corpus: Case[] = [
     name: "a description nested 5,000 levels deep is refused, without overflowing the stack",
     answer: withFields({ summary: "x" }).replace('"x"', `${'{"more": '.repeat(5_000)}"deep"${"}".repeat(5_000)}`),
     unrepairable: ["nested more than 32 levels deep"],
+  },
+  {
+    name: "60,000 '[' hidden from the bracket count by an unescaped quote are refused, without overflowing the stack",
+    answer: `${json(valid).slice(0, -1)}, "note": "x" y", "extra": ${"[".repeat(60_000)}}`,
+    unrepairable: ["nested more than 32 levels deep"],
+  },
+  {
+    name: "100 levels hidden from the bracket count by an unescaped quote are refused once read",
+    answer: `${json(valid).slice(0, -1)}, "note": "x" y", "extra": ${"[".repeat(100)}${"]".repeat(100)}}`,
+    unrepairable: ["nested more than 32 levels deep"],
+  },
+  {
+    name: "a repetition loop of quotes that never close is refused at once, not read for minutes",
+    answer: `{"summary": ${'"a '.repeat(20_000)}}`,
+    unrepairable: ["quotes out of place"],
+  },
+  {
+    name: "the same loop in single quotes is refused too",
+    answer: `{'summary': ${"'a ".repeat(20_000)}}`,
+    unrepairable: ["quotes out of place"],
+  },
+  {
+    name: "a JSON5 answer in single quotes throughout, with apostrophes in its text, is read",
+    answer: `{${Object.entries({ ...valid, salesPitch: "Speak with your neighbours by summer: it's easy." })
+      .map(
+        ([k, v]) =>
+          `'${k}': ${JSON.stringify(v).replace(/^"(.*)"$/, (_m, t: string) => `'${t.replace(/'/g, "\\'")}'`)}`,
+      )
+      .join(", ")}}`,
+    expected: { salesPitch: "Speak with your neighbours by summer: it's easy." },
   },
   {
     name: "an answer longer than any profile is refused",
@@ -458,7 +517,7 @@ describe("profile repair corpus", () => {
   });
 
   it("leaves text inside strings untouched while repairing around it", () => {
-    const tricky = "Use commas, like this: a, b, ] and // not a comment, and 'quotes'.";
+    const tricky = "Use commas, like this: a, b, ] and // not a comment, # nor this, and 'quotes'. Price: 14,999.";
     const check = repairProfileAnswer(withFields({ agentInstructions: tricky }).replace(/}\s*$/, ",}"));
     if (!check.ok) throw new Error(describeCheck(check));
     expect(check.profile.agentInstructions).toBe(tricky);

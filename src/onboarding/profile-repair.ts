@@ -1,20 +1,28 @@
 import { decodeHTML } from "entities";
+import { jsonrepair } from "jsonrepair";
 import { Duration } from "luxon";
 import removeMarkdown from "remove-markdown";
 import type { FieldIssue } from "../errors.js";
 import { type ProfileContent, profileContentSchema } from "../profiles/profile-content.js";
 
-// Models answer "JSON" in many shapes: fenced, wrapped in prose, with trailing commas, raw control
-// characters, the seed's snake_case names, lists where text is expected and the reverse, prices
-// as "$1,200". Everything here turns such an answer into a ProfileContent when the meaning is
-// unambiguous, notes each repair for the onboarding log, and otherwise reports what is wrong so
-// the model can be asked once more.
+// Models answer "JSON" in many shapes: fenced, wrapped in prose, JSON5-like (comments, trailing
+// commas, single quotes, bare keys), with raw control characters, the seed's snake_case names,
+// lists where text is expected and the reverse, prices as "$1,200". Everything here turns such an
+// answer into a ProfileContent when the meaning is unambiguous, notes each repair for the
+// onboarding log, and otherwise reports what is wrong so the model can be asked once more.
 
 export type ProfileCheck =
   | { ok: true; profile: ProfileContent; repairs: string[] }
   | { ok: false; issues: FieldIssue[]; repairs: string[] };
 
-/** Parses, repairs and validates a model's answer. */
+/**
+ * Parses, repairs and validates a model's answer (text meant to be one JSON profile). Never
+ * throws: an answer cut off at the token limit, longer than MAX_ANSWER_CHARS, nested deeper than
+ * MAX_DEPTH, unreadable as JSON or not a valid profile once repaired comes back as `ok: false`
+ * with issues (path "" for the whole answer) to give the model back. `repairs` names, once each,
+ * what was changed to read it. Prices in the profile are amounts in the currency's main unit
+ * (240.5 EUR is 240.5).
+ */
 export function repairProfileAnswer(
   answer: string | null | undefined,
   /** The model stopped at its token limit (finish_reason "length"): whatever parses is not the whole answer. */
@@ -54,33 +62,52 @@ export function checkProfile(value: unknown, repairs: string[] = []): ProfileChe
 const MAX_ANSWER_CHARS = 200_000;
 /** A profile nests four levels (profile, services, service, field); deeper is a runaway answer. */
 const MAX_DEPTH = 32;
+const TOO_DEEP = `the answer is nested more than ${MAX_DEPTH} levels deep`;
+/**
+ * Quotes out of place that jsonrepair is given at most. Its time grows faster than the square of
+ * their number (measured with jsonrepair 3.15.0: 1,000 take 0.1 s, 4,000 take 3.4 s, as a model's
+ * repetition loop writes them), while a real answer has a few: unescaped inner quotes, a
+ * single-quoted JSON5 string each. Above this the answer is refused at once, like one too deep.
+ */
+const MAX_STRAY_QUOTES = 400;
 
 /**
- * Why an answer is refused before it is parsed (too long, or brackets nested past MAX_DEPTH, as a
- * model's repetition loop writes them), or null. A linear scan: nothing recursive ever sees such
- * an answer, so it cannot overflow the stack.
+ * How deep a text nests, read in one linear pass so that nothing recursive sees a runaway answer
+ * first: its deepest bracket (the scan stops once past MAX_DEPTH), and whether it ends with a
+ * bracket or a string still open, as a truncated answer does. Parentheses count: jsonrepair
+ * descends into them too (it reads `NumberLong(2)`). Strings are JSON's, double-quoted.
+ */
+function nesting(text: string): { deepest: number; open: boolean } {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length && deepest <= MAX_DEPTH; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[" || c === "(") deepest = Math.max(deepest, ++depth);
+    else if (c === "}" || c === "]" || c === ")") depth = Math.max(0, depth - 1);
+  }
+  return { deepest, open: depth > 0 || inString };
+}
+
+/**
+ * Why an answer is refused as a whole before it is read (too long, or brackets nested past
+ * MAX_DEPTH, as a model's repetition loop writes them, even in a tail that reading would cut off),
+ * or null.
  */
 function outOfBounds(answer: string): string | null {
   if (answer.length > MAX_ANSWER_CHARS) {
     return `the answer is ${answer.length} characters long, more than a profile's ${MAX_ANSWER_CHARS}`;
   }
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < answer.length; i++) {
-    const c = answer[i];
-    if (inString) {
-      if (c === "\\") i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === "{" || c === "[") {
-      if (++depth > MAX_DEPTH) return `the answer is nested more than ${MAX_DEPTH} levels deep`;
-    } else if (c === "}" || c === "]") depth = Math.max(0, depth - 1);
-  }
-  return null;
+  return nesting(answer).deepest > MAX_DEPTH ? TOO_DEEP : null;
 }
 
 type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
 
+/** The answer's JSON value: the answer itself, or the one it holds among fences, prose and drafts. */
 function parseLenientJson(answer: string, repairs: string[]): Parsed {
   let text = answer.replace(/^\uFEFF/, "").trim();
   if (text === "") return { ok: false, error: "the answer is empty" };
@@ -144,18 +171,125 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   const end = text.lastIndexOf(inArray ? "]" : "}");
   const json = end > start ? text.slice(start, end + 1) : text.slice(start);
   if (json.length !== text.length) repairs.push("removed text around the JSON");
+  return parseJsonText(json, repairs);
+}
 
+/**
+ * Strict JSON as it is; anything else read by jsonrepair (single quotes, bare keys, Python
+ * literals, missing commas, unescaped inner quotes, a stray closing brace, what a truncated answer
+ * left open), after repairOutsideStrings. Depth is bounded here, before any recursive parser
+ * runs, whatever the text: the answer, or a JSON string decoded from it.
+ */
+function parseJsonText(json: string, repairs: string[]): Parsed {
+  const { deepest, open } = nesting(json);
+  if (deepest > MAX_DEPTH) return { ok: false, error: TOO_DEEP };
   try {
     return { ok: true, value: JSON.parse(json) };
   } catch {
-    // Not strict JSON: fall through to the lenient reading.
+    // Not strict JSON: read leniently below.
   }
-  const lenient = normaliseJsonText(json, repairs);
+  const stray = strayQuotes(json);
+  if (stray > MAX_STRAY_QUOTES) {
+    return {
+      ok: false,
+      error: `the answer has ${stray} quotes out of place, more than ${MAX_STRAY_QUOTES}: too broken to read`,
+    };
+  }
+  const prepared = repairOutsideStrings(json, repairs);
+  let repaired: string;
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(lenient) };
+    repaired = jsonrepair(prepared);
+    value = JSON.parse(repaired);
   } catch (error) {
+    // An unescaped quote can hide brackets from nesting()'s reading of strings while jsonrepair,
+    // which reads that quote as part of the text, descends into them: its stack overflow is the
+    // same refusal.
+    if (error instanceof RangeError) return { ok: false, error: TOO_DEEP };
     return { ok: false, error: `the answer is not valid JSON, even leniently read: ${(error as Error).message}` };
   }
+  // On jsonrepair's strict JSON the scan reads strings exactly: the bound holds whatever hid from the first one.
+  if (nesting(repaired).deepest > MAX_DEPTH) return { ok: false, error: TOO_DEEP };
+  if (repaired !== prepared) repairs.push("repaired the JSON syntax");
+  if (open) repairs.push("closed a truncated answer");
+  return { ok: true, value };
+}
+
+/**
+ * Quotes no JSON or JSON5 string would put there, counted in one pass: a double quote with no
+ * bracket, brace, comma or colon next to it on either side (spaces skipped), as an unescaped
+ * inner quote has; a single quote that opens a word after anything but one of those, as none of
+ * JSON5's strings does (an apostrophe, "it's", follows a letter and is not counted).
+ */
+function strayQuotes(json: string): number {
+  const structural = (c: string | undefined) => c === undefined || "{}[],:".includes(c);
+  const before = (i: number) => {
+    let j = i - 1;
+    while (j >= 0 && /\s/.test(json[j])) j--;
+    return json[j];
+  };
+  const after = (i: number) => {
+    let j = i + 1;
+    while (j < json.length && /\s/.test(json[j])) j++;
+    return json[j];
+  };
+  let count = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '"' && json[i - 1] !== "\\" && !structural(before(i)) && !structural(after(i))) count++;
+    else if (
+      c === "'" &&
+      !/\p{L}/u.test(json[i - 1] ?? "") &&
+      /\p{L}/u.test(json[i + 1] ?? "") &&
+      !structural(before(i))
+    ) {
+      count++;
+    }
+  }
+  return count;
+}
+
+/**
+ * What repairOutsideStrings looks at. Alternatives are tried left to right at each place, so a
+ * string is taken whole before anything inside it could match.
+ */
+const OUTSIDE_STRINGS = new RegExp(
+  [
+    // A string, kept: JSON's (which models also break over lines), or single-quoted (JSON5, Python).
+    String.raw`(?<string>"(?:[^"\\]|\\[\s\S])*"|'(?:[^'\\\n]|\\.)*')`,
+    // A comment where it starts a line or follows a space: `https://…` and `…/#plans` in a bare value are none.
+    String.raw`(?<comment>(?<!\S)(?:(?:#|\/\/)[^\n]*|\/\*[\s\S]*?(?:\*\/|$)))`,
+    // A bare number with thousands separators after a key's colon, the whole value.
+    String.raw`(?<colon>:[^\S\n]*)(?<number>-?\d{1,3}(?:,\d{3})+(?:\.\d+)?)(?=[^\S\n]*(?:[,}\]\r\n#/]|$))`,
+    // A trailing comma.
+    String.raw`(?<comma>,)(?=\s*[}\]])`,
+  ].join("|"),
+  "g",
+);
+
+/**
+ * Rewrites, outside strings, what jsonrepair cannot read or would repair without a word for the
+ * log, and notes each kind of change in `repairs`:
+ * - comments are removed: jsonrepair skips `//` and `/* *\/`, but reads a `#` comment (Python's,
+ *   YAML's) as a bare key;
+ * - `"price": 14,999` is read as 14999: jsonrepair reads 14, then `999` as a key, and stops. After
+ *   a colon, digits grouped by three after commas can only be one number (a key is never a bare
+ *   number, in JSON or JSON5); in an array, `[14,999]` is two numbers and is left alone;
+ * - trailing commas are removed here rather than by jsonrepair so that the log names models' most
+ *   common slip.
+ * Text inside strings is never changed.
+ */
+function repairOutsideStrings(json: string, repairs: string[]): string {
+  return json.replace(OUTSIDE_STRINGS, (match: string, ...rest: unknown[]) => {
+    const { string, comment, colon, number, comma } = rest.at(-1) as Record<string, string | undefined>;
+    if (string !== undefined) return match;
+    if (comment !== undefined) repairs.push("removed comments");
+    if (comma !== undefined) repairs.push("removed trailing commas");
+    if (number === undefined) return "";
+    const digits = number.replaceAll(",", "");
+    repairs.push(`read the number ${number} as ${digits}`);
+    return `${colon}${digits}`;
+  });
 }
 
 /**
@@ -182,148 +316,6 @@ function topLevelObjects(text: string): { start: number; end: number }[] {
 
 function preview(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}...` : text;
-}
-
-const LITERALS: Record<string, string> = {
-  true: "true",
-  false: "false",
-  null: "null",
-  True: "true",
-  False: "false",
-  None: "null",
-  undefined: "null",
-  NaN: "null",
-};
-
-/**
- * Rewrites JSON-ish text (JavaScript or Python object literals, truncated output) as strict JSON:
- * escapes raw newlines and tabs in strings, turns single-quoted strings and unquoted keys into
- * quoted ones, drops comments and trailing commas, inserts missing commas between values, and
- * closes what a truncated answer left open. Works outside strings only, so text is never altered.
- */
-function normaliseJsonText(text: string, repairs: string[]): string {
-  const out: string[] = [];
-  const open: string[] = [];
-  const notes = new Set<string>();
-  // What the last emitted token was: a value ends, a new value needs a comma before it.
-  let last: "value" | "comma" | "colon" | "open" | "none" = "none";
-  const startValue = () => {
-    if (last === "value") {
-      out.push(",");
-      notes.add("inserted missing commas");
-    }
-  };
-
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"' || c === "'") {
-      startValue();
-      const { literal, next, closed } = readString(text, i, notes);
-      out.push(literal);
-      last = "value";
-      i = next;
-      if (!closed) notes.add("closed a truncated answer");
-    } else if (c === "/" && (text[i + 1] === "/" || text[i + 1] === "*")) {
-      const endOfComment = text[i + 1] === "/" ? text.indexOf("\n", i) : text.indexOf("*/", i + 2) + 1;
-      i = endOfComment <= 0 ? text.length : endOfComment + 1;
-      notes.add("removed comments");
-    } else if (c === "{" || c === "[") {
-      startValue();
-      out.push(c);
-      open.push(c === "{" ? "}" : "]");
-      last = "open";
-      i++;
-    } else if (c === "}" || c === "]") {
-      if (last === "comma") {
-        out.pop();
-        notes.add("removed trailing commas");
-      }
-      out.push(c);
-      open.pop();
-      last = "value";
-      i++;
-    } else if (c === ",") {
-      if (last !== "comma" && last !== "open") out.push(",");
-      last = "comma";
-      i++;
-    } else if (c === ":") {
-      out.push(":");
-      last = "colon";
-      i++;
-    } else if (/[A-Za-z_$]/.test(c)) {
-      const word = /^[A-Za-z_$][\w$]*/.exec(text.slice(i))![0];
-      i += word.length;
-      const isKey = /^\s*:/.test(text.slice(i));
-      startValue();
-      if (isKey) {
-        out.push(JSON.stringify(word));
-        notes.add("quoted bare keys");
-      } else if (word in LITERALS) {
-        out.push(LITERALS[word]);
-        if (LITERALS[word] !== word) notes.add("replaced Python or JavaScript literals");
-      } else {
-        out.push(JSON.stringify(word));
-        notes.add("quoted bare words");
-      }
-      last = "value";
-    } else if (/[-+\d.]/.test(c)) {
-      const number = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?/.exec(text.slice(i));
-      startValue();
-      const literal = number ? number[0] : c;
-      out.push(
-        literal
-          .replace(/^\+/, "")
-          .replace(/^(-?)\./, "$10.")
-          .replace(/\.$/, ""),
-      );
-      last = "value";
-      i += literal.length;
-    } else {
-      if (!/\s/.test(c)) notes.add("dropped stray characters");
-      i++;
-    }
-  }
-
-  if (last === "comma") {
-    out.pop();
-    notes.add("removed trailing commas");
-  }
-  if (last === "colon") out.push("null");
-  if (open.length > 0) {
-    out.push(...open.reverse());
-    notes.add("closed a truncated answer");
-  }
-  repairs.push(...notes);
-  return out.join("");
-}
-
-/** Reads a quoted string starting at `start`, returning it as a strict JSON string literal. */
-function readString(text: string, start: number, notes: Set<string>) {
-  const quote = text[start];
-  if (quote === "'") notes.add("replaced single quotes");
-  let value = "";
-  let i = start + 1;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "\\") {
-      const escaped = text[i + 1] ?? "";
-      if (escaped === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
-        value += String.fromCharCode(Number.parseInt(text.slice(i + 2, i + 6), 16));
-        i += 6;
-        continue;
-      }
-      const simple: Record<string, string> = { n: "\n", r: "\r", t: "\t", b: "\b", f: "\f", "/": "/", "\\": "\\" };
-      value += simple[escaped] ?? escaped; // \' \" and unknown escapes keep the character itself
-      i += 2;
-      continue;
-    }
-    if (c === quote) return { literal: JSON.stringify(value), next: i + 1, closed: true };
-    if (c === "\n" || c === "\r" || c === "\t") notes.add("escaped raw line breaks and tabs in strings");
-    value += c;
-    i++;
-  }
-  return { literal: JSON.stringify(value), next: i, closed: false };
 }
 
 // ---------------------------------------------------------------------------------------------
