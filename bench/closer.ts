@@ -91,7 +91,7 @@ export async function startCloser(run: BenchRun, results: Results) {
 
   const { db, pool } = await import("../src/db/client.js");
   const { queue, QUEUES, closeQueues } = await import("../src/queues.js");
-  const { makeActiveProfile, makeCreator } = await import("../scripts/fixtures.js");
+  const { approveAgentTemplates, makeActiveProfile, makeCreator } = await import("../scripts/fixtures.js");
   const { startHttpSink, startSmtpSink, whatsAppAccepted } = await import("../scripts/sinks.js");
   run.onCleanup("close bench connections", async () => {
     await Promise.all([db.$disconnect(), closeQueues()]);
@@ -150,10 +150,14 @@ export async function startCloser(run: BenchRun, results: Results) {
     startChild,
     makeCreator,
 
-    /** A creator with an active profile and the sales agent deployed over the API. */
+    /**
+     * A creator with an active profile, approved WhatsApp templates (the welcome starts the
+     * conversation on WhatsApp as one) and the sales agent deployed over the API.
+     */
     async creatorWithAgent(name: string) {
       const made = await makeCreator({ name });
       await makeActiveProfile(made.creator.id);
+      await approveAgentTemplates(made.creator.id);
       await client.operation(DEPLOY_AGENT, { input: { creatorId: made.gid } }, made.creatorKey);
       return made;
     },

@@ -1,7 +1,8 @@
 // The events the bench sends. Ingestion: page views spread round-robin over a fixed population
 // of consumers (the first pass creates them, later passes find them), the same for Closer and
 // the baseline. Agent runs: reachable consumers (WhatsApp consent and a phone number), so the
-// agent acts on some events (a welcome message) and skips others (spacing).
+// agent acts on some events (a welcome message, as the creator's approved WhatsApp template) and
+// skips others (spacing).
 
 export type BenchEvent = {
   consumer: {

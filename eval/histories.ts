@@ -88,7 +88,10 @@ const CALL = "https://priya.example/call";
 const PITCH = /From stuck|stuck to senior|Sprint takes you/;
 const WA = "WHATSAPP" as const;
 const EMAIL = "EMAIL" as const;
-/** A first visit that brings the welcome, so a conversation has something to answer. */
+/**
+ * A first visit that brings the welcome, so a conversation has something to answer. Ana never wrote
+ * on WhatsApp, so it goes as the creator's approved template (eval/replay.ts approves them).
+ */
 const welcomed = (at = "d0 09:00"): Step => ({
   at,
   does: { visit: true },
@@ -399,7 +402,8 @@ export const HISTORIES: History[] = [
       {
         at: "d1 10:00",
         does: { event: "objection", payload: { objection: "price" } },
-        expect: { sent: [{ channel: WA, has: ["instalments"] }] },
+        // Ana never wrote on WhatsApp: outside its customer-service window the answer goes by email.
+        expect: { sent: [{ channel: EMAIL, has: ["instalments"] }] },
       },
     ],
   },
@@ -411,7 +415,8 @@ export const HISTORIES: History[] = [
       {
         at: "d1 10:00",
         does: { event: "objection", payload: { objection: "my partner decides these things" } },
-        expect: { sent: [{ channel: WA, has: ["Priya Raman"], not: ["$"] }], holder: { WHATSAPP: "PERSON" } },
+        // Ana never wrote on WhatsApp: outside its customer-service window the notice goes by email.
+        expect: { sent: [{ channel: EMAIL, has: ["Priya Raman"], not: ["$"] }], holder: { WHATSAPP: "PERSON" } },
       },
     ],
   },

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from "node:crypto";
-import { makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
+import { approveAgentTemplates, makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { startHttpSink, startSmtpSink, whatsAppAccepted } from "../scripts/sinks.js";
 import { runAgents } from "../src/agents/agent-run.js";
 import { deployAgent } from "../src/agents/agent-service.js";
@@ -155,6 +155,8 @@ export async function replayHistory(history: History, options: ReplayOptions): P
   const owner = await makeCreator({ name: creatorSpec.name, quietHoursStart: "00:00", quietHoursEnd: "00:00" });
   await makeActiveProfile(owner.creator.id, creatorSpec.profile);
   await deployAgent({ creatorId: owner.creator.id, tunables: history.tunables ?? {} }, null);
+  // As a real creator's: approved WhatsApp templates, so the agent may start the conversation there.
+  await approveAgentTemplates(owner.creator.id);
 
   const start = new Date(Date.now() - 150 * DAY);
   start.setUTCHours(0, 0, 0, 0);

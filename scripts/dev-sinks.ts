@@ -10,9 +10,20 @@ const smtp = await startSmtpSink(smtpPort);
 const http = await startHttpSink(whatsAppPort);
 http.reply = (request) => {
   if (request.method === "POST" && request.path.endsWith("/messages")) {
-    const { to, text } = JSON.parse(request.body) as { to: string; text?: { body: string } };
-    console.log(`WhatsApp to ${to}: ${text?.body ?? request.body}`);
-    return whatsAppAccepted(request);
+    const { to, text, template } = JSON.parse(request.body) as {
+      to: string;
+      text?: { body: string };
+      template?: { name: string; language: { code: string }; components?: { parameters: { text?: string }[] }[] };
+    };
+    const parameters = template?.components?.flatMap((c) => c.parameters.map((p) => p.text)) ?? [];
+    const shown = template
+      ? `template "${template.name}" (${template.language.code}) with ${JSON.stringify(parameters)}`
+      : (text?.body ?? request.body);
+    const answer = whatsAppAccepted(request);
+    console.log(
+      `WhatsApp to ${to}: ${shown}${answer.status === 200 ? "" : ` (refused: ${JSON.stringify(answer.body)})`}`,
+    );
+    return answer;
   }
   console.log(`HTTP ${request.method} ${request.path}: ${request.body}`);
   return { status: 200, body: {} };

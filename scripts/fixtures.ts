@@ -5,6 +5,7 @@ import { createCreator } from "../src/creators/creator-service.js";
 import { inTransaction } from "../src/db/transaction.js";
 import type { ProfileContent } from "../src/profiles/profile-content.js";
 import { activateProfile, insertNextProfileVersion } from "../src/profiles/profile-store.js";
+import { registerWhatsAppTemplate, setWhatsAppTemplateStatus } from "../src/whatsapp/template-service.js";
 
 // Rows the tests and the bench make directly through the services, where making them is setup
 // and not the subject: creators with their keys, admin keys, active profiles.
@@ -82,4 +83,97 @@ export async function makeActiveProfile(creatorId: string, content: ProfileConte
   return inTransaction(async (tx) =>
     activateProfile(tx, await insertNextProfileVersion(tx, creatorId, content, provenance)),
   );
+}
+
+/**
+ * WhatsApp templates for the agent's welcome, follow-ups and thank-you, in the agent's own words:
+ * what a creator registers with Meta so the agent may start a conversation on WhatsApp (outside the
+ * customer-service window). The agent tries them in this order and takes the first whose variables
+ * all have a value, so the ones about a service come first, and each kind ends with one that needs
+ * nothing but the creator's name.
+ */
+export const agentTemplates: Parameters<typeof registerWhatsAppTemplate>[1][] = (
+  [
+    [
+      "welcome_service_offer",
+      "WELCOME",
+      "Hi {{1}}! Thanks for looking at {{2}}. It's {{3}}. More here: {{4}} Reply here any time if you have questions.",
+      ["CONSUMER_NAME", "SERVICE_NAME", "SERVICE_PRICE", "SERVICE_URL"],
+    ],
+    [
+      "welcome_service",
+      "WELCOME",
+      "Hi {{1}}! Thanks for looking at {{2}}. Reply here any time if you have questions.",
+      ["CONSUMER_NAME", "SERVICE_NAME"],
+    ],
+    [
+      "welcome_interest",
+      "WELCOME",
+      "Hi {{1}}! Thanks for your interest in {{2}}'s work. Reply here any time if you have questions.",
+      ["CONSUMER_NAME", "CREATOR_NAME"],
+    ],
+    [
+      "welcome_interest_unnamed",
+      "WELCOME",
+      "Hi! Thanks for your interest in {{1}}'s work. Reply here any time if you have questions.",
+      ["CREATOR_NAME"],
+    ],
+    [
+      "follow_up_pitch_price",
+      "FOLLOW_UP",
+      "Hi {{1}}! I noticed you've been looking at {{2}}. {{3}}. It's {{4}}. Happy to answer any questions.",
+      ["CONSUMER_NAME", "SERVICE_NAME", "SERVICE_PITCH", "SERVICE_PRICE"],
+    ],
+    [
+      "follow_up_pitch",
+      "FOLLOW_UP",
+      "Hi {{1}}! I noticed you've been looking at {{2}}. {{3}}. Happy to answer any questions.",
+      ["CONSUMER_NAME", "SERVICE_NAME", "SERVICE_PITCH"],
+    ],
+    [
+      "follow_up_service",
+      "FOLLOW_UP",
+      "Hi {{1}}! I noticed you've been looking at {{2}}. Happy to answer any questions.",
+      ["CONSUMER_NAME", "SERVICE_NAME"],
+    ],
+    [
+      "follow_up_service_unnamed",
+      "FOLLOW_UP",
+      "Hi! I noticed you've been looking at {{1}}. Happy to answer any questions.",
+      ["SERVICE_NAME"],
+    ],
+    [
+      "thank_you_service",
+      "THANK_YOU",
+      "Welcome aboard, {{1}}! Thank you for joining {{2}}. We'll be in touch with everything you need to get started.",
+      ["CONSUMER_NAME", "SERVICE_NAME"],
+    ],
+    [
+      "thank_you_enrolment",
+      "THANK_YOU",
+      "Welcome aboard, {{1}}! Thank you for joining {{2}}. We'll be in touch with everything you need to get started.",
+      ["CONSUMER_NAME", "CREATOR_NAME"],
+    ],
+    [
+      "thank_you_enrolment_unnamed",
+      "THANK_YOU",
+      "Welcome aboard! Thank you for joining {{1}}. We'll be in touch with everything you need to get started.",
+      ["CREATOR_NAME"],
+    ],
+  ] as const
+).map(([name, purpose, body, variables]) => ({
+  name,
+  language: "en_US",
+  category: purpose === "THANK_YOU" ? "UTILITY" : "MARKETING",
+  purpose,
+  body,
+  variables: [...variables],
+}));
+
+/** Registers the agent's templates for a creator and approves them, as Meta would: setup, not the subject. */
+export async function approveAgentTemplates(creatorId: string): Promise<void> {
+  for (const input of agentTemplates) {
+    const template = await registerWhatsAppTemplate(creatorId, input, null);
+    await setWhatsAppTemplateStatus(template.id, "APPROVED", null, null);
+  }
 }

@@ -105,8 +105,82 @@ export async function startHttpSink(listenPort = 0) {
 export type HttpSink = Awaited<ReturnType<typeof startHttpSink>>;
 export type SmtpSink = Awaited<ReturnType<typeof startSmtpSink>>;
 
-/** A WhatsApp Cloud API answer for a request, with a message id the test can find again (wamidOf). */
+type CloudApiBody = {
+  messaging_product?: unknown;
+  recipient_type?: unknown;
+  to?: unknown;
+  type?: unknown;
+  text?: { body?: unknown } | null;
+  template?: {
+    name?: unknown;
+    language?: { code?: unknown } | null;
+    components?: unknown;
+  } | null;
+};
+
+/**
+ * What is wrong with a request to the Cloud API's messages endpoint, or null: the shape of a text
+ * message (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/text-messages) or a
+ * template message (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates),
+ * the only two Closer sends.
+ */
+export function cloudApiRequestProblem(raw: string): string | null {
+  let body: CloudApiBody;
+  try {
+    body = JSON.parse(raw) as CloudApiBody;
+  } catch {
+    return "the body is not JSON";
+  }
+  if (body?.messaging_product !== "whatsapp") return 'messaging_product must be "whatsapp"';
+  if (body.recipient_type !== undefined && body.recipient_type !== "individual")
+    return 'recipient_type must be "individual"';
+  if (typeof body.to !== "string" || body.to.length === 0) return "to is required";
+  if (body.type === "text") {
+    const text = body.text?.body;
+    if (typeof text !== "string" || text.length === 0 || text.length > 4096) return "text.body: 1 to 4096 characters";
+    return null;
+  }
+  if (body.type !== "template") return `unsupported message type ${JSON.stringify(body.type)}`;
+  const template = body.template;
+  if (typeof template?.name !== "string" || !/^[a-z0-9_]{1,512}$/.test(template.name))
+    return "template.name is invalid";
+  if (typeof template.language?.code !== "string" || template.language.code.length === 0) {
+    return "template.language.code is required";
+  }
+  if (template.components === undefined) return null;
+  if (!Array.isArray(template.components)) return "template.components must be an array";
+  for (const component of template.components as { type?: unknown; parameters?: unknown }[]) {
+    if (!["header", "body", "button"].includes(String(component?.type))) return "a component's type is invalid";
+    if (!Array.isArray(component.parameters)) return "a component's parameters must be an array";
+    for (const parameter of component.parameters as { type?: unknown; text?: unknown }[]) {
+      if (parameter?.type !== "text") continue;
+      if (typeof parameter.text !== "string" || parameter.text.length === 0) return "a text parameter needs its text";
+      // Cloud API error 132018.
+      if (/[\n\t]| {5}/.test(parameter.text)) return "a parameter's text has a line break, a tab or 5 spaces in a row";
+    }
+  }
+  return null;
+}
+
+/**
+ * A WhatsApp Cloud API answer for a request, with a message id the test can find again (wamidOf);
+ * a request of the wrong shape gets the API's 400 "(#100) Invalid parameter" instead.
+ */
 export function whatsAppAccepted(request: ReceivedRequest): HttpReply {
+  const problem = cloudApiRequestProblem(request.body);
+  if (problem) {
+    return {
+      status: 400,
+      body: {
+        error: {
+          message: "(#100) Invalid parameter",
+          type: "OAuthException",
+          code: 100,
+          error_data: { messaging_product: "whatsapp", details: problem },
+        },
+      },
+    };
+  }
   const to = (JSON.parse(request.body) as { to: string }).to;
   return {
     status: 200,

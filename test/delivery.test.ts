@@ -132,7 +132,7 @@ describe("providers", () => {
 
   it("sends WhatsApp in the Cloud API's shape and keeps the message id it answers", async () => {
     const { creator } = await makeDeliveryCreator();
-    const consumer = await makeConsumer(creator.id);
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });
     const [action] = await planActions(consumer, [
       { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: T0 },
     ]);
@@ -403,7 +403,7 @@ describe("send-time rules", () => {
 
   it("applies the default cap where the creator set none: 3 WhatsApp messages a day, even when sent concurrently", async () => {
     const { creator } = await makeDeliveryCreator();
-    const consumer = await makeConsumer(creator.id);
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });
     const due = await planActions(
       consumer,
       Array.from({ length: 6 }, () => ({
@@ -449,7 +449,7 @@ describe("send-time rules", () => {
 describe("failures", () => {
   it("retries a provider failure with backoff and delivers once when it recovers", async () => {
     const { creator } = await makeDeliveryCreator();
-    const consumer = await makeConsumer(creator.id);
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });
     const [action] = await planActions(consumer, [
       { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: T0 },
     ]);
@@ -479,7 +479,7 @@ describe("failures", () => {
 
   it("fails after the configured attempts, keeping the provider's answer", async () => {
     const { creator } = await makeDeliveryCreator();
-    const consumer = await makeConsumer(creator.id);
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });
     const [action] = await planActions(consumer, [
       { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: T0 },
     ]);
@@ -504,7 +504,7 @@ describe("failures", () => {
 
   it("fails a refused message at once and sends its fallback on the other channel", async () => {
     const { creator } = await makeDeliveryCreator();
-    const consumer = await makeConsumer(creator.id);
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });
     const [action] = await planActions(consumer, [
       {
         channel: "WHATSAPP",
@@ -570,7 +570,7 @@ describe("failures", () => {
 
   it("never retries a send whose outcome is unknown (no answer in time): at most once", async () => {
     const { creator } = await makeDeliveryCreator();
-    const consumer = await makeConsumer(creator.id);
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });
     const [action] = await planActions(consumer, [
       {
         channel: "WHATSAPP",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
+import { approveAgentTemplates, type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { useApi } from "./support/api.js";
 import { creatorWithAgent } from "./support/operations.js";
 import { eventually } from "./support/processes.js";
@@ -332,6 +332,8 @@ describe("consumer identity", () => {
 
   it("row 7: no eligible match is a new consumer with the free details (the fam-a / fam-b report), and WhatsApp reaches each one's own phone", async () => {
     const owner = await creatorWithAgent(api);
+    // The welcomes start conversations on WhatsApp: only as an approved template (the window is closed).
+    await approveAgentTemplates(owner.creator.id);
     const phoneA = "+34612345601";
     const phoneB = "+34612345602";
 

@@ -125,6 +125,17 @@ beforeAll(async () => {
       sendAt: new Date(),
     },
   });
+  const template = await db.whatsAppTemplate.create({
+    data: {
+      creatorId: bob.creator.id,
+      name: "welcome_interest",
+      language: "en_US",
+      category: "MARKETING",
+      purpose: "WELCOME",
+      body: "Hi {{1}}, welcome.",
+      variables: ["CONSUMER_NAME"],
+    },
+  });
   const key = await db.apiKey.findFirstOrThrow({ where: { creatorId: bob.creator.id } });
   const audit = await db.auditLog.findFirstOrThrow({ where: { creatorId: bob.creator.id } });
   Object.assign(bobNodes, {
@@ -137,6 +148,7 @@ beforeAll(async () => {
     Action: toGlobalId("Action", action.id),
     ApiKey: toGlobalId("ApiKey", key.id),
     AuditLog: toGlobalId("AuditLog", audit.id),
+    WhatsAppTemplate: toGlobalId("WhatsAppTemplate", template.id),
   });
 });
 

@@ -12,6 +12,7 @@ Object.assign(process.env, {
 });
 
 const { db } = await import("../src/db/client.js");
+const { approveAgentTemplates } = await import("../scripts/fixtures.js");
 const { useApi } = await import("./support/api.js");
 const { creatorWithAgent, IngestEvent } = await import("./support/operations.js");
 const { eventually } = await import("./support/processes.js");
@@ -31,6 +32,23 @@ const consumer = {
   phone: "+14155550100",
   consents: [{ channel: "WHATSAPP" as const, granted: true }],
 };
+
+/**
+ * The consumer, who wrote on WhatsApp a minute ago: WhatsApp's customer-service window is open, so
+ * the agent's message goes as (personalised) free text. Made directly: their message is not the subject.
+ */
+async function wroteJustNow(creatorId: string) {
+  await db.consumer.create({
+    data: {
+      creatorId,
+      externalId: consumer.externalId,
+      name: consumer.name,
+      phone: consumer.phone,
+      context: { create: { creatorId } },
+      conversations: { create: { creatorId, channel: "WHATSAPP", lastInboundAt: new Date(Date.now() - 60_000) } },
+    },
+  });
+}
 
 async function firstAction(creatorId: string, template: string) {
   return eventually(
@@ -52,6 +70,7 @@ describe("the LANGGRAPH runtime", () => {
   it("decides with the playbook, then has the model rewrite the message in the creator's voice", async () => {
     fake.behave(() => answer(JSON.stringify({ message: "Sam! So glad you found Maya. Ask me anything." })));
     const owner = await langGraphCreator();
+    await wroteJustNow(owner.creator.id);
     await api.request(IngestEvent, { creatorId: owner.gid, event: { consumer, type: "page_view" } }, owner.ingestKey);
     const action = await firstAction(owner.creator.id, "welcome");
     const payload = action.payload as { message: string; draft: string };
@@ -68,6 +87,7 @@ describe("the LANGGRAPH runtime", () => {
   it("keeps the drafted message when the model fails, and still completes", async () => {
     fake.behave(() => apiError(500, "model overloaded"));
     const owner = await langGraphCreator();
+    await wroteJustNow(owner.creator.id);
     await api.request(IngestEvent, { creatorId: owner.gid, event: { consumer, type: "page_view" } }, owner.ingestKey);
     const action = await firstAction(owner.creator.id, "welcome");
     expect((action.payload as { message: string }).message).toMatch(/^Hi Sam! Thanks for your interest in /);
@@ -78,6 +98,7 @@ describe("the LANGGRAPH runtime", () => {
   it("keeps the draft when the rewrite drops the service's link", async () => {
     fake.behave(() => answer(JSON.stringify({ message: "You should join the Sprint!" })));
     const owner = await langGraphCreator();
+    await wroteJustNow(owner.creator.id);
     for (let i = 0; i < 2; i++) {
       await api.request(
         IngestEvent,
@@ -90,6 +111,25 @@ describe("the LANGGRAPH runtime", () => {
     expect((action.invocation.decision as { trace: string[] }).trace).toContain(
       "personalise #0: kept the draft: the rewrite dropped a link",
     );
+  });
+
+  it("sends a WhatsApp template message as Meta approved it, without asking the model", async () => {
+    fake.behave(() => answer(JSON.stringify({ message: "should not be asked" })));
+    const owner = await langGraphCreator();
+    await approveAgentTemplates(owner.creator.id);
+    // Never wrote on WhatsApp: only a template may start the conversation.
+    await api.request(IngestEvent, { creatorId: owner.gid, event: { consumer, type: "page_view" } }, owner.ingestKey);
+    const action = await firstAction(owner.creator.id, "welcome");
+    expect(action.payload).toMatchObject({
+      message: "Hi Sam! Thanks for your interest in Test Creator's work. Reply here any time if you have questions.",
+      whatsAppTemplate: { name: "welcome_interest", language: "en_US", parameters: ["Sam", "Test Creator"] },
+    });
+    expect((action.invocation.decision as { trace: string[] }).trace).toEqual([
+      "decide: welcome",
+      "plan: 1 action(s)",
+      "personalise #0: kept: a WhatsApp template message",
+    ]);
+    expect(fake.requests).toHaveLength(0);
   });
 
   it("skips without calling the model when the playbook says not to act", async () => {

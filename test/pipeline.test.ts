@@ -8,7 +8,7 @@ await vi.hoisted(async () => {
   Object.assign(process.env, (await import("./support/quick-failures.js")).QUICK_FAILURES);
 });
 
-import { makeAdminKey, makeCreator } from "../scripts/fixtures.js";
+import { approveAgentTemplates, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { graphql } from "./generated/gql.js";
 import { useApi } from "./support/api.js";
@@ -77,6 +77,8 @@ const reachable = (externalId: string) => ({
 describe("the event loop", () => {
   it("takes an event over HTTP to a decision on a live subscription and stored actions", async () => {
     const alice = await creatorWithAgent(api);
+    // A welcome starts the conversation on WhatsApp: only as an approved template (the window is closed).
+    await approveAgentTemplates(alice.creator.id);
     const feed = await subscribeSse(api.url, AgentDecisions, { creatorId: alice.gid }, alice.creatorKey);
     // Operators watch every creator at once on the platform feed.
     const platform = await subscribeSse(api.url, AgentDecisions, {}, await makeAdminKey());
@@ -116,6 +118,8 @@ describe("the event loop", () => {
 
   it("streams action updates over WebSocket (graphql-ws) as well", async () => {
     const owner = await creatorWithAgent(api);
+    // A welcome starts the conversation on WhatsApp: only as an approved template (the window is closed).
+    await approveAgentTemplates(owner.creator.id);
     const client = createClient({
       url: api.url.replace("http", "ws"),
       webSocketImpl: WebSocket,
@@ -161,6 +165,8 @@ describe("the event loop", () => {
 
   it("sends one welcome when events for a new consumer arrive together: concurrent runs see each other's plans", async () => {
     const owner = await creatorWithAgent(api);
+    // A welcome starts the conversation on WhatsApp: only as an approved template (the window is closed).
+    await approveAgentTemplates(owner.creator.id);
     const burst = Array.from({ length: 12 }, (_, i) => ({
       consumer: reachable("eager"),
       type: "page_view",

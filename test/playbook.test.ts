@@ -30,6 +30,13 @@ type Scenario = {
   /** Pauses in the consumer's activity (AgentContext.activityGaps). */
   gaps?: AgentContext["activityGaps"];
   visits?: AgentContext["serviceVisits"];
+  /**
+   * When the consumer last wrote on WhatsApp (null: never). By default an hour ago: the window is
+   * open, so free text may go and the scenario is about the playbook alone.
+   */
+  wroteOnWhatsApp?: Date | null;
+  /** The creator's approved WhatsApp templates (none by default). */
+  templates?: AgentContext["whatsAppTemplates"];
   event: { type: string; payload?: Record<string, unknown> };
   expected: {
     act: boolean;
@@ -39,7 +46,19 @@ type Scenario = {
     text?: RegExp;
     priority?: number;
     inMinutes?: number;
+    /** The WhatsApp template the message goes as (payload.whatsAppTemplate). */
+    whatsAppTemplate?: { name: string; language: string; parameters: string[] };
+    /** Said by the decision's notes (how the message was fitted to WhatsApp's rules). */
+    note?: RegExp;
   };
+};
+
+const WELCOME_TEMPLATE = {
+  name: "welcome_interest",
+  language: "en_US",
+  purpose: "WELCOME" as const,
+  body: "Hi {{1}}! Thanks for your interest in {{2}}'s work. Reply here any time.",
+  variables: ["CONSUMER_NAME" as const, "CREATOR_NAME" as const],
 };
 
 const scenarios: Scenario[] = [
@@ -203,6 +222,44 @@ const scenarios: Scenario[] = [
     expected: { act: false, rule: "unreachable" },
   },
   {
+    name: "welcomes with the approved template when the consumer never wrote on WhatsApp",
+    context: { stage: "INTERESTED", pageViews: 1 },
+    wroteOnWhatsApp: null,
+    templates: [WELCOME_TEMPLATE],
+    event: { type: "page_view", payload: { url: "/" } },
+    expected: {
+      act: true,
+      rule: "welcome",
+      channel: "WHATSAPP",
+      template: "welcome",
+      text: /^Hi Sam! Thanks for your interest in Maya Rao's work\. Reply here any time\.$/,
+      whatsAppTemplate: { name: "welcome_interest", language: "en_US", parameters: ["Sam", "Maya Rao"] },
+      note: /window closed.*sent as the approved template "welcome_interest" \(en_US\)/,
+    },
+  },
+  {
+    name: "moves the welcome to email when the window closed and no template fits",
+    context: { stage: "INTERESTED", pageViews: 1 },
+    wroteOnWhatsApp: hoursAgo(30),
+    event: { type: "page_view", payload: { url: "/" } },
+    expected: {
+      act: true,
+      rule: "welcome",
+      channel: "EMAIL",
+      template: "welcome",
+      text: /^Hi Sam! Thanks for your interest in Maya Rao's work\. /,
+      note: /no approved WELCOME template: sent on EMAIL instead/,
+    },
+  },
+  {
+    name: "sends no welcome on WhatsApp outside the window without a template or another channel",
+    context: { stage: "INTERESTED", pageViews: 1 },
+    consents: ["WHATSAPP"],
+    wroteOnWhatsApp: null,
+    event: { type: "page_view", payload: { url: "/" } },
+    expected: { act: false, rule: "welcome", note: /not sent: WhatsApp customer-service window closed/ },
+  },
+  {
     name: "does nothing with consent but no contact details for that channel",
     context: { stage: "INTERESTED" },
     consents: ["WHATSAPP"],
@@ -246,9 +303,13 @@ function contextFor(s: Scenario): AgentContext {
       ...s.context,
     },
     previousActions: (s.previous ?? []).map((a, i) => ({ ...a, id: `a${i}`, byAgent: true, inReplyTo: null })),
-    conversations: [],
+    conversations:
+      s.wroteOnWhatsApp === null
+        ? []
+        : [{ channel: "WHATSAPP", holder: "AGENT", lastInboundAt: s.wroteOnWhatsApp ?? hoursAgo(1), messages: [] }],
     activityGaps: s.gaps ?? [],
     serviceVisits: s.visits ?? [],
+    whatsAppTemplates: s.templates ?? [],
   };
 }
 
@@ -261,10 +322,15 @@ describe("the generic sales agent's playbook", () => {
       payload: scenario.event.payload ?? {},
       occurredAt: NOW,
     };
-    const decision = await agent.shouldAct(ctx, event);
+    // As a runtime runs it: decide, plan, settle (what WhatsApp would refuse is left out).
+    const decided = await agent.shouldAct(ctx, event);
+    const { decision, actions } = agent.settle(
+      decided,
+      decided.act ? await agent.planActions(ctx, event, decided) : [],
+    );
     expect(decision).toMatchObject({ act: scenario.expected.act, rule: scenario.expected.rule });
     expect(decision.reason.length).toBeGreaterThan(10);
-    const actions = decision.act ? await agent.planActions(ctx, event, decision) : [];
+    if (scenario.expected.note) expect(decision.notes?.join("\n")).toMatch(scenario.expected.note);
     expect(actions).toHaveLength(scenario.expected.act ? 1 : 0);
     if (!scenario.expected.act) return;
     const [action] = actions;
@@ -273,6 +339,7 @@ describe("the generic sales agent's playbook", () => {
     if (scenario.expected.template) expect(payload.template).toBe(scenario.expected.template);
     if (scenario.expected.text) expect(payload.message).toMatch(scenario.expected.text);
     if (scenario.expected.priority !== undefined) expect(action.priority).toBe(scenario.expected.priority);
+    expect(action.payload.whatsAppTemplate).toEqual(scenario.expected.whatsAppTemplate);
     if (scenario.expected.inMinutes !== undefined) {
       expect((new Date(action.sendAt as Date).getTime() - NOW.getTime()) / 60_000).toBe(scenario.expected.inMinutes);
     }

@@ -93,7 +93,7 @@ async function wroteTo(
 }
 
 /** A consumer who consented a day ago (a STOP, stamped to the second, comes after it). */
-async function makeConsumer(creatorId: string, options: { phone?: string } = {}) {
+async function makeConsumer(creatorId: string, options: { phone?: string; wroteOnWhatsAppAt?: Date } = {}) {
   const consumer = await makeFixtureConsumer(creatorId, options);
   await db.consumerConsent.updateMany({ where: { consumerId: consumer.id }, data: { changedAt: ago(24 * HOUR) } });
   return consumer;
@@ -297,7 +297,8 @@ describe("a creator's own number", () => {
 
   it("sends from the creator's number with its token, and keeps the number and the wa_id WhatsApp answers", async () => {
     const { creator } = await makeDeliveryCreator();
-    const consumer = await makeConsumer(creator.id);
+    // They wrote a moment ago: free text may go (WhatsApp's customer-service window).
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: new Date() });
     const own = await ownNumber(creator.id);
     const [action] = await planActions(consumer, [
       { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: ago(1000) },
@@ -556,7 +557,7 @@ describe("what a review broke", () => {
     expect(pasted.data?.setWhatsAppSender).toMatchObject({ code: "VALIDATION_FAILED" });
 
     const own = await ownNumber(creator.id);
-    const consumer = await makeConsumer(creator.id, { phone: newPhone() });
+    const consumer = await makeConsumer(creator.id, { phone: newPhone(), wroteOnWhatsAppAt: new Date() });
     const [action] = await planActions(consumer, [
       { channel: "WHATSAPP", payload: whatsAppTo(consumer.phone as string), sendAt: ago(1000) },
     ]);

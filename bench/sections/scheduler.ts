@@ -70,6 +70,13 @@ async function sendActions(
     `INSERT INTO consumer_contexts ("creatorId", "consumerId", stage) SELECT "creatorId", id, 'INTERESTED' FROM consumers WHERE "creatorId" = $1`,
     [creatorId],
   );
+  // Each consumer wrote on WhatsApp just now: the customer-service window is open, so free text
+  // goes out (outside it the send rules would skip it, which is not what is measured).
+  await pool.query(
+    `INSERT INTO conversations ("creatorId", "consumerId", channel, "lastInboundAt")
+     SELECT "creatorId", id, 'WHATSAPP', now() FROM consumers WHERE "creatorId" = $1`,
+    [creatorId],
+  );
   const { rows: people } = await pool.query<{ id: string; email: string; phone: string }>(
     `SELECT id, email, phone FROM consumers WHERE "creatorId" = $1 ORDER BY "externalId"`,
     [creatorId],

@@ -59,10 +59,12 @@ type LoadedRow = {
   conversations: {
     channel: Channel;
     holder: ConversationHolder;
+    lastInboundAt: string | null;
     messages: { direction: "INBOUND" | "OUTBOUND"; text: string | null; at: string; eventId: string | null }[];
   }[];
   gaps: { from: string; to: string }[];
   visits: { service: string; at: string }[];
+  templates: AgentContext["whatsAppTemplates"];
   agents: AgentRecord[];
   actionCount: number;
 };
@@ -93,7 +95,8 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
             FROM actions a
            WHERE a."consumerId" = co.id AND a.status <> 'CANCELLED'
            ORDER BY a."sendAt" DESC LIMIT 50) p), '[]') AS previous,
-       COALESCE((SELECT jsonb_agg(jsonb_build_object('channel', cv.channel, 'holder', cv.holder, 'messages',
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('channel', cv.channel, 'holder', cv.holder,
+          'lastInboundAt', cv."lastInboundAt", 'messages',
           COALESCE((SELECT jsonb_agg(m ORDER BY m.at, m."createdAt") FROM (
              SELECT cm.direction, cm.text, cm.at, cm."eventId", cm."createdAt" FROM conversation_messages cm
               WHERE cm."conversationId" = cv.id ORDER BY cm.at DESC, cm."createdAt" DESC LIMIT 30) m), '[]')))
@@ -114,6 +117,11 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
                    AND ev.type IN ('page_view', 'service_click')
                    AND ev.payload ->> 'service' IS NOT NULL AND ev."occurredAt" <= e."occurredAt"
                  ORDER BY ev."occurredAt" DESC LIMIT 200) v), '[]') AS visits,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('name', t.name, 'language', t.language, 'purpose', t.purpose,
+                                                     'body', t.body, 'variables', to_jsonb(t.variables))
+                   ORDER BY t."createdAt", t.id)
+                  FROM whatsapp_templates t WHERE t."creatorId" = e."creatorId" AND t.status = 'APPROVED'), '[]')
+         AS templates,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('id', ag.id, 'kind', ag.kind, 'runtime', ag.runtime,
                                                      'config', ag.config, 'status', ag.status)
                    ORDER BY ag."createdAt")
@@ -159,6 +167,7 @@ export async function loadEvent(eventId: string, now = new Date()): Promise<Load
       previousActions: row.previous.map((a) => ({ ...a, sendAt: new Date(a.sendAt) })),
       conversations: row.conversations.map((c) => ({
         ...c,
+        lastInboundAt: c.lastInboundAt ? new Date(c.lastInboundAt) : null,
         messages: c.messages.map((m) => ({
           direction: m.direction,
           text: m.text,
@@ -168,6 +177,7 @@ export async function loadEvent(eventId: string, now = new Date()): Promise<Load
       })),
       activityGaps: row.gaps.map((g) => ({ from: new Date(g.from), to: new Date(g.to) })),
       serviceVisits: row.visits.map((v) => ({ service: v.service, at: new Date(v.at) })),
+      whatsAppTemplates: row.templates,
     },
     agents: row.agents,
     actionCount: row.actionCount,

@@ -2,7 +2,18 @@ import { z } from "zod";
 import { serviceCounterKey } from "../consumers/event-effects.js";
 import type { ConsumerContext } from "../generated/prisma/client.js";
 import type { Channel, ConversationHolder, Stage } from "../generated/prisma/enums.js";
-import { properName } from "../profiles/facts.js";
+import { firstNameOf, priceOf } from "../profiles/facts.js";
+import type { ProfileService } from "../profiles/profile-content.js";
+import {
+  type ApprovedTemplate,
+  byLanguagePreference,
+  customerServiceWindowOpen,
+  fillTemplateBody,
+  MAX_TEMPLATE_BODY_CHARS,
+  parameterText,
+  type TemplateMessage,
+  templatePurposeOf,
+} from "../whatsapp/template-rules.js";
 import type { AgentConfig, AgentTunables, ProfileSnapshot } from "./agent-config.js";
 
 /** Everything an agent may look at when it decides: loaded once per run by the worker. */
@@ -42,12 +53,19 @@ export type AgentContext = {
   activityGaps: { from: Date; to: Date }[];
   /** The consumer's latest views and clicks of a named service (lower case), newest first, at most 200. */
   serviceVisits: { service: string; at: Date }[];
+  /**
+   * The creator's APPROVED WhatsApp message templates, oldest first: what may be sent on WhatsApp
+   * outside the consumer's customer-service window (see BaseAgent.message).
+   */
+  whatsAppTemplates: ApprovedTemplate[];
 };
 
 /** A conversation as the agent sees it. */
 export type AgentConversation = {
   channel: Channel;
   holder: ConversationHolder;
+  /** The consumer's last message on it (null: never wrote): WhatsApp's customer-service window runs 24 h from it. */
+  lastInboundAt: Date | null;
   messages: { direction: "INBOUND" | "OUTBOUND"; text: string | null; at: Date; eventId: string | null }[];
 };
 
@@ -71,6 +89,11 @@ export type Decision = {
   understood?: Record<string, unknown>;
   /** The consumer's messages (their events) this decision read, and the intent they were read as. */
   read?: { eventIds: string[]; intent: string };
+  /**
+   * How the plan was fitted to the channels' rules, for the creator to read: a WhatsApp message sent
+   * as a template, moved to email, or not sent, and why (BaseAgent.settle).
+   */
+  notes?: string[];
 };
 
 export const plannedActionSchema = z.object({
@@ -148,8 +171,7 @@ export abstract class BaseAgent {
 
   /** The consumer's first name as people write it ("ana maria" -> "Ana"), or null. */
   protected firstName(ctx: AgentContext): string | null {
-    const first = ctx.consumer.name?.trim().split(/\s+/)[0];
-    return first ? properName(first) : null;
+    return firstNameOf(ctx.consumer.name);
   }
 
   // Spacing.
@@ -193,6 +215,30 @@ export abstract class BaseAgent {
   }
 
   // Message builders: one action per channel shape.
+
+  /**
+   * How message() fitted an action it returned to WhatsApp's rules: the note for the decision, and
+   * whether the action must be left out of the plan (settle). Keyed by the action object, so nothing
+   * outlives the actions of the run that made them.
+   */
+  private readonly fitted = new WeakMap<PlannedAction, { note: string; withheld: boolean }>();
+
+  /**
+   * One message to the consumer on `channel` at `when.sendAt`, with the consumer's next reachable
+   * channel as its fallback should the send fail (when `options.fallback` and the tunables allow).
+   *
+   * On WhatsApp, outside the consumer's customer-service window at `sendAt` (24 h from their last
+   * message there; never open if they never wrote) WhatsApp delivers template messages only
+   * (https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows), so the message:
+   * 1. goes as the creator's approved template for its purpose (templatePurposeOf: the welcome, a
+   *    follow-up, the thank-you; English first) whose variables all have a value here: the payload's
+   *    `whatsAppTemplate` is `{ name, language, parameters }` and its `message` the filled body;
+   * 2. else goes as written on the consumer's next reachable channel (email), without a further
+   *    fallback, unless it answers a message the consumer wrote on WhatsApp (`options.fallback`
+   *    false, and they wrote there once);
+   * 3. else is withheld: settle() leaves the returned action out of the plan and says why.
+   * Whatever was chosen is noted on the decision by settle().
+   */
   protected message(
     ctx: AgentContext,
     channel: Channel,
@@ -201,9 +247,85 @@ export abstract class BaseAgent {
     /** false for an answer to the consumer: it goes on their channel or not at all. */
     options: { fallback: boolean } = { fallback: true },
   ): PlannedAction {
+    const action = this.compose(ctx, channel, content, when, options.fallback);
+    if (channel !== "WHATSAPP") return action;
+    const lastInboundAt = ctx.conversations.find((c) => c.channel === "WHATSAPP")?.lastInboundAt ?? null;
+    if (customerServiceWindowOpen(lastInboundAt, when.sendAt)) return action;
+
+    const since = lastInboundAt
+      ? `the consumer last wrote on ${lastInboundAt.toISOString()}`
+      : "the consumer never wrote on WhatsApp";
+    const closed = `WhatsApp customer-service window closed at ${when.sendAt.toISOString()} (${since}): only template messages may be sent`;
+    const template = this.templateFor(ctx, content);
+    if ("message" in template) {
+      const { message, whatsAppTemplate } = template;
+      const templated = { ...action, payload: { ...action.payload, message, whatsAppTemplate } };
+      this.fitted.set(templated, {
+        note: `${content.template}: ${closed}; sent as the approved template "${whatsAppTemplate.name}" (${whatsAppTemplate.language})`,
+        withheld: false,
+      });
+      return templated;
+    }
+    // An answer stays on the channel the consumer wrote on; one who never wrote on WhatsApp is not
+    // answered there (an objection raised on the site), so it may go on their other channel.
+    const mayMove = options.fallback || lastInboundAt === null;
+    const other = mayMove ? this.reachableChannels(ctx).find((c) => c !== "WHATSAPP") : undefined;
+    if (other) {
+      const moved = this.compose(ctx, other, content, when, false);
+      this.fitted.set(moved, {
+        note: `${content.template}: ${closed}, and ${template.missing}: sent on ${other} instead`,
+        withheld: false,
+      });
+      return moved;
+    }
+    const nowhere = mayMove
+      ? "the consumer has no other channel with consent and an address"
+      : "an answer stays on the channel the consumer wrote on";
+    this.fitted.set(action, {
+      note: `${content.template}: not sent: ${closed}, ${template.missing}, and ${nowhere}`,
+      withheld: true,
+    });
+    return action;
+  }
+
+  /**
+   * The decision and plan as they may go out, once planActions has run (runtimes call it on every
+   * plan): actions message() withheld are left out, and how each message was fitted is added to the
+   * decision's `notes`. A decision that acted only to send what was withheld (no hand-off, no
+   * opt-out) becomes a skip whose reason says what was not sent and why.
+   */
+  settle(decision: Decision, actions: PlannedAction[]): { decision: Decision; actions: PlannedAction[] } {
+    const fits = actions.map((action) => this.fitted.get(action));
+    if (fits.every((fit) => fit === undefined)) return { decision, actions };
+    const kept = actions.filter((_action, i) => !fits[i]?.withheld);
+    const notes = [...(decision.notes ?? []), ...fits.flatMap((fit) => (fit ? [fit.note] : []))];
+    const withheld = fits.flatMap((fit) => (fit?.withheld ? [fit.note] : []));
+    if (withheld.length === 0) return { decision: { ...decision, notes }, actions: kept };
+    const nothingLeft = kept.length === 0 && !decision.handOff && !decision.optOut;
+    return {
+      decision: {
+        ...decision,
+        notes,
+        act: nothingLeft ? false : decision.act,
+        reason: `${decision.reason}. ${withheld.join("; ")}`,
+        // Nothing replaces the replies it was to supersede: they stay as planned.
+        ...(nothingLeft ? { supersedes: undefined } : {}),
+      },
+      actions: kept,
+    };
+  }
+
+  /** The action as written, on its channel, with the fallback `message` describes. */
+  private compose(
+    ctx: AgentContext,
+    channel: Channel,
+    content: { template: string; subject: string; text: string },
+    when: { sendAt: Date; priority: number },
+    fallback: boolean,
+  ): PlannedAction {
     const to = this.contactFor(ctx, channel) as string;
     const fallbackChannel =
-      options.fallback && this.tunables.allowChannelFallback
+      fallback && this.tunables.allowChannelFallback
         ? this.reachableChannels(ctx).find((c) => c !== channel)
         : undefined;
     const payload: Record<string, unknown> = {
@@ -218,6 +340,83 @@ export abstract class BaseAgent {
         : {}),
     };
     return { channel, payload, sendAt: when.sendAt, priority: when.priority };
+  }
+
+  /**
+   * The approved template a message may go as outside the customer-service window, with its
+   * parameters and filled body; or why there is none (`missing`, for the decision's notes).
+   */
+  private templateFor(
+    ctx: AgentContext,
+    content: { template: string; text: string },
+  ): { message: string; whatsAppTemplate: TemplateMessage } | { missing: string } {
+    const purpose = templatePurposeOf(content.template);
+    if (!purpose) return { missing: "only the welcome, follow-ups and the thank-you have templates" };
+    const candidates = byLanguagePreference(ctx.whatsAppTemplates.filter((t) => t.purpose === purpose));
+    if (candidates.length === 0) return { missing: `the creator has no approved ${purpose} template` };
+    const service = this.serviceOfMessage(ctx, content);
+    const unfilled: string[] = [];
+    for (const template of candidates) {
+      const values = template.variables.map((variable) => {
+        const value = this.variableValue(ctx, variable, service);
+        return value === null ? null : parameterText(value);
+      });
+      const empty = template.variables.filter((_v, i) => !values[i]);
+      if (empty.length > 0) {
+        unfilled.push(`"${template.name}" (${template.language}) needs ${empty.join(", ")}`);
+        continue;
+      }
+      const parameters = values as string[];
+      const message = fillTemplateBody(template.body, parameters);
+      // WhatsApp refuses a body over its limit once filled (Cloud API error 132005).
+      if (Array.from(message).length > MAX_TEMPLATE_BODY_CHARS) {
+        unfilled.push(
+          `"${template.name}" (${template.language}) is over ${MAX_TEMPLATE_BODY_CHARS} characters once filled`,
+        );
+        continue;
+      }
+      return { message, whatsAppTemplate: { name: template.name, language: template.language, parameters } };
+    }
+    return { missing: `no approved ${purpose} template fits this message: ${unfilled.join("; ")}` };
+  }
+
+  /** A template variable's value for this message, or null when the agent does not know it. */
+  private variableValue(
+    ctx: AgentContext,
+    variable: ApprovedTemplate["variables"][number],
+    service: ProfileService | null,
+  ): string | null {
+    switch (variable) {
+      case "CONSUMER_NAME":
+        return this.firstName(ctx);
+      case "CREATOR_NAME":
+        return this.profile?.creatorName ?? ctx.creator.name;
+      case "SERVICE_NAME":
+        return service?.name ?? null;
+      case "SERVICE_URL":
+        return service?.url ?? null;
+      case "SERVICE_PRICE":
+        return service ? priceOf(service) : null;
+      case "SERVICE_PITCH":
+        // A phrase: the template's body punctuates it ("{{3}}. It's {{4}}.").
+        return service?.pitch.trim().replace(/\.+$/, "") || null;
+    }
+  }
+
+  /**
+   * The profile's service a message is about: the one its key names (`follow_up:<service>`), else
+   * the one the consumer visited last among those its text names (a welcome about what they looked
+   * at, a thank-you for what they joined); null when none. A service the text only mentions in
+   * passing (the creator's pitch) is not what the message is about.
+   */
+  private serviceOfMessage(ctx: AgentContext, content: { template: string; text: string }): ProfileService | null {
+    const services = this.profile?.services ?? [];
+    const key = content.template.toLowerCase();
+    const byKey = services.find((s) => key.endsWith(`:${s.name.toLowerCase()}`));
+    if (byKey) return byKey;
+    const named = services.filter((s) => content.text.includes(s.name));
+    const visited = ctx.serviceVisits.find((v) => named.some((s) => s.name.toLowerCase() === v.service));
+    return named.find((s) => s.name.toLowerCase() === visited?.service) ?? null;
   }
 }
 

@@ -16,6 +16,7 @@ import "../delivery/schema.js";
 import "../delivery/subscriptions.js";
 import "../audit/schema.js";
 import "../whatsapp/schema.js";
+import "../whatsapp/template-schema.js";
 import "../conversations/schema.js";
 
 export const schema = builder.toSchema();

@@ -7,6 +7,7 @@ import { cancelPlannedMessages, planPersonMessage } from "../delivery/delivery-s
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { ConversationHolder } from "../generated/prisma/enums.js";
 import { SYSTEM_ACTOR, type Viewer } from "../viewer.js";
+import { customerServiceWindowOpen } from "../whatsapp/template-rules.js";
 import { publishConversationChanges } from "./conversation-feed.js";
 import { findConversationForUpdate, setHolder } from "./conversation-store.js";
 
@@ -62,8 +63,7 @@ export async function changeHolder(
   return conversation;
 }
 
-/** WhatsApp's customer-service window: 24 hours from the consumer's last message. */
-export const CUSTOMER_SERVICE_WINDOW_MS = 24 * 3_600_000;
+export { CUSTOMER_SERVICE_WINDOW_MS } from "../whatsapp/template-rules.js";
 
 /** What a person may write in one message: WhatsApp's limit for a text body (4,096 characters). */
 const MAX_MESSAGE_CHARS = 4_096;
@@ -103,9 +103,7 @@ export async function sendMessage(conversationId: string, text: string, subject:
     }
     // Outside the customer-service window WhatsApp delivers template messages only: free text
     // would be refused after it left here (https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows).
-    const windowOpen =
-      found.lastInboundAt !== null && Date.now() - found.lastInboundAt.getTime() < CUSTOMER_SERVICE_WINDOW_MS;
-    if (channel === "WHATSAPP" && !windowOpen) {
+    if (channel === "WHATSAPP" && !customerServiceWindowOpen(found.lastInboundAt, new Date())) {
       throw new ValidationError(
         "The WhatsApp customer-service window is closed (no message from the consumer in the last 24 hours): WhatsApp accepts only template messages now",
         [{ path: "conversationId", message: "customer-service window closed" }],

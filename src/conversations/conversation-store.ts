@@ -140,17 +140,21 @@ export async function channelsNotHeldByAgent(tx: Sql, consumerId: string, forUpd
   return rows.filter((r) => r.holder !== "AGENT").map((r) => r.channel);
 }
 
-/** The holder of the consumer's conversation on a channel (none yet: []), read FOR SHARE in the caller's transaction. */
-export async function conversationHolders(
+/**
+ * The consumer's conversation on a channel as the send rules read it (none yet: []), FOR SHARE in
+ * the caller's transaction: who holds it, and when the consumer last wrote (WhatsApp's
+ * customer-service window runs from it).
+ */
+export async function conversationsForSend(
   tx: Sql,
   consumerId: string,
   channel: Channel,
-): Promise<ConversationHolder[]> {
-  const { rows } = await tx.query<{ holder: ConversationHolder }>(
-    `SELECT holder FROM conversations WHERE "consumerId" = $1 AND channel = $2::"Channel" FOR SHARE`,
+): Promise<Pick<Conversation, "holder" | "lastInboundAt">[]> {
+  const { rows } = await tx.query<Pick<Conversation, "holder" | "lastInboundAt">>(
+    `SELECT holder, "lastInboundAt" FROM conversations WHERE "consumerId" = $1 AND channel = $2::"Channel" FOR SHARE`,
     [consumerId, channel],
   );
-  return rows.map((r) => r.holder);
+  return rows;
 }
 
 export async function findConversationForUpdate(tx: Sql, id: string): Promise<Conversation | null> {

@@ -1,14 +1,25 @@
 import { DateTime } from "luxon";
-import { conversationHolders } from "../conversations/conversation-store.js";
+import { conversationsForSend } from "../conversations/conversation-store.js";
 import { frequencyCapFor } from "../creators/frequency-caps.js";
 import type { Sql } from "../db/transaction.js";
 import type { Channel, ConsentStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { formatTimeOfDay } from "../validation.js";
+import {
+  customerServiceWindowOpen,
+  fillTemplateBody,
+  type TemplateMessage,
+  variableCount,
+} from "../whatsapp/template-rules.js";
+import { templateAtSend } from "../whatsapp/template-store.js";
 import type { WhatsAppSenderCredentials } from "./providers/provider.js";
 
-// The rules checked at send time, in this order: consent on the channel, quiet hours, the
-// frequency cap. (The provider's send rate comes last, in the scheduler: a skipped message
-// should not spend a token.)
+// The rules checked at send time, in this order: who holds the conversation and, on WhatsApp,
+// the customer-service window; consent on the channel; a WhatsApp template's approval; quiet
+// hours; the frequency cap. (The provider's send rate comes last, in the scheduler: a skipped
+// message should not spend a token.)
+
+/** Why a free-form WhatsApp message is skipped outside the customer-service window. */
+export const WINDOW_CLOSED_REASON = "WhatsApp customer-service window closed: only template messages may be sent";
 
 /** Quiet hours protect a person's evening: they apply to channels that reach one, not to webhooks. */
 const PERSONAL_CHANNELS: ReadonlySet<Channel> = new Set<Channel>(["EMAIL", "WHATSAPP"]);
@@ -122,14 +133,25 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
   // An agent's message is not sent into a conversation a person holds or that was closed, even one
   // claimed before the hand-off: the row is read FOR SHARE, so a hand-off committing meanwhile
   // waits. Read before the consent, the order ingestion locks them in.
+  const whatsAppTemplate = action.channel === "WHATSAPP" ? templateOf(action.payload) : null;
   if (action.invocationId) {
-    const [holder] = await conversationHolders(client, action.consumerId, action.channel);
+    const [conversation] = await conversationsForSend(client, action.consumerId, action.channel);
+    const holder = conversation?.holder;
     const handOffNotice = (action.payload as { handOffNotice?: unknown } | null)?.handOffNotice === true;
     if (holder && holder !== "AGENT" && !(holder === "PERSON" && handOffNotice)) {
       return {
         kind: "skip",
         reason: holder === "PERSON" ? "conversation handed off to a person" : "conversation closed",
       };
+    }
+    // The window may have closed since the agent planned the message (a person's message was
+    // checked when it was written, by sendMessage).
+    const lastInboundAt = conversation?.lastInboundAt ?? null;
+    if (action.channel === "WHATSAPP" && !whatsAppTemplate && !customerServiceWindowOpen(lastInboundAt, now)) {
+      const since = lastInboundAt
+        ? `the consumer last wrote at ${lastInboundAt.toISOString()}`
+        : "the consumer never wrote";
+      return { kind: "skip", reason: `${WINDOW_CLOSED_REASON} (${since})` };
     }
   }
 
@@ -140,6 +162,11 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
   if (consents.length === 0) return { kind: "skip", reason: `no ${action.channel} consent` };
   if (consents[0].status !== "GRANTED") {
     return { kind: "skip", reason: `${action.channel} consent withdrawn (${consents[0].source})` };
+  }
+
+  if (whatsAppTemplate) {
+    const refusal = await templateRefusal(client, action.creatorId, whatsAppTemplate, action.payload);
+    if (refusal) return { kind: "skip", reason: refusal };
   }
 
   const {
@@ -202,4 +229,37 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
     creatorName: settings.creatorName,
     whatsAppSender: phoneNumberId && accessToken ? { phoneNumberId, accessToken } : null,
   };
+}
+
+/** The template message a WhatsApp payload names, if any (the payload was checked: action-payload.ts). */
+function templateOf(payload: unknown): TemplateMessage | null {
+  return (payload as { whatsAppTemplate?: TemplateMessage } | null)?.whatsAppTemplate ?? null;
+}
+
+/**
+ * Why a template message may not go now, or null: the creator's template of that name and
+ * language must exist and still be APPROVED (Meta may pause or disable one after the agent chose
+ * it), take as many parameters as given, and its filled body must be the payload's `message`
+ * (what the conversation records is what the consumer reads).
+ */
+async function templateRefusal(
+  client: Sql,
+  creatorId: string,
+  message: TemplateMessage,
+  payload: unknown,
+): Promise<string | null> {
+  const named = `WhatsApp template "${message.name}" (${message.language})`;
+  const template = await templateAtSend(client, creatorId, message.name, message.language);
+  if (!template) return `${named} is not registered for this creator`;
+  if (template.status !== "APPROVED") {
+    return `${named} is ${template.status}${template.statusReason ? ` (${template.statusReason})` : ""}: only approved templates may be sent`;
+  }
+  const expected = variableCount(template.body);
+  if (message.parameters.length !== expected) {
+    return `${named} has ${expected} variable(s), the message gives ${message.parameters.length}`;
+  }
+  if ((payload as { message?: unknown }).message !== fillTemplateBody(template.body, message.parameters)) {
+    return `the message is not ${named}'s body filled with its parameters`;
+  }
+  return null;
 }

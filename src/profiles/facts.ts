@@ -94,3 +94,9 @@ export function sentencesMatching(text: string, pattern: RegExp, count = 2): str
 export function properName(name: string): string {
   return name === name.toLowerCase() ? name.charAt(0).toUpperCase() + name.slice(1) : name;
 }
+
+/** A person's first name as people write it ("ana maria" -> "Ana"), or null for no name. */
+export function firstNameOf(fullName: string | null): string | null {
+  const first = fullName?.trim().split(/\s+/)[0];
+  return first ? properName(first) : null;
+}

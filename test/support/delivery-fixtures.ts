@@ -83,13 +83,32 @@ export async function makeDeliveryCreator(overrides: Parameters<typeof makeCreat
   return makeCreator({ quietHoursStart: "00:00", quietHoursEnd: "00:00", ...overrides });
 }
 
-/** A consumer with a context, reachable by email and WhatsApp, consenting on the given channels. */
+/**
+ * A consumer with a context, reachable by email and WhatsApp, consenting on the given channels.
+ * `wroteOnWhatsAppAt`: when they last wrote on WhatsApp (their conversation's lastInboundAt), which
+ * opens WhatsApp's 24-hour customer-service window for free text; without it only template messages
+ * go to them on WhatsApp.
+ */
 export async function makeConsumer(
   creatorId: string,
-  options: { timezone?: string; consents?: Channel[]; withdrawn?: Channel[]; email?: string; phone?: string } = {},
+  options: {
+    timezone?: string;
+    consents?: Channel[];
+    withdrawn?: Channel[];
+    email?: string;
+    phone?: string;
+    wroteOnWhatsAppAt?: Date;
+  } = {},
 ) {
   const consumer = await db.consumer.create({
     data: {
+      ...(options.wroteOnWhatsAppAt
+        ? {
+            conversations: {
+              create: { creatorId, channel: "WHATSAPP" as const, lastInboundAt: options.wroteOnWhatsAppAt },
+            },
+          }
+        : {}),
       creatorId,
       email: options.email ?? `person-${randomBytes(6).toString("hex")}@example.test`,
       phone: options.phone ?? `+1${randomInt(1e9, 1e10)}`,

@@ -33,6 +33,8 @@ async function personalise(
 ): Promise<{ action: PlannedAction; note: string }> {
   const draft = String(action.payload.message ?? "");
   if (!draft) return { action, note: "nothing to personalise" };
+  // A template's words are the ones Meta approved: the message must stay its filled body.
+  if (action.payload.whatsAppTemplate) return { action, note: "kept: a WhatsApp template message" };
   const model = config().OPENAI_MODEL;
   const profile = agentConfig.profile;
   try {
@@ -73,8 +75,10 @@ const graph = new StateGraph(State)
     return { decision, trace: [`decide: ${decision.rule}`] };
   })
   .addNode("plan", async (s: GraphState) => {
-    const actions = await s.agent.planActions(s.ctx, s.event, s.decision as Decision);
-    return { actions, trace: [`plan: ${actions.length} action(s)`] };
+    const planned = await s.agent.planActions(s.ctx, s.event, s.decision as Decision);
+    // What WhatsApp would refuse is left out, and the decision says so (BaseAgent.settle).
+    const { decision, actions } = s.agent.settle(s.decision as Decision, planned);
+    return { decision, actions, trace: [`plan: ${actions.length} action(s)`] };
   })
   .addNode("personalise", async (s: GraphState) => {
     const results = await Promise.all(s.actions.map((a) => personalise(a, s.agent.config)));

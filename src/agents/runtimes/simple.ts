@@ -8,6 +8,7 @@ export const simpleRuntime: AgentRuntime = {
     const instance = instantiateAgent(agent);
     const decision = await instance.shouldAct(ctx, event);
     const actions = decision.act ? await instance.planActions(ctx, event, decision) : [];
-    return { decision, actions };
+    // What WhatsApp would refuse is left out, and the decision says so (BaseAgent.settle).
+    return instance.settle(decision, actions);
   },
 };

@@ -16,7 +16,33 @@ export type WhatsAppSettings = {
 type SendAnswer = { contacts?: { wa_id?: unknown }[]; messages?: { id?: unknown }[] } | null;
 
 /**
- * A text message through the WhatsApp Cloud API, from the creator's own number when the request
+ * The Cloud API request body for a payload: a template message when it names one (its body
+ * variables as text parameters, in order), else a text message
+ * (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates,
+ * https://developers.facebook.com/docs/whatsapp/cloud-api/messages/text-messages).
+ */
+export function cloudApiMessage(payload: WhatsAppPayload): Record<string, unknown> {
+  const base = { messaging_product: "whatsapp", recipient_type: "individual", to: payload.to };
+  const template = payload.whatsAppTemplate;
+  if (!template) return { ...base, type: "text", text: { body: payload.message, preview_url: false } };
+  return {
+    ...base,
+    type: "template",
+    template: {
+      name: template.name,
+      language: { code: template.language },
+      // A body without variables takes no components.
+      ...(template.parameters.length > 0
+        ? {
+            components: [{ type: "body", parameters: template.parameters.map((text) => ({ type: "text", text })) }],
+          }
+        : {}),
+    },
+  };
+}
+
+/**
+ * A text or template message through the WhatsApp Cloud API, from the creator's own number when the request
  * names one, else from the platform's. The answer's message id (wamid) ties status callbacks and
  * replies to the action; its contact's wa_id is how WhatsApp will name the consumer in callbacks.
  */
@@ -32,13 +58,7 @@ export function createWhatsAppProvider(settings: WhatsAppSettings): Provider<Wha
         {
           url: `${base}/${encodeURIComponent(from.phoneNumberId)}/messages`,
           headers: { "content-type": "application/json", authorization: `Bearer ${from.accessToken}` },
-          body: JSON.stringify({
-            messaging_product: "whatsapp",
-            recipient_type: "individual",
-            to: payload.to,
-            type: "text",
-            text: { body: payload.message, preview_url: false },
-          }),
+          body: JSON.stringify(cloudApiMessage(payload)),
           timeoutMs: settings.timeoutMs,
         },
         ({ body }) => {

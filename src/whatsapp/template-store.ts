@@ -1,0 +1,81 @@
+import type { Sql } from "../db/transaction.js";
+import type { WhatsAppTemplate } from "../generated/prisma/client.js";
+import type {
+  WhatsAppTemplateCategory,
+  WhatsAppTemplatePurpose,
+  WhatsAppTemplateStatus,
+  WhatsAppTemplateVariable,
+} from "../generated/prisma/enums.js";
+
+// The whatsapp_templates table: a creator's WhatsApp message templates and their review status.
+
+/** Every column; the enum array as text[], which node-postgres parses (it leaves unknown array types as text). */
+const COLUMNS = `id, "creatorId", name, language, category, purpose, body, variables::text[] AS variables, status,
+  "statusReason", "statusChangedAt", "createdAt", "updatedAt"`;
+
+/** A template's fields as registered (checked by template-service.ts). */
+export type TemplateFields = {
+  creatorId: string;
+  name: string;
+  language: string;
+  category: WhatsAppTemplateCategory;
+  purpose: WhatsAppTemplatePurpose;
+  body: string;
+  variables: WhatsAppTemplateVariable[];
+};
+
+/** Inserts a PENDING template; raises PostgreSQL's 23505 when the creator has one of that name and language. */
+export async function insertTemplate(tx: Sql, fields: TemplateFields): Promise<WhatsAppTemplate> {
+  const { rows } = await tx.query<WhatsAppTemplate>(
+    `INSERT INTO whatsapp_templates ("creatorId", name, language, category, purpose, body, variables)
+     VALUES ($1, $2, $3, $4::"WhatsAppTemplateCategory", $5::"WhatsAppTemplatePurpose", $6, $7::"WhatsAppTemplateVariable"[])
+     RETURNING ${COLUMNS}`,
+    [fields.creatorId, fields.name, fields.language, fields.category, fields.purpose, fields.body, fields.variables],
+  );
+  return rows[0];
+}
+
+export async function findTemplateForUpdate(tx: Sql, id: string): Promise<WhatsAppTemplate | null> {
+  const { rows } = await tx.query<WhatsAppTemplate>(
+    `SELECT ${COLUMNS} FROM whatsapp_templates WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** Sets the review status and its reason (null clears it). */
+export async function updateTemplateStatus(
+  tx: Sql,
+  id: string,
+  status: WhatsAppTemplateStatus,
+  reason: string | null,
+): Promise<WhatsAppTemplate> {
+  const { rows } = await tx.query<WhatsAppTemplate>(
+    `UPDATE whatsapp_templates
+        SET status = $2::"WhatsAppTemplateStatus", "statusReason" = $3, "statusChangedAt" = now(), "updatedAt" = now()
+      WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, status, reason],
+  );
+  return rows[0];
+}
+
+/** What the send rules need of a template: its status, body and variables. */
+export type TemplateAtSend = Pick<WhatsAppTemplate, "status" | "statusReason" | "body" | "variables">;
+
+/**
+ * The creator's template of that name and language, read FOR SHARE inside the send rules'
+ * transaction: a status change committing meanwhile waits for the send to be marked dispatched.
+ */
+export async function templateAtSend(
+  tx: Sql,
+  creatorId: string,
+  name: string,
+  language: string,
+): Promise<TemplateAtSend | null> {
+  const { rows } = await tx.query<TemplateAtSend>(
+    `SELECT status, "statusReason", body, variables::text[] AS variables FROM whatsapp_templates
+      WHERE "creatorId" = $1 AND name = $2 AND language = $3 FOR SHARE`,
+    [creatorId, name, language],
+  );
+  return rows[0] ?? null;
+}
