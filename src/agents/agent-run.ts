@@ -22,6 +22,7 @@ import {
   loadEvent,
   type PlanOutcome,
 } from "./agent-store.js";
+import { guardMessages } from "./guardrail.js";
 import { runtimes } from "./runtimes/index.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
 
@@ -116,12 +117,18 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
   try {
     const runtime = runtimes[agent.runtime];
     if (!runtime) throw new UnrecoverableError(`The ${agent.runtime} runtime is not available`);
+    const { profile } = agentConfigSchema.parse(agent.config);
     let current = loaded;
     for (let round = 1; ; round++) {
       const stopTimer = invocationDuration.startTimer();
-      const { decision, actions: planned, trace } = await runtime.run(agent, current.ctx, event);
+      const outcome = await runtime.run(agent, current.ctx, event);
       stopTimer();
-      const actions = planned.map((a) => plannedActionSchema.parse(a));
+      const { trace } = outcome;
+      const { decision, actions } = guardMessages(
+        outcome.decision,
+        outcome.actions.map((a) => plannedActionSchema.parse(a)),
+        { profile, ctx: current.ctx, messageChannel },
+      );
       const status = decision.act ? "COMPLETED" : "SKIPPED";
       if (decision.optOut) await recordOptOut(event, decision.optOut, current.ctx.now);
       const created = await completeInvocation(
@@ -135,7 +142,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
             ...decision,
             agentKind: agent.kind,
             runtime: agent.runtime,
-            profileVersion: agentConfigSchema.parse(agent.config).profile?.version ?? null,
+            profileVersion: profile?.version ?? null,
             ...(trace ? { trace } : {}),
             ...(round > 1 ? { redecided: round - 1 } : {}),
             actions: actions.map((a) => ({

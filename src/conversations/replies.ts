@@ -178,16 +178,24 @@ function purchase(request: ReplyRequest): ReplyPlan {
   });
 }
 
-/** The notice of a hand-off the consumer is waiting on. */
-function nudge(request: ReplyRequest): ReplyMessage {
+/**
+ * The notice of a hand-off the consumer is waiting on: who answers them, and where. `name` is the
+ * consumer's first name (or null); `subject` is the email subject to use.
+ */
+export function handOffNotice(creatorName: string, name: string | null, subject: string): ReplyMessage {
   return {
     template: "hand_off",
-    subject: subjectFor(request, `${request.profile.creatorName} will reply personally`),
+    subject,
     text: joinSentences(
-      request.name ? `Thanks, ${request.name}.` : "Thank you.",
-      `I've asked ${request.profile.creatorName} to help you personally; you'll hear back here`,
+      name ? `Thanks, ${name}.` : "Thank you.",
+      `I've asked ${creatorName} to help you personally; you'll hear back here`,
     ),
   };
+}
+
+function nudge(request: ReplyRequest): ReplyMessage {
+  const creator = request.profile.creatorName;
+  return handOffNotice(creator, request.name, subjectFor(request, `${creator} will reply personally`));
 }
 
 const TOPIC_SUBJECTS: Record<QuestionTopic, (service: string) => string> = {

@@ -1,0 +1,129 @@
+import { COMMERCIAL_CLAIMS, claimsNotIn } from "../conversations/grounding.js";
+import { handOffNotice } from "../conversations/replies.js";
+import type { Channel } from "../generated/prisma/enums.js";
+import { firstNameOf, formatPrice } from "../profiles/facts.js";
+import type { AgentContext, Decision } from "./agent.js";
+import type { ProfileSnapshot } from "./agent-config.js";
+
+// The last check before an agent's messages are stored to be sent, whatever wrote them (the
+// playbook, a model's rewording, the LangGraph runtime, a creator's external service): every
+// amount, percentage, discount, code and link in a message to a consumer must come from the
+// active profile (issue #14). A message that fails is not sent. When it was the answer to the
+// consumer's message, the conversation goes to the creator with one notice, so the consumer is
+// not left unanswered; the decision records what was held back and why, and is published with
+// the run. A creator's own sendMessage never passes here: a person's words are theirs.
+
+/** A planned message as the worker has it once parsed (plannedActionSchema). */
+type Planned = { channel: Channel; payload: Record<string, unknown>; sendAt: Date; priority: number };
+
+/** A message the guardrail held back, as recorded on the decision (`decision.guardrail.blocked`). */
+export type BlockedMessage = {
+  channel: Channel;
+  /** The agent's message key (`payload.template`), or null. */
+  template: string | null;
+  /** What the message said that the profile does not: `amount USD 199`, `code VIP90`, `link https://…`. */
+  claims: string[];
+};
+
+/**
+ * Everything the creator's active profile says, as one text: its copy, each service with its price
+ * as people write it, and the creator's name; plus the consumer's own name and address, which a
+ * message may use. Approved WhatsApp template bodies are the creator's own words too.
+ */
+function sourceOf(profile: ProfileSnapshot | null, ctx: AgentContext): string {
+  const services = (profile?.services ?? []).flatMap((s) => [
+    s.name,
+    s.description,
+    s.pitch,
+    s.url ?? "",
+    s.price !== null ? formatPrice(s.price, s.currency) : "",
+  ]);
+  return [
+    ctx.creator.name,
+    ctx.consumer.name ?? "",
+    ctx.consumer.email ?? "",
+    ...(profile
+      ? [
+          profile.creatorName,
+          profile.summary,
+          profile.salesPitch,
+          profile.targetAudience,
+          ...profile.valuePropositions,
+          profile.agentInstructions,
+          ...profile.objectionHandling.flatMap((o) => [o.objection, o.response]),
+        ]
+      : []),
+    ...services,
+    ...ctx.whatsAppTemplates.map((t) => t.body),
+  ].join("\n");
+}
+
+/** The words a message shows a consumer: its subject and body. Webhooks go to the creator's own systems. */
+function wordsOf(action: Planned): string | null {
+  if (action.channel === "WEBHOOK") return null;
+  const { message, subject } = action.payload;
+  return [subject, message].filter((part): part is string => typeof part === "string").join("\n");
+}
+
+/**
+ * Checks a run's planned messages against the active profile (see the file's comment). Answers the
+ * messages to store and the decision to record: unchanged when nothing was held back; else with
+ * `guardrail.blocked`, the reason extended, and, when the consumer's message on `messageChannel`
+ * lost its answer, a hand-off of that conversation with its notice (unless the decision already
+ * hands off). Pure.
+ */
+export function guardMessages(
+  decision: Decision,
+  actions: Planned[],
+  context: { profile: ProfileSnapshot | null; ctx: AgentContext; messageChannel: Channel | null },
+): { decision: Decision & { guardrail?: { blocked: BlockedMessage[] } }; actions: Planned[] } {
+  const source = sourceOf(context.profile, context.ctx);
+  const blocked: (BlockedMessage & { action: Planned })[] = [];
+  const kept = actions.filter((action) => {
+    const words = wordsOf(action);
+    const claims = words === null ? [] : claimsNotIn(words, source, COMMERCIAL_CLAIMS);
+    if (claims.length === 0) return true;
+    const template = typeof action.payload.template === "string" ? action.payload.template : null;
+    blocked.push({ channel: action.channel, template, claims, action });
+    return false;
+  });
+  if (blocked.length === 0) return { decision, actions };
+
+  const said = [...new Set(blocked.flatMap((b) => b.claims))].join(", ");
+  const guarded = {
+    ...decision,
+    reason: `${decision.reason}; held back by the guardrail, not in the profile: ${said}`,
+    guardrail: { blocked: blocked.map(({ action: _action, ...b }) => b) },
+  };
+  const { messageChannel, ctx, profile } = context;
+  const answer = blocked.find((b) => b.channel === messageChannel)?.action;
+  if (!answer || !messageChannel || decision.handOff || kept.some((a) => a.channel === messageChannel)) {
+    return { decision: guarded, actions: kept };
+  }
+  const creator = profile?.creatorName ?? ctx.creator.name;
+  const subject =
+    typeof answer.payload.subject === "string" ? answer.payload.subject : `${creator} will reply personally`;
+  const notice = handOffNotice(creator, firstNameOf(ctx.consumer.name), subject);
+  const { message: _m, subject: _s, template: _t, whatsAppTemplate: _w, ...route } = answer.payload;
+  return {
+    decision: {
+      ...guarded,
+      handOff: {
+        channel: messageChannel,
+        reason: `The answer said what the profile does not (${said}): for the creator`,
+      },
+    },
+    actions: [
+      ...kept,
+      {
+        ...answer,
+        payload: {
+          ...route,
+          template: notice.template,
+          message: notice.text,
+          ...(messageChannel === "EMAIL" ? { subject: notice.subject } : {}),
+        },
+      },
+    ],
+  };
+}
