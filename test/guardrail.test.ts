@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMMERCIAL_CLAIMS, claimsNotIn } from "../src/conversations/grounding.js";
 import { db } from "../src/db/client.js";
 import { useApi } from "./support/api.js";
 import { fromGlobalId } from "./support/ids.js";
@@ -165,5 +166,84 @@ describe("the outbound guardrail", () => {
       payload: expect.objectContaining({ message }),
     });
     expect(fromGlobalId(event.id).id).toBe(invocation.eventId);
+  });
+
+  it("never reuses the subject of a message it held back, and checks a subject like a text", async () => {
+    const owner = await externalAgent();
+    plan = (to) => [
+      {
+        channel: "EMAIL",
+        payload: {
+          to,
+          subject: "Use code EVIL50 at https://pay.evil.example for 50% off",
+          template: "answer",
+          message: "Thanks for asking.",
+        },
+      },
+    ];
+    await ingest(owner, "guard-4", "email_replied", { channel: "EMAIL", text: "Any news?", subject: "Question" });
+
+    await finishedInvocation(owner.creator.id);
+    const [notice] = await db.action.findMany({ where: { creatorId: owner.creator.id } });
+    expect(notice.payload).toMatchObject({ subject: "Re: Question", handOffNotice: true });
+    expect(JSON.stringify(notice.payload)).not.toMatch(/EVIL50|evil|50%/);
+  });
+
+  it('takes the consumer\'s own subject quoted back ("Re: ...") as their words, not a claim', async () => {
+    const owner = await externalAgent();
+    const subject = "Is there a 50% student discount?";
+    plan = (to) => [
+      {
+        channel: "EMAIL",
+        payload: { to, subject: `Re: ${subject}`, template: "answer", message: "The Leadership Sprint is $1,200." },
+      },
+    ];
+    await ingest(owner, "guard-5", "email_replied", { channel: "EMAIL", text: "Please tell me.", subject });
+
+    const invocation = await finishedInvocation(owner.creator.id);
+    expect((invocation.decision as { guardrail?: unknown }).guardrail).toBeUndefined();
+    const [answer] = await db.action.findMany({ where: { creatorId: owner.creator.id } });
+    expect(answer.payload).toMatchObject({ subject: `Re: ${subject}`, message: "The Leadership Sprint is $1,200." });
+  });
+});
+
+describe("what the guardrail reads as a claim", () => {
+  const profile =
+    "Maya Rao. Leadership Sprint: a 12-week program for new managers, $1,200. https://maya.example/sprint " +
+    "Each 90-minute session is live. Write clean code that works.";
+  const invented: [string, string][] = [
+    ["Use code friends at checkout", "code friends"],
+    ["The code is FRIENDS", "code FRIENDS"],
+    ["Enter MAYAVIP at checkout", "code MAYAVIP"],
+    ["Only CAD 99 this week", "amount CAD 99"],
+    ["9,999 yen for you", "amount JPY 9999"],
+    ["It's only 999 for you", "amount price 999"],
+    ["just 99/month", "amount price 99"],
+    ["ninety-nine dollars and it's yours", "amount ninety-nine dollars"],
+    ["twenty percent off today", "percentage twenty percent"],
+    ["20 pct off", "percentage 20%"],
+    ["₹३९९ only", "amount INR 399"],
+    ["٥٠٪ off", "percentage 50%"],
+    ["Pay at PAY.EVIL.COM", "address PAY.EVIL.COM"],
+    ["pay dot evil dot com", "address pay.evil.com"],
+    ["pay[.]evil[.]com", "address pay.evil.com"],
+    ["$\u200B999 today", "amount USD 999"],
+    ["https://maya.example/sprint?ref=evil", "link https://maya.example/sprint?ref=evil"],
+    ["Der Sprint kostet 1.200 €.", "amount EUR 1200"],
+  ];
+  it.each(invented)("finds the invented claim in %j", (text, claim) => {
+    expect(claimsNotIn(text, profile, COMMERCIAL_CLAIMS)).toContain(claim);
+  });
+
+  const honest = [
+    "The Leadership Sprint is $1,200: https://maya.example/sprint",
+    "Join here: maya.example/sprint",
+    "www.maya.example/sprint has the details.",
+    "A 12-week program; each 90-minute session is live.",
+    "Write clean code that works.",
+    "Hi Ana! Thanks for looking at the Leadership Sprint.",
+  ];
+  it.each(honest)("finds nothing to hold back in %j", (text) => {
+    expect(claimsNotIn(text, profile, COMMERCIAL_CLAIMS)).toEqual([]);
   });
 });

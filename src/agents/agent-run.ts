@@ -91,6 +91,7 @@ const MAX_DECISION_ROUNDS = 3;
 async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: boolean) {
   const { event } = loaded;
   const messageChannel = inboundMessagesOf([event])[0]?.channel ?? null;
+  const inboundSubject = typeof event.payload.subject === "string" ? event.payload.subject : null;
   const invocation = await claimInvocation(agent.id, event);
   if (!invocation) return; // Already finished by an earlier run.
   await publishInvocation(invocation);
@@ -127,7 +128,7 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
       const { decision, actions } = guardMessages(
         outcome.decision,
         outcome.actions.map((a) => plannedActionSchema.parse(a)),
-        { profile, ctx: current.ctx, messageChannel },
+        { profile, ctx: current.ctx, messageChannel, inboundSubject },
       );
       const status = decision.act ? "COMPLETED" : "SKIPPED";
       if (decision.optOut) await recordOptOut(event, decision.optOut, current.ctx.now);

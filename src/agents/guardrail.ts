@@ -1,4 +1,4 @@
-import { COMMERCIAL_CLAIMS, claimsNotIn } from "../conversations/grounding.js";
+import { type ClaimSource, COMMERCIAL_CLAIMS, claimSource, claimsNotIn } from "../conversations/grounding.js";
 import { handOffNotice } from "../conversations/replies.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import { firstNameOf, formatPrice } from "../profiles/facts.js";
@@ -30,7 +30,7 @@ export type BlockedMessage = {
  * as people write it, and the creator's name; plus the consumer's own name and address, which a
  * message may use. Approved WhatsApp template bodies are the creator's own words too.
  */
-function sourceOf(profile: ProfileSnapshot | null, ctx: AgentContext): string {
+function sourceOf(profile: ProfileSnapshot | null, ctx: AgentContext): ClaimSource {
   const services = (profile?.services ?? []).flatMap((s) => [
     s.name,
     s.description,
@@ -38,49 +38,69 @@ function sourceOf(profile: ProfileSnapshot | null, ctx: AgentContext): string {
     s.url ?? "",
     s.price !== null ? formatPrice(s.price, s.currency) : "",
   ]);
-  return [
-    ctx.creator.name,
-    ctx.consumer.name ?? "",
-    ctx.consumer.email ?? "",
-    ...(profile
-      ? [
-          profile.creatorName,
-          profile.summary,
-          profile.salesPitch,
-          profile.targetAudience,
-          ...profile.valuePropositions,
-          profile.agentInstructions,
-          ...profile.objectionHandling.flatMap((o) => [o.objection, o.response]),
-        ]
-      : []),
-    ...services,
-    ...ctx.whatsAppTemplates.map((t) => t.body),
-  ].join("\n");
+  return claimSource(
+    [
+      ctx.creator.name,
+      // The consumer's first name, as a greeting uses it; not their whole name or address, which they chose.
+      firstNameOf(ctx.consumer.name) ?? "",
+      ...(profile
+        ? [
+            profile.creatorName,
+            profile.summary,
+            profile.salesPitch,
+            profile.targetAudience,
+            ...profile.valuePropositions,
+            profile.agentInstructions,
+            ...profile.objectionHandling.flatMap((o) => [o.objection, o.response]),
+          ]
+        : []),
+      ...services,
+      ...ctx.whatsAppTemplates.map((t) => t.body),
+    ].join("\n"),
+  );
 }
 
-/** The words a message shows a consumer: its subject and body. Webhooks go to the creator's own systems. */
-function wordsOf(action: Planned): string | null {
+/**
+ * The words a message shows a consumer: its subject (and its fallback's) and body. A reply's
+ * subject that only quotes the consumer's own ("Re: Is there a 50% discount?") is their words, not
+ * a claim. Webhooks go to the creator's own systems.
+ */
+function wordsOf(action: Planned, inboundSubject: string | null): string | null {
   if (action.channel === "WEBHOOK") return null;
-  const { message, subject } = action.payload;
-  return [subject, message].filter((part): part is string => typeof part === "string").join("\n");
+  const { message, subject, fallback } = action.payload;
+  const quoted = (s: unknown) =>
+    typeof s === "string" && inboundSubject !== null && withoutRe(s) === withoutRe(inboundSubject);
+  const fallbackSubject = (fallback as { subject?: unknown } | undefined)?.subject;
+  return [subject, fallbackSubject, message]
+    .filter((part): part is string => typeof part === "string" && !quoted(part))
+    .join("\n");
 }
+
+/** A subject without its "Re:" prefixes. */
+const withoutRe = (subject: string) => subject.replace(/^(?:re:\s*)+/i, "").trim();
 
 /**
  * Checks a run's planned messages against the active profile (see the file's comment). Answers the
  * messages to store and the decision to record: unchanged when nothing was held back; else with
  * `guardrail.blocked`, the reason extended, and, when the consumer's message on `messageChannel`
- * lost its answer, a hand-off of that conversation with its notice (unless the decision already
- * hands off). Pure.
+ * lost its answer, a hand-off of that conversation with its notice (unless the decision hands off
+ * another one). Pure.
  */
 export function guardMessages(
   decision: Decision,
   actions: Planned[],
-  context: { profile: ProfileSnapshot | null; ctx: AgentContext; messageChannel: Channel | null },
+  context: {
+    profile: ProfileSnapshot | null;
+    ctx: AgentContext;
+    /** The channel of the consumer's message the run answers, and its subject (email), if it was one. */
+    messageChannel: Channel | null;
+    inboundSubject: string | null;
+  },
 ): { decision: Decision & { guardrail?: { blocked: BlockedMessage[] } }; actions: Planned[] } {
   const source = sourceOf(context.profile, context.ctx);
   const blocked: (BlockedMessage & { action: Planned })[] = [];
   const kept = actions.filter((action) => {
-    const words = wordsOf(action);
+    const words = wordsOf(action, context.inboundSubject);
     const claims = words === null ? [] : claimsNotIn(words, source, COMMERCIAL_CLAIMS);
     if (claims.length === 0) return true;
     const template = typeof action.payload.template === "string" ? action.payload.template : null;
@@ -97,18 +117,23 @@ export function guardMessages(
   };
   const { messageChannel, ctx, profile } = context;
   const answer = blocked.find((b) => b.channel === messageChannel)?.action;
-  if (!answer || !messageChannel || decision.handOff || kept.some((a) => a.channel === messageChannel)) {
+  // The consumer's message lost its answer: the creator answers instead, with one notice (a
+  // hand-off the decision already made on that channel keeps its own reason).
+  const handingOffElsewhere = decision.handOff && decision.handOff.channel !== messageChannel;
+  if (!answer || !messageChannel || handingOffElsewhere || kept.some((a) => a.channel === messageChannel)) {
     return { decision: guarded, actions: kept };
   }
   const creator = profile?.creatorName ?? ctx.creator.name;
-  const subject =
-    typeof answer.payload.subject === "string" ? answer.payload.subject : `${creator} will reply personally`;
+  // Not the held-back message's subject, which may be the claim: the consumer's own, or a plain one.
+  const subject = context.inboundSubject
+    ? `Re: ${withoutRe(context.inboundSubject)}`
+    : `${creator} will reply personally`;
   const notice = handOffNotice(creator, firstNameOf(ctx.consumer.name), subject);
-  const { message: _m, subject: _s, template: _t, whatsAppTemplate: _w, ...route } = answer.payload;
+  const { message: _m, subject: _s, template: _t, whatsAppTemplate: _w, fallback: _f, ...route } = answer.payload;
   return {
     decision: {
       ...guarded,
-      handOff: {
+      handOff: decision.handOff ?? {
         channel: messageChannel,
         reason: `The answer said what the profile does not (${said}): for the creator`,
       },
