@@ -283,19 +283,25 @@ describe("onboarding with a model", () => {
     });
   });
 
-  it("never takes an answer cut off at the token limit, even one that parses: it asks again", async () => {
-    fake.behave((_request, index) =>
-      index === 0
-        ? { kind: "answer", content: validAnswer, finishReason: "length", promptTokens: 1000, completionTokens: 4096 }
-        : answer(validAnswer),
-    );
-    const run = await finishedRun(await onboard());
+  it.each([
+    ["length", /cut off at the token limit \(finish_reason length\)/],
+    ["content_filter", /stopped before its end \(finish_reason content_filter\)/],
+  ])(
+    "never takes an answer that ended with finish_reason %s, even one that parses: it asks again",
+    async (finishReason, message) => {
+      fake.behave((_request, index) =>
+        index === 0
+          ? { kind: "answer", content: validAnswer, finishReason, promptTokens: 1000, completionTokens: 4096 }
+          : answer(validAnswer),
+      );
+      const run = await finishedRun(await onboard());
 
-    expect(run.status).toBe("SUCCEEDED");
-    expect(run.steps.find((s) => s.step === "validate" && s.status === "FAILED")?.message).toMatch(/cut off/);
-    expect(stepsOf(run)).toContain("correct_profile SUCCEEDED");
-    expect(fake.requests).toHaveLength(2);
-  });
+      expect(run.status).toBe("SUCCEEDED");
+      expect(run.steps.find((s) => s.step === "validate" && s.status === "FAILED")?.message).toMatch(message);
+      expect(stepsOf(run)).toContain("correct_profile SUCCEEDED");
+      expect(fake.requests).toHaveLength(2);
+    },
+  );
 
   it("fails clearly when the correction is cut off at the token limit too", async () => {
     fake.behave(() => ({ kind: "answer", content: validAnswer, finishReason: "length" }));

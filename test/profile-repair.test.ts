@@ -27,10 +27,15 @@ const valid: ProfileContent = {
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 const withFields = (fields: Record<string, unknown>) => json({ ...valid, ...fields });
+/** A model's repetition loop: `start`, then `unit` again and again up to 199,000 characters, under the 200,000 cap. */
+const loop = (start: string, unit: string) => start + unit.repeat(Math.floor((199_000 - start.length) / unit.length));
+const { services: _services, ...withoutServices } = valid;
 
 type Case = {
   name: string;
   answer: string | null;
+  /** The model's finish_reason, when the row is about it. */
+  finishReason?: string;
   /** What must hold of the repaired profile. */
   expected?: Partial<ProfileContent>;
   /** For an answer that cannot be repaired: paths (or messages) the issues must name. */
@@ -171,7 +176,7 @@ const corpus: Case[] = [
           price: 4999,
           currency: "INR",
           url: null,
-          durationMinutes: null,
+          durationMinutes: 6 * 7 * 24 * 60,
           pitch: "",
         },
       ],
@@ -289,12 +294,107 @@ const corpus: Case[] = [
         { name: "Group Course", url: "<https://ana.example/course>" },
         { url: "https://ana.example/course" },
       ],
+      ["0x4B0 (no decimal amount, and not free)", { name: "Group Course", price: "0x4B0" }, { price: null }],
+      ["a negative price", { name: "Group Course", price: "-50" }, { price: null }],
+      ["1_200", { name: "Group Course", price: "1_200" }, { price: 1200 }],
+      ["CHF 1'200.–", { name: "Group Course", price: "CHF 1'200.–" }, { price: 1200, currency: "CHF" }],
+      ["R$ 1.200,00", { name: "Group Course", price: "R$ 1.200,00" }, { price: 1200, currency: "BRL" }],
+      [
+        "currency Canadian dollars",
+        { name: "Group Course", price: 300, currency: "Canadian dollars" },
+        { currency: "CAD" },
+      ],
+      ["currency yen", { name: "Group Course", price: 5000, currency: "yen" }, { currency: "JPY" }],
+      ["currency XYZ, no ISO 4217 code", { name: "Group Course", price: 300, currency: "XYZ" }, { currency: null }],
+      ["1h30", { name: "Group Course", duration: "1h30" }, { durationMinutes: 90 }],
+      ["1:30", { name: "Group Course", duration: "1:30" }, { durationMinutes: 90 }],
+      ["an hour", { name: "Group Course", duration: "an hour" }, { durationMinutes: 60 }],
+      ["12 weeks, as P12W", { name: "Group Course", duration: "12 weeks" }, { durationMinutes: 12 * 7 * 24 * 60 }],
+      ["a mailto: link is no web page", { name: "Group Course", url: "mailto:maya@maya.example" }, { url: null }],
+      [
+        "a URL with a user and password",
+        { name: "Group Course", url: "https://user:pass@evil.example" },
+        { url: null },
+      ],
+      [
+        "a URL with balanced parentheses",
+        { name: "Group Course", url: "https://ana.example/course_(advanced)" },
+        { url: "https://ana.example/course_(advanced)" },
+      ],
     ] as const
   ).map(
     ([kind, service, expected]): Case => ({
       name: `a service's value as models write it: ${kind}`,
       answer: withFields({ services: [service] }),
       expected: { services: [expect.objectContaining(expected)] } as unknown as Partial<ProfileContent>,
+    }),
+  ),
+  {
+    name: "JSON5's +90 is read as 90, not a failed parse",
+    answer: json(valid).replace('"price": 240', '"price": +90'),
+    expected: { services: [{ ...valid.services[0], price: 90 }] },
+  },
+  {
+    name: "a Markdown link in copy keeps its address",
+    answer: withFields({ salesPitch: "Book [your first lesson](https://ana.example/course) today." }),
+    expected: { salesPitch: "Book https://ana.example/course today." },
+  },
+  {
+    name: "a run of blank lines in copy is one blank line",
+    answer: withFields({ summary: `Ana Silva.${"\n".repeat(19_000)}Lisbon.` }),
+    expected: { summary: "Ana Silva.\n\nLisbon." },
+  },
+  {
+    name: "an answer stopped by the content filter, which jsonrepair would close, is refused naming the reason",
+    answer: (() => {
+      const cut = json({ ...withoutServices, services: [valid.services[0], { name: "1:1 Coaching", price: 30 }] });
+      return cut.slice(0, cut.indexOf('"price": 30') + '"price": 30'.length);
+    })(),
+    finishReason: "content_filter",
+    unrepairable: ["the answer stopped before its end (finish_reason content_filter)"],
+  },
+  {
+    name: "a full fenced answer, then a small fenced example: the answer is taken",
+    answer: `\`\`\`json\n${json(valid)}\n\`\`\`\nFor a service without a price, write:\n\`\`\`json\n{"price": null}\n\`\`\``,
+    expected: valid,
+  },
+  {
+    name: "DeepSeek-R1's reasoning with only its closing tag, and a longer draft in it",
+    answer: `Let me draft it: ${withFields({ salesPitch: "DRAFT ".repeat(400) })}\nToo long.</think>\n${json(valid)}`,
+    expected: valid,
+  },
+  {
+    name: "a string holding <analysis> with no closing tag does not wipe the rest of the answer",
+    answer: withFields({ agentInstructions: "Keep your <analysis> notes private." }),
+    expected: { ...valid, agentInstructions: "Keep your notes private." },
+  },
+  {
+    name: "the profile in envelopes four levels deep",
+    answer: json({ result: { data: { output: { profile: valid } } } }),
+    expected: valid,
+  },
+  ...(
+    [
+      ["1 1 1", loop('{"a":[', "1 ")],
+      ["{}{}", loop('{"a":[', "{}")],
+      ["a:'b' a:'b'", loop("{", "a:'b' ")],
+      ['" a: " a:', loop('{"a":[', '" a: ')],
+      ['"a:"a:', loop("{", '"a:')],
+      ["a:1 a:1", loop("{", "a:1 ")],
+      ["‘a, ‘a,", loop('{"a":[', "‘a, ")],
+    ] as const
+  ).map(
+    ([shape, answer]): Case => ({
+      name: `a repetition loop of ${shape} up to 199,000 characters is refused, not read for seconds`,
+      answer,
+      unrepairable: ["the answer is not strict JSON"],
+    }),
+  ),
+  ...["`", "~", "[", "<", "![", "[^", "<br>"].map(
+    (unit): Case => ({
+      name: `a 190,000-character summary of ${unit} is refused as too long, not stripped for seconds`,
+      answer: withFields({ summary: unit.repeat(Math.floor(190_000 / unit.length)) }),
+      unrepairable: ["summary", "<=20000"],
     }),
   ),
   {
@@ -417,8 +517,8 @@ const corpus: Case[] = [
     unrepairable: ["nested more than 32 levels deep"],
   },
   {
-    name: "60,000 '[' hidden from the bracket count by an unescaped quote are refused, without overflowing the stack",
-    answer: `${json(valid).slice(0, -1)}, "note": "x" y", "extra": ${"[".repeat(60_000)}}`,
+    name: "45,000 '[' hidden from the bracket count by an unescaped quote are refused, without overflowing the stack",
+    answer: `${json(valid).slice(0, -1)}, "note": "x" y", "extra": ${"[".repeat(45_000)}}`,
     unrepairable: ["nested more than 32 levels deep"],
   },
   {
@@ -428,12 +528,12 @@ const corpus: Case[] = [
   },
   {
     name: "a repetition loop of quotes that never close is refused at once, not read for minutes",
-    answer: `{"summary": ${'"a '.repeat(20_000)}}`,
+    answer: `{"summary": ${'"a '.repeat(15_000)}}`,
     unrepairable: ["quotes out of place"],
   },
   {
     name: "the same loop in single quotes is refused too",
-    answer: `{'summary': ${"'a ".repeat(20_000)}}`,
+    answer: `{'summary': ${"'a ".repeat(15_000)}}`,
     unrepairable: ["quotes out of place"],
   },
   {
@@ -482,14 +582,14 @@ describe("profile repair corpus", () => {
     expect(corpus.filter((c) => c.name !== "valid JSON is taken as is").length).toBeGreaterThanOrEqual(15);
   });
 
-  it.each(corpus.filter((c) => c.expected))("repairs $name", ({ answer, expected }) => {
-    const check = repairProfileAnswer(answer);
+  it.each(corpus.filter((c) => c.expected))("repairs $name", ({ answer, finishReason, expected }) => {
+    const check = repairProfileAnswer(answer, { finishReason });
     if (!check.ok) throw new Error(`not repaired: ${describeCheck(check)}`);
     expect(check.profile).toMatchObject(expected!);
   });
 
-  it.each(corpus.filter((c) => c.unrepairable))("reports $name", ({ answer, unrepairable }) => {
-    const check = repairProfileAnswer(answer);
+  it.each(corpus.filter((c) => c.unrepairable))("reports $name", ({ answer, finishReason, unrepairable }) => {
+    const check = repairProfileAnswer(answer, { finishReason });
     if (check.ok) throw new Error(`unexpectedly valid: ${JSON.stringify(check.profile)}`);
     const reported = check.issues.map((issue) => `${issue.path} ${issue.message}`).join("\n");
     for (const expected of unrepairable!) expect(reported).toContain(expected);

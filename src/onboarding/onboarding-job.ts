@@ -172,7 +172,7 @@ class OnboardingRun {
       return { value: reply, message: describeAnswer(reply), details: answerDetails(reply) };
     });
     let check = await this.validate("validate", () =>
-      repairProfileAnswer(answer.text, { truncated: answer.finishReason === "length" }),
+      repairProfileAnswer(answer.text, { finishReason: answer.finishReason }),
     );
     if (!check.ok) {
       const first = check;
@@ -180,7 +180,7 @@ class OnboardingRun {
       check = await this.validate("correct_profile", async () => {
         const reply = await askModel(correctionPrompt(raw, answer.text, first.issues));
         usages.push(reply.usage);
-        return repairProfileAnswer(reply.text, { truncated: reply.finishReason === "length" });
+        return repairProfileAnswer(reply.text, { finishReason: reply.finishReason });
       });
       if (!check.ok) {
         throw new StepFailure("correct_profile", `The model's answer failed validation twice: ${summarise(check)}`);

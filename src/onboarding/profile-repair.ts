@@ -2,8 +2,14 @@ import { decodeHTML } from "entities";
 import { jsonrepair } from "jsonrepair";
 import { Duration } from "luxon";
 import removeMarkdown from "remove-markdown";
+import { z } from "zod";
 import type { FieldIssue } from "../errors.js";
-import { type ProfileContent, profileContentSchema } from "../profiles/profile-content.js";
+import {
+  objectionSchema,
+  type ProfileContent,
+  profileContentSchema,
+  serviceSchema,
+} from "../profiles/profile-content.js";
 
 // Models answer "JSON" in many shapes: fenced, wrapped in prose, JSON5-like (comments, trailing
 // commas, single quotes, bare keys), with raw control characters, the seed's snake_case names,
@@ -17,30 +23,35 @@ export type ProfileCheck =
 
 /**
  * Parses, repairs and validates a model's answer (text meant to be one JSON profile). Never
- * throws: an answer cut off at the token limit, longer than MAX_ANSWER_CHARS, nested deeper than
- * MAX_DEPTH, unreadable as JSON or not a valid profile once repaired comes back as `ok: false`
- * with issues (path "" for the whole answer) to give the model back. `repairs` names, once each,
- * what was changed to read it. Prices in the profile are amounts in the currency's main unit
- * (240.5 EUR is 240.5).
+ * throws: an answer the model did not finish (finish_reason other than "stop"), longer than
+ * MAX_ANSWER_CHARS, nested deeper than MAX_DEPTH, unreadable as JSON or not a valid profile once
+ * repaired comes back as `ok: false` with issues (path "" for the whole answer) to give the model
+ * back. `repairs` names, once each, what was changed to read it. Prices in the profile are amounts
+ * in the currency's main unit (240.5 EUR is 240.5).
  */
 export function repairProfileAnswer(
   answer: string | null | undefined,
-  /** The model stopped at its token limit (finish_reason "length"): whatever parses is not the whole answer. */
-  options: { truncated?: boolean } = {},
+  /**
+   * The model's finish_reason. Only "stop" ends a whole answer: after "length", "content_filter"
+   * or any other, whatever parses is a part of it, which jsonrepair would close without a word.
+   * Left out for a text known to be whole.
+   */
+  options: { finishReason?: string } = {},
 ): ProfileCheck {
   const repairs: string[] = [];
-  if (options.truncated) {
-    return {
-      ok: false,
-      issues: [{ path: "", message: "the answer was cut off at the token limit: a truncated answer is never taken" }],
-      repairs,
-    };
-  }
+  const { finishReason = "stop" } = options;
+  if (finishReason !== "stop") return { ok: false, issues: [{ path: "", message: unfinished(finishReason) }], repairs };
   const bounded = outOfBounds(answer ?? "");
   if (bounded) return { ok: false, issues: [{ path: "", message: bounded }], repairs };
   const parsed = parseLenientJson(answer ?? "", repairs);
   if (!parsed.ok) return { ok: false, issues: [{ path: "", message: parsed.error }], repairs };
   return checkProfile(parsed.value, repairs);
+}
+
+function unfinished(finishReason: string): string {
+  const stopped =
+    finishReason === "length" ? "the answer was cut off at the token limit" : "the answer stopped before its end";
+  return `${stopped} (finish_reason ${finishReason}): an unfinished answer is never taken`;
 }
 
 /** Repairs the structure of an already parsed profile, then validates it against the profile schema. */
@@ -70,6 +81,14 @@ const TOO_DEEP = `the answer is nested more than ${MAX_DEPTH} levels deep`;
  * single-quoted JSON5 string each. Above this the answer is refused at once, like one too deep.
  */
 const MAX_STRAY_QUOTES = 400;
+/**
+ * The longest JSON text read leniently; strict JSON is read up to MAX_ANSWER_CHARS. jsonrepair's
+ * time on some broken shapes grows sharply past ~80,000 characters (measured with jsonrepair
+ * 3.15.0, Node 20: `{"a":[1 1 1 …`, `{"a":[{}{}…`, `{a:'b' a:'b' …`, `{a:1 a:1 …`, `{"a:"a:…`,
+ * `{"a":[" a: …`, `{"a":[‘a, ‘a, …` take 0.03–0.07 s at 50,000 characters, 0.2–0.5 s at
+ * 90,000 and 3–8 s at 199,000), while a real answer is 3–20 KB.
+ */
+const MAX_LENIENT_CHARS = 50_000;
 
 /**
  * How deep a text nests, read in one linear pass so that nothing recursive sees a runaway answer
@@ -113,7 +132,7 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   if (text === "") return { ok: false, error: "the answer is empty" };
 
   // A reasoning model's thinking is no part of the answer (it may hold a draft object).
-  const thought = text.replace(/<(think|thinking|reasoning|analysis)>[\s\S]*?(<\/\1>|$)/gi, "").trim();
+  const thought = withoutReasoning(text).trim();
   if (thought !== text) {
     repairs.push("removed a reasoning block");
     text = thought;
@@ -124,9 +143,11 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
     repairs.push("read typographic quotes as JSON quotes");
   }
   // A fence opens a line; a truncated answer may never close it. Of several (a draft, then "here
-  // is the corrected version"), the last one holding an object is the answer.
-  const fences = [...text.matchAll(/(?:^|\n)```[a-zA-Z]*[^\S\n]*\n?([\s\S]*?)(?:```|$)/g)].filter((f) =>
-    f[1].includes("{"),
+  // is the corrected version"), the last plausible one holding an object is the answer: a small
+  // example after it (```json {"price": null}```) is not.
+  const fences = plausible(
+    [...text.matchAll(/(?:^|\n)```[a-zA-Z]*[^\S\n]*\n?([\s\S]*?)(?:```|$)/g)].filter((f) => f[1].includes("{")),
+    (f) => f[1].length,
   );
   const fenced = fences.at(-1);
   if (fenced) {
@@ -157,11 +178,9 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   const start = inArray ? wrapped.index : objectStart;
   if (start === -1) return { ok: false, error: `the answer is not JSON: "${preview(text)}"` };
   // Two complete objects one after the other (a draft, then the final): the last one is the answer.
-  // Braces in the prose around it ("fill in {salesPitch}") are no answer: only objects at least
-  // half as long as the longest count.
+  // Braces in the prose around it ("fill in {salesPitch}") are no answer.
   const all = inArray ? [] : topLevelObjects(text);
-  const longest = Math.max(0, ...all.map((o) => o.end - o.start));
-  const objects = all.filter((o) => o.end - o.start >= longest / 2);
+  const objects = plausible(all, (o) => o.end - o.start);
   if (all.length > 1) {
     repairs.push(objects.length > 1 ? "took the last of several JSON objects" : "removed text around the JSON");
     const last = objects[objects.length - 1];
@@ -172,6 +191,47 @@ function parseLenientJson(answer: string, repairs: string[]): Parsed {
   const json = end > start ? text.slice(start, end + 1) : text.slice(start);
   if (json.length !== text.length) repairs.push("removed text around the JSON");
   return parseJsonText(json, repairs);
+}
+
+/**
+ * Of several candidates for the answer, those that can be it: at least half as long as the
+ * longest (a draft and its correction are; an example or a `{field}` in the prose is not).
+ */
+function plausible<T>(candidates: T[], length: (candidate: T) => number): T[] {
+  const longest = Math.max(0, ...candidates.map(length));
+  return candidates.filter((c) => length(c) >= longest / 2);
+}
+
+const REASONING_TAG = /<(\/?)(think|thinking|reasoning|analysis)>/gi;
+
+/**
+ * The text without a reasoning model's thinking: each well-formed block (`<think>…</think>`), and
+ * everything up to the last closing tag left without its opening, as DeepSeek-R1 writes when the
+ * prompt opened the block. An opening tag with no closing one after it is text ("show no
+ * <analysis>"), kept. One pass over the tags, so that many unclosed ones cost no more than one.
+ */
+function withoutReasoning(text: string): string {
+  const lower = text.toLowerCase();
+  const neverClosed = new Set<string>();
+  let kept = "";
+  let from = 0;
+  for (const tag of text.matchAll(REASONING_TAG)) {
+    const [whole, slash, name] = [tag[0], tag[1], tag[2].toLowerCase()];
+    if (tag.index < from || neverClosed.has(name)) continue;
+    if (slash) {
+      kept = "";
+      from = tag.index + whole.length;
+      continue;
+    }
+    const close = lower.indexOf(`</${name}>`, tag.index + whole.length);
+    if (close === -1) {
+      neverClosed.add(name);
+      continue;
+    }
+    kept += text.slice(from, tag.index);
+    from = close + name.length + 3;
+  }
+  return kept + text.slice(from);
 }
 
 /**
@@ -187,6 +247,12 @@ function parseJsonText(json: string, repairs: string[]): Parsed {
     return { ok: true, value: JSON.parse(json) };
   } catch {
     // Not strict JSON: read leniently below.
+  }
+  if (json.length > MAX_LENIENT_CHARS) {
+    return {
+      ok: false,
+      error: `the answer is not strict JSON and is ${json.length} characters long: only up to ${MAX_LENIENT_CHARS} are repaired`,
+    };
   }
   const stray = strayQuotes(json);
   if (stray > MAX_STRAY_QUOTES) {
@@ -263,6 +329,8 @@ const OUTSIDE_STRINGS = new RegExp(
     String.raw`(?<colon>:[^\S\n]*)(?<number>-?\d{1,3}(?:,\d{3})+(?:\.\d+)?)(?=[^\S\n]*(?:[,}\]\r\n#/]|$))`,
     // A trailing comma.
     String.raw`(?<comma>,)(?=\s*[}\]])`,
+    // JSON5's plus sign before a number, which jsonrepair cannot read.
+    String.raw`(?<=[:,[]\s*)(?<plus>\+)(?=\.?\d|Infinity)`,
   ].join("|"),
   "g",
 );
@@ -276,15 +344,17 @@ const OUTSIDE_STRINGS = new RegExp(
  *   a colon, digits grouped by three after commas can only be one number (a key is never a bare
  *   number, in JSON or JSON5); in an array, `[14,999]` is two numbers and is left alone;
  * - trailing commas are removed here rather than by jsonrepair so that the log names models' most
- *   common slip.
+ *   common slip;
+ * - JSON5's `+90` is read as 90: jsonrepair fails on it, and with it the whole answer.
  * Text inside strings is never changed.
  */
 function repairOutsideStrings(json: string, repairs: string[]): string {
   return json.replace(OUTSIDE_STRINGS, (match: string, ...rest: unknown[]) => {
-    const { string, comment, colon, number, comma } = rest.at(-1) as Record<string, string | undefined>;
+    const { string, comment, colon, number, comma, plus } = rest.at(-1) as Record<string, string | undefined>;
     if (string !== undefined) return match;
     if (comment !== undefined) repairs.push("removed comments");
     if (comma !== undefined) repairs.push("removed trailing commas");
+    if (plus !== undefined) repairs.push("removed plus signs before numbers");
     if (number === undefined) return "";
     const digits = number.replaceAll(",", "");
     repairs.push(`read the number ${number} as ${digits}`);
@@ -434,6 +504,9 @@ function looksLikeProfile(value: unknown): value is Json {
   return isObject(value) && Object.keys(value).some((key) => keyOf(key) in PROFILE_ALIASES && keyOf(key) !== "pitch");
 }
 
+/** Objects wrapped around the profile that are taken off; each level is one pass over its keys. */
+const MAX_ENVELOPES = 6;
+
 function normaliseProfile(value: unknown, repairs: string[]): unknown {
   let root = value;
   if (Array.isArray(root) && root.length === 1 && isObject(root[0])) {
@@ -441,7 +514,7 @@ function normaliseProfile(value: unknown, repairs: string[]): unknown {
     root = root[0];
   }
   // Envelopes: { profile: {...} }, { data: { profile: {...} } }, { response: "<the JSON as a string>" }.
-  for (let level = 0; level < 3 && isObject(root) && !looksLikeProfile(root); level++) {
+  for (let level = 0; level < MAX_ENVELOPES && isObject(root) && !looksLikeProfile(root); level++) {
     const entries = Object.entries(root).map(([key, v]): [string, unknown] => {
       if (typeof v !== "string" || !v.trim().startsWith("{")) return [key, v];
       const parsed = parseLenientJson(v, []);
@@ -456,7 +529,7 @@ function normaliseProfile(value: unknown, repairs: string[]): unknown {
   if (!isObject(root)) return root;
 
   const profile = renameKeys(root, PROFILE_ALIASES, repairs, "profile");
-  for (const field of ["summary", "salesPitch", "targetAudience", "agentInstructions"] as const) {
+  for (const field of Object.keys(PROFILE_TEXT)) {
     if (field in profile && typeof profile[field] !== "string") {
       profile[field] = toText(profile[field]);
       repairs.push(`joined ${field} into text`);
@@ -472,37 +545,71 @@ function normaliseProfile(value: unknown, repairs: string[]): unknown {
 
 /**
  * Plain text as a consumer reads it: HTML entities decoded (`&amp;`, `&#39;`, `&nbsp;`, by the
- * `entities` library), `<br>` as a line break, Markdown and other tags removed (`remove-markdown`).
- * The profile's copy is sent word for word, so "**Sprint** &amp; more" must not reach a consumer.
+ * `entities` library), `<br>` as a line break, Markdown and other tags removed (`remove-markdown`),
+ * a link as its address ("[Book](https://…)" is "https://…"). The profile's copy is sent word for
+ * word, so "**Sprint** &amp; more" must not reach a consumer. remove-markdown reads "2*3*4" as
+ * emphasis ("234"), which is left to it. Its time grows with the square of the text's length:
+ * callers pass texts within a field's limit (see textLimits).
  */
 export function plainText(text: string): string {
-  const decoded = decodeHTML(text.replace(/<br\s*\/?>/gi, "\n")).replace(/\u00a0/g, " ");
-  return removeMarkdown(decoded, { gfm: true, useImgAltText: true, stripListLeaders: true })
+  // Spaces and blank lines are collapsed first too: remove-markdown's line patterns (headings,
+  // list leaders) rescan a run of blank lines from each of its lines.
+  const decoded = collapseSpaces(decodeHTML(text.replace(/<br\s*\/?>/gi, "\n")));
+  return collapseSpaces(
+    removeMarkdown(decoded, { gfm: true, useImgAltText: true, stripListLeaders: true, replaceLinksWithURL: true }),
+  );
+}
+
+/** Runs of spaces (a no-break space too) as one, no space around a line break, at most one blank line. */
+function collapseSpaces(text: string): string {
+  return text
     .replace(/[^\S\n]+/g, " ")
-    .replace(/ *\n */g, "\n")
+    .replace(/ ?\n ?/g, "\n")
+    .replace(/\n{3,}/g, "\n\n")
     .trim();
 }
 
-const TEXT_FIELDS = ["summary", "salesPitch", "targetAudience", "agentInstructions"] as const;
+/**
+ * The longest text each string field of an object schema holds (its `max`). Markdown is stripped
+ * only from a text within it; a longer one is refused by validation as it is. remove-markdown's
+ * time grows with the square of a text's length (measured with remove-markdown 0.7.0, Node 20:
+ * one 190,000-character field of backticks takes 20 s, of `~`, `[` or `<` 13–15 s; at 20,000,
+ * the largest limit, backticks take 0.22–0.27 s, the others 0.17 s or less; a 195,000-character
+ * answer with every text field at its limit, all backticks, 1.2 s).
+ */
+function textLimits(schema: z.ZodObject): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const [field, type] of Object.entries(schema.shape)) {
+    const inner = type instanceof z.ZodDefault ? type.unwrap() : type;
+    if (inner instanceof z.ZodString && inner.maxLength !== null) limits[field] = inner.maxLength;
+  }
+  return limits;
+}
+
+const PROFILE_TEXT = textLimits(profileContentSchema);
+const SERVICE_TEXT = textLimits(serviceSchema);
+const OBJECTION_TEXT = textLimits(objectionSchema);
+const VALUE_PROPOSITION_LIMIT = profileContentSchema.shape.valuePropositions.element.maxLength ?? 0;
 
 function cleanTextFields(profile: Json, repairs: string[]): void {
   let changed = false;
-  const clean = (value: unknown): unknown => {
-    if (typeof value !== "string") return value;
+  const clean = (value: unknown, limit: number): unknown => {
+    if (typeof value !== "string" || value.trim().length > limit) return value;
     const plain = plainText(value);
     if (plain !== value.trim()) changed = true;
     return plain;
   };
-  const cleanFields = (item: unknown, fields: readonly string[]) => {
+  const cleanFields = (item: unknown, limits: Record<string, number>) => {
     if (!isObject(item)) return;
-    for (const field of fields) if (field in item) item[field] = clean(item[field]);
+    for (const [field, limit] of Object.entries(limits)) if (field in item) item[field] = clean(item[field], limit);
   };
-  cleanFields(profile, TEXT_FIELDS);
-  if (Array.isArray(profile.valuePropositions)) profile.valuePropositions = profile.valuePropositions.map(clean);
-  if (Array.isArray(profile.services))
-    for (const s of profile.services) cleanFields(s, ["name", "description", "pitch"]);
+  cleanFields(profile, PROFILE_TEXT);
+  if (Array.isArray(profile.valuePropositions)) {
+    profile.valuePropositions = profile.valuePropositions.map((v) => clean(v, VALUE_PROPOSITION_LIMIT));
+  }
+  if (Array.isArray(profile.services)) for (const s of profile.services) cleanFields(s, SERVICE_TEXT);
   if (Array.isArray(profile.objectionHandling)) {
-    for (const o of profile.objectionHandling) cleanFields(o, ["objection", "response"]);
+    for (const o of profile.objectionHandling) cleanFields(o, OBJECTION_TEXT);
   }
   if (changed) repairs.push("decoded HTML entities and removed Markdown from text");
 }
@@ -609,35 +716,134 @@ function normaliseService(value: unknown, repairs: string[]): unknown {
   return service;
 }
 
-const CURRENCY_SYMBOLS: [RegExp, string][] = [
-  [/US\$|\$US/i, "USD"],
-  [/CA\$|C\$/i, "CAD"],
-  [/AU\$|A\$/i, "AUD"],
-  [/\$/, "USD"],
-  [/€/, "EUR"],
-  [/£/, "GBP"],
-  [/₹|\brs\.?(?=\s|\d|$)/i, "INR"],
-  [/¥/, "JPY"],
+/**
+ * Currency signs from the runtime's CLDR data (Intl): each currency's English symbol ("R$" BRL,
+ * "CA$" CAD, "$" USD, "£" GBP), then a narrow symbol only one currency has ("₺" TRY, "₽" RUB),
+ * after the customary ones CLDR lacks. Only signs with a currency character (\p{Sc}): letter
+ * symbols ("R", "kr") are words too. Longest first, so that "R$" is found before "$".
+ */
+const CURRENCY_SIGNS: [string, string][] = currencySigns();
+
+function currencySigns(): [string, string][] {
+  const signs = new Map([
+    ["US$", "USD"],
+    ["$US", "USD"],
+    ["C$", "CAD"],
+    ["AU$", "AUD"],
+    ["S$", "SGD"],
+  ]);
+  const symbol = (currency: string, currencyDisplay: "symbol" | "narrowSymbol") =>
+    new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay })
+      .formatToParts(0)
+      .find((part) => part.type === "currency")?.value ?? currency;
+  for (const code of CURRENCY_CODES) {
+    const sign = symbol(code, "symbol");
+    if (!signs.has(sign)) signs.set(sign, code);
+  }
+  const narrow = soleCodes([...CURRENCY_CODES].map((code) => [symbol(code, "narrowSymbol"), code]));
+  for (const [sign, code] of narrow) if (!signs.has(sign)) signs.set(sign, code);
+  return [...signs].filter(([sign]) => /\p{Sc}/u.test(sign)).sort(([a], [b]) => b.length - a.length);
+}
+
+/** Words that name a currency by custom where several share them ("dollars" is USD). */
+const CURRENCY_WORDS: [RegExp, string][] = [
+  [/\brs\.?(?=\s|\d|$)/i, "INR"],
   [/\bdollars?\b/i, "USD"],
   [/\beuros?\b/i, "EUR"],
   [/\bpounds?\b/i, "GBP"],
   [/\brupees?\b/i, "INR"],
 ];
 
+/** A name's or a text's words as compared: no accents, case, punctuation or plural "s". */
+function nameWords(text: string): string[] {
+  return text
+    .normalize("NFD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter(Boolean)
+    .map((word) => (word.length > 3 ? word.replace(/s$/, "") : word));
+}
+
+/**
+ * English currency names from the runtime (Intl.DisplayNames), as nameWords: the whole name
+ * ("canadian dollar" CAD) and a last word only one currency has ("yen" JPY, "real" BRL). Historic
+ * names ("… (1964–2022)") are left out.
+ */
+const CURRENCY_NAMES: Map<string, string> = currencyNames();
+const NAME_WORDS = Math.max(...[...CURRENCY_NAMES.keys()].map((name) => name.split(" ").length));
+
+function currencyNames(): Map<string, string> {
+  const display = new Intl.DisplayNames(["en"], { type: "currency" });
+  const names = new Map<string, string>();
+  const lastWords: [string, string][] = [];
+  for (const code of CURRENCY_CODES) {
+    const name = display.of(code);
+    if (!name || name.includes("(")) continue;
+    const words = nameWords(name);
+    names.set(words.join(" "), code);
+    lastWords.push([words[words.length - 1], code]);
+  }
+  for (const [word, code] of soleCodes(lastWords)) if (!names.has(word)) names.set(word, code);
+  return names;
+}
+
+/** Of [key, code] pairs, the keys that name one currency only, with it. */
+function soleCodes(pairs: [string, string][]): Map<string, string> {
+  const codes = new Map<string, Set<string>>();
+  for (const [key, code] of pairs) codes.set(key, (codes.get(key) ?? new Set()).add(code));
+  return new Map([...codes].filter(([, named]) => named.size === 1).map(([key, named]) => [key, [...named][0]]));
+}
+
+/** An ISO 4217 code ("eur", "CHF"), or the currency a text names; "XYZ", no code, is null. */
 function parseCurrency(value: unknown): string | null {
   if (typeof value !== "string") return null;
-  const code = /\b([A-Za-z]{3})\b/.exec(value.trim());
-  if (code && value.trim().length === 3) return code[1].toUpperCase();
-  return currencyIn(value);
+  const code = value.trim().toUpperCase();
+  return CURRENCY_CODES.has(code) ? code : currencyIn(value);
 }
 
+/**
+ * The currency a text names, in this order: an ISO code in capitals next to the amount ("CHF
+ * 1'200", "300 EUR"; "TRY it free" is no lira), a currency's name of several words ("Canadian
+ * dollars"), or a text that is one word of it ("yen"), a sign ("R$"), a customary word.
+ */
 function currencyIn(text: string): string | null {
-  const code = /\b(USD|EUR|GBP|INR|CAD|AUD|JPY|CHF|SGD|NZD|BRL|MXN|ZAR|SEK|NOK|DKK|AED)\b/i.exec(text);
-  if (code) return code[1].toUpperCase();
-  return CURRENCY_SYMBOLS.find(([pattern]) => pattern.test(text))?.[1] ?? null;
+  const coded = [...text.matchAll(/\b([A-Z]{3}) ?(?=\d)|(?<=\d) ?([A-Z]{3})\b/g)]
+    .map((m) => m[1] ?? m[2])
+    .find((code) => CURRENCY_CODES.has(code));
+  return (
+    coded ??
+    currencyNamedIn(text) ??
+    CURRENCY_SIGNS.find(([sign]) => text.includes(sign))?.[1] ??
+    CURRENCY_WORDS.find(([pattern]) => pattern.test(text))?.[1] ??
+    null
+  );
 }
 
-/** "$1,200" -> 1200 USD, "€49,99" -> 49.99 EUR, "Free" -> 0, { amount, currency }, "Contact us" -> null. */
+function currencyNamedIn(text: string): string | null {
+  const words = nameWords(text);
+  if (words.length === 1) return CURRENCY_NAMES.get(words[0]) ?? null;
+  for (let start = 0; start < words.length; start++) {
+    for (let count = Math.min(NAME_WORDS, words.length - start); count >= 2; count--) {
+      const code = CURRENCY_NAMES.get(words.slice(start, start + count).join(" "));
+      if (code) return code;
+    }
+  }
+  return null;
+}
+
+/**
+ * The amounts in a price text: an optional minus, an optional currency sign, digits in groups
+ * (separated by ",", ".", "'", "’", "_" or a space: "1'200", "1_200", "1 200") and a scale
+ * ("1.5k"). Matched greedily, with no lookaround to fail, so a long text is read in one pass.
+ */
+const AMOUNT = /([-−]?)(\p{Sc}\s*)?(\d+(?:[.,'’_ ]\d+)*)([km](?![\p{L}\d_]))?/giu;
+
+/**
+ * "$1,200" -> 1200 USD, "€49,99" -> 49.99 EUR, "CHF 1'200.–" -> 1200 CHF, "Free" -> 0,
+ * { amount, currency }; "Contact us", a negative amount ("-50") and digits glued to letters
+ * ("0x4B0", no decimal amount) -> null.
+ */
 function parsePrice(value: unknown): { amount: number | null; currency: string | null } {
   if (typeof value === "number") return { amount: Number.isFinite(value) && value >= 0 ? value : null, currency: null };
   if (isObject(value)) {
@@ -649,55 +855,97 @@ function parsePrice(value: unknown): { amount: number | null; currency: string |
   // "Was €300, now €240" costs 240: what follows "now" is the price.
   const now = /\b(now|today|ahora|agora|maintenant|jetzt)\b/i.exec(value);
   const text = now ? value.slice(now.index) : value;
+  const glued = (m: RegExpExecArray) =>
+    /[\p{L}\d_]/u.test(text[m.index + m[0].length] ?? "") ||
+    (!m[1] && !m[2] && /[\p{L}\d_]/u.test(text[m.index - 1] ?? ""));
+  const amounts = [...text.matchAll(AMOUNT)].filter((m) => !glued(m));
   // The amount next to a currency sign wins: "2 sessions for $300" costs 300; "Free trial, then
   // $29/month" costs 29.
-  const match = /[$€£₹¥]\s*(\d[\d.,\s]*)([km])?\b/i.exec(text) ?? /(\d[\d.,\s]*)([km])?\b/i.exec(text);
+  const match = amounts.find((m) => m[2]) ?? amounts[0];
   if (!match) return { amount: /^\s*free\b/i.test(value) ? 0 : null, currency };
-  const amount = parseDecimal(match[1].trim());
+  const amount = match[1] ? null : parseDecimal(match[3]);
   // "$1.5k" is 1,500.
-  const scale = { k: 1_000, m: 1_000_000 }[match[2]?.toLowerCase() as "k" | "m"] ?? 1;
+  const scale = { k: 1_000, m: 1_000_000 }[match[4]?.toLowerCase() as "k" | "m"] ?? 1;
   return { amount: amount === null ? null : Math.round(amount * scale * 100) / 100, currency };
 }
 
 /** Both "1,200.50" and "1.200,50": the last separator followed by one or two digits is the decimal point. */
 function parseDecimal(text: string): number | null {
-  const compact = text.replace(/\s/g, "").replace(/[.,]$/, "");
+  const compact = text.replace(/[\s'’_]/g, "");
   const decimal = /[.,](\d{1,2})$/.exec(compact);
   const whole = (decimal ? compact.slice(0, decimal.index) : compact).replace(/[.,]/g, "");
   const amount = Number(decimal ? `${whole}.${decimal[1]}` : whole);
   return Number.isFinite(amount) ? amount : null;
 }
 
-/** "90 minutes", "1.5 hours", "2h 30m", "45" -> minutes. Days and weeks are not a session length: null. */
+/** The words of each unit a duration is written in, as Luxon names the unit. */
+const DURATION_UNITS: Record<string, string> = {
+  minutes: "minutes?|mins?|m",
+  hours: "hours?|hrs?|h",
+  days: "days?|d",
+  weeks: "weeks?|wks?|w",
+  months: "months?|mo",
+  years: "years?|yrs?|y",
+};
+const UNIT_GROUPS = Object.entries(DURATION_UNITS)
+  .map(([unit, words]) => `(?<${unit}>${words})`)
+  .join("|");
+const UNIT_WORD = `(?:${Object.values(DURATION_UNITS).join("|")})(?!\\p{L})`;
+/**
+ * One term of a duration: an amount ("90", "1.5", "a", "an", "one", "half an"), its unit, then
+ * "and a half", or bare minutes after hours ("1h30"; not "1 hour 30 minutes", two terms).
+ */
+const DURATION_TERM = new RegExp(
+  String.raw`(?<![\p{L}\d.])(?<amount>\d+(?:\.\d+)?|(?:half an?|an?|one)(?!\p{L}))[\s-]*(?:${UNIT_GROUPS})(?!\p{L})` +
+    String.raw`(?<half>\s+and\s+a\s+half)?(?:\s*(?<bare>\d{1,2})(?![\d.]|\s*${UNIT_WORD}))?`,
+  "giu",
+);
+
+/**
+ * Minutes from "90 minutes", "1.5 hours", "2h 30m", "1h30", "1:30", "an hour", "12 weeks", "45",
+ * or ISO 8601 ("PT1H30M"); units are converted by Luxon (a week is 7 days, a month 30). Null when
+ * none is read.
+ */
 function parseDurationMinutes(value: unknown): number | null {
   if (typeof value === "number") return Number.isFinite(value) && value > 0 ? Math.round(value) : null;
   if (typeof value !== "string") return null;
-  // ISO 8601 ("PT1H30M"), read by Luxon.
-  if (/^\s*P/i.test(value)) {
-    const iso = Duration.fromISO(value.trim().toUpperCase());
-    return iso.isValid ? Math.round(iso.as("minutes")) || null : null;
-  }
+  const text = value.trim().toLowerCase();
+  if (/^pt?\d/.test(text)) return minutesOf(Duration.fromISO(text.toUpperCase()));
+  const clock = /^(\d{1,2}):(\d{2})$/.exec(text);
+  if (clock) return minutesOf(Duration.fromISOTime(`${clock[1].padStart(2, "0")}:${clock[2]}`));
   // The first expression only: "90 min (1.5 hours)" is 90 minutes said twice.
-  const text = value.toLowerCase().split(/[([;,/]|\bor\b/)[0];
-  if (/\b(day|week|month|year)s?\b/.test(text)) return null;
-  const hours = /(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b/.exec(text);
-  const minutes = /(\d+)[\s-]*(?:m|mins?|minutes?)\b/.exec(text) ?? (hours ? /h\w*\s*(\d+)\s*$/.exec(text) : null);
-  if (!hours && !minutes) {
-    const plain = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(text);
-    return plain ? Math.round(Number(plain[1])) || null : null;
+  const first = text.split(/[([;,/]|\bor\b/)[0].trim();
+  if (/^\d+(?:\.\d+)?$/.test(first)) return Math.round(Number(first)) || null;
+  const units: Record<string, number> = {};
+  for (const { groups = {} } of first.matchAll(DURATION_TERM)) {
+    const { amount, half, bare, ...unit } = groups;
+    const name = Object.keys(unit).find((key) => unit[key] !== undefined) ?? "minutes";
+    const count = amount.startsWith("half") ? 0.5 : /^(an?|one)$/.test(amount) ? 1 : Number(amount);
+    units[name] = (units[name] ?? 0) + count + (half ? 0.5 : 0);
+    if (bare) units.minutes = (units.minutes ?? 0) + Number(bare);
   }
-  return Math.round(Number(hours?.[1] ?? 0) * 60 + Number(minutes?.[1] ?? 0)) || null;
+  return Object.keys(units).length > 0 ? minutesOf(Duration.fromObject(units)) : null;
 }
 
+const minutesOf = (duration: Duration) => (duration.isValid ? Math.round(duration.as("minutes")) || null : null);
+
+/**
+ * A web page's address, from a bare one ("ana.example/course"), a Markdown link or angle
+ * brackets. Null for any other scheme ("mailto:", "tel:"), an address with a user or password
+ * ("https://user:pass@evil.example", a phishing shape; a bare e-mail address reads as one), or a
+ * host without a dot. Balanced parentheses belong to it ("…/A_(b)"), a closing one alone does not.
+ */
 function parseUrl(value: unknown): string | null {
   if (typeof value !== "string" || value.trim() === "") return null;
-  // A Markdown link "[Book](https://…)" or "<https://…>": the address inside.
-  const text = (/https?:\/\/[^\s<>()[\]"']+/i.exec(value)?.[0] ?? value.trim()).replace(/[.,;:!?]+$/, "");
-  const candidate = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  const found = /https?:\/\/(?:[^\s<>()[\]"']|\([^\s<>()[\]"']*\))+/i.exec(value)?.[0];
+  const text = (found ?? value.trim()).replace(/[.,;:!?]+$/, "");
+  const web = /^https?:\/\//i.test(text);
+  // "host:8080" has a port, not a scheme.
+  if (!web && /^[a-z][a-z\d+.-]*:(?!\d)/i.test(text)) return null;
+  const candidate = web ? text : `https://${text}`;
   try {
     const url = new URL(candidate);
-    // Only web links go into messages: any other scheme is dropped, not repaired.
-    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname.includes(".") ? candidate : null;
+    return url.hostname.includes(".") && !url.username && !url.password ? candidate : null;
   } catch {
     return null;
   }
@@ -737,6 +985,8 @@ function normaliseObjections(value: unknown, repairs: string[]): unknown {
 function toObjection(item: unknown): { objection: string | undefined; response: string | undefined } | null {
   if (Array.isArray(item) && item.length === 2) return { objection: toText(item[0]), response: toText(item[1]) };
   if (typeof item === "string") {
+    // Longer than an objection and its response can be together: no pair, and not stripped.
+    if (item.length > OBJECTION_TEXT.objection + OBJECTION_TEXT.response) return null;
     // "**Objection:** ... **Response:** ..." reads as "Objection: ... Response: ...".
     const text = plainText(item);
     const qa = /^\s*(?:objection|q(?:uestion)?)\s*:\s*([\s\S]+?)\s*(?:response|a(?:nswer)?)\s*:\s*([\s\S]+)$/i.exec(
