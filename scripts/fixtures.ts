@@ -170,10 +170,15 @@ export const agentTemplates: Parameters<typeof registerWhatsAppTemplate>[1][] = 
   variables: [...variables],
 }));
 
-/** Registers the agent's templates for a creator and approves them, as Meta would: setup, not the subject. */
+/**
+ * Registers the agent's templates for a creator and approves them, as Meta would: setup, not the
+ * subject. Each name carries the creator's own prefix: creators on the platform's shared number
+ * share Meta's template names.
+ */
 export async function approveAgentTemplates(creatorId: string): Promise<void> {
+  const prefix = `c${creatorId.replaceAll("-", "").slice(0, 12)}`;
   for (const input of agentTemplates) {
-    const template = await registerWhatsAppTemplate(creatorId, input, null);
+    const template = await registerWhatsAppTemplate(creatorId, { ...input, name: `${prefix}_${input.name}` }, null);
     await setWhatsAppTemplateStatus(template.id, "APPROVED", null, null);
   }
 }

@@ -280,6 +280,71 @@ describe("conversations", () => {
     expect(after.messages.edges.at(-1)?.node).toEqual({ direction: "OUTBOUND", text: "Hi, Maya here. Happy to talk!" });
   });
 
+  it("skip a person's WhatsApp message that could only go out after the customer-service window closed", async () => {
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
+    await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
+    const consents = [{ channel: "WHATSAPP", granted: true }];
+    const gid = await send(owner, { externalId: "conv-late", phone: newPhone(), consents }, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "Hello?",
+    });
+    const [conversation] = await conversationsOf(owner, gid);
+    const SEND = `mutation ($id: ID!, $text: String!) { sendMessage(conversationId: $id, text: $text) {
+      __typename ... on Action { id } ... on Error { code message } } }`;
+    const sent = await api.request<{ sendMessage: { __typename: string; id: string } }, unknown>(
+      SEND,
+      { id: conversation.id, text: "Sorry for the wait!" },
+      owner.creatorKey,
+    );
+    expect(sent.data?.sendMessage.__typename).toBe("Action");
+    // The message waited (quiet hours, a full cap, a retry) until the consumer's message was 25 hours old.
+    await db.conversation.update({
+      where: { id: fromGlobalId(conversation.id).id },
+      data: { lastInboundAt: new Date(Date.now() - 25 * 3_600_000) },
+    });
+
+    expect(await deliverDue()).toEqual([]);
+    expect(
+      await db.action.findUniqueOrThrow({ where: { id: fromGlobalId(sent.data!.sendMessage.id).id } }),
+    ).toMatchObject({
+      status: "SKIPPED",
+      statusReason: expect.stringMatching(
+        /^WhatsApp customer-service window closed: only template messages may be sent/,
+      ),
+    });
+  });
+
+  it("never let a consumer's message from the future hold the customer-service window open", async () => {
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
+    const consumer = {
+      externalId: "conv-future",
+      phone: newPhone(),
+      consents: [{ channel: "WHATSAPP", granted: true }],
+    };
+    const answer = await api.request<
+      { ingestEvent: { __typename: string; event: { consumer: { id: string } } } },
+      unknown
+    >(
+      INGEST,
+      {
+        creatorId: owner.gid,
+        event: {
+          consumer,
+          type: "whatsapp_replied",
+          occurredAt: new Date(Date.now() + 4 * 60_000).toISOString(),
+          payload: { channel: "WHATSAPP", text: "Hi" },
+        },
+      },
+      owner.creatorKey,
+    );
+    expect(answer.data?.ingestEvent.__typename).toBe("IngestedEvent");
+    const [conversation] = await conversationsOf(owner, answer.data!.ingestEvent.event.consumer.id);
+    expect(new Date(conversation.lastInboundAt as string).getTime()).toBeLessThanOrEqual(Date.now());
+    expect(new Date(conversation.customerServiceWindowEndsAt as string).getTime()).toBeLessThanOrEqual(
+      Date.now() + 24 * 3_600_000,
+    );
+  });
+
   it("are followed live: a consumer's message and a hand-off reach the creator's subscribers, and no one else's", async () => {
     const [owner, other] = await Promise.all([
       creatorWithAgent(api, NO_BURST_WAIT),

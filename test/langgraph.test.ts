@@ -122,7 +122,11 @@ describe("the LANGGRAPH runtime", () => {
     const action = await firstAction(owner.creator.id, "welcome");
     expect(action.payload).toMatchObject({
       message: "Hi Sam! Thanks for your interest in Test Creator's work. Reply here any time if you have questions.",
-      whatsAppTemplate: { name: "welcome_interest", language: "en_US", parameters: ["Sam", "Test Creator"] },
+      whatsAppTemplate: {
+        name: expect.stringMatching(/_welcome_interest$/),
+        language: "en_US",
+        parameters: ["Sam", "Test Creator"],
+      },
     });
     expect((action.invocation.decision as { trace: string[] }).trace).toEqual([
       "decide: welcome",

@@ -234,7 +234,7 @@ const scenarios: Scenario[] = [
       template: "welcome",
       text: /^Hi Sam! Thanks for your interest in Maya Rao's work\. Reply here any time\.$/,
       whatsAppTemplate: { name: "welcome_interest", language: "en_US", parameters: ["Sam", "Maya Rao"] },
-      note: /window closed.*sent as the approved template "welcome_interest" \(en_US\)/,
+      note: /outside the WhatsApp customer-service window.*sent as the approved template "welcome_interest" \(en_US\)/,
     },
   },
   {
@@ -257,7 +257,20 @@ const scenarios: Scenario[] = [
     consents: ["WHATSAPP"],
     wroteOnWhatsApp: null,
     event: { type: "page_view", payload: { url: "/" } },
-    expected: { act: false, rule: "welcome", note: /not sent: WhatsApp customer-service window closed/ },
+    expected: { act: false, rule: "welcome", note: /not sent: outside the WhatsApp customer-service window/ },
+  },
+  {
+    name: "answers an objection raised on the site by email when the consumer's WhatsApp window closed days ago",
+    context: { stage: "ENGAGED" },
+    wroteOnWhatsApp: hoursAgo(72),
+    event: { type: "objection", payload: { objection: "price" } },
+    expected: {
+      act: true,
+      rule: "objection",
+      channel: "EMAIL",
+      text: /price includes twelve live sessions/,
+      note: /sent on EMAIL instead/,
+    },
   },
   {
     name: "does nothing with consent but no contact details for that channel",

@@ -1,11 +1,13 @@
-import { randomInt } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makeActiveProfile, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { runAgents } from "../src/agents/agent-run.js";
 import { db } from "../src/db/client.js";
 import { DeliveryScheduler } from "../src/delivery/scheduler.js";
+import { fillTemplateBody } from "../src/whatsapp/template-rules.js";
 import { graphql } from "./generated/gql.js";
-import type { RegisterWhatsAppTemplateInput } from "./generated/graphql.js";
+import type { DeployAgentInput, RegisterWhatsAppTemplateInput } from "./generated/graphql.js";
 import { useApi } from "./support/api.js";
 import {
   type HttpSink,
@@ -85,6 +87,15 @@ const CreatorTemplates = graphql(`
   }
 `);
 
+const SetSender = graphql(`
+  mutation SetWhatsAppSenderForTemplates($creatorId: ID!, $phoneNumberId: String!, $accessToken: String!) {
+    setWhatsAppSender(creatorId: $creatorId, input: { phoneNumberId: $phoneNumberId, accessToken: $accessToken }) {
+      __typename
+      ...ErrorFields
+    }
+  }
+`);
+
 const Ingest = graphql(`
   mutation IngestForTemplates($creatorId: ID!, $event: EventInput!) {
     ingestEvent(creatorId: $creatorId, event: $event) {
@@ -140,19 +151,43 @@ const WELCOME: RegisterWhatsAppTemplateInput = {
   variables: ["CONSUMER_NAME", "CREATOR_NAME"],
 };
 
+/**
+ * A template name of the creator's own, prefixed with its handle: creators on the platform's shared
+ * number share one namespace at Meta, so two of them may not both register `welcome_interest`.
+ */
+const ownName = (owner: { creator: { handle: string } }, name = WELCOME.name) =>
+  `${owner.creator.handle.replace(/-/g, "_")}_${name}`;
+
 let adminKey: string;
 let whatsapp: HttpSink;
 let smtp: SmtpSink;
 let clock: ReturnType<typeof testClock>;
+/** An EXTERNAL_HTTP agent service: it plans what `runtimePlan` says, as any runtime may (forged payloads included). */
+let runtime: Server;
+let runtimeUrl: string;
+let runtimePlan: { channel: "WHATSAPP"; payload: Record<string, unknown> }[] = [];
 
 beforeAll(async () => {
   adminKey = await makeAdminKey();
   [whatsapp, smtp] = await Promise.all([startHttpSink(), startSmtpSink()]);
   whatsapp.reply = whatsAppAccepted;
+  runtime = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          decision: { act: true, reason: "the external agent writes", rule: "external_welcome" },
+          actions: runtimePlan.map((a) => ({ ...a, sendAt: clock.now().toISOString() })),
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => runtime.listen(0, "127.0.0.1", resolve));
+  runtimeUrl = `http://127.0.0.1:${(runtime.address() as { port: number }).port}/decide`;
 });
 
 afterAll(async () => {
-  await Promise.all([whatsapp.close(), smtp.close()]);
+  await Promise.all([whatsapp.close(), smtp.close(), new Promise((resolve) => runtime.close(resolve))]);
 });
 
 beforeEach(() => {
@@ -160,18 +195,29 @@ beforeEach(() => {
   clock = testClock(new Date(Math.floor(Date.now() / 1000) * 1000));
 });
 
-/** A creator named Maya Rao, with the coaching profile, its sales agent welcoming at once, and no quiet hours. */
-async function creatorWithTemplates(templates: RegisterWhatsAppTemplateInput[] = [], approve = true) {
+/**
+ * A creator named Maya Rao, with the coaching profile, its sales agent welcoming at once (or the
+ * agent `deploy` says), and no quiet hours.
+ */
+async function creatorWithTemplates(
+  templates: RegisterWhatsAppTemplateInput[] = [],
+  approve = true,
+  deploy: Omit<DeployAgentInput, "creatorId"> = {},
+) {
   const made = await makeCreator({ name: "Maya Rao", quietHoursStart: "00:00", quietHoursEnd: "00:00" });
   await makeActiveProfile(made.creator.id);
   const deployed = await api.request(
     DeployAgent,
-    { input: { creatorId: made.gid, tunables: { welcomeDelayMinutes: 0 } } },
+    { input: { creatorId: made.gid, tunables: { welcomeDelayMinutes: 0 }, ...deploy } },
     made.creatorKey,
   );
   expect(deployed.data?.deployAgent.__typename).toBe("Agent");
   for (const input of templates) {
-    const registered = await api.request(RegisterTemplate, { creatorId: made.gid, input }, made.creatorKey);
+    const registered = await api.request(
+      RegisterTemplate,
+      { creatorId: made.gid, input: { ...input, name: ownName(made, input.name) } },
+      made.creatorKey,
+    );
     const template = registered.data?.registerWhatsAppTemplate;
     if (template?.__typename !== "WhatsAppTemplate") throw new Error(`not registered: ${JSON.stringify(registered)}`);
     if (approve) await setStatus(template.id, "APPROVED");
@@ -333,7 +379,11 @@ describe("registering a WhatsApp template", () => {
 
   it("takes Meta's review from an operator only", async () => {
     const owner = await makeCreator();
-    const registered = await api.request(RegisterTemplate, { creatorId: owner.gid, input: WELCOME }, owner.creatorKey);
+    const registered = await api.request(
+      RegisterTemplate,
+      { creatorId: owner.gid, input: { ...WELCOME, name: ownName(owner) } },
+      owner.creatorKey,
+    );
     const template = registered.data?.registerWhatsAppTemplate;
     if (template?.__typename !== "WhatsAppTemplate") throw new Error(`not registered: ${JSON.stringify(registered)}`);
     const { id } = template;
@@ -393,6 +443,7 @@ describe("registering a WhatsApp template", () => {
 describe("the agent's WhatsApp messages", () => {
   it("go as free text within the customer-service window and as the approved template outside it", async () => {
     const owner = await creatorWithTemplates([WELCOME]);
+    const name = ownName(owner);
     const recent = { phone: newPhone(), consents: ["WHATSAPP" as const] };
     const lapsed = { phone: newPhone(), consents: ["WHATSAPP" as const] };
     const silent = { phone: newPhone(), consents: ["WHATSAPP" as const] };
@@ -423,11 +474,11 @@ describe("the agent's WhatsApp messages", () => {
         payload: {
           message: filled,
           template: "welcome",
-          whatsAppTemplate: { name: "welcome_interest", language: "en_US", parameters: ["Sam", "Maya Rao"] },
+          whatsAppTemplate: { name, language: "en_US", parameters: ["Sam", "Maya Rao"] },
         },
       });
       expect((run.decision as { notes: string[] }).notes.join("\n")).toMatch(
-        /window closed.*sent as the approved template "welcome_interest" \(en_US\)/,
+        new RegExp(`outside the WhatsApp customer-service window.*sent as the approved template "${name}" \\(en_US\\)`),
       );
       expect((await actionRow(run.actions[0].id)).status).toBe("SENT");
       const requests = requestsTo(consumer.phone);
@@ -440,7 +491,7 @@ describe("the agent's WhatsApp messages", () => {
         to: consumer.phone,
         type: "template",
         template: {
-          name: "welcome_interest",
+          name,
           language: { code: "en_US" },
           components: [
             {
@@ -480,14 +531,14 @@ describe("the agent's WhatsApp messages", () => {
       }),
     ]);
     expect((emailed.decision as { notes: string[] }).notes.join("\n")).toMatch(
-      /WhatsApp customer-service window closed.*no approved WELCOME template: sent on EMAIL instead/,
+      /outside the WhatsApp customer-service window.*no approved WELCOME template: sent on EMAIL instead/,
     );
 
     const unsent = await visitAfterWriting(owner, whatsAppOnly, null);
     expect(unsent.acted).toBe(false);
     expect(unsent.actions).toEqual([]);
     expect(unsent.reason).toMatch(
-      /welcome: not sent: WhatsApp customer-service window closed .*the consumer never wrote on WhatsApp.*no approved WELCOME template.*no other channel/,
+      /welcome: not sent: outside the WhatsApp customer-service window .*the consumer never wrote on WhatsApp.*no approved WELCOME template.*no other channel/,
     );
 
     await sendDue();
@@ -518,7 +569,7 @@ describe("the agent's WhatsApp messages", () => {
     const owner = await creatorWithTemplates([WELCOME]);
     const consumer = { phone: newPhone(), consents: ["WHATSAPP" as const] };
     const run = await visitAfterWriting(owner, consumer, null);
-    expect(run.actions[0].payload).toMatchObject({ whatsAppTemplate: { name: "welcome_interest" } });
+    expect(run.actions[0].payload).toMatchObject({ whatsAppTemplate: { name: ownName(owner) } });
 
     const template = await db.whatsAppTemplate.findFirstOrThrow({ where: { creatorId: owner.creator.id } });
     await setStatus(toGlobalId("WhatsAppTemplate", template.id), "PAUSED", "low quality rating");
@@ -529,8 +580,156 @@ describe("the agent's WhatsApp messages", () => {
       .find((a) => a.id === run.actions[0].id);
     expect(action).toMatchObject({
       status: "SKIPPED",
-      statusReason:
-        'WhatsApp template "welcome_interest" (en_US) is PAUSED (low quality rating): only approved templates may be sent',
+      statusReason: `WhatsApp template "${ownName(owner)}" (en_US) is PAUSED (low quality rating): only approved templates may be sent`,
+    });
+    expect(requestsTo(consumer.phone)).toEqual([]);
+  });
+});
+
+/** The registration's result, as the creator reads it. */
+async function register(owner: Owner, input: RegisterWhatsAppTemplateInput) {
+  const answer = await api.request(RegisterTemplate, { creatorId: owner.gid, input }, owner.creatorKey);
+  const result = answer.data?.registerWhatsAppTemplate;
+  if (!result) throw new Error(`no answer: ${JSON.stringify(answer)}`);
+  return result;
+}
+
+describe("template bodies Meta rejects for their variables", () => {
+  it("are refused at registration, naming the body", async () => {
+    const owner = await makeCreator();
+    const two = WELCOME.variables;
+    const cases: [string, RegisterWhatsAppTemplateInput["variables"], RegExp][] = [
+      // Only whitespace between two variables (a non-breaking space and a line break are whitespace too).
+      ["Hi {{1}} {{2}} and welcome.", two, /side by side/],
+      ["Hi {{1}}{{2}} and welcome.", two, /side by side/],
+      ["Hi {{1}}\u00a0\n{{2}} and welcome.", two, /side by side/],
+      // A third brace, stray or unmatched braces.
+      ["Hi {{{1}}}, welcome to {{2}}'s work.", two, /brace/],
+      ["Hi {1}} and {{ welcome.", [], /brace/],
+      ["Hi {{1}}, welcome to {{2}}'s work }", two, /brace/],
+      // A leading zero.
+      ["Hi {{01}}, welcome to {{2}}'s work.", two, /numbered.*found \{\{01\}\}/],
+    ];
+    for (const [body, variables, message] of cases) {
+      const result = await register(owner, { ...WELCOME, name: ownName(owner), body, variables });
+      expect(result, body).toMatchObject({ __typename: "ValidationError", code: "VALIDATION_FAILED" });
+      const issues = result.__typename === "ValidationError" ? result.issues : [];
+      expect(issues.find((i) => i.path === "body")?.message, body).toMatch(message);
+    }
+    expect(await db.whatsAppTemplate.count({ where: { creatorId: owner.creator.id } })).toBe(0);
+
+    // Words between the variables, and braces only in them: accepted.
+    const fine = await register(owner, {
+      ...WELCOME,
+      name: ownName(owner),
+      body: "Hi {{1}}, welcome to {{2}}'s work.",
+    });
+    expect(fine).toMatchObject({ __typename: "WhatsAppTemplate", status: "PENDING" });
+  });
+});
+
+describe("templates on the platform's shared number", () => {
+  it("are one namespace: a name and language another creator on it has is a conflict, suggesting the handle as a prefix", async () => {
+    const name = `shared_welcome_${randomInt(1e9)}`;
+    const first = await makeCreator();
+    const second = await makeCreator();
+    expect(await register(first, { ...WELCOME, name })).toMatchObject({ __typename: "WhatsAppTemplate", name });
+
+    // Another body under the same name and language would reach the first creator's consumers too.
+    const clash = await register(second, { ...WELCOME, name, body: "Hello {{1}}, {{2}} here: welcome aboard." });
+    expect(clash).toMatchObject({ __typename: "ConflictError", code: "CONFLICT" });
+    expect(clash.__typename === "ConflictError" && clash.message).toMatch(
+      new RegExp(`another creator on the platform's shared WhatsApp number .*"${ownName(second, name)}"`, "i"),
+    );
+    expect(await db.whatsAppTemplate.count({ where: { creatorId: second.creator.id } })).toBe(0);
+
+    // Another language is another template at Meta; a name of its own is free.
+    expect(await register(second, { ...WELCOME, name, language: "es" })).toMatchObject({
+      __typename: "WhatsAppTemplate",
+      language: "es",
+    });
+    expect(await register(second, { ...WELCOME, name: ownName(second, name) })).toMatchObject({
+      __typename: "WhatsAppTemplate",
+    });
+
+    // A creator with a number of its own has its own namespace: the name is free there.
+    const own = await makeCreator();
+    const sender = await api.request(
+      SetSender,
+      { creatorId: own.gid, phoneNumberId: String(randomInt(1e11, 2e11)), accessToken: `EAAG-own-${randomUUID()}` },
+      adminKey,
+    );
+    expect(sender.data?.setWhatsAppSender.__typename).toBe("Creator");
+    expect(await register(own, { ...WELCOME, name })).toMatchObject({ __typename: "WhatsAppTemplate", name });
+  });
+
+  it("let one of several creators registering the same name at once have it", async () => {
+    for (let round = 0; round < 3; round++) {
+      const name = `race_welcome_${randomInt(1e9)}`;
+      const creators = await Promise.all([makeCreator(), makeCreator(), makeCreator()]);
+      const results = await Promise.all(creators.map((owner) => register(owner, { ...WELCOME, name })));
+      expect(results.map((r) => r.__typename).sort()).toEqual(["ConflictError", "ConflictError", "WhatsAppTemplate"]);
+      expect(await db.whatsAppTemplate.count({ where: { name, language: "en_US" } })).toBe(1);
+    }
+  });
+});
+
+describe("a runtime's template messages", () => {
+  it("are refused when a parameter breaks WhatsApp's rules or the filled body is over 1,024 characters", async () => {
+    const owner = await creatorWithTemplates([WELCOME], true, {
+      runtime: "EXTERNAL_HTTP",
+      externalHttp: { url: runtimeUrl, secret: "s".repeat(20) },
+    });
+    const name = ownName(owner);
+    const consumer = { phone: newPhone(), consents: ["WHATSAPP" as const] };
+    const forged = (first: string) => {
+      const parameters = [first, "Maya Rao"];
+      const message = fillTemplateBody(WELCOME.body, parameters);
+      return {
+        channel: "WHATSAPP" as const,
+        payload: {
+          to: consumer.phone,
+          template: "welcome",
+          message,
+          whatsAppTemplate: { name, language: "en_US", parameters },
+        },
+      };
+    };
+    // Cloud API error 132018: line breaks of any kind, tabs, five whitespace characters in a row.
+    const breaks = /whatsAppTemplate\.parameters\.0: no line breaks or tabs/;
+    const run = /whatsAppTemplate\.parameters\.0: no more than four whitespace characters in a row/;
+    const blank = /whatsAppTemplate\.parameters\.0: empty or only whitespace/;
+    const refused: [string, RegExp][] = [
+      ["Sam\rLee", breaks],
+      ["Sam\u2028Lee", breaks],
+      ["Sam\u2029Lee", breaks],
+      ["Sam\tLee", breaks],
+      ["Sam\nLee", breaks],
+      ["Sam     Lee", run],
+      ["Sam\u00a0\u00a0\u00a0\u00a0\u00a0Lee", run],
+      ["Sam \u00a0 \u2003 Lee", run],
+      ["   ", blank],
+      ["\u00a0", blank],
+    ];
+    // Each parameter within 1,024 characters, the filled body not.
+    const long = "S".repeat(1000);
+    runtimePlan = [...refused.map(([text]) => forged(text)), forged(long)];
+    const planned = await visitAfterWriting(owner, consumer, null);
+    runtimePlan = [];
+    expect(planned.actions).toHaveLength(refused.length + 1);
+    for (const [i, [text, reason]] of refused.entries()) {
+      expect(planned.actions[i], JSON.stringify(text)).toMatchObject({
+        status: "FAILED",
+        statusReason: expect.stringMatching(reason),
+      });
+    }
+
+    await sendDue();
+    const filled = Array.from(forged(long).payload.message).length;
+    expect(filled).toBeGreaterThan(1024);
+    expect(await actionRow(planned.actions[refused.length].id)).toMatchObject({
+      status: "SKIPPED",
+      statusReason: `WhatsApp template "${name}" (en_US) is ${filled} characters once filled: WhatsApp refuses a body over 1024`,
     });
     expect(requestsTo(consumer.phone)).toEqual([]);
   });

@@ -234,8 +234,7 @@ export abstract class BaseAgent {
    *    follow-up, the thank-you; English first) whose variables all have a value here: the payload's
    *    `whatsAppTemplate` is `{ name, language, parameters }` and its `message` the filled body;
    * 2. else goes as written on the consumer's next reachable channel (email), without a further
-   *    fallback, unless it answers a message the consumer wrote on WhatsApp (`options.fallback`
-   *    false, and they wrote there once);
+   *    fallback: an answer too, as WhatsApp cannot carry it any more;
    * 3. else is withheld: settle() leaves the returned action out of the plan and says why.
    * Whatever was chosen is noted on the decision by settle().
    */
@@ -255,7 +254,7 @@ export abstract class BaseAgent {
     const since = lastInboundAt
       ? `the consumer last wrote on ${lastInboundAt.toISOString()}`
       : "the consumer never wrote on WhatsApp";
-    const closed = `WhatsApp customer-service window closed at ${when.sendAt.toISOString()} (${since}): only template messages may be sent`;
+    const closed = `outside the WhatsApp customer-service window at ${when.sendAt.toISOString()} (${since}): only template messages may be sent`;
     const template = this.templateFor(ctx, content);
     if ("message" in template) {
       const { message, whatsAppTemplate } = template;
@@ -266,10 +265,9 @@ export abstract class BaseAgent {
       });
       return templated;
     }
-    // An answer stays on the channel the consumer wrote on; one who never wrote on WhatsApp is not
-    // answered there (an objection raised on the site), so it may go on their other channel.
-    const mayMove = options.fallback || lastInboundAt === null;
-    const other = mayMove ? this.reachableChannels(ctx).find((c) => c !== "WHATSAPP") : undefined;
+    // Outside the window even an answer cannot go on WhatsApp (a late run, an objection raised on
+    // the site): the consumer's other channel beats silence.
+    const other = this.reachableChannels(ctx).find((c) => c !== "WHATSAPP");
     if (other) {
       const moved = this.compose(ctx, other, content, when, false);
       this.fitted.set(moved, {
@@ -278,9 +276,7 @@ export abstract class BaseAgent {
       });
       return moved;
     }
-    const nowhere = mayMove
-      ? "the consumer has no other channel with consent and an address"
-      : "an answer stays on the channel the consumer wrote on";
+    const nowhere = "the consumer has no other channel with consent and an address";
     this.fitted.set(action, {
       note: `${content.template}: not sent: ${closed}, ${template.missing}, and ${nowhere}`,
       withheld: true,

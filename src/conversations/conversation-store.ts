@@ -56,7 +56,8 @@ export function inboundMessagesOf(
 
 /**
  * Records the consumer's messages on their conversations (created on the first), in the
- * ingestion's transaction: lastInboundAt only moves forward, and a message written after a close
+ * ingestion's transaction: lastInboundAt only moves forward and never past the time of receipt
+ * (it opens WhatsApp's customer-service window), and a message written after a close
  * reopens the conversation to the agent (not an opt-out; a person who holds it keeps it). An event
  * recorded before adds nothing.
  */
@@ -77,7 +78,8 @@ export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promis
          FROM m GROUP BY "creatorId", "consumerId", channel
      ), c AS (
        INSERT INTO conversations AS c ("creatorId", "consumerId", channel, "lastInboundAt")
-       SELECT "creatorId", "consumerId", channel, at FROM latest ORDER BY "consumerId", channel
+       -- Never ahead of receipt: an occurredAt from the future must not hold WhatsApp's window open.
+       SELECT "creatorId", "consumerId", channel, LEAST(at, now()) FROM latest ORDER BY "consumerId", channel
        ON CONFLICT ("consumerId", channel) DO UPDATE SET
          "lastInboundAt" = GREATEST(c."lastInboundAt", EXCLUDED."lastInboundAt"),
          holder = CASE WHEN ${REOPENS} THEN 'AGENT'::"ConversationHolder" ELSE c.holder END,

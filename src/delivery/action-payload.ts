@@ -2,7 +2,7 @@ import { z } from "zod";
 import { config } from "../config.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import { email, phone, webUrl } from "../validation.js";
-import { TEMPLATE_LANGUAGES, TEMPLATE_NAME } from "../whatsapp/template-rules.js";
+import { parameterTextIssue, TEMPLATE_LANGUAGES, TEMPLATE_NAME } from "../whatsapp/template-rules.js";
 
 // What an action's payload holds on each channel. Agents write payloads as JSON; they are
 // checked here at send time, so a malformed one fails with a reason instead of a provider error.
@@ -27,8 +27,8 @@ const messageFields = {
  * A WhatsApp template message: the creator's template (name and language, as registered with Meta)
  * and the text of each body variable in order; `message` then holds the filled body. Sent with
  * the Cloud API's `type: "template"` only if the template is still APPROVED at send time
- * (send-rules.ts). Parameter text may not hold line breaks, tabs or more than four spaces in a row
- * (Cloud API error 132018).
+ * (send-rules.ts). Parameter text is checked as WhatsApp would (parameterTextIssue: no line breaks
+ * or tabs, no five whitespace characters in a row, not blank; Cloud API error 132018).
  */
 const whatsAppTemplate = z.object({
   name: z.string().regex(TEMPLATE_NAME),
@@ -37,9 +37,11 @@ const whatsAppTemplate = z.object({
     .array(
       z
         .string()
-        .min(1)
         .max(1024)
-        .refine((text) => !/[\n\t]| {5}/.test(text), "no line breaks, tabs or more than four spaces in a row"),
+        .superRefine((text, ctx) => {
+          const issue = parameterTextIssue(text);
+          if (issue) ctx.addIssue({ code: "custom", message: issue });
+        }),
     )
     .max(100),
 });

@@ -7,6 +7,7 @@ import { formatTimeOfDay } from "../validation.js";
 import {
   customerServiceWindowOpen,
   fillTemplateBody,
+  MAX_TEMPLATE_BODY_CHARS,
   type TemplateMessage,
   variableCount,
 } from "../whatsapp/template-rules.js";
@@ -134,8 +135,11 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
   // claimed before the hand-off: the row is read FOR SHARE, so a hand-off committing meanwhile
   // waits. Read before the consent, the order ingestion locks them in.
   const whatsAppTemplate = action.channel === "WHATSAPP" ? templateOf(action.payload) : null;
+  const [conversation] =
+    action.invocationId || action.channel === "WHATSAPP"
+      ? await conversationsForSend(client, action.consumerId, action.channel)
+      : [];
   if (action.invocationId) {
-    const [conversation] = await conversationsForSend(client, action.consumerId, action.channel);
     const holder = conversation?.holder;
     const handOffNotice = (action.payload as { handOffNotice?: unknown } | null)?.handOffNotice === true;
     if (holder && holder !== "AGENT" && !(holder === "PERSON" && handOffNotice)) {
@@ -144,15 +148,16 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
         reason: holder === "PERSON" ? "conversation handed off to a person" : "conversation closed",
       };
     }
-    // The window may have closed since the agent planned the message (a person's message was
-    // checked when it was written, by sendMessage).
-    const lastInboundAt = conversation?.lastInboundAt ?? null;
-    if (action.channel === "WHATSAPP" && !whatsAppTemplate && !customerServiceWindowOpen(lastInboundAt, now)) {
-      const since = lastInboundAt
-        ? `the consumer last wrote at ${lastInboundAt.toISOString()}`
-        : "the consumer never wrote";
-      return { kind: "skip", reason: `${WINDOW_CLOSED_REASON} (${since})` };
-    }
+  }
+  // The window may have closed since the message was planned or written (quiet hours deferred it,
+  // a retry came late): WhatsApp would refuse free text now (Cloud API error 131047), a person's
+  // message included.
+  const lastInboundAt = conversation?.lastInboundAt ?? null;
+  if (action.channel === "WHATSAPP" && !whatsAppTemplate && !customerServiceWindowOpen(lastInboundAt, now)) {
+    const since = lastInboundAt
+      ? `the consumer last wrote at ${lastInboundAt.toISOString()}`
+      : "the consumer never wrote";
+    return { kind: "skip", reason: `${WINDOW_CLOSED_REASON} (${since})` };
   }
 
   const { rows: consents } = await client.query<{ status: ConsentStatus; source: string }>(
@@ -240,7 +245,9 @@ function templateOf(payload: unknown): TemplateMessage | null {
  * Why a template message may not go now, or null: the creator's template of that name and
  * language must exist and still be APPROVED (Meta may pause or disable one after the agent chose
  * it), take as many parameters as given, and its filled body must be the payload's `message`
- * (what the conversation records is what the consumer reads).
+ * (what the conversation records is what the consumer reads) and within WhatsApp's 1,024
+ * characters (MAX_TEMPLATE_BODY_CHARS; Cloud API error 132005, "hydrated text too long"), as the
+ * agent checks when planning: a runtime's payload may not have been.
  */
 async function templateRefusal(
   client: Sql,
@@ -258,8 +265,13 @@ async function templateRefusal(
   if (message.parameters.length !== expected) {
     return `${named} has ${expected} variable(s), the message gives ${message.parameters.length}`;
   }
-  if ((payload as { message?: unknown }).message !== fillTemplateBody(template.body, message.parameters)) {
+  const filled = fillTemplateBody(template.body, message.parameters);
+  if ((payload as { message?: unknown }).message !== filled) {
     return `the message is not ${named}'s body filled with its parameters`;
+  }
+  const length = Array.from(filled).length;
+  if (length > MAX_TEMPLATE_BODY_CHARS) {
+    return `${named} is ${length} characters once filled: WhatsApp refuses a body over ${MAX_TEMPLATE_BODY_CHARS}`;
   }
   return null;
 }

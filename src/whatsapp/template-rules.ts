@@ -59,11 +59,18 @@ export type ApprovedTemplate = {
  */
 export type TemplateMessage = { name: string; language: string; parameters: string[] };
 
+/** Anything in double braces: a variable ({{1}}) or a malformed one ({{name}}, {{01}}, {{ 1 }}). */
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
 
-/** The variable numbers of a body in order of appearance ({{2}} -> 2); NaN for a placeholder that is not a number. */
+/** A variable's number as Meta writes it: 1, 2... without a leading zero. */
+const VARIABLE_NUMBER = /^[1-9]\d*$/;
+
+/** Whitespace as JavaScript's \s knows it (non-breaking and other Unicode spaces, U+2028/U+2029), and U+0085. */
+const WHITESPACE = "\\s\\u0085";
+
+/** The variable numbers of a body in order of appearance ({{2}} -> 2); NaN for a placeholder that is not one. */
 function placeholders(body: string): number[] {
-  return [...body.matchAll(PLACEHOLDER)].map((m) => (/^\d+$/.test(m[1]) ? Number(m[1]) : Number.NaN));
+  return [...body.matchAll(PLACEHOLDER)].map((m) => (VARIABLE_NUMBER.test(m[1]) ? Number(m[1]) : Number.NaN));
 }
 
 /** How many variables a body has ({{1}}..{{n}}), for a body that passed checkTemplate. */
@@ -71,11 +78,24 @@ export function variableCount(body: string): number {
   return placeholders(body).length;
 }
 
+/** Two variables with nothing but whitespace between them: {{1}} {{2}}. */
+const ADJACENT_VARIABLES = new RegExp(`\\{\\{\\d+\\}\\}[${WHITESPACE}]*\\{\\{\\d+\\}\\}`, "u");
+
 /**
  * What is wrong with a template's body and its variables, as Meta reviews them (an empty list when
- * nothing): 1 to 1024 characters; numbered variables only ({{1}}, {{2}}..., not named ones), each
- * once, numbered consecutively from 1; none at the very start or end of the body (Meta rejects
- * those as INVALID_FORMAT); and one `variables` entry per variable, saying what fills it.
+ * nothing): 1 to 1024 characters; braces only in variables, each written {{1}}, {{2}}... (not
+ * named, no spaces or leading zeros, no stray or third brace), once each, numbered consecutively
+ * from 1; never two side by side with only whitespace between; none at the very start or end of
+ * the body (Meta rejects these at review, e.g. as INVALID_FORMAT); and one `variables` entry per
+ * variable, saying what fills it.
+ *
+ * Sources: the body limit in Meta's template components reference
+ * (https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/components);
+ * the variable rules in Meta's template guidelines, "Common rejection reasons"
+ * (https://developers.facebook.com/docs/whatsapp/message-templates/guidelines#common-rejection-reasons):
+ * missing or mismatched curly braces ("the correct format is {{1}}"), variables that are not
+ * sequential, that are next to each other, or at the start or end. Meta also rejects too many
+ * variables for the body's length but publishes no threshold, so that is left to its review.
  */
 export function templateBodyIssues(body: string, variables: readonly WhatsAppTemplateVariable[]): FieldIssue[] {
   const issues: FieldIssue[] = [];
@@ -84,21 +104,36 @@ export function templateBodyIssues(body: string, variables: readonly WhatsAppTem
     issues.push({ path: "body", message: `1 to ${MAX_TEMPLATE_BODY_CHARS} characters (WhatsApp's limit)` });
     return issues;
   }
-  const numbers = placeholders(body);
-  if (numbers.some(Number.isNaN)) {
+  if (/[{}]/.test(body.replace(PLACEHOLDER, ""))) {
     issues.push({
       path: "body",
-      message: "variables are numbered: {{1}}, {{2}}... (named variables are not supported)",
+      message: "curly braces only in variables, in pairs: {{1}}; found a stray, unmatched or third brace",
     });
     return issues;
   }
+  const found = [...body.matchAll(PLACEHOLDER)].map((m) => m[0]);
+  const malformed = found.filter((placeholder) => !VARIABLE_NUMBER.test(placeholder.slice(2, -2)));
+  if (malformed.length > 0) {
+    issues.push({
+      path: "body",
+      message: `variables are numbered: {{1}}, {{2}}... (not named, no spaces or leading zeros); found ${malformed.join(", ")}`,
+    });
+    return issues;
+  }
+  const numbers = placeholders(body);
   const sorted = [...numbers].sort((a, b) => a - b);
   if (sorted.some((n, i) => n !== i + 1)) {
     issues.push({
       path: "body",
-      message: `variables must be numbered consecutively from {{1}}, each once; found ${numbers.map((n) => `{{${n}}}`).join(", ")}`,
+      message: `variables must be numbered consecutively from {{1}}, each once; found ${found.join(", ")}`,
     });
     return issues;
+  }
+  if (ADJACENT_VARIABLES.test(body)) {
+    issues.push({
+      path: "body",
+      message: "WhatsApp refuses two variables side by side ({{1}} {{2}}): put words between them",
+    });
   }
   const trimmed = body.trim();
   if (numbers.length > 0 && (/^\{\{\d+\}\}/.test(trimmed) || /\{\{\d+\}\}$/.test(trimmed))) {
@@ -113,12 +148,35 @@ export function templateBodyIssues(body: string, variables: readonly WhatsAppTem
   return issues;
 }
 
+/** Line breaks of any kind (\n, \r, \v, \f, U+0085, U+2028, U+2029) and tabs. */
+const PARAMETER_BREAK = /[\n\r\v\f\t\u0085\u2028\u2029]/u;
+/** Five or more whitespace characters in a row, of any kind. */
+const PARAMETER_WHITESPACE_RUN = new RegExp(`[${WHITESPACE}]{5,}`, "u");
+const BLANK = new RegExp(`^[${WHITESPACE}]*$`, "u");
+const WHITESPACE_RUNS = new RegExp(`[${WHITESPACE}]+`, "gu");
+
 /**
- * A variable's value as WhatsApp accepts it in a parameter: no line breaks or tabs, no more than
- * four spaces in a row (Cloud API error 132018), so whitespace runs become one space.
+ * Why WhatsApp would refuse this text as a body parameter, or null. The Cloud API refuses the
+ * message (error 132018, "Param text cannot have new-line/tab characters or more than 4
+ * consecutive spaces":
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes)
+ * for a line break of any kind or a tab, and for five whitespace characters in a row; a parameter
+ * must also have text (an empty one is refused), so one of whitespace only is refused too.
+ */
+export function parameterTextIssue(text: string): string | null {
+  if (BLANK.test(text)) return "empty or only whitespace";
+  if (PARAMETER_BREAK.test(text)) return "no line breaks or tabs (WhatsApp error 132018)";
+  if (PARAMETER_WHITESPACE_RUN.test(text))
+    return "no more than four whitespace characters in a row (WhatsApp error 132018)";
+  return null;
+}
+
+/**
+ * A variable's value as WhatsApp accepts it in a parameter (see parameterTextIssue): whitespace
+ * runs, line breaks and tabs become one space.
  */
 export function parameterText(value: string): string {
-  return value.replace(/\s+/g, " ").trim();
+  return value.replace(WHITESPACE_RUNS, " ").trim();
 }
 
 /** The body with {{n}} replaced by parameters[n - 1]: what the consumer reads. */

@@ -99,7 +99,7 @@ const RegisterWhatsAppTemplateInput = builder.inputType("RegisterWhatsAppTemplat
     body: t.string({
       required: true,
       description:
-        "At most 1,024 characters; numbered variables {{1}}, {{2}}... each once, consecutive from 1, none at the very start or end.",
+        "At most 1,024 characters; numbered variables {{1}}, {{2}}... each once, consecutive from 1, none at the very start or end, never two side by side; braces only in variables.",
     }),
     variables: t.field({
       type: [VariableEnum],
@@ -113,7 +113,7 @@ builder.mutationField("registerWhatsAppTemplate", (t) =>
   t.field({
     type: WhatsAppTemplateNode,
     errors: mutationErrors,
-    description: `Registers a WhatsApp message template the creator submitted to Meta (${META_TEMPLATES}); PENDING until an operator records Meta's decision with setWhatsAppTemplateStatus. ValidationError for what Meta would refuse; ConflictError for a name and language the creator already has. Audited.`,
+    description: `Registers a WhatsApp message template the creator submitted to Meta (${META_TEMPLATES}); PENDING until an operator records Meta's decision with setWhatsAppTemplateStatus. ValidationError for what Meta would refuse; ConflictError for a name and language the creator already has, or, for a creator on the platform's shared WhatsApp number, that another creator on that number has: templates belong to the WhatsApp Business Account that owns the number, keyed by name and language, so creators sharing it share one namespace (prefix names with your handle). Audited.`,
     args: {
       creatorId: t.arg.globalID({ required: true, for: CreatorNode }),
       input: t.arg({ type: RegisterWhatsAppTemplateInput, required: true }),

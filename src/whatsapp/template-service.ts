@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { recordAudit } from "../audit/audit-log.js";
-import { creatorExists } from "../creators/creator-store.js";
 import { isStorableText } from "../db/storable-text.js";
 import { inTransaction } from "../db/transaction.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
@@ -13,7 +12,14 @@ import {
 } from "../generated/prisma/enums.js";
 import type { Viewer } from "../viewer.js";
 import { TEMPLATE_LANGUAGES, TEMPLATE_NAME, templateBodyIssues } from "./template-rules.js";
-import { findTemplateForUpdate, insertTemplate, updateTemplateStatus } from "./template-store.js";
+import {
+  findTemplateForUpdate,
+  insertTemplate,
+  lockSharedNumberTemplateName,
+  sharedNumberTemplateTaken,
+  templateOwner,
+  updateTemplateStatus,
+} from "./template-store.js";
 
 // A creator's WhatsApp message templates: registered by the creator (PENDING), their review
 // status set by an operator as Meta decides it (the review itself happens at Meta).
@@ -46,10 +52,23 @@ const registration = z
 export type TemplateRegistration = z.input<typeof registration>;
 
 /**
+ * A name of the creator's own to suggest when the shared number's namespace has the one it chose:
+ * the name prefixed with its handle, in the characters Meta allows; null when too long.
+ */
+function prefixedName(handle: string, name: string): string | null {
+  const prefixed = `${handle.replace(/[^a-z0-9_]+/g, "_")}_${name}`;
+  return TEMPLATE_NAME.test(prefixed) ? prefixed : null;
+}
+
+/**
  * Registers a creator's template, PENDING until an operator records Meta's decision. Raises
  * ValidationError (paths `name`, `language`, `category`, `body`, `variables`: Meta's rules, see
- * template-rules.ts), ConflictError when the creator has a template of that name and language
- * (Meta's own key), NotFoundError for an unknown creator. Audited.
+ * template-rules.ts), NotFoundError for an unknown creator, and ConflictError when the name and
+ * language (Meta's key for a WhatsApp Business Account's templates) are taken: by the creator, or,
+ * for a creator sending from the platform's shared number, by another creator on that number,
+ * whose WhatsApp Business Account they share (the same name would send one body to both
+ * creators' consumers). Registrations on the shared number are serialised per name and language
+ * (a transaction-scoped advisory lock), so two concurrent ones cannot both succeed. Audited.
  */
 export async function registerWhatsAppTemplate(
   creatorId: string,
@@ -61,7 +80,17 @@ export async function registerWhatsAppTemplate(
   const fields = { creatorId, ...parsed.data, body: parsed.data.body.trim() };
   try {
     return await inTransaction(async (tx) => {
-      if (!(await creatorExists(tx, creatorId))) throw new NotFoundError("Creator", creatorId);
+      const owner = await templateOwner(tx, creatorId);
+      if (!owner) throw new NotFoundError("Creator", creatorId);
+      if (owner.sharedNumber) {
+        await lockSharedNumberTemplateName(tx, fields.name, fields.language);
+        if (await sharedNumberTemplateTaken(tx, creatorId, fields.name, fields.language)) {
+          const suggestion = prefixedName(owner.handle, fields.name);
+          throw new ConflictError(
+            `Another creator on the platform's shared WhatsApp number has a template "${fields.name}" in ${fields.language}: templates on one number share Meta's names, so register it under a name of your own${suggestion ? `, such as "${suggestion}"` : ""} (prefixed with your handle)`,
+          );
+        }
+      }
       const template = await insertTemplate(tx, fields);
       await recordAudit(tx, actor, {
         operation: "whatsapp_template.register",

@@ -35,6 +35,47 @@ export async function insertTemplate(tx: Sql, fields: TemplateFields): Promise<W
   return rows[0];
 }
 
+/**
+ * Serialises registrations of one name and language on the platform's shared number until the
+ * transaction ends, so two creators sharing it cannot both take the name (Meta keys a WhatsApp
+ * Business Account's templates by name and language).
+ */
+export async function lockSharedNumberTemplateName(tx: Sql, name: string, language: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+    `whatsapp-template:shared-number:${name}:${language}`,
+  ]);
+}
+
+/** The creator's handle, and whether it sends from the platform's shared number (no sender of its own); null when unknown. */
+export async function templateOwner(
+  tx: Sql,
+  creatorId: string,
+): Promise<{ handle: string; sharedNumber: boolean } | null> {
+  const { rows } = await tx.query<{ handle: string; sharedNumber: boolean }>(
+    `SELECT c.handle, NOT EXISTS (SELECT 1 FROM whatsapp_senders s WHERE s."creatorId" = c.id) AS "sharedNumber"
+       FROM creators c WHERE c.id = $1`,
+    [creatorId],
+  );
+  return rows[0] ?? null;
+}
+
+/** Whether another creator on the shared number (no sender of its own) has a template of that name and language. */
+export async function sharedNumberTemplateTaken(
+  tx: Sql,
+  creatorId: string,
+  name: string,
+  language: string,
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `SELECT 1 FROM whatsapp_templates t
+      WHERE t.name = $2 AND t.language = $3 AND t."creatorId" <> $1
+        AND NOT EXISTS (SELECT 1 FROM whatsapp_senders s WHERE s."creatorId" = t."creatorId")
+      LIMIT 1`,
+    [creatorId, name, language],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 export async function findTemplateForUpdate(tx: Sql, id: string): Promise<WhatsAppTemplate | null> {
   const { rows } = await tx.query<WhatsAppTemplate>(
     `SELECT ${COLUMNS} FROM whatsapp_templates WHERE id = $1 FOR UPDATE`,
