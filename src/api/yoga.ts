@@ -35,6 +35,7 @@ import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
 import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
+import { graphiqlPage } from "./graphiql.js";
 import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
@@ -183,6 +184,9 @@ export function createYogaServer() {
     landingPage: false,
     // GraphiQL runs subscriptions over SSE, so the Authorization header set in its headers tab applies.
     graphiql: { title: "Closer" },
+    // Its scripts and styles come from the installed package, inlined in the page: no CDN, so it
+    // works where browsers cannot reach one. The page (~9 MB) is rendered once, not per request.
+    renderGraphiQL: graphiqlPage,
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),
       info: (...args) => logger.info({ args }, "yoga"),

@@ -1,0 +1,65 @@
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCreator } from "../scripts/fixtures.js";
+import { useApi } from "./support/api.js";
+
+// GraphiQL as a browser with no way out gets it: every request that leaves this machine is
+// refused, as on a network without a CDN. Headless Chromium (Debian's) driven by playwright-core.
+
+const api = useApi();
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe("GraphiQL", () => {
+  it("loads and runs a query with the key in its headers tab, with no request leaving this machine", async () => {
+    const owner = await makeCreator();
+    const page = await browser.newPage();
+    const outside: string[] = [];
+    await page.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      if (["127.0.0.1", "localhost"].includes(url.hostname) || url.protocol === "blob:" || url.protocol === "data:") {
+        return route.continue();
+      }
+      outside.push(url.href);
+      return route.abort();
+    });
+    try {
+      await page.goto(api.url, { waitUntil: "load" });
+      await page.locator(".graphiql-container").first().waitFor({ timeout: 20_000 });
+
+      // Each editor is filled as a person would: select all, write; what the editor closes on its
+      // own (a brace, a quote) is cut after the cursor.
+      const fill = async (editor: string, text: string) => {
+        await page.locator(editor).last().click();
+        await page.keyboard.press("ControlOrMeta+A");
+        await page.keyboard.insertText(text);
+        await page.keyboard.press("Shift+ControlOrMeta+End");
+        await page.keyboard.press("Delete");
+      };
+      await fill(".graphiql-query-editor .monaco-editor", "{ viewer { __typename kind } }");
+      await page.getByText("Headers", { exact: true }).click();
+      await fill(".graphiql-editor-tool .monaco-editor", `{"authorization": "Bearer ${owner.creatorKey}"}`);
+      await page.locator(".graphiql-execute-button").click();
+
+      const result = page.locator(".graphiql-response").first();
+      await expect.poll(async () => result.textContent(), { timeout: 15_000 }).toContain("CREATOR");
+      expect(await result.textContent()).not.toMatch(/errors/);
+      expect(outside).toEqual([]);
+    } catch (error) {
+      await page.screenshot({ path: "/tmp/graphiql-failure.png" });
+      throw error;
+    } finally {
+      await page.close();
+    }
+  });
+});
