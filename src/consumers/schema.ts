@@ -1,10 +1,13 @@
+import type { z } from "zod";
 import { ChannelEnum } from "../creators/schema.js";
 import { db } from "../db/client.js";
+import { ValidationError } from "../errors.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import { ConsentStatus, Stage } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
+import { email, phone } from "../validation.js";
 import { type ConsentResult, creatorOfConsumer, setConsent, unsubscribeConsumer } from "./consent-service.js";
 
 export const StageEnum = builder.enumType(Stage, {
@@ -104,11 +107,24 @@ const ConsumerOrder = builder.enumType("ConsumerOrder", {
 
 const ConsumerFilter = builder.inputType("ConsumerFilter", {
   fields: (t) => ({
+    email: t.string({ description: "The consumer with this email, compared as stored: trimmed and lower-cased." }),
+    phone: t.string({
+      description:
+        'The consumer with this phone, in any international format ("+34 612 345 678"): compared as stored, in E.164.',
+    }),
+    externalId: t.string({ description: "The consumer with this id in the creator's own systems." }),
     stage: t.field({ type: [StageEnum], description: "Any of these stages." }),
     lastSeenAfter: t.field({ type: "DateTime" }),
     lastSeenBefore: t.field({ type: "DateTime" }),
   }),
 });
+
+/** A search value as ingestion stores it; one that could never be stored is a ValidationError. */
+function normalised(schema: z.ZodType<string>, value: string, path: string): string {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw ValidationError.fromZod(parsed.error, path);
+  return parsed.data;
+}
 
 const CONSUMER_ORDER: Record<string, Prisma.ConsumerOrderByWithRelationInput[]> = {
   LAST_SEEN_DESC: [{ context: { lastSeenAt: { sort: "desc", nulls: "last" } } }, { id: "desc" }],
@@ -127,6 +143,10 @@ builder.prismaObjectFields("Creator", (t) => ({
     query: ({ filter, orderBy }) => ({
       where: filter
         ? {
+            // Each is unique per creator (an index each): a search by one answers at most one consumer.
+            ...(filter.email != null ? { email: normalised(email, filter.email, "filter.email") } : {}),
+            ...(filter.phone != null ? { phone: normalised(phone, filter.phone, "filter.phone") } : {}),
+            ...(filter.externalId != null ? { externalId: filter.externalId } : {}),
             context: {
               ...(filter.stage ? { stage: { in: filter.stage } } : {}),
               ...(filter.lastSeenAfter || filter.lastSeenBefore

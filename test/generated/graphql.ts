@@ -59,8 +59,14 @@ export type ConsentStatus =
   | 'WITHDRAWN';
 
 export type ConsumerFilter = {
+  /** The consumer with this email, compared as stored: trimmed and lower-cased. */
+  email?: string | null | undefined;
+  /** The consumer with this id in the creator's own systems. */
+  externalId?: string | null | undefined;
   lastSeenAfter?: string | null | undefined;
   lastSeenBefore?: string | null | undefined;
+  /** The consumer with this phone, in any international format ("+34 612 345 678"): compared as stored, in E.164. */
+  phone?: string | null | undefined;
   /** Any of these stages. */
   stage?: Array<Stage> | null | undefined;
 };
