@@ -18,6 +18,7 @@ import "../audit/schema.js";
 import "../whatsapp/schema.js";
 import "../whatsapp/template-schema.js";
 import "../conversations/schema.js";
+import "../timeline/schema.js";
 
 export const schema = builder.toSchema();
 

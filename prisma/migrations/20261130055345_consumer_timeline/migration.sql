@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "agent_invocations_consumerId_queuedAt_idx" ON "agent_invocations"("consumerId", "queuedAt");
