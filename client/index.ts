@@ -14,6 +14,8 @@ export class CloserRequestError extends Error {
     message: string,
     readonly code: string | null,
     readonly errors: readonly { message: string; extensions?: Record<string, unknown> }[],
+    /** What the API answered beside the errors, when it answered part of the request. */
+    readonly partialData: unknown = null,
   ) {
     super(message);
   }
@@ -22,12 +24,13 @@ export class CloserRequestError extends Error {
 type AnswerError = { message: string; extensions?: Record<string, unknown> };
 type GraphQLAnswer<T> = { data?: T | null; errors?: readonly AnswerError[] };
 
-function failure(errors: readonly AnswerError[]): CloserRequestError {
+function failure(errors: readonly AnswerError[], partialData: unknown = null): CloserRequestError {
   const code = errors[0]?.extensions?.code;
   return new CloserRequestError(
     errors.map((e) => e.message).join("; "),
     typeof code === "string" ? code : null,
     errors,
+    partialData,
   );
 }
 
@@ -50,8 +53,17 @@ export function closerClient({ url, apiKey }: { url: string; apiKey: string }) {
         headers: { ...headers, "content-type": "application/json", accept: "application/graphql-response+json" },
         body: JSON.stringify({ query: print(document), variables }),
       });
+      // A proxy's error page is not GraphQL: say what came back rather than fail to parse it.
+      const type = response.headers.get("content-type") ?? "";
+      if (!/json/.test(type)) {
+        throw new CloserRequestError(
+          `HTTP ${response.status}: not a GraphQL answer (${type || "no content type"})`,
+          null,
+          [],
+        );
+      }
       const answer = (await response.json()) as GraphQLAnswer<TResult>;
-      if (answer.errors?.length) throw failure(answer.errors);
+      if (answer.errors?.length) throw failure(answer.errors, answer.data ?? null);
       if (!answer.data) throw new CloserRequestError(`HTTP ${response.status} without data`, null, []);
       return answer.data;
     },
@@ -59,7 +71,8 @@ export function closerClient({ url, apiKey }: { url: string; apiKey: string }) {
       document: TypedDocumentNode<TResult, TVariables>,
       variables: TVariables,
       onNext: (data: TResult) => void,
-      onError: (error: unknown) => void = () => {},
+      /** A GraphQL error (CloserRequestError: UNAUTHENTICATED when the key is revoked) or a lost connection. */
+      onError: (error: unknown) => void,
     ): () => void {
       return sse.subscribe<TResult>(
         { query: print(document), variables: variables as Record<string, unknown> },

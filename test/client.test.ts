@@ -23,7 +23,13 @@ describe("the typed client", () => {
     const dashboard = closerClient({ url: api.url, apiKey: owner.creatorKey });
     const tracker = closerClient({ url: api.url, apiKey: owner.ingestKey });
     const decisions: AgentDecisionsSubscription[] = [];
-    const stop = dashboard.subscribe(AgentDecisionsDocument, { creatorId: owner.gid }, (d) => decisions.push(d));
+    const failures: unknown[] = [];
+    const stop = dashboard.subscribe(
+      AgentDecisionsDocument,
+      { creatorId: owner.gid },
+      (d) => decisions.push(d),
+      (error) => failures.push(error),
+    );
     try {
       // Let the subscription open before the event goes in.
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -44,6 +50,7 @@ describe("the typed client", () => {
         decisions.find((d) => d.agentDecisions?.status === "COMPLETED" || d.agentDecisions?.status === "SKIPPED"),
       );
       expect(decision.agentDecisions?.event?.type).toBe("page_view");
+      expect(failures).toEqual([]);
 
       const found = await dashboard.request(FindConsumersDocument, {
         creatorId: owner.gid,

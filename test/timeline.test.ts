@@ -117,6 +117,22 @@ describe("Consumer.timeline", () => {
     // Cursors are signed for the key (scoped-cursors): one made by hand is refused as any bad input.
     expect(bad.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
     expect((await read({ first: 10 }, other.creatorKey)).data?.node ?? null).toBeNull();
+    for (const first of [0, -5, 101]) {
+      expect((await read({ first })).errors?.[0], `first ${first}`).toMatchObject({
+        extensions: { code: "VALIDATION_FAILED" },
+      });
+    }
+    // A cursor of this timeline is no place in another consumer's.
+    const firstPage = (await read({ first: 2 })).data?.node?.timeline;
+    const { id: otherConsumerId } = await db.consumer.create({
+      data: { creatorId: owner.creator.id, externalId: "story-2" },
+    });
+    const elsewhere = await api.request<Page, unknown>(
+      TIMELINE,
+      { id: toGlobalId("Consumer", otherConsumerId), first: 2, after: firstPage?.pageInfo.endCursor },
+      owner.creatorKey,
+    );
+    expect(elsewhere.errors?.[0]).toMatchObject({ extensions: { code: "VALIDATION_FAILED" } });
 
     // A page costs the same number of statements whatever its size: no query per entry.
     statements = 0;

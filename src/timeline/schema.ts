@@ -27,13 +27,20 @@ const TimelineItem = builder.unionType("TimelineItem", {
   resolveType: (row: Row) => ("occurredAt" in row ? EventNode : "agentId" in row ? InvocationNode : ActionNode),
 });
 
-/** A cursor names its entry's place: time, kind and id, opaque to clients. */
-const cursorOf = (e: TimelineEntry) => Buffer.from(`${e.at.toISOString()}|${e.kind}|${e.id}`).toString("base64url");
+/** A cursor names its consumer and its entry's place (time, kind, id); opaque to clients. */
+const cursorOf = (consumerId: string, e: TimelineEntry) =>
+  Buffer.from(`${consumerId}|${e.at.toISOString()}|${e.kind}|${e.id}`).toString("base64url");
 
-function positionOf(cursor: string): TimelinePosition {
-  const [at, kind, id] = Buffer.from(cursor, "base64url").toString().split("|");
+/** The place a cursor names, when it is one of this consumer's timeline. Raises ValidationError. */
+function positionOf(consumerId: string, cursor: string): TimelinePosition {
+  const [owner, at, kind, id] = Buffer.from(cursor, "base64url").toString().split("|");
   const when = new Date(at ?? "");
-  if (Number.isNaN(when.getTime()) || !KINDS.includes(kind as TimelineKind) || !/^[0-9a-f-]{36}$/.test(id ?? "")) {
+  const valid =
+    owner === consumerId &&
+    !Number.isNaN(when.getTime()) &&
+    KINDS.includes(kind as TimelineKind) &&
+    /^[0-9a-f-]{36}$/.test(id ?? "");
+  if (!valid) {
     throw new ValidationError("Invalid input: after: not a cursor of this timeline", [
       { path: "after", message: "not a cursor of this timeline" },
     ]);
@@ -59,8 +66,9 @@ builder.prismaObjectFields("Consumer", (t) => ({
   timeline: t.connection({
     type: TimelineItem,
     description:
-      "What happened to the consumer, newest first: their events, the agents' decisions on them and the messages to them " +
-      "(the conversation's turns are its events and messages). Paginated forward with first/after (at most 100 a page).",
+      "What happened to the consumer, newest first: their events (when they occurred), the agents' decisions on them " +
+      "(when queued) and the messages to them (when planned; due and sent times are on each Action). The " +
+      "conversation's turns are its events and messages. Paginated forward with first (1 to 100, 50 by default) and after.",
     args: { kinds: t.arg({ type: [TimelineKindEnum], description: "Only these kinds (all by default)." }) },
     select: { id: true, creatorId: true },
     resolve: async (consumer, args) => {
@@ -69,20 +77,25 @@ builder.prismaObjectFields("Consumer", (t) => ({
           { path: "last", message: "not supported: use first and after" },
         ]);
       }
-      const first = Math.min(Math.max(args.first ?? 50, 0), MAX_PAGE);
-      const after = args.after ? positionOf(args.after) : null;
+      const first = args.first ?? 50;
+      if (first < 1 || first > MAX_PAGE) {
+        throw new ValidationError(`Invalid input: first: from 1 to ${MAX_PAGE}`, [
+          { path: "first", message: `from 1 to ${MAX_PAGE}` },
+        ]);
+      }
+      const after = args.after ? positionOf(consumer.id, args.after) : null;
       const kinds = args.kinds && args.kinds.length > 0 ? args.kinds : KINDS;
       const entries = await timelineOf(consumer.creatorId, consumer.id, kinds, after, first + 1);
       const page = entries.slice(0, first);
       const rows = await rowsOf(page);
-      const cursors = new Map(page.map((e) => [e.id, cursorOf(e)]));
+      const cursors = new Map(page.map((e) => [e.id, cursorOf(consumer.id, e)]));
       return {
         edges: rows.map((node) => ({ node, cursor: cursors.get(node.id) as string })),
         pageInfo: {
           hasNextPage: entries.length > first,
           hasPreviousPage: after !== null,
-          startCursor: page.length > 0 ? cursorOf(page[0]) : null,
-          endCursor: page.length > 0 ? cursorOf(page[page.length - 1]) : null,
+          startCursor: page.length > 0 ? cursorOf(consumer.id, page[0]) : null,
+          endCursor: page.length > 0 ? cursorOf(consumer.id, page[page.length - 1]) : null,
         },
       };
     },

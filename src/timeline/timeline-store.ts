@@ -8,7 +8,8 @@ export type TimelineKind = "EVENT" | "DECISION" | "MESSAGE";
 
 /**
  * One entry: its kind, its row's id and its time (UTC). An event's time is when it occurred, a
- * decision's when the agent run was queued, a message's when it was sent, else when it is due.
+ * decision's when the agent run was queued, a message's when it was planned (its due and sent
+ * times are on the Action): a time that never changes, so a page never shows an entry twice.
  */
 export type TimelineEntry = { kind: TimelineKind; id: string; at: Date };
 
@@ -17,8 +18,10 @@ export type TimelinePosition = { at: Date; kind: TimelineKind; id: string };
 
 /**
  * Up to `limit` entries of the consumer, newest first (ties by kind, then id), after `after` when
- * given. Each branch reads its table by consumer on an index: events (creatorId, consumerId,
- * occurredAt), agent_invocations (consumerId, queuedAt), actions (consumerId, channel, sentAt).
+ * given. Each branch takes its own first `limit` rows past the position, in order, on an index
+ * that leads with the consumer and its time (events (creatorId, consumerId, occurredAt),
+ * agent_invocations (consumerId, queuedAt), actions (consumerId, createdAt)), so a page reads a
+ * page's worth of each table however long the consumer's history.
  */
 export async function timelineOf(
   creatorId: string,
@@ -27,18 +30,24 @@ export async function timelineOf(
   after: TimelinePosition | null,
   limit: number,
 ): Promise<TimelineEntry[]> {
+  // Within a branch the kind is fixed, so "after (at, kind, id)" is: an earlier time; or the same
+  // time and a smaller kind; or the same time and kind and a smaller id.
+  const past = (kind: TimelineKind, at: string) =>
+    `($4::timestamptz IS NULL OR ${at} < $4 OR (${at} = $4 AND ('${kind}' < $5::text OR ('${kind}' = $5::text AND id < $6::uuid))))`;
   const { rows } = await pool.query<TimelineEntry>(
     `SELECT kind, id, at FROM (
-       SELECT 'EVENT' AS kind, id, "occurredAt" AS at FROM events
-        WHERE "creatorId" = $1 AND "consumerId" = $2 AND 'EVENT' = ANY($3::text[])
+       (SELECT 'EVENT' AS kind, id, "occurredAt" AS at FROM events
+         WHERE "creatorId" = $1 AND "consumerId" = $2 AND 'EVENT' = ANY($3::text[]) AND ${past("EVENT", '"occurredAt"')}
+         ORDER BY "occurredAt" DESC, id DESC LIMIT $7)
        UNION ALL
-       SELECT 'DECISION', id, "queuedAt" FROM agent_invocations
-        WHERE "consumerId" = $2 AND "creatorId" = $1 AND 'DECISION' = ANY($3::text[])
+       (SELECT 'DECISION', id, "queuedAt" FROM agent_invocations
+         WHERE "consumerId" = $2 AND "creatorId" = $1 AND 'DECISION' = ANY($3::text[]) AND ${past("DECISION", '"queuedAt"')}
+         ORDER BY "queuedAt" DESC, id DESC LIMIT $7)
        UNION ALL
-       SELECT 'MESSAGE', id, COALESCE("sentAt", "sendAt") FROM actions
-        WHERE "consumerId" = $2 AND "creatorId" = $1 AND 'MESSAGE' = ANY($3::text[])
+       (SELECT 'MESSAGE', id, "createdAt" FROM actions
+         WHERE "consumerId" = $2 AND "creatorId" = $1 AND 'MESSAGE' = ANY($3::text[]) AND ${past("MESSAGE", '"createdAt"')}
+         ORDER BY "createdAt" DESC, id DESC LIMIT $7)
      ) t
-     WHERE $4::timestamptz IS NULL OR (at, kind, id) < ($4::timestamptz, $5::text, $6::uuid)
      ORDER BY at DESC, kind DESC, id DESC
      LIMIT $7`,
     [creatorId, consumerId, kinds, after?.at ?? null, after?.kind ?? null, after?.id ?? null, limit],
