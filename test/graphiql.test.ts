@@ -62,4 +62,22 @@ describe("GraphiQL", () => {
       await page.close();
     }
   });
+
+  it("comes from this server alone, and a browser that has it revalidates it for a 304 instead of 9 MB", async () => {
+    const first = await fetch(api.url, { headers: { accept: "text/html" } });
+    expect(first.status).toBe(200);
+    const page = await first.text();
+    expect(page).toContain("<title>Closer</title>");
+    expect(page).not.toMatch(/https?:\/\/(unpkg\.com|cdn\.jsdelivr\.net|esm\.sh)/);
+    const etag = first.headers.get("etag");
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    expect(first.headers.get("cache-control")).toBe("no-cache");
+
+    const again = await fetch(api.url, { headers: { accept: "text/html", "if-none-match": etag as string } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+    const changed = await fetch(api.url, { headers: { accept: "text/html", "if-none-match": '"another"' } });
+    expect(changed.status).toBe(200);
+    await changed.arrayBuffer();
+  });
 });

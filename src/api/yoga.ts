@@ -35,7 +35,7 @@ import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
 import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
-import { graphiqlPage } from "./graphiql.js";
+import { graphiqlCaching, graphiqlPage } from "./graphiql.js";
 import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
@@ -229,6 +229,7 @@ export function createYogaServer() {
       requestFraming(settings.HTTP_BODY_LIMIT_BYTES, "/graphql"),
       operationalEndpoints(redis),
       whatsAppCallbacks(),
+      graphiqlCaching(),
       requestTiming(),
       refuseUnstorableText(),
       scopedCursors(settings.CURSOR_SIGNING_SECRET),
