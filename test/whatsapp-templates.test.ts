@@ -546,6 +546,22 @@ describe("the agent's WhatsApp messages", () => {
     expect([...requestsTo(reachable.phone), ...requestsTo(whatsAppOnly.phone)]).toEqual([]);
   });
 
+  it("are held back by the guardrail when an approved body makes an offer the profile does not", async () => {
+    const promo: RegisterWhatsAppTemplateInput = {
+      ...WELCOME,
+      name: "welcome_promo",
+      body: "Hi {{1}}, get 50% off with code SAVE50 at https://evil.example/pay from {{2}} today.",
+    };
+    const owner = await creatorWithTemplates([promo]);
+    const consumer = { phone: newPhone(), consents: ["WHATSAPP" as const] };
+
+    const run = await visitAfterWriting(owner, consumer, null);
+    expect(run.actions).toEqual([]);
+    expect(run.reason).toMatch(/held back by the guardrail, not in the profile: .*percentage 50%.*code SAVE50/);
+    await sendDue();
+    expect(requestsTo(consumer.phone)).toEqual([]);
+  });
+
   it("are skipped when the window closes between planning and sending", async () => {
     const owner = await creatorWithTemplates();
     const consumer = { phone: newPhone(), consents: ["WHATSAPP" as const] };

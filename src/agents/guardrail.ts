@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { type ClaimSource, COMMERCIAL_CLAIMS, claimSource, claimsNotIn } from "../conversations/grounding.js";
 import { handOffNotice } from "../conversations/replies.js";
 import type { Channel } from "../generated/prisma/enums.js";
@@ -28,16 +27,14 @@ export type BlockedMessage = {
 
 /**
  * Everything the creator's active profile says, read once for claims: its copy, each service with
- * its price as people write it, the creator's name, and the approved WhatsApp template bodies (the
- * creator's own words too). Kept per profile version and templates, since reading a large profile
- * costs about 0.8 ms (22,000 characters) and every agent run checks against it; at most
+ * its price as people write it, and the creator's name. Nothing else counts: an approved WhatsApp
+ * template is checked, filled, like any message, so an offer only its body makes is held back
+ * (the profile is where a creator states offers). Kept per profile version, since reading a large
+ * profile costs about 0.8 ms (22,000 characters) and every agent run checks against it; at most
  * SOURCES_KEPT are kept, the oldest dropped first.
  */
 function profileSource(profile: ProfileSnapshot | null, ctx: AgentContext): ClaimSource {
-  const templates = ctx.whatsAppTemplates.map((t) => t.body);
-  const key = createHash("sha256")
-    .update(JSON.stringify([profile?.profileId ?? null, profile?.version ?? null, ctx.creator.name, templates]))
-    .digest("base64url");
+  const key = JSON.stringify([profile?.profileId ?? null, profile?.version ?? null, ctx.creator.name]);
   const kept = sources.get(key);
   if (kept) return kept;
   const services = (profile?.services ?? []).flatMap((s) => [
@@ -62,7 +59,6 @@ function profileSource(profile: ProfileSnapshot | null, ctx: AgentContext): Clai
           ]
         : []),
       ...services,
-      ...templates,
     ].join("\n"),
   );
   if (sources.size >= SOURCES_KEPT) sources.delete(sources.keys().next().value as string);

@@ -249,7 +249,8 @@ type Claims = {
 /** Reads every claim of a normalised text in one pass over its numbers and one over its tokens. */
 function claimsOf(normalised: string): Claims {
   const links = new Map<string, string>();
-  for (const url of normalised.match(URL) ?? []) links.set(linkKey(url), url);
+  // A sentence's own full stop or comma after a link is not part of it.
+  for (const url of normalised.match(URL) ?? []) links.set(linkKey(url), url.replace(/[.,!?;:]+$/u, ""));
   const text = normalised.replace(URL, " ");
   const numbers = new Set<string>();
   const amounts = new Set<string>();
