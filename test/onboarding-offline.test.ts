@@ -159,7 +159,7 @@ describe("offline onboarding", () => {
         currency: "EUR",
         url: "https://lena.example/class",
         durationMinutes: 45,
-        pitch: "Desk Reset Class (15 EUR, 45 minutes): A live online class that undoes a day at the desk.",
+        pitch: "A live online class that undoes a day at the desk.",
       },
       {
         name: "Private Session",
@@ -167,13 +167,13 @@ describe("offline onboarding", () => {
         currency: "EUR",
         url: null,
         durationMinutes: 60,
-        pitch: "Private Session (70 EUR, 60 minutes): One to one, at your pace.",
+        pitch: "One to one, at your pace.",
       },
     ]);
     expect(profile.agentInstructions).toContain("You sell for Lena Ortiz.");
     expect(profile.objectionHandling[0]).toEqual({
       objection: "It is too expensive.",
-      response: "Desk Reset Class is the simplest way to start, at 15 EUR.",
+      response: "Desk Reset Class is the simplest way to start, at €15.",
     });
     expect(run.agent).toMatchObject({ kind: "generic_sales", config: { profile: { summary: profile.summary } } });
     expect(run.creator.status).toBe("ACTIVE");

@@ -50,6 +50,8 @@ type Scenario = {
     whatsAppTemplate?: { name: string; language: string; parameters: string[] };
     /** Said by the decision's notes (how the message was fitted to WhatsApp's rules). */
     note?: RegExp;
+    /** The decision's reason, as a person reads it. */
+    reason?: RegExp;
   };
 };
 
@@ -130,6 +132,17 @@ const scenarios: Scenario[] = [
     expected: { act: true, rule: "objection", text: /90 minutes/ },
   },
   {
+    name: "hands an invoice request to the creator, saying so in plain English",
+    context: { stage: "ENGAGED" },
+    event: { type: "whatsapp_replied", payload: { text: "Can I get an invoice for my company?" } },
+    expected: {
+      act: true,
+      rule: "hand_off:support:invoice",
+      reason: /^An invoice request: for the creator$/,
+      text: /passed your invoice request to Maya Rao/,
+    },
+  },
+  {
     name: "hands an objection the profile cannot answer to the creator, telling the consumer",
     context: { stage: "ENGAGED" },
     event: { type: "objection", payload: { objection: "my cat disapproves" } },
@@ -187,14 +200,23 @@ const scenarios: Scenario[] = [
     name: "spaces messages: nothing within the minimum gap after the last one",
     context: { stage: "ENGAGED", counters: { "service:leadership sprint": 3 }, lastMessageAt: hoursAgo(2) },
     event: { type: "service_click", payload: { service: "Leadership Sprint" } },
-    expected: { act: false, rule: "spacing" },
+    expected: {
+      act: false,
+      rule: "spacing",
+      reason: /^Last message 2 hours ago; at least 24 h between messages$/,
+    },
   },
   {
     name: "counts a planned but unsent message for spacing",
     context: { stage: "INTERESTED" },
     previous: [{ channel: "EMAIL", status: "PLANNED", sendAt: hoursAgo(-1), template: "follow_up:1:1 Coaching" }],
     event: { type: "page_view" },
-    expected: { act: false, rule: "spacing" },
+    // Not "-1.0 h ago": the message is ahead.
+    expected: {
+      act: false,
+      rule: "spacing",
+      reason: /^A message is already planned, due in 1 hour; at least 24 h between messages$/,
+    },
   },
   {
     name: "thanks a consumer who enrolled, with top priority",
@@ -344,6 +366,7 @@ describe("the generic sales agent's playbook", () => {
     expect(decision).toMatchObject({ act: scenario.expected.act, rule: scenario.expected.rule });
     expect(decision.reason.length).toBeGreaterThan(10);
     if (scenario.expected.note) expect(decision.notes?.join("\n")).toMatch(scenario.expected.note);
+    if (scenario.expected.reason) expect(decision.reason).toMatch(scenario.expected.reason);
     expect(actions).toHaveLength(scenario.expected.act ? 1 : 0);
     if (!scenario.expected.act) return;
     const [action] = actions;

@@ -9,7 +9,7 @@ import {
 import { understander } from "../conversations/understanding/index.js";
 import { intentOnly, type Understanding } from "../conversations/understanding/intent.js";
 import type { Channel } from "../generated/prisma/enums.js";
-import { firstSentences, joinSentences, priceOf } from "../profiles/facts.js";
+import { firstSentences, formatDuration, joinSentences, priceOf } from "../profiles/facts.js";
 import type { ProfileService } from "../profiles/profile-content.js";
 import { type AgentContext, type AgentEvent, BaseAgent, type Decision, type PlannedAction } from "./agent.js";
 
@@ -71,10 +71,14 @@ export class GenericSalesAgent extends BaseAgent {
     const hours = this.hoursSinceLastMessage(ctx);
     // A message already planned for later counts too (negative hours), unless spacing is off.
     if (this.tunables.minHoursBetweenMessages > 0 && hours < this.tunables.minHoursBetweenMessages) {
-      return this.skip(
-        "spacing",
-        `Last message ${hours.toFixed(1)} h ago; at least ${this.tunables.minHoursBetweenMessages} h between messages`,
-      );
+      const minutes = Math.round(Math.abs(hours) * 60);
+      const last =
+        hours < 0
+          ? `A message is already planned, due in ${formatDuration(Math.max(1, minutes))}`
+          : minutes === 0
+            ? "Last message just now"
+            : `Last message ${formatDuration(minutes)} ago`;
+      return this.skip("spacing", `${last}; at least ${this.tunables.minHoursBetweenMessages} h between messages`);
     }
 
     const service = this.viewedService(event);

@@ -1,9 +1,13 @@
+import indefinite from "indefinite";
 import type { ProfileSnapshot } from "../agents/agent-config.js";
 import type { Channel } from "../generated/prisma/enums.js";
 import { firstSentences, formatDuration, joinSentences, priceOf, sentencesMatching } from "../profiles/facts.js";
 import type { ProfileService } from "../profiles/profile-content.js";
 import { objectionKindOf, serviceNamedIn } from "./understanding/deterministic.js";
 import type { ObjectionKind, QuestionTopic, Understanding } from "./understanding/intent.js";
+
+/** "A support", "An invoice", "An included": the reason's first words, with the article English wants (indefinite). */
+const aOrAn = (words: string) => indefinite(words, { capitalize: true });
 
 // What the agent does with an understood message: answer from the profile's facts, never the same
 // answer twice in a conversation (the next step instead: another service, or the creator), hand
@@ -86,7 +90,7 @@ export function planReply(request: ReplyRequest): ReplyPlan {
       return handOff(
         request,
         `support:${u.support ?? "support"}`,
-        `A ${u.support ?? "support"} request: for the creator`,
+        `${aOrAn(u.support ?? "support")} request: for the creator`,
         {
           template: "hand_off",
           subject: subjectFor(request, `${creator} will reply personally`),
@@ -254,7 +258,12 @@ function question(request: ReplyRequest, topics: QuestionTopic[]): ReplyPlan {
         text: joinSentences(...priced.map((s) => `${s.name}: ${priceOf(s)}${s.url ? ` (${s.url})` : ""}`)),
       });
     }
-    return handOff(request, "question", `A ${first} question the agent cannot place: for the creator`, nudge(request));
+    return handOff(
+      request,
+      "question",
+      `${aOrAn(first)} question the agent cannot place: for the creator`,
+      nudge(request),
+    );
   }
   const template = (topic: QuestionTopic) => `answer:${topic}:${key(service)}`;
   const fresh = topics.filter((topic) => !request.said.has(template(topic)));
@@ -307,7 +316,7 @@ function question(request: ReplyRequest, topics: QuestionTopic[]): ReplyPlan {
   }
   return reply(
     "question",
-    `A ${names.join(" and ")} question about ${service.name}: answered from the profile`,
+    `${aOrAn(names.join(" and "))} question about ${service.name}: answered from the profile`,
     true,
     message,
   );
@@ -349,7 +358,7 @@ function objection(request: ReplyRequest, kind: ObjectionKind): ReplyPlan {
     return handOff(
       request,
       "objection",
-      `A ${kind} objection the profile has no answer for: for the creator`,
+      `${aOrAn(kind)} objection the profile has no answer for: for the creator`,
       nudge(request),
     );
   }
@@ -357,7 +366,7 @@ function objection(request: ReplyRequest, kind: ObjectionKind): ReplyPlan {
     return nextStep(
       request,
       service,
-      entry ? `The ${kind} objection again` : `A ${kind} objection the profile has no answer for`,
+      entry ? `The ${kind} objection again` : `${aOrAn(kind)} objection the profile has no answer for`,
       kind === "price",
     );
   }

@@ -1,3 +1,4 @@
+import { priceOf } from "../profiles/facts.js";
 import type { ProfileContent, ProfileService } from "../profiles/profile-content.js";
 import type { RawData, RawService } from "./raw-data.js";
 
@@ -50,7 +51,7 @@ export function buildOfflineProfile(raw: RawData): ProfileContent {
     {
       objection: "It is too expensive.",
       response: cheapest
-        ? `${cheapest.name} is the simplest way to start, at ${formatPrice(cheapest)}.`
+        ? `${cheapest.name} is the simplest way to start, at ${priceOf(cheapest)}.`
         : `Ask what budget works for them, and point them to the option of ${raw.name}'s that fits it.`,
     },
     {
@@ -76,22 +77,23 @@ export function buildOfflineProfile(raw: RawData): ProfileContent {
   };
 }
 
+/**
+ * A raw service as the profile holds it. The pitch is the description's first sentence alone: the
+ * agent writes the name, price and link around it ("Thanks for looking at X. <pitch> It's $1,200."),
+ * so repeating them here would say them twice.
+ */
 function toProfileService(service: RawService): ProfileService {
   const description = service.description ?? "";
-  const price = service.price ?? null;
-  const currency = service.currency ?? null;
-  const durationMinutes = service.durationMinutes ?? null;
-  const facts = [
-    price !== null && formatPrice({ price, currency }),
-    durationMinutes !== null && `${durationMinutes} minutes`,
-  ].filter(Boolean);
-  const pitch = `${service.name}${facts.length > 0 ? ` (${facts.join(", ")})` : ""}${description ? `: ${firstSentence(description)}` : "."}`;
-  return { name: service.name, description, price, currency, url: service.url ?? null, durationMinutes, pitch };
-}
-
-function formatPrice({ price, currency }: Pick<ProfileService, "price" | "currency">): string {
-  if (price === 0) return "free";
-  return currency ? `${price} ${currency}` : String(price);
+  const pitch = description ? firstSentence(description) : "";
+  return {
+    name: service.name,
+    description,
+    price: service.price ?? null,
+    currency: service.currency ?? null,
+    url: service.url ?? null,
+    durationMinutes: service.durationMinutes ?? null,
+    pitch,
+  };
 }
 
 function firstSentence(text: string): string {
