@@ -19,6 +19,7 @@ import "../whatsapp/schema.js";
 import "../whatsapp/template-schema.js";
 import "../conversations/schema.js";
 import "../timeline/schema.js";
+import "../analytics/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -46,7 +46,8 @@ export const KNOWN_EVENT_TYPES = {
   enrolled: {
     stage: "CONVERTED",
     enrolled: true,
-    description: "The consumer bought or enrolled; payload.service names what.",
+    description:
+      "The consumer bought or enrolled; payload.service names what, payload.amount (major units) and payload.currency (ISO 4217) what was paid, for the analytics.",
   },
   unsubscribed: {
     stage: "UNSUBSCRIBED",
