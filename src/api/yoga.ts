@@ -31,6 +31,7 @@ import {
 } from "../graphql/errors.js";
 import { logger } from "../logger.js";
 import { graphqlDuration, registry } from "../observability/metrics.js";
+import { opsConsole } from "../ops/console.js";
 import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
@@ -157,9 +158,9 @@ function requestTiming(): Plugin {
 }
 
 /**
- * The GraphQL server and its HTTP endpoints (/graphql, /ready, /metrics, the WhatsApp callbacks),
- * built without I/O: Redis is connected at the first command it serves (lazily), so a test may
- * call `yoga.fetch` in process. `followRevocations` subscribes to keys revoked through other
+ * The GraphQL server and its HTTP endpoints (/graphql, /ready, /metrics, the WhatsApp callbacks,
+ * the ops console at /ops), built without I/O: Redis is connected at the first command it serves
+ * (lazily), so a test may call `yoga.fetch` in process. `followRevocations` subscribes to keys revoked through other
  * instances (the HTTP server calls it when it listens); `close` ends both.
  */
 export function createYogaServer() {
@@ -228,6 +229,7 @@ export function createYogaServer() {
     plugins: [
       requestFraming(settings.HTTP_BODY_LIMIT_BYTES, "/graphql"),
       operationalEndpoints(redis),
+      opsConsole(),
       whatsAppCallbacks(),
       graphiqlCaching(),
       requestTiming(),

@@ -1,0 +1,113 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Plugin } from "graphql-yoga";
+
+// The ops console: a static page over the public GraphQL API, served by the API itself so it
+// needs no CDN and no build step. The page's modules are plain ES modules in ./page; the SSE
+// client is graphql-sse's browser build, taken from the installed package.
+
+const PAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "page");
+const GRAPHQL_SSE_UMD = join(
+  dirname(createRequire(import.meta.url).resolve("graphql-sse/package.json")),
+  "umd",
+  "graphql-sse.min.js",
+);
+
+/**
+ * What the page may load and where it may connect: its own origin only, no inline script or style
+ * (data rendered into it is attacker-controlled text), no framing, no plugins, no form posts.
+ */
+export const OPS_CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const TYPES = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+} as const;
+
+/**
+ * Every file the console serves, by the path under /ops/ that names it. A fixed table, not a
+ * directory lookup: a path that is not a key (`..`, an encoded slash, another file) is a 404.
+ */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  "": { file: join(PAGE_DIR, "index.html"), type: TYPES.html },
+  "ops.css": { file: join(PAGE_DIR, "ops.css"), type: TYPES.css },
+  "ops.js": { file: join(PAGE_DIR, "ops.js"), type: TYPES.js },
+  "api.js": { file: join(PAGE_DIR, "api.js"), type: TYPES.js },
+  "dom.js": { file: join(PAGE_DIR, "dom.js"), type: TYPES.js },
+  "queries.js": { file: join(PAGE_DIR, "queries.js"), type: TYPES.js },
+  "graphql-sse.js": { file: GRAPHQL_SSE_UMD, type: TYPES.js },
+};
+
+type Loaded = { body: Uint8Array<ArrayBuffer>; type: string; etag: string };
+const loaded = new Map<string, Loaded>();
+
+/** An asset read once and kept with its ETag (the files change only with a new release). */
+function load(name: string): Loaded | null {
+  const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+  if (!asset) return null;
+  let found = loaded.get(name);
+  if (!found) {
+    const body = readFileSync(asset.file);
+    const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+    found = { body: new Uint8Array(body), type: asset.type, etag };
+    loaded.set(name, found);
+  }
+  return found;
+}
+
+/**
+ * Serves the console at /ops and its files at /ops/<name>, GET and HEAD only, each with an ETag and
+ * `Cache-Control: no-cache` (revalidated, answered 304 when unchanged, as GraphiQL's page), the
+ * page with its Content-Security-Policy. Anything else under /ops is a 404.
+ */
+export function opsConsole(): Plugin {
+  return {
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      const { pathname } = url;
+      if (pathname !== "/ops" && !pathname.startsWith("/ops/")) return;
+      const common = { "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        endResponse(
+          new fetchAPI.Response("Method Not Allowed", { status: 405, headers: { ...common, allow: "GET, HEAD" } }),
+        );
+        return;
+      }
+      const asset = load(pathname === "/ops" ? "" : pathname.slice("/ops/".length));
+      if (!asset) {
+        endResponse(
+          new fetchAPI.Response("Not Found", {
+            status: 404,
+            headers: { ...common, "content-type": "text/plain; charset=utf-8" },
+          }),
+        );
+        return;
+      }
+      const headers: Record<string, string> = {
+        ...common,
+        "content-type": asset.type,
+        etag: asset.etag,
+        "cache-control": "no-cache",
+        "content-security-policy": OPS_CONTENT_SECURITY_POLICY,
+      };
+      const given = request.headers.get("if-none-match");
+      if (given?.split(/\s*,\s*/).includes(asset.etag)) {
+        endResponse(new fetchAPI.Response(null, { status: 304, headers }));
+        return;
+      }
+      endResponse(new fetchAPI.Response(request.method === "HEAD" ? null : asset.body, { headers }));
+    },
+  };
+}
