@@ -18,7 +18,7 @@ const config: CodegenConfig = {
       },
     },
     "test/generated/": {
-      documents: ["test/**/*.ts", "bench/**/*.ts", "!test/generated/**"],
+      documents: ["test/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts", "!test/generated/**"],
       preset: "client",
       presetConfig: { fragmentMasking: false },
       config: {

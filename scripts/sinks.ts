@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
+import { config } from "../src/config.js";
 
 // Local stand-ins for the providers' endpoints: an SMTP server and an HTTP server that answers
 // like the WhatsApp Cloud API. The delivery tests use them, and `npm run sinks` runs them for a
@@ -10,10 +12,11 @@ import { SMTPServer } from "smtp-server";
 export type ReceivedMail = { from: string; to: string[]; raw: string };
 
 /**
- * An SMTP server that keeps what it receives. Recipients whose local part starts with "bounce"
- * are refused with 550, those starting with "busy" with 451.
+ * An SMTP server that keeps what it receives, and hands each mail to `onMail` as it arrives.
+ * Recipients whose local part starts with "bounce" are refused with 550, those starting with
+ * "busy" with 451.
  */
-export async function startSmtpSink(listenPort = 0) {
+export async function startSmtpSink(listenPort = 0, onMail: (mail: ReceivedMail) => void = () => {}) {
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -32,16 +35,25 @@ export async function startSmtpSink(listenPort = 0) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
-        received.push({
+        const mail = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks).toString("utf8"),
-        });
+        };
+        received.push(mail);
+        onMail(mail);
         callback();
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(listenPort, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    // A port already taken (EADDRINUSE) is the caller's to handle, not an unhandled error event.
+    server.once("error", reject);
+    server.listen(listenPort, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const { port } = server.server.address() as AddressInfo;
   return {
     url: `smtp://127.0.0.1:${port}`,
@@ -91,7 +103,13 @@ export async function startHttpSink(listenPort = 0) {
       else send();
     });
   });
-  await new Promise<void>((resolve) => server.listen(listenPort, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listenPort, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   sink.url = `http://127.0.0.1:${port}`;
   sink.close = () =>
@@ -198,4 +216,78 @@ export function wamidOf(request: ReceivedRequest): string {
   const id = body?.messages?.[0]?.id;
   if (!id) throw new Error(`the WhatsApp sink answered ${JSON.stringify(request.answer)}, without a message id`);
   return id;
+}
+
+/** A message one of the sinks received, as a person reads it. */
+export type SunkMessage = {
+  channel: "EMAIL" | "WHATSAPP";
+  /** The email address, or the WhatsApp number as sent (E.164 without "+", or with it). */
+  to: string;
+  /** An email's subject; for WhatsApp, the template's name and language when it is a template message. */
+  subject: string | null;
+  /** The email's plain text, the WhatsApp text body, or a template's body parameters. */
+  text: string;
+  /** Why the WhatsApp stand-in refused the request (a malformed Cloud API body), or null. */
+  refused: string | null;
+};
+
+/** A sunk message for a terminal: "Email to a@b.example [subject]", then its text indented. */
+export function describeSunkMessage(message: SunkMessage): string {
+  const head = message.channel === "EMAIL" ? "Email" : "WhatsApp";
+  const subject = message.subject ? ` [${message.subject}]` : "";
+  const refused = message.refused ? ` (refused: ${message.refused})` : "";
+  return `${head} to ${message.to}${subject}${refused}\n  ${message.text.replaceAll("\n", "\n  ")}`;
+}
+
+/**
+ * The local stand-ins `npm run sinks` and `npm run demo` run: an SMTP server and a WhatsApp Cloud
+ * API, on the ports the configuration sends to (SMTP_URL, WHATSAPP_API_URL), calling `onMessage`
+ * with every message as it arrives (emails decoded from MIME by mailparser). Other requests to the
+ * WhatsApp stand-in get `onOther`. Rejects with EADDRINUSE when something already listens there.
+ */
+export async function startProviderSinks(onMessage: (message: SunkMessage) => void, onOther = (_line: string) => {}) {
+  const smtp = await startSmtpSink(Number(new URL(config().SMTP_URL).port), (mail) => {
+    void simpleParser(mail.raw).then((parsed) =>
+      onMessage({
+        channel: "EMAIL",
+        to: mail.to.join(", "),
+        subject: parsed.subject ?? null,
+        text: (parsed.text ?? "").trim(),
+        refused: null,
+      }),
+    );
+  });
+  let http: HttpSink;
+  try {
+    http = await startHttpSink(Number(new URL(config().WHATSAPP_API_URL).port));
+  } catch (error) {
+    await smtp.close();
+    throw error;
+  }
+  http.reply = (request) => {
+    if (request.method !== "POST" || !request.path.endsWith("/messages")) {
+      onOther(`HTTP ${request.method} ${request.path}: ${request.body}`);
+      return { status: 200, body: {} };
+    }
+    const answer = whatsAppAccepted(request);
+    const { to, text, template } = JSON.parse(request.body) as {
+      to?: string;
+      text?: { body?: string };
+      template?: { name?: string; language?: { code?: string }; components?: { parameters?: { text?: string }[] }[] };
+    };
+    const parameters = template?.components?.flatMap((c) => (c.parameters ?? []).map((p) => p.text ?? "")) ?? [];
+    onMessage({
+      channel: "WHATSAPP",
+      to: to ?? "",
+      subject: template ? `template ${template.name} (${template.language?.code})` : null,
+      text: template ? parameters.map((p, i) => `{{${i + 1}}} ${p}`).join("\n") : (text?.body ?? request.body),
+      refused: answer.status === 200 ? null : JSON.stringify(answer.body),
+    });
+    return answer;
+  };
+  return {
+    smtp,
+    http,
+    close: () => Promise.all([smtp.close(), http.close()]).then(() => undefined),
+  };
 }
