@@ -1,3 +1,5 @@
+import { get } from "node:http";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCreator } from "../scripts/fixtures.js";
@@ -79,5 +81,43 @@ describe("GraphiQL", () => {
     const changed = await fetch(api.url, { headers: { accept: "text/html", "if-none-match": '"another"' } });
     expect(changed.status).toBe(200);
     await changed.arrayBuffer();
+  });
+
+  it("goes compressed to a client that accepts Brotli or gzip, whole to one that accepts neither", async () => {
+    /** The page's bytes as they cross the wire (fetch would decompress them). */
+    const raw = (acceptEncoding: string | null) =>
+      new Promise<{ encoding: string | undefined; vary: string | undefined; body: Buffer }>((resolve, reject) => {
+        const headers = {
+          accept: "text/html",
+          ...(acceptEncoding === null ? {} : { "accept-encoding": acceptEncoding }),
+        };
+        get(api.url, { headers }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () =>
+            resolve({
+              encoding: response.headers["content-encoding"],
+              vary: response.headers.vary,
+              body: Buffer.concat(chunks),
+            }),
+          );
+        }).on("error", reject);
+      });
+    const whole = await raw(null);
+    expect(whole.encoding).toBeUndefined();
+    expect(whole.body.length).toBeGreaterThan(8_000_000);
+    expect(whole.vary).toMatch(/accept-encoding/i);
+
+    const br = await raw("br, gzip;q=0.9");
+    expect(br.encoding).toBe("br");
+    expect(br.body.length).toBeLessThan(whole.body.length / 4);
+    expect(brotliDecompressSync(br.body).equals(whole.body)).toBe(true);
+
+    const gzip = await raw("gzip;q=1.0, br;q=0");
+    expect(gzip.encoding).toBe("gzip");
+    expect(gzip.body.length).toBeLessThan(whole.body.length / 3);
+    expect(gunzipSync(gzip.body).equals(whole.body)).toBe(true);
+
+    expect((await raw("identity, br;q=0, gzip;q=0")).encoding).toBeUndefined();
   });
 });

@@ -1,16 +1,50 @@
 import { createHash } from "node:crypto";
+import { promisify } from "node:util";
+import { brotliCompress, constants, gzip } from "node:zlib";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { GraphiQLOptions, Plugin } from "graphql-yoga";
+import Negotiator from "negotiator";
 
-let rendered: { key: string; page: string; etag: string } | null = null;
+type Encoding = "br" | "gzip";
+
+let rendered: {
+  key: string;
+  page: string;
+  etag: string;
+  /** The page compressed, made at the first request that accepts each encoding, off the event loop. */
+  compressed: Partial<Record<Encoding, Promise<Buffer>>>;
+} | null = null;
 
 function render(options?: GraphiQLOptions) {
   const key = JSON.stringify(options ?? {});
   if (rendered?.key !== key) {
     const page = renderGraphiQL(options);
-    rendered = { key, page, etag: `"${createHash("sha256").update(page).digest("base64url").slice(0, 27)}"` };
+    const etag = `"${createHash("sha256").update(page).digest("base64url").slice(0, 27)}"`;
+    rendered = { key, page, etag, compressed: {} };
   }
   return rendered;
+}
+
+/**
+ * Brotli at quality 5 (9.0 MB to 1.9 MB in about 0.4 s, once) or gzip (2.4 MB): compressing
+ * harder would take seconds for little gain. Both run in libuv's thread pool.
+ */
+const COMPRESS: Record<Encoding, (page: string) => Promise<Buffer>> = {
+  br: (page) => promisify(brotliCompress)(page, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }),
+  gzip: (page) => promisify(gzip)(page),
+};
+
+/**
+ * The encoding to send the page in: Brotli or gzip, whichever the request's Accept-Encoding ranks
+ * highest (RFC 9110 §12.5.3; q=0 refuses one, and no header asks for none); null for the page as
+ * it is. Negotiated by `negotiator`, the library Express and Koa use.
+ */
+function acceptedEncoding(request: Request): Encoding | null {
+  const negotiator = new Negotiator({
+    headers: { "accept-encoding": request.headers.get("accept-encoding") ?? undefined },
+  });
+  const [best] = negotiator.encodings(["br", "gzip"]) as Encoding[];
+  return best ?? null;
 }
 
 /**
@@ -25,7 +59,8 @@ export function graphiqlPage(options?: GraphiQLOptions): string {
 /**
  * The page goes out with an ETag and `Cache-Control: no-cache` (RFC 9111 §5.2.2.4: reuse after
  * revalidation), and a browser that already has it gets 304 Not Modified instead of 9 MB again
- * (RFC 9110 §13.1.2, If-None-Match). A new version of the package is a new ETag.
+ * (RFC 9110 §13.1.2, If-None-Match). A new version of the package is a new ETag. A browser that
+ * accepts Brotli or gzip gets the page compressed (1.9 or 2.4 MB), with `Vary: Accept-Encoding`.
  */
 export function graphiqlCaching(): Plugin {
   const isPage = (request: Request) =>
@@ -42,6 +77,17 @@ export function graphiqlCaching(): Plugin {
       }
       response.headers.set("etag", etag);
       response.headers.set("cache-control", "no-cache");
+      response.headers.set("vary", "Accept-Encoding");
+      const encoding = acceptedEncoding(request);
+      if (!encoding) return;
+      const headers = new fetchAPI.Headers(response.headers);
+      const page = rendered;
+      page.compressed[encoding] ??= COMPRESS[encoding](page.page);
+      return page.compressed[encoding].then((body) => {
+        headers.set("content-encoding", encoding);
+        headers.set("content-length", String(body.length));
+        setResponse(new fetchAPI.Response(new Uint8Array(body), { status: response.status, headers }));
+      });
     },
   };
 }
