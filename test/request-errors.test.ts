@@ -1,8 +1,9 @@
 import { request as httpRequest } from "node:http";
 import { getIntrospectionQuery } from "graphql";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type MadeCreator, makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
+import { logger } from "../src/logger.js";
 import { useApi } from "./support/api.js";
 
 // Every refused request answers a GraphQL-shaped body whose errors carry extensions.code, at
@@ -109,6 +110,28 @@ describe("errors about the request", () => {
       query("mutation($id: ID!) { cancelAction(id: $id) { __typename } }", { id: owner.gid }),
     );
     expect(wrongType.body.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("logs the client's mistakes (an ID of another type, a bad cursor) below error level: they are not server errors", async () => {
+    // The API runs in this process: its logger is this one, observed, not replaced.
+    const errors = vi.spyOn(logger, "error");
+    try {
+      const unknownType = Buffer.from("Nope:00000000-0000-4000-8000-000000000000").toString("base64");
+      for (const [text, id] of [
+        ["query($id: ID!) { onboarding(id: $id) { id } }", owner.gid],
+        ["query($id: ID!) { node(id: $id) { id } }", unknownType],
+        [
+          'query($id: ID!) { node(id: $id) { ... on Creator { events(first: 1, after: "zzz") { totalCount } } } }',
+          owner.gid,
+        ],
+      ]) {
+        const answer = await post(query(text, { id }));
+        expect(answer.body.errors?.[0].extensions?.code, text).toBe("BAD_USER_INPUT");
+      }
+      expect(errors).not.toHaveBeenCalled();
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it("answers HTTP-level refusals with a GraphQL body and a code", async () => {

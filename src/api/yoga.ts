@@ -158,6 +158,18 @@ function requestTiming(): Plugin {
 }
 
 /**
+ * The code of an error raised about the request itself, by graphql-js or a plugin (a variable of
+ * the wrong type, an ID of another type, an invalid cursor or argument, a query limit), not by a
+ * failure: BAD_USER_INPUT or QUERY_LIMIT_EXCEEDED, the client's to fix. Null for anything else.
+ */
+function requestErrorCode(error: unknown): "BAD_USER_INPUT" | "QUERY_LIMIT_EXCEEDED" | null {
+  if (!(error instanceof GraphQLError)) return null;
+  if (error.originalError && !(error.originalError instanceof GraphQLError)) return null;
+  // graphql-armor's depth, alias and token limits say so in their message only.
+  return /limit of \d+ exceeded/.test(error.message) ? "QUERY_LIMIT_EXCEEDED" : "BAD_USER_INPUT";
+}
+
+/**
  * The GraphQL server and its HTTP endpoints (/graphql, /ready, /metrics, the WhatsApp callbacks,
  * the ops console at /ops), built without I/O: Redis is connected at the first command it serves
  * (lazily), so a test may call `yoga.fetch` in process. `followRevocations` subscribes to keys revoked through other
@@ -192,10 +204,12 @@ export function createYogaServer() {
       debug: (...args) => logger.debug({ args }, "yoga"),
       info: (...args) => logger.info({ args }, "yoga"),
       warn: (...args) => logger.warn({ args }, "yoga"),
-      // Yoga logs the original of every masked error; an outage's are said by maskError already.
+      // Yoga logs the original of every masked error. An outage's are said by maskError already,
+      // and an error about the request (an ID of another type, a bad cursor...) is the client's,
+      // answered with its code: neither is a server error to page anyone about.
       error: (...args) => {
         const first = args[0] as { originalError?: unknown } | undefined;
-        if (isOutage(first?.originalError ?? first)) logger.debug({ args }, "yoga");
+        if (isOutage(first?.originalError ?? first) || requestErrorCode(first) !== null) logger.debug({ args }, "yoga");
         else logger.error({ args }, "yoga");
       },
     },
@@ -214,13 +228,8 @@ export function createYogaServer() {
         }
         if (error instanceof GraphQLError) {
           if (error.extensions?.code) return error;
-          // Raised about the request itself (a variable of the wrong type, an invalid ID, cursor
-          // or argument), by graphql-js or a plugin, not by a failure: the client's to fix.
-          if (!original || original instanceof GraphQLError) {
-            // graphql-armor's depth, alias and token limits say so in their message only.
-            const limit = /limit of \d+ exceeded/.test(error.message);
-            return withCode(error, limit ? "QUERY_LIMIT_EXCEEDED" : "BAD_USER_INPUT");
-          }
+          const code = requestErrorCode(error);
+          if (code) return withCode(error, code);
         }
         logger.error({ err: original ?? error }, "unexpected error");
         return maskError(error, message, isDev);
