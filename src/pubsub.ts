@@ -1,6 +1,7 @@
 import { RedisPubSub } from "graphql-redis-subscriptions";
 import type { Redis } from "ioredis";
 import { config } from "./config.js";
+import type { ActionStatus, InvocationStatus } from "./generated/prisma/enums.js";
 import { logger } from "./logger.js";
 import { closeRedis, createBlockingRedis, createCommandRedis, noteCommandFailure, redisDown } from "./redis.js";
 
@@ -8,8 +9,10 @@ import { closeRedis, createBlockingRedis, createCommandRedis, noteCommandFailure
 // fields refetch rows through Prisma, since Redis serialises to JSON (Dates, fresh state are lost).
 
 export type DecisionMessage = { creatorId: string; invocationId: string; acted: boolean };
-export type InvocationMessage = { creatorId: string; invocationId: string; status: string };
-export type ActionMessage = { creatorId: string; actionId: string; status: string };
+/** An agent run changed status: `status` is the one it changed to. */
+export type InvocationMessage = { creatorId: string; invocationId: string; status: InvocationStatus };
+/** An action changed status: `status` is the one it changed to. */
+export type ActionMessage = { creatorId: string; actionId: string; status: ActionStatus };
 export type OnboardingMessage = { creatorId: string; onboardingId: string; logId: string | null; status: string };
 export type ConversationFeedMessage = { creatorId: string; conversationId: string; holder: string };
 

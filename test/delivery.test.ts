@@ -11,6 +11,7 @@ import { db } from "../src/db/client.js";
 import { LEASE_REASONS } from "../src/delivery/delivery-store.js";
 import { DeliveryScheduler, type SchedulerOptions, startScheduler } from "../src/delivery/scheduler.js";
 import { quietHoursEnd } from "../src/delivery/send-rules.js";
+import { publishFeed } from "../src/pubsub.js";
 import { graphql } from "./generated/gql.js";
 import { useApi } from "./support/api.js";
 import {
@@ -128,6 +129,30 @@ describe("providers", () => {
     const delivered = await db.event.findFirstOrThrow({ where: { consumerId: consumer.id, type: "email_delivered" } });
     expect(delivered.payload).toMatchObject({ actionId: due.id, providerMessageId: `<${due.id}@closer.test>` });
     expect(delivered.idempotencyKey).toBe(`email_delivered:${due.id}`);
+  });
+
+  it("streams each status an action goes through, in order, even when the row has moved on when the update is read", async () => {
+    const { creator, gid, creatorKey } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const feed = await subscribeSse(api.url, ActionUpdates, { creatorId: gid }, creatorKey);
+    try {
+      const [action] = await planActions(consumer, [
+        { channel: "EMAIL", payload: emailTo(consumer.email as string), sendAt: T0 },
+      ]);
+      await scheduler.tick();
+      const id = toGlobalId("Action", action.id);
+      const statuses = () =>
+        feed.received.filter((m) => m.data?.actionUpdates?.id === id).map((m) => m.data?.actionUpdates?.status);
+      await feed.waitFor((m) => m.data?.actionUpdates?.id === id && m.data.actionUpdates.status === "SENT");
+      expect(statuses()).toEqual(["SENDING", "SENT"]);
+      // An update read late (a slow subscriber, a busy API) says the change it announces, not
+      // the status the row has reached since: here SENDING, read when the row says SENT.
+      await publishFeed("actions", creator.id, { creatorId: creator.id, actionId: action.id, status: "SENDING" });
+      await eventually(async () => (statuses().length === 3 ? true : undefined));
+      expect(statuses()).toEqual(["SENDING", "SENT", "SENDING"]);
+    } finally {
+      feed.close();
+    }
   });
 
   it("sends WhatsApp in the Cloud API's shape and keeps the message id it answers", async () => {
