@@ -205,11 +205,14 @@ export function createYogaServer() {
       info: (...args) => logger.info({ args }, "yoga"),
       warn: (...args) => logger.warn({ args }, "yoga"),
       // Yoga logs the original of every masked error. An outage's are said by maskError already,
-      // and an error about the request (an ID of another type, a bad cursor...) is the client's,
-      // answered with its code: neither is a server error to page anyone about.
+      // and an error about the request (an ID of another type, a bad cursor, a ValidationError
+      // raised outside a result union...) is the client's, answered with its code: neither is a
+      // server error to page anyone about.
       error: (...args) => {
         const first = args[0] as { originalError?: unknown } | undefined;
-        if (isOutage(first?.originalError ?? first) || requestErrorCode(first) !== null) logger.debug({ args }, "yoga");
+        const original = first?.originalError ?? first;
+        const clients = original instanceof DomainError || requestErrorCode(first) !== null;
+        if (isOutage(original) || clients) logger.debug({ args }, "yoga");
         else logger.error({ args }, "yoga");
       },
     },
