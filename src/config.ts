@@ -37,11 +37,15 @@ const configSchema = z.object({
   /** How long opening a database connection may take before the caller gets an outage error. */
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(3_000),
   REDIS_URL: url.default("redis://127.0.0.1:6379"),
-  /** Namespace of BullMQ queues and pub/sub channels, so several deployments or test runs share one Redis. */
+  /**
+   * Namespace of BullMQ queues and pub/sub channels, so several deployments or test runs share one
+   * Redis. Unset: the database's name (see loadConfig), so two databases never share queues by
+   * default: a worker would take the other's jobs and find no rows for them.
+   */
   REDIS_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9_-]+$/, "letters, digits, _ and - only")
-    .default("closer"),
+    .optional(),
   /**
    * The longest a command on a request's or a loop's path waits for Redis (rate limit, enqueue,
    * publish, revocation broadcast). While a connection is known to be down they do not wait at all.
@@ -151,7 +155,13 @@ const checkedConfigSchema = configSchema.refine((c) => c.DELIVERY_LEASE_MS > c.P
     `must be above PROVIDER_TIMEOUT_MS (${leaseRule.parse(issue.input).PROVIDER_TIMEOUT_MS}): a send still waiting on its provider would be taken for a stopped one`,
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = Omit<z.infer<typeof configSchema>, "REDIS_PREFIX"> & { REDIS_PREFIX: string };
+
+/** The default REDIS_PREFIX: the database's name, with what a prefix may not hold turned into "-". */
+function prefixOfDatabase(databaseUrl: string): string {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  return name.replace(/[^a-zA-Z0-9_-]/g, "-") || "closer";
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -171,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
-  return parsed.data;
+  return { ...parsed.data, REDIS_PREFIX: parsed.data.REDIS_PREFIX ?? prefixOfDatabase(parsed.data.DATABASE_URL) };
 }
 
 /** For process entries: a bad configuration stops the process with one line per problem. */

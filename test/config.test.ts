@@ -67,6 +67,17 @@ describe("configuration", () => {
     expect(defaults.DELIVERY_LEASE_MS).toBeGreaterThan(defaults.PROVIDER_TIMEOUT_MS);
   });
 
+  it("keeps two databases' queues apart by default: the Redis prefix is the database's name unless set", () => {
+    expect(loadConfig({}).REDIS_PREFIX).toBe("closer");
+    const other = loadConfig({ DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/closer_staging" });
+    expect(other.REDIS_PREFIX).toBe("closer_staging");
+    expect(loadConfig({ DATABASE_URL: "postgresql://db.example:5432/sales%20eu.1" }).REDIS_PREFIX).toBe("sales-eu-1");
+    expect(
+      loadConfig({ DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/closer_staging", REDIS_PREFIX: "shared" })
+        .REDIS_PREFIX,
+    ).toBe("shared");
+  });
+
   it("treats an empty variable as unset", () => {
     const settings = loadConfig({ PORT: "", OPENAI_API_KEY: "" });
     expect(settings.PORT).toBe(4000);
