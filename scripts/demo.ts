@@ -176,30 +176,31 @@ function expectType<T extends { __typename: string }, N extends T["__typename"]>
   throw new Error(`${what}: ${result.__typename} ${error.code ?? ""} ${error.message ?? ""}`.trim());
 }
 
-const waits: { cancel(): void }[] = [];
-/**
- * Resolves once `check` holds, checked each time `notify` is called; rejects at the demo's
- * deadline. `cancel` stops its timer (the demo ends without it).
- */
-function waitFor(what: string, check: () => boolean) {
+/** Rejects when the demo's time is up: every wait races it, so the demo always ends by then. */
+let deadlineTimer: NodeJS.Timeout | undefined;
+const deadline = new Promise<never>((_, reject) => {
+  deadlineTimer = setTimeout(() => reject(new Error(`gave up after ${DEADLINE_MS / 1000} s`)), DEADLINE_MS);
+});
+// Raced by each wait, or by none when an earlier step fails: never an unhandled rejection.
+deadline.catch(() => {});
+
+/** `promise`, unless the deadline comes first: then an error saying what was awaited. */
+function within<T>(what: string, promise: Promise<T>): Promise<T> {
+  return Promise.race([
+    promise,
+    deadline.catch((error: Error) => Promise.reject(new Error(`${error.message} waiting for ${what}`))),
+  ]);
+}
+
+/** Resolves once `check` holds, checked each time `notify` is called. */
+function waitFor(check: () => boolean) {
   let notify = () => {};
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<void>((resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`gave up waiting for ${what} after ${DEADLINE_MS / 1000} s`)),
-      started + DEADLINE_MS - Date.now(),
-    );
+  const promise = new Promise<void>((resolve) => {
     notify = () => {
-      if (!check()) return;
-      clearTimeout(timer);
-      resolve();
+      if (check()) resolve();
     };
   });
-  // Awaited later, or not at all when an earlier step fails: never an unhandled rejection.
-  promise.catch(() => {});
-  const wait = { promise, notify: () => notify(), cancel: () => clearTimeout(timer) };
-  waits.push(wait);
-  return wait;
+  return { promise, notify: () => notify() };
 }
 
 loadConfigOrExit();
@@ -213,17 +214,25 @@ if (!ready?.ok) {
 }
 
 const run = randomBytes(3).toString("hex");
+/** This run's consumers: contact details of their own, so other runs' messages are told apart. */
+const asha = { name: "Asha", email: `asha.${run}@example.com` };
+// One of the numbers Ofcom keeps for drama (07700 900000-900999): valid, and never anyone's.
+const ravi = { name: "Ravi", phone: `+447700900${String(randomBytes(2).readUInt16BE() % 1000).padStart(3, "0")}` };
+const digits = (phone: string) => phone.replace(/\D/g, "");
+const ours = (message: SunkMessage) =>
+  message.channel === "EMAIL" ? message.to === asha.email : digits(message.to) === digits(ravi.phone);
+
 const sunk: SunkMessage[] = [];
 let sinksHere = true;
-const sent = new Map<string, { channel: string; consumer: string; providerMessageId: string | null }>();
-const messagesSent = waitFor("the three messages (an email, a WhatsApp template, a WhatsApp reply)", () =>
-  sinksHere ? sunk.length >= 3 : sent.size >= 3,
-);
-const whatsAppSent = waitFor("the WhatsApp welcome", () => welcomeOnWhatsApp() !== undefined);
+const sent = new Map<string, { channel: string; providerMessageId: string | null }>();
+// Three messages: Asha's welcome email, Ravi's WhatsApp template, the answer to his reply.
+const messagesSent = waitFor(() => (sinksHere ? sunk.length >= 3 : sent.size >= 3));
 const welcomeOnWhatsApp = () => [...sent.values()].find((s) => s.channel === "WHATSAPP" && s.providerMessageId);
+const whatsAppSent = waitFor(() => welcomeOnWhatsApp() !== undefined);
 
 // The provider stand-ins, unless `npm run sinks` already runs them (then messages print there).
 const sinks = await startProviderSinks((message) => {
+  if (!ours(message)) return;
   sunk.push(message);
   say(describeSunkMessage(message));
   messagesSent.notify();
@@ -238,6 +247,29 @@ const sinks = await startProviderSinks((message) => {
 const { apiKey, secret } = await createApiKey({ kind: "ADMIN", name: "npm run demo" }, null);
 const closer = closerClient({ url, apiKey: secret });
 const stops: (() => void)[] = [];
+
+let cleaning: Promise<void> | null = null;
+/** Ends the streams, revokes this run's key, closes the stand-ins and connections; once. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    clearTimeout(deadlineTimer);
+    for (const stop of stops) stop();
+    await revokeApiKey(apiKey.id, null);
+    await sinks?.close();
+    await closeSharedConnections();
+  })();
+  return cleaning;
+}
+// Ctrl-C or a SIGTERM mid-run still revokes the key (128 + the signal's number, as shells expect).
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const) {
+  process.once(signal, () => {
+    say(`${signal}: revoking this run's key and stopping`);
+    void cleanUp().finally(() => process.exit(code));
+  });
+}
 
 try {
   const raw = JSON.parse(readFileSync(new URL("../examples/onboard.json", import.meta.url), "utf8")) as {
@@ -255,7 +287,7 @@ try {
   const creatorId = onboarded.creator.id;
   say(`Onboarding creator @${onboarded.creator.handle} from examples/onboard.json`);
 
-  await new Promise<void>((resolve, reject) => {
+  const onboardingDone = new Promise<void>((resolve, reject) => {
     const stop = closer.subscribe(
       DemoOnboardingProgress,
       { id: onboarded.id },
@@ -273,6 +305,7 @@ try {
     );
     stops.push(stop);
   });
+  await within("the onboarding", onboardingDone);
 
   expectType((await closer.request(TurnOffQuietHours, { id: creatorId })).updateCreator, "Creator", "updateCreator");
   say("Quiet hours off (start = end); by default nothing is sent 21:00-08:00 in the creator's time zone");
@@ -317,11 +350,7 @@ try {
       ({ actionUpdates: a }) => {
         if (!a) return;
         if (a.status === "SENT") {
-          sent.set(a.id, {
-            channel: a.channel,
-            consumer: a.consumer.name ?? "",
-            providerMessageId: a.providerMessageId,
-          });
+          sent.set(a.id, { channel: a.channel, providerMessageId: a.providerMessageId });
           if (!sinksHere) say(`${a.channel} message to ${a.consumer.name} sent`);
           messagesSent.notify();
           whatsAppSent.notify();
@@ -335,15 +364,14 @@ try {
   // Subscriptions are live once their stream is open; a short pause keeps the first decision in view.
   await new Promise((resolve) => setTimeout(resolve, 500));
 
-  const phone = "+14155550100";
   const events = [
     {
       type: "page_view",
       idempotencyKey: `demo-${run}-asha-view`,
       consumer: {
         externalId: `demo-${run}-asha`,
-        name: "Asha",
-        email: `asha.${run}@example.com`,
+        name: asha.name,
+        email: asha.email,
         consents: [{ channel: "EMAIL" as const, granted: true, source: "demo signup form" }],
       },
       payload: { url: "/programs/sprint", service: "Leadership Sprint" },
@@ -353,8 +381,8 @@ try {
       idempotencyKey: `demo-${run}-ravi-view`,
       consumer: {
         externalId: `demo-${run}-ravi`,
-        name: "Ravi",
-        phone,
+        name: ravi.name,
+        phone: ravi.phone,
         consents: [{ channel: "WHATSAPP" as const, granted: true, source: "demo signup form" }],
       },
       payload: { url: "/coaching", service: "1:1 Coaching" },
@@ -366,17 +394,17 @@ try {
   }
 
   // Ravi answers the WhatsApp welcome, as Meta would post it to the callback URL, quoting it.
-  await whatsAppSent.promise;
+  await within("the WhatsApp welcome to be sent", whatsAppSent.promise);
   const welcome = welcomeOnWhatsApp();
   const text = "How much is 1:1 Coaching?";
   const answer = await postWhatsApp(
     url,
     whatsAppNotification(
       {
-        contacts: [{ wa_id: phone.slice(1), profile: { name: "Ravi" } }],
+        contacts: [{ wa_id: digits(ravi.phone), profile: { name: ravi.name } }],
         messages: [
           {
-            from: phone.slice(1),
+            from: digits(ravi.phone),
             id: `wamid.demo${run}${Date.now()}`,
             timestamp: String(Math.floor(Date.now() / 1000)),
             type: "text",
@@ -391,16 +419,16 @@ try {
   if (!answer.ok) throw new Error(`the WhatsApp callback answered ${answer.status}`);
   say(`Ravi replies on WhatsApp: "${text}"`);
 
-  await messagesSent.promise;
-  say(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Creator id ${creatorId}: open GraphiQL at ${url}`);
+  await within("the three messages (an email, a WhatsApp template, a WhatsApp reply)", messagesSent.promise);
+  const base = new URL("/", url).toString();
+  say(
+    `Done in ${((Date.now() - started) / 1000).toFixed(1)} s. This run's key is revoked: to look around, ` +
+      `open ${base}ops (the ops console) or ${url} (GraphiQL) with a key from npm run create-admin-key.`,
+  );
 } catch (error) {
   say(`The demo stopped: ${error instanceof Error ? error.message : String(error)}`);
   say("Is the worker running (npm start runs the API and the worker)? Its log says what it did.");
   process.exitCode = 1;
 } finally {
-  for (const wait of waits) wait.cancel();
-  for (const stop of stops) stop();
-  await revokeApiKey(apiKey.id, null);
-  await sinks?.close();
-  await closeSharedConnections();
+  await cleanUp();
 }

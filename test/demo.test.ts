@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { db } from "../src/db/client.js";
 import { CHILD_PROCESS_TEST_MS, freePort, startProcess, waitForHttp } from "./support/processes.js";
 
 // `npm run demo` as the README tells a newcomer to run it: against the API and the worker running
@@ -7,7 +8,7 @@ import { CHILD_PROCESS_TEST_MS, freePort, startProcess, waitForHttp } from "./su
 
 type Run = { code: number | null; output: string };
 
-function runDemo(env: Record<string, string>): Promise<Run> {
+function runDemo(env: Record<string, string>, onOutput: (output: string, child: ChildProcess) => void = () => {}) {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts"], {
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -15,11 +16,12 @@ function runDemo(env: Record<string, string>): Promise<Run> {
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => {
     output += chunk.toString();
+    onOutput(output, child);
   });
   child.stderr.on("data", (chunk: Buffer) => {
     output += chunk.toString();
   });
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, output })));
+  return new Promise<Run>((resolve) => child.on("exit", (code) => resolve({ code, output })));
 }
 
 describe("npm run demo", () => {
@@ -64,14 +66,48 @@ describe("npm run demo", () => {
         /Email to asha\.[0-9a-f]{6}@example\.com \[Leadership Sprint, from Maya Rao\]\n.*Hi Asha! Thanks for looking at Leadership Sprint\. .*It's \$1,200\./,
       );
       expect(output).toMatch(
-        /WhatsApp to \+14155550100 \[template demo_[0-9a-f]{6}_welcome_service \(en_US\)\]\n.*\{\{1\}\} Ravi\n.*\{\{2\}\} 1:1 Coaching/,
+        /WhatsApp to \+447700900\d{3} \[template demo_[0-9a-f]{6}_welcome_service \(en_US\)\]\n.*\{\{1\}\} Ravi\n.*\{\{2\}\} 1:1 Coaching/,
       );
       // His answer opens the customer-service window: the agent's answer goes as free text.
       expect(output).toMatch(/Decision on Ravi's whatsapp_replied: act: A price question about 1:1 Coaching/);
-      expect(output).toMatch(/WhatsApp to \+14155550100\n.*1:1 Coaching is \$300\./);
+      expect(output).toMatch(/WhatsApp to \+447700900\d{3}\n.*1:1 Coaching is \$300\./);
       const seconds = Number(/Done in ([\d.]+) s\./.exec(output)?.[1]);
       expect(seconds).toBeLessThan(60);
       expect(code).toBe(0);
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
+
+  it(
+    "runs beside another run, each waiting for its own messages; the one without the stand-ins reports sends",
+    async () => {
+      const [first, second] = await Promise.all([runDemo(env), runDemo(env)]);
+      for (const { code, output } of [first, second]) {
+        expect(code, output).toBe(0);
+        expect(output).toMatch(/Done in [\d.]+ s\./);
+      }
+      const [withSinks, without] = first.output.includes("ports are taken") ? [second, first] : [first, second];
+      expect(withSinks.output.match(/^\[ *[\d.]+s\] (Email|WhatsApp) to /gm)).toHaveLength(3);
+      expect(without.output.match(/^\[ *[\d.]+s\] (EMAIL|WHATSAPP) message to \w+ sent$/gm)).toHaveLength(3);
+    },
+    CHILD_PROCESS_TEST_MS,
+  );
+
+  it(
+    "revokes its key when interrupted",
+    async () => {
+      const before = new Date();
+      let interrupted = false;
+      const { code, output } = await runDemo(env, (text, child) => {
+        if (interrupted || !text.includes("Onboarding creator")) return;
+        interrupted = true;
+        child.kill("SIGINT");
+      });
+      expect(output).toContain("SIGINT: revoking this run's key and stopping");
+      expect(code).toBe(130);
+      const keys = await db.apiKey.findMany({ where: { name: "npm run demo", createdAt: { gte: before } } });
+      expect(keys).toHaveLength(1);
+      expect(keys[0].revokedAt).not.toBeNull();
     },
     CHILD_PROCESS_TEST_MS,
   );
