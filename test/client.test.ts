@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   AgentDecisionsDocument,
@@ -73,5 +74,11 @@ describe("the typed client", () => {
       dashboard.close();
       tracker.close();
     }
+  });
+
+  it("is shown in the README as client/example.ts has it, which tsc checks", () => {
+    const example = readFileSync("client/example.ts", "utf8");
+    const code = example.slice(example.search(/^import /m)).replace('from "./index.js"', 'from "./client/index.js"');
+    expect(readFileSync("README.md", "utf8")).toContain(`\`\`\`ts\n${code}\`\`\``);
   });
 });
