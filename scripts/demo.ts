@@ -12,9 +12,9 @@ import { createApiKey, revokeApiKey } from "../src/auth/api-keys.js";
 import { config, loadConfigOrExit } from "../src/config.js";
 import { closeSharedConnections } from "../src/shutdown.js";
 import { graphql } from "../test/generated/gql.js";
-import { postWhatsApp, whatsAppNotification } from "../test/support/whatsapp-notifications.js";
 import { agentTemplates } from "./fixtures.js";
 import { describeSunkMessage, type SunkMessage, startProviderSinks } from "./sinks.js";
+import { postWhatsAppReply } from "./whatsapp-reply.js";
 
 /** The demo gives up after this long; each step normally takes a second or two. */
 const DEADLINE_MS = 55_000;
@@ -395,28 +395,14 @@ try {
 
   // Ravi answers the WhatsApp welcome, as Meta would post it to the callback URL, quoting it.
   await within("the WhatsApp welcome to be sent", whatsAppSent.promise);
-  const welcome = welcomeOnWhatsApp();
   const text = "How much is 1:1 Coaching?";
-  const answer = await postWhatsApp(
-    url,
-    whatsAppNotification(
-      {
-        contacts: [{ wa_id: digits(ravi.phone), profile: { name: ravi.name } }],
-        messages: [
-          {
-            from: digits(ravi.phone),
-            id: `wamid.demo${run}${Date.now()}`,
-            timestamp: String(Math.floor(Date.now() / 1000)),
-            type: "text",
-            text: { body: text },
-            context: { id: welcome?.providerMessageId },
-          },
-        ],
-      },
-      config().WHATSAPP_PHONE_NUMBER_ID,
-    ),
-  );
-  if (!answer.ok) throw new Error(`the WhatsApp callback answered ${answer.status}`);
+  const status = await postWhatsAppReply(url, {
+    from: ravi.phone,
+    name: ravi.name,
+    text,
+    quoting: welcomeOnWhatsApp()?.providerMessageId,
+  });
+  if (status !== 200) throw new Error(`the WhatsApp callback answered ${status}`);
   say(`Ravi replies on WhatsApp: "${text}"`);
 
   await within("the three messages (an email, a WhatsApp template, a WhatsApp reply)", messagesSent.promise);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeCreator } from "../scripts/fixtures.js";
+import { db } from "../src/db/client.js";
 import { useApi } from "./support/api.js";
 
 // A dashboard finds a consumer by what a person has at hand: an email as typed, a phone in any
@@ -37,6 +38,15 @@ describe("consumers found by email, phone or external id", () => {
 
     expect(await ids({ phone: "+34 612 345 678" })).toEqual(["crm-1"]);
     expect(await ids({ phone: "+1 (415) 555-0123" })).toEqual(["crm-2"]);
+    // As WhatsApp names a sender (a wa_id, digits only): the phone's digits, or the wa_id stored
+    // from WhatsApp when it differs (a Brazilian number registered before the ninth digit).
+    expect(await ids({ phone: "34612345678" })).toEqual(["crm-1"]);
+    await db.consumer.updateMany({
+      where: { creatorId: owner.creator.id, externalId: "crm-2" },
+      data: { waId: "5511987654321" },
+    });
+    expect(await ids({ phone: "5511987654321" })).toEqual(["crm-2"]);
+    expect(await ids({ phone: "4915112345678" })).toEqual([]);
     expect(await ids({ email: "  Ana@Example.ORG " })).toEqual(["crm-1"]);
     expect(await ids({ externalId: "crm-2" })).toEqual(["crm-2"]);
     expect(await ids({ email: "nobody@example.org" })).toEqual([]);

@@ -110,7 +110,9 @@ const ConsumerFilter = builder.inputType("ConsumerFilter", {
     email: t.string({ description: "The consumer with this email, compared as stored: trimmed and lower-cased." }),
     phone: t.string({
       description:
-        'The consumer with this phone, in any international format ("+34 612 345 678"): compared as stored, in E.164.',
+        'The consumer with this phone, in any international format ("+34 612 345 678"), compared as stored (E.164); ' +
+        'or digits alone as WhatsApp gives them ("34612345678", a wa_id): the phone with a + before them, or the ' +
+        "consumer's wa_id (WhatsApp's can differ from the phone's digits).",
     }),
     externalId: t.string({ description: "The consumer with this id in the creator's own systems." }),
     stage: t.field({ type: [StageEnum], description: "Any of these stages." }),
@@ -124,6 +126,17 @@ function normalised(schema: z.ZodType<string>, value: string, path: string): str
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw ValidationError.fromZod(parsed.error, path);
   return parsed.data;
+}
+
+/** A wa_id: the digits of an international number, country code first, no "+" (WhatsApp Cloud API). */
+const WA_ID = /^\d{6,15}$/;
+
+/** What a phone search matches: the stored phone, and for bare digits (a wa_id) the stored wa_id too. */
+function phoneSearch(value: string): Prisma.ConsumerWhereInput {
+  const digits = value.trim();
+  if (!WA_ID.test(digits)) return { phone: normalised(phone, value, "filter.phone") };
+  const asPhone = phone.safeParse(`+${digits}`);
+  return { OR: [{ waId: digits }, ...(asPhone.success ? [{ phone: asPhone.data }] : [])] };
 }
 
 const CONSUMER_ORDER: Record<string, Prisma.ConsumerOrderByWithRelationInput[]> = {
@@ -145,7 +158,7 @@ builder.prismaObjectFields("Creator", (t) => ({
         ? {
             // Each is unique per creator (an index each): a search by one answers at most one consumer.
             ...(filter.email != null ? { email: normalised(email, filter.email, "filter.email") } : {}),
-            ...(filter.phone != null ? { phone: normalised(phone, filter.phone, "filter.phone") } : {}),
+            ...(filter.phone != null ? phoneSearch(filter.phone) : {}),
             ...(filter.externalId != null ? { externalId: filter.externalId } : {}),
             context: {
               ...(filter.stage ? { stage: { in: filter.stage } } : {}),
