@@ -48,6 +48,10 @@ describe("GraphiQL", () => {
         await page.keyboard.press("Shift+ControlOrMeta+End");
         await page.keyboard.press("Delete");
       };
+      // A newcomer first reads where the key goes, with the Headers tab open for it.
+      const editor = page.locator(".graphiql-query-editor .monaco-editor").last();
+      await expect.poll(async () => editor.textContent(), { timeout: 10_000 }).toContain("authorization");
+      expect(await page.locator(".graphiql-editor-tool .monaco-editor").last().isVisible()).toBe(true);
       await fill(".graphiql-query-editor .monaco-editor", "{ viewer { __typename kind } }");
       await page.getByText("Headers", { exact: true }).click();
       await fill(".graphiql-editor-tool .monaco-editor", `{"authorization": "Bearer ${owner.creatorKey}"}`);
@@ -74,6 +78,8 @@ describe("GraphiQL", () => {
     const etag = first.headers.get("etag");
     expect(etag).toMatch(/^"[\w-]+"$/);
     expect(first.headers.get("cache-control")).toBe("no-cache");
+    expect(first.headers.get("content-security-policy")).toBe("frame-ancestors 'none'");
+    expect(first.headers.get("x-frame-options")).toBe("DENY");
 
     const again = await fetch(api.url, { headers: { accept: "text/html", "if-none-match": etag as string } });
     expect(again.status).toBe(304);

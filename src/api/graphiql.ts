@@ -5,6 +5,31 @@ import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { GraphiQLOptions, Plugin } from "graphql-yoga";
 import Negotiator from "negotiator";
 
+/** GraphiQL's first query for a newcomer: where the key goes, and what to try first. */
+export const GRAPHIQL_WELCOME = `# Closer's GraphQL API. Requests need an API key: write it in the Headers tab below,
+#   {"authorization": "Bearer clsr_..."}
+# (npm run create-admin-key prints an admin key), then run this query with the ▶ button.
+# The Docs (the book icon) list every type and field.
+query WhoAmI {
+  viewer {
+    kind
+    creator {
+      name
+    }
+  }
+}
+
+# Decisions as agents make them, live (over SSE, with the same header): uncomment and run.
+# subscription Decisions {
+#   agentDecisions {
+#     acted
+#     reason
+#     event { type }
+#     actions { channel sendAt }
+#   }
+# }
+`;
+
 type Encoding = "br" | "gzip";
 
 let rendered: {
@@ -61,6 +86,7 @@ export function graphiqlPage(options?: GraphiQLOptions): string {
  * revalidation), and a browser that already has it gets 304 Not Modified instead of 9 MB again
  * (RFC 9110 §13.1.2, If-None-Match). A new version of the package is a new ETag. A browser that
  * accepts Brotli or gzip gets the page compressed (1.9 or 2.4 MB), with `Vary: Accept-Encoding`.
+ * No site may frame it (CSP frame-ancestors, X-Frame-Options for older browsers).
  */
 export function graphiqlCaching(): Plugin {
   const isPage = (request: Request) =>
@@ -78,6 +104,9 @@ export function graphiqlCaching(): Plugin {
       response.headers.set("etag", etag);
       response.headers.set("cache-control", "no-cache");
       response.headers.set("vary", "Accept-Encoding");
+      // A page that runs requests with the key in it: never inside another site's frame (clickjacking).
+      response.headers.set("content-security-policy", "frame-ancestors 'none'");
+      response.headers.set("x-frame-options", "DENY");
       const encoding = acceptedEncoding(request);
       if (!encoding) return;
       const headers = new fetchAPI.Headers(response.headers);

@@ -36,7 +36,7 @@ import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
 import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
-import { graphiqlCaching, graphiqlPage } from "./graphiql.js";
+import { GRAPHIQL_WELCOME, graphiqlCaching, graphiqlPage } from "./graphiql.js";
 import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
@@ -196,7 +196,12 @@ export function createYogaServer() {
     healthCheckEndpoint: "/health",
     landingPage: false,
     // GraphiQL runs subscriptions over SSE, so the Authorization header set in its headers tab applies.
-    graphiql: { title: "Closer" },
+    graphiql: {
+      title: "Closer",
+      defaultQuery: GRAPHIQL_WELCOME,
+      // The tab where the key goes, open from the start.
+      defaultEditorToolsVisibility: "headers",
+    },
     // Its scripts and styles come from the installed package, inlined in the page: no CDN, so it
     // works where browsers cannot reach one. The page (~9 MB) is rendered once, not per request.
     renderGraphiQL: graphiqlPage,
@@ -239,9 +244,10 @@ export function createYogaServer() {
       },
     },
     plugins: [
+      // First: it answers /ops alone and reads no body, so a POST there is a 405, not a framing error.
+      opsConsole(),
       requestFraming(settings.HTTP_BODY_LIMIT_BYTES, "/graphql"),
       operationalEndpoints(redis),
-      opsConsole(),
       whatsAppCallbacks(),
       graphiqlCaching(),
       requestTiming(),
