@@ -19,9 +19,18 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-export async function migrate(url = databaseUrl()): Promise<void> {
+/**
+ * Creates the database if missing and applies the pending migrations. With `quiet`, Prisma's
+ * report is replaced by one line: the migrations applied, or that there were none.
+ */
+export async function migrate(url = databaseUrl(), { quiet = false } = {}): Promise<void> {
   await ensureDatabase(url);
-  runPrisma(["migrate", "deploy"], { ...process.env, DATABASE_URL: url });
+  const report = runPrisma(["migrate", "deploy"], { ...process.env, DATABASE_URL: url }, { quiet });
+  if (!quiet) return;
+  // Prisma lists what it applied as a tree: "└─ 20261130065431_creator_analytics/".
+  const applied = [...report.matchAll(/└─ (\d{14}_\w+)\//g)].map((m) => m[1]);
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  console.log(`Database ${name}: ${applied.length ? `applied ${applied.join(", ")}` : "migrations up to date"}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -14,7 +14,11 @@ const cli = require.resolve("prisma/build/index.js");
 const ADAPTER_WARNING =
   /\n?WARNING: Your schema specifies the following datasource properties but you are using a Driver Adapter[\s\S]*?We recommend you to remove those properties from your schema to avoid confusion if you are only using driver adapters\.\n?/;
 
-export function runPrisma(args: string[], env: NodeJS.ProcessEnv = process.env): void {
+/**
+ * Runs the Prisma CLI with `args`; its output is printed, or with `quiet` only when it fails, and
+ * answered either way. Throws when the CLI exits with an error.
+ */
+export function runPrisma(args: string[], env: NodeJS.ProcessEnv = process.env, { quiet = false } = {}): string {
   const result = spawnSync(process.execPath, [cli, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     encoding: "utf8",
@@ -25,9 +29,13 @@ export function runPrisma(args: string[], env: NodeJS.ProcessEnv = process.env):
       PRISMA_HIDE_UPDATE_MESSAGE: "1",
     },
   });
-  process.stdout.write(result.stdout.replace(ADAPTER_WARNING, "\n"));
-  process.stderr.write(result.stderr.replace(ADAPTER_WARNING, "\n"));
+  const stdout = result.stdout.replace(ADAPTER_WARNING, "\n");
+  if (!quiet || result.status !== 0) {
+    process.stdout.write(stdout);
+    process.stderr.write(result.stderr.replace(ADAPTER_WARNING, "\n"));
+  }
   if (result.status !== 0) throw new Error(`prisma ${args.join(" ")} failed with exit code ${result.status}`);
+  return stdout;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -67,7 +67,7 @@ process.on("SIGTERM", stop);
 // PostgreSQL may come up after Closer (a machine booting): the migration waits for it.
 for (let delayMs = FIRST_BACKOFF_MS; !stopping; delayMs = Math.min(delayMs * 2, MAX_BACKOFF_MS)) {
   try {
-    await migrate();
+    await migrate(undefined, { quiet: true });
     break;
   } catch (error) {
     if (!isOutage(error)) throw error;
