@@ -46,6 +46,14 @@ export const phone = z.string().transform((value, ctx) => {
  */
 export const webUrl = z.url({ protocol: /^https?$/, message: "must be an http or https URL" });
 
+/** ISO 4217 codes, from the runtime's own list (Intl). */
+const CURRENCY_CODES = new Set(Intl.supportedValuesOf("currency"));
+
+/** An ISO 4217 currency code, in any case ("eur" is EUR). */
+export const currencyCode = z
+  .string()
+  .refine((code) => CURRENCY_CODES.has(code.toUpperCase()), "must be an ISO 4217 currency code such as USD");
+
 export const handle = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9_-]{1,62}[a-z0-9])$/, "3 to 64 lowercase letters, digits, _ or -");

@@ -1,12 +1,20 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MadeCreator, makeActiveProfile, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
+import {
+  coachingProfile,
+  type MadeCreator,
+  makeActiveProfile,
+  makeAdminKey,
+  makeCreator,
+} from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
+import type { Prisma } from "../src/generated/prisma/client.js";
 import type { ActionStatus, Channel } from "../src/generated/prisma/enums.js";
 import { graphql } from "./generated/gql.js";
 import type { EventInput } from "./generated/graphql.js";
 import { useApi } from "./support/api.js";
-import { IngestEvents } from "./support/operations.js";
+import { IngestEvent, IngestEvents } from "./support/operations.js";
+import { eventually } from "./support/processes.js";
 
 // A creator dashboard's numbers over a time range, from one field: each expected value below is
 // worked out from the model in src/analytics (last touch within the window, outcomes by the
@@ -86,12 +94,35 @@ const Analytics = graphql(`
 `);
 
 let statements = 0;
+/** The analytics statements running now, and the most that ever ran at once. */
+const analyticsRunning = { now: 0, most: 0 };
+/** Each of the four analytics statements (src/analytics/analytics-store.ts), by its text. */
+const ANALYTICS_STATEMENT =
+  /FROM consumers c LEFT JOIN consumer_contexts|SELECT channel, status, count\(\*\)::int AS count FROM actions|WITH sent AS|WITH enrolment AS/;
 const originalQuery = pg.Client.prototype.query;
 beforeAll(() => {
   // Counts every statement any pooled client sends, whoever sends it (Prisma or raw pg).
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     statements += 1;
-    return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+    const text = typeof args[0] === "string" ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+    if (!text || !ANALYTICS_STATEMENT.test(text))
+      return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+    analyticsRunning.now += 1;
+    analyticsRunning.most = Math.max(analyticsRunning.most, analyticsRunning.now);
+    const done = () => {
+      analyticsRunning.now -= 1;
+    };
+    // pg.Pool's query passes a callback; a client's caller awaits the promise.
+    const callback = args.at(-1);
+    if (typeof callback === "function") {
+      args[args.length - 1] = (...answer: unknown[]) => {
+        done();
+        return callback(...answer);
+      };
+    }
+    const result = (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Promise) result.then(done, done);
+    return result;
   } as typeof originalQuery;
 });
 afterAll(() => {
@@ -204,6 +235,18 @@ async function messages(owner: MadeCreator, list: Message[]): Promise<string[]> 
     ids.push(action.id);
   }
   return ids;
+}
+
+/**
+ * Gives `consumer`'s enrolments the payload `payload`, as stored before ingestion checked an
+ * enrolment's money (payload.amount, payload.currency), which it now refuses.
+ */
+async function storedBeforeChecks(owner: MadeCreator, consumer: string, payload: Prisma.InputJsonObject) {
+  const { count } = await db.event.updateMany({
+    where: { creatorId: owner.creator.id, type: "enrolled", consumer: { externalId: consumer } },
+    data: { payload },
+  });
+  if (count === 0) throw new Error(`${consumer} has no enrolment`);
 }
 
 const read = (owner: MadeCreator, key = owner.creatorKey, window?: number, from = FROM, to = TO) =>
@@ -328,15 +371,10 @@ describe("Creator.analytics", () => {
         payload: { service: "Leadership Sprint", amount: 950, currency: "eur" },
       },
       // cara: welcome delivered, answered by email; she enrols 16 days after it (outside 7 days). An
-      // amount that is not a number is not hers: the listed price of 1:1 Coaching is.
+      // amount that is not a number (given below) is not hers: the listed price of 1:1 Coaching is.
       { consumer: "cara", type: "email_delivered", at: ago(19), payload: { actionId: e2 } },
       { consumer: "cara", type: "email_replied", at: ago(18), payload: { channel: "EMAIL", text: "Sounds good" } },
-      {
-        consumer: "cara",
-        type: "enrolled",
-        at: ago(3),
-        payload: { service: "1:1 Coaching", amount: "50", currency: "USD" },
-      },
+      { consumer: "cara", type: "enrolled", at: ago(3), payload: { service: "1:1 Coaching" } },
       // dan: a person's email, then an enrolment in something with no price: revenue unknown.
       { consumer: "dan", type: "email_delivered", at: ago(4), payload: { actionId: p1 } },
       { consumer: "dan", type: "enrolled", at: ago(4, 2), payload: { service: "Private retreat" } },
@@ -352,6 +390,9 @@ describe("Creator.analytics", () => {
       { consumer: "ivy", type: "enrolled", at: ago(2), payload: { service: " leadership SPRINT " } },
       { consumer: "ivy", type: "unsubscribed", at: ago(1) },
     ]);
+
+    // Ingestion refuses an amount that is not a number now; rows stored before it checked remain.
+    await storedBeforeChecks(owner, "cara", { service: "1:1 Coaching", amount: "50", currency: "USD" });
 
     // Another creator: a big enrolment after its own message, and an open naming the owner's
     // email (e2) recorded on its own consumer. None of it is the owner's.
@@ -671,5 +712,137 @@ describe("Creator.analytics", () => {
     expect(few.count).toBeGreaterThanOrEqual(4);
     expect(many.count).toBe(few.count);
     expect(many.count).toBeLessThanOrEqual(10);
+  });
+});
+
+/** `count` analytics fields over [FROM, TO) in one request, each with `selection`. */
+const aliased = (count: number, selection = "conversions { count }") =>
+  `query ($id: ID!, $from: DateTime!, $to: DateTime!) { node(id: $id) { ... on Creator { ${Array.from(
+    { length: count },
+    (_, i) => `a${i}: analytics(from: $from, to: $to) { ${selection} }`,
+  ).join(" ")} } } }`;
+const range = (owner: MadeCreator) => ({ id: owner.gid, from: FROM.toISOString(), to: TO.toISOString() });
+
+describe("Creator.analytics against bad rows and heavy use", () => {
+  it("leaves out amounts and prices outside 0 to a billion, stored before ingestion checked them, and answers", async () => {
+    const made = await makeCreator();
+    const [sprint] = coachingProfile.services;
+    await makeActiveProfile(made.creator.id, {
+      ...coachingProfile,
+      services: [{ ...sprint, name: "Island", price: 1e300 }],
+    });
+    const buyers = ["huge-1", "huge-2", "negative", "billions", "island", "fine"];
+    await ingest(
+      made,
+      buyers.map((consumer) => ({ consumer, type: "enrolled", at: ago(2), payload: { service: "Island" } })),
+    );
+    // Two of 1.7e308 overflowed a float8 sum: the whole field failed for any range holding them.
+    await storedBeforeChecks(made, "huge-1", { amount: 1.7e308, currency: "USD" });
+    await storedBeforeChecks(made, "huge-2", { amount: 1.7e308, currency: "USD" });
+    await storedBeforeChecks(made, "negative", { amount: -5, currency: "USD" });
+    await storedBeforeChecks(made, "billions", { amount: 2e9, currency: "USD" });
+    await storedBeforeChecks(made, "fine", { amount: 100, currency: "USD" });
+
+    const answer = await read(made);
+    expect(answer.errors).toBeUndefined();
+    const analytics = answer.data?.node && "analytics" in answer.data.node ? answer.data.node.analytics : null;
+    // island's listed price (1e300) is out of bounds too: five without revenue.
+    expect(analytics?.conversions).toEqual({
+      count: 6,
+      attributed: 0,
+      withoutRevenue: 5,
+      revenue: [{ currency: "USD", amount: 100 }],
+      attributedRevenue: [],
+    });
+  });
+
+  it("counts replies until 90 days after the range's end, not later", async () => {
+    const made = await makeCreator();
+    const people = ["prompt", "tardy"];
+    await ingest(
+      made,
+      people.map((consumer) => ({ consumer, type: "signup", at: ago(250) })),
+    );
+    await messages(
+      made,
+      people.map((consumer) => ({
+        consumer,
+        channel: "EMAIL" as const,
+        status: "SENT" as const,
+        at: ago(200),
+        sent: true,
+        rule: "welcome",
+        template: "welcome",
+      })),
+    );
+    // The range ends at ago(190): prompt answers 80 days after it, tardy 100 days after it.
+    await ingest(made, [
+      { consumer: "prompt", type: "email_replied", at: ago(110), payload: { channel: "EMAIL", text: "Yes" } },
+      { consumer: "tardy", type: "email_replied", at: ago(90), payload: { channel: "EMAIL", text: "Yes" } },
+    ]);
+    const answer = await read(made, made.creatorKey, undefined, ago(210), ago(190));
+    const analytics = answer.data?.node && "analytics" in answer.data.node ? answer.data.node.analytics : null;
+    expect(analytics?.channels.find((c) => c.channel === "EMAIL")).toMatchObject({ sent: 2, replied: 1 });
+  });
+
+  it("holds two analytics fields in a request, with every field selected, and refuses a third", async () => {
+    const made = await makeCreator();
+    const everything = `attributionWindowHours funnel { firstSeen byStage { stage consumers } reachedAtLeast { stage consumers } }
+      messages { channel status count } webhooks { status count }
+      channels { channel sent delivered read replied deliveredRate readRate replyRate conversions revenue { currency amount } }
+      conversions { count attributed withoutRevenue revenue { currency amount } attributedRevenue { currency amount } }
+      byMessageKind { sender channel rule template whatsAppTemplate sent delivered read replied deliveredRate readRate
+        replyRate conversions revenue { currency amount } }`;
+    expect((await api.request(aliased(2, everything), range(made), made.creatorKey)).errors).toBeUndefined();
+    const three = await api.request(aliased(3), range(made), made.creatorKey);
+    expect(three.errors?.[0]).toMatchObject({ extensions: { code: "QUERY_LIMIT_EXCEEDED", limit: "complexity" } });
+  });
+
+  it("computes at most two analytics at once in a process: the others wait their turn", async () => {
+    const made = await makeCreator();
+    analyticsRunning.most = 0;
+    const answers = await Promise.all([1, 2, 3].map(() => api.request(aliased(2), range(made), made.creatorKey)));
+    for (const answer of answers) expect(answer.errors).toBeUndefined();
+    expect(analyticsRunning.most).toBeGreaterThan(0);
+    expect(analyticsRunning.most).toBeLessThanOrEqual(2);
+  });
+
+  it("stops a statement that runs too long (QUERY_LIMIT_EXCEEDED), a wait too long for a turn (RATE_LIMITED), and keeps ingestion going", async () => {
+    const [made, neighbour] = await Promise.all([makeCreator(), makeCreator()]);
+    // A session holding creator_profiles, which the enrolments' statement reads: each computation
+    // stops there, holding its connection, as a very long statement would.
+    const blocker = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("LOCK TABLE creator_profiles IN ACCESS EXCLUSIVE MODE");
+      const started = Date.now();
+      const stuck = [1, 2].map(() => api.request(aliased(1), range(made), made.creatorKey));
+      await eventually(async () => (analyticsRunning.now === 2 ? true : undefined), 5_000, "two blocked computations");
+      const third = await api.request(aliased(1), range(made), made.creatorKey);
+      expect(third.status).toBe(429);
+      expect(third.errors?.[0]).toMatchObject({ extensions: { code: "RATE_LIMITED", retryAfterSeconds: 5 } });
+
+      // Two computations hold two of the pool's connections at most: another creator's events go in.
+      const ingestStarted = Date.now();
+      const ingested = await api.request(
+        IngestEvent,
+        { creatorId: neighbour.gid, event: { consumer: { externalId: "visitor" }, type: "page_view" } },
+        neighbour.ingestKey,
+      );
+      expect(ingested.data?.ingestEvent.__typename).toBe("IngestedEvent");
+      expect(Date.now() - ingestStarted).toBeLessThan(2_000);
+
+      for (const answer of await Promise.all(stuck)) {
+        expect(answer.errors?.[0]).toMatchObject({ extensions: { code: "QUERY_LIMIT_EXCEEDED", limit: "time" } });
+        expect(answer.errors?.[0].message).toMatch(/shorter range/);
+      }
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      await blocker.query("ROLLBACK");
+      await blocker.end();
+    }
+    // Their connections went back to the pool, rolled back: the next computation runs.
+    expect((await read(made)).errors).toBeUndefined();
   });
 });

@@ -50,8 +50,13 @@ const externalAgent = () =>
     tunables: { replyDelaySeconds: 0 },
   });
 
+/**
+ * Sends one event as Closer's clients do: a page view from a page, with the ingest key; a
+ * consumer's email from the creator's server (its inbound mail), with the creator key, as an ingest
+ * key may not send it.
+ */
 async function ingest(
-  owner: { gid: string; ingestKey: string },
+  owner: { gid: string; ingestKey: string; creatorKey: string },
   externalId: string,
   type: string,
   payload: Record<string, unknown> = {},
@@ -64,7 +69,7 @@ async function ingest(
   const response = await api.request(
     IngestEvent,
     { creatorId: owner.gid, event: { consumer, type, payload } },
-    owner.ingestKey,
+    type === "page_view" ? owner.ingestKey : owner.creatorKey,
   );
   const ingested = response.data?.ingestEvent;
   if (ingested?.__typename !== "IngestedEvent") throw new Error(`not ingested: ${JSON.stringify(response)}`);

@@ -1,3 +1,4 @@
+import { Semaphore, withTimeout } from "async-mutex";
 import { STAGES } from "../consumers/stage.js";
 import { type FieldIssue, ValidationError } from "../errors.js";
 import type { ActionStatus, Channel, Stage } from "../generated/prisma/enums.js";
@@ -8,6 +9,7 @@ import {
   funnelRows,
   type MessageKind,
   plannedRows,
+  readAnalytics,
   sentRows,
 } from "./analytics-store.js";
 
@@ -18,6 +20,24 @@ export const MIN_WINDOW_HOURS = 1;
 export const MAX_WINDOW_HOURS = 2160;
 /** The default attribution window: 7 days. */
 export const DEFAULT_WINDOW_HOURS = 168;
+
+/**
+ * How many analytics computations one API process runs at once. Each holds one pooled connection
+ * for its statements (readAnalytics), so analytics never take more than these of the pool
+ * (DATABASE_POOL_SIZE, 10 by default): the rest stay free for ingestion and everything else.
+ */
+export const MAX_CONCURRENT_ANALYTICS = 2;
+/** How long a computation waits for its turn, in milliseconds, before AnalyticsBusyError. */
+export const ANALYTICS_WAIT_MS = 5_000;
+
+/** Every analytics computation of this process waited for a turn longer than ANALYTICS_WAIT_MS. */
+export class AnalyticsBusyError extends Error {
+  constructor() {
+    super(`${MAX_CONCURRENT_ANALYTICS} analytics computations were running for ${ANALYTICS_WAIT_MS} ms`);
+  }
+}
+
+const turns = withTimeout(new Semaphore(MAX_CONCURRENT_ANALYTICS), ANALYTICS_WAIT_MS, new AnalyticsBusyError());
 
 /** The funnel's stages in order (NEW to CONVERTED); LOST and UNSUBSCRIBED stand aside. */
 const FUNNEL = STAGES.slice(0, STAGES.indexOf("CONVERTED") + 1);
@@ -84,21 +104,25 @@ function analyticsRange(from: Date, to: Date, attributionWindowHours: number): A
 }
 
 /**
- * A creator's analytics over [from, to) (UTC instants), in four statements whatever the history's
- * size (analytics-store.ts holds the SQL and the exact rules):
+ * A creator's analytics over [from, to) (UTC instants), in four statements on one connection, at
+ * most MAX_CONCURRENT_ANALYTICS at once in this process (analytics-store.ts holds the SQL and the
+ * exact rules):
  * - funnel: consumers first seen in the range (their row created, i.e. their first event reached
  *   Closer), by current stage; `reachedAtLeast` counts, for each funnel stage, those whose stage is
  *   it or a later one, a consumer who ever enrolled counting as CONVERTED (an opt-out after
  *   enrolling), and LOST or UNSUBSCRIBED ones otherwise only under NEW;
  * - messages: email and WhatsApp actions planned in the range by channel and status; webhooks
  *   (calls to the creator's systems, not messages) apart;
- * - channels and byMessageKind: messages SENT in the range, their outcomes whenever they came
- *   (delivered, read, replied), and the enrolments of the range attributed to them;
+ * - channels and byMessageKind: messages SENT in the range, their outcomes (delivered, read,
+ *   replied) until OUTCOME_HORIZON_HOURS after the range, and the enrolments of the range
+ *   attributed to them;
  * - conversions: `enrolled` events in the range; each is attributed to the last email or WhatsApp
  *   message SENT to its consumer at or before it, when sent within the attribution window before
  *   it (last touch); its amount is the event's own `amount` and `currency`, else the active
- *   profile's price for its `service`, else unknown (`withoutRevenue`).
- * Raises ValidationError (analyticsRange) on bad arguments.
+ *   profile's price for its `service`, else unknown (`withoutRevenue`); an amount or price
+ *   outside 0..MAX_ENROLMENT_AMOUNT is not one.
+ * Raises ValidationError (analyticsRange) on bad arguments, AnalyticsBusyError when no turn came
+ * within ANALYTICS_WAIT_MS, AnalyticsTimeoutError when a statement ran too long.
  */
 export async function analyticsOf(
   creatorId: string,
@@ -107,12 +131,14 @@ export async function analyticsOf(
   attributionWindowHours: number,
 ): Promise<CreatorAnalytics> {
   const range = analyticsRange(from, to, attributionWindowHours);
-  const [funnel, planned, sent, converted] = await Promise.all([
-    funnelRows(creatorId, range),
-    plannedRows(creatorId, range),
-    sentRows(creatorId, range),
-    conversionRows(creatorId, range),
-  ]);
+  const { funnel, planned, sent, converted } = await turns.runExclusive(() =>
+    readAnalytics(async (sql) => ({
+      funnel: await funnelRows(sql, creatorId, range),
+      planned: await plannedRows(sql, creatorId, range),
+      sent: await sentRows(sql, creatorId, range),
+      converted: await conversionRows(sql, creatorId, range),
+    })),
+  );
 
   const level = (row: { stage: Stage; enrolled: boolean }) =>
     row.enrolled ? FUNNEL.length - 1 : Math.max(0, FUNNEL.indexOf(row.stage));
@@ -209,7 +235,7 @@ function outcomes(tallies: KindTally[]): MessageOutcomes {
 /**
  * Amounts added up per currency (null: unknown, left out), sorted by currency code. Rounded to 6
  * decimals: each part is an exact sum from PostgreSQL, and adding them as floats must not show
- * 0.30000000000000004.
+ * 0.30000000000000004. Finite: each part is below 1e19 (conversionRows bounds every amount).
  */
 function sumByCurrency(amounts: { currency: string | null; amount: number }[]): Money[] {
   const sums = new Map<string, number>();

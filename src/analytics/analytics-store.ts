@@ -1,8 +1,57 @@
-import { pool } from "../db/client.js";
+import { MAX_ENROLMENT_AMOUNT } from "../consumers/event-effects.js";
+import { inTransaction, type Sql } from "../db/transaction.js";
 import type { ActionStatus, Channel, Stage } from "../generated/prisma/enums.js";
 
-// A creator's analytics over a time range, read in four set-based statements whatever the size of
-// the history (the model is documented on analyticsOf in analytics-service.ts). Read-only.
+// A creator's analytics over a time range, read in four set-based statements (the model is
+// documented on analyticsOf in analytics-service.ts). Their count is fixed; their cost grows with
+// the rows in the range, so each runs under a statement timeout (readAnalytics). Read-only.
+
+/**
+ * How long one analytics statement may run, in milliseconds, before PostgreSQL cancels it. A
+ * year of a creator with 300,000 events and 200,000 sent messages takes about 2 s in all (the
+ * longest statement 1.5 s) on a 2-core machine; far beyond that, the range is too big for a
+ * request, and the connection is wanted by other work.
+ */
+export const STATEMENT_TIMEOUT_MS = 10_000;
+
+/**
+ * How long after the range's end a message's outcomes (delivered, read, replied) are still
+ * counted: 90 days, the longest attribution window. Without a bound, a range long past would read
+ * every reply since; with it, the statement reads at most the range and 90 days after it.
+ */
+export const OUTCOME_HORIZON_HOURS = 2160;
+
+/** A statement ran past STATEMENT_TIMEOUT_MS and was cancelled: the range holds too many rows. */
+export class AnalyticsTimeoutError extends Error {
+  constructor() {
+    super(`An analytics statement ran longer than ${STATEMENT_TIMEOUT_MS} ms`);
+  }
+}
+
+/** SQLSTATE query_canceled (PostgreSQL docs, Appendix A): raised when statement_timeout fires. */
+const QUERY_CANCELED = "57014";
+
+/**
+ * Runs `work`'s statements on one connection, in one read-only REPEATABLE READ transaction (one
+ * snapshot: the four statements' numbers agree), each statement cancelled after
+ * STATEMENT_TIMEOUT_MS (AnalyticsTimeoutError). JIT is off: these statements' cost estimates
+ * cross jit_above_cost, and compiling took 0.7 s of a 2.5 s statement (EXPLAIN ANALYZE) that runs
+ * in 1.5 s without it.
+ */
+export async function readAnalytics<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+  try {
+    return await inTransaction(async (sql) => {
+      await sql.query(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; " +
+          `SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}; SET LOCAL jit = off`,
+      );
+      return work(sql);
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === QUERY_CANCELED) throw new AnalyticsTimeoutError();
+    throw error;
+  }
+}
 
 /** Who wrote a message: the creator's agent, or a person through sendMessage (`actions.sentBy` set). */
 export type MessageSender = "AGENT" | "PERSON";
@@ -66,9 +115,9 @@ const kindColumns = (a: string, i: string) => `
 const decisionOf = (a: string) => `SELECT decision FROM agent_invocations WHERE id = ${a}."invocationId" LIMIT 1`;
 
 /** Consumers first seen in the range, by stage and enrolment, on consumers (creatorId, createdAt). */
-export async function funnelRows(creatorId: string, range: AnalyticsRange): Promise<FunnelRow[]> {
+export async function funnelRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<FunnelRow[]> {
   // A consumer made without a context (never through ingestion) has had no event: NEW.
-  const { rows } = await pool.query<FunnelRow>(
+  const { rows } = await sql.query<FunnelRow>(
     `SELECT COALESCE(x.stage, 'NEW') AS stage, COALESCE(x.enrolled, false) AS enrolled, count(*)::int AS consumers
        FROM consumers c LEFT JOIN consumer_contexts x ON x."creatorId" = c."creatorId" AND x."consumerId" = c.id
       WHERE c."creatorId" = $1 AND c."createdAt" >= $2 AND c."createdAt" < $3
@@ -79,8 +128,8 @@ export async function funnelRows(creatorId: string, range: AnalyticsRange): Prom
 }
 
 /** Actions planned in the range by channel and status, on actions (creatorId, createdAt). */
-export async function plannedRows(creatorId: string, range: AnalyticsRange): Promise<PlannedRow[]> {
-  const { rows } = await pool.query<PlannedRow>(
+export async function plannedRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<PlannedRow[]> {
+  const { rows } = await sql.query<PlannedRow>(
     `SELECT channel, status, count(*)::int AS count FROM actions
       WHERE "creatorId" = $1 AND "createdAt" >= $2 AND "createdAt" < $3
       GROUP BY 1, 2`,
@@ -100,10 +149,11 @@ export async function plannedRows(creatorId: string, range: AnalyticsRange): Pro
  *   attributed to the SENT message it quotes (WhatsApp `payload.inReplyTo` = our provider message
  *   id), else to the last one sent to that consumer on that channel at or before it (actions
  *   (consumerId, channel, sentAt)); a message counts once however many replies it got.
- * Outcomes count whenever they arrive, after the range's end too.
+ * Outcomes count when they arrive before OUTCOME_HORIZON_HOURS after the range's end: after the
+ * range too, and a reply is read from the range's start to that bound only.
  */
-export async function sentRows(creatorId: string, range: AnalyticsRange): Promise<SentRow[]> {
-  const { rows } = await pool.query<SentRow>(
+export async function sentRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<SentRow[]> {
+  const { rows } = await sql.query<SentRow>(
     `WITH sent AS (
        SELECT a.* FROM actions a
         WHERE a."creatorId" = $1 AND a."sentAt" >= $2 AND a."sentAt" < $3
@@ -116,6 +166,7 @@ export async function sentRows(creatorId: string, range: AnalyticsRange): Promis
            ON (e.payload ->> 'actionId') = s.id::text AND e."consumerId" = s."consumerId" AND e."creatorId" = $1
           AND e.type IN ('email_delivered', 'email_opened', 'whatsapp_delivered', 'whatsapp_read')
           AND (e.type LIKE 'email%') = (s.channel = 'EMAIL')
+          AND e."occurredAt" < $3::timestamptz + make_interval(hours => $4)
         GROUP BY s.id
      ),
      replied AS (
@@ -134,7 +185,8 @@ export async function sentRows(creatorId: string, range: AnalyticsRange): Promis
                ORDER BY l."sentAt" DESC, l.id DESC LIMIT 1)
            ) t ORDER BY t.preference LIMIT 1
          ) target
-        WHERE r."creatorId" = $1 AND r.type IN ('email_replied', 'whatsapp_replied') AND r."occurredAt" >= $2
+        WHERE r."creatorId" = $1 AND r.type IN ('email_replied', 'whatsapp_replied')
+          AND r."occurredAt" >= $2 AND r."occurredAt" < $3::timestamptz + make_interval(hours => $4)
      )
      SELECT ${kindColumns("s", "i")},
             count(*)::int AS sent,
@@ -146,39 +198,46 @@ export async function sentRows(creatorId: string, range: AnalyticsRange): Promis
        LEFT JOIN outcome o ON o.id = s.id
        LEFT JOIN replied rp ON rp.id = s.id
       GROUP BY 1, 2, 3, 4, 5`,
-    [creatorId, range.from, range.to],
+    [creatorId, range.from, range.to, OUTCOME_HORIZON_HOURS],
   );
   return rows;
 }
 
 /**
- * Enrolments (`enrolled` events, `occurredAt` in the range) per attributed message kind and
- * currency. An enrolment's amount: `payload.amount` (a JSON number >= 0, major units) with
- * `payload.currency` (three letters, upper-cased); else the listed `price` and `currency` of the
- * service `payload.service` names (trimmed, case-insensitive; the first of that name) in the
- * creator's profile active now; else unknown. It is attributed to the last email or WhatsApp
- * message SENT to its consumer at or before it, if that one was sent within
- * `attributionWindowHours` before it (actions (consumerId, channel, sentAt)); else to none.
+ * SQL: true when the jsonb value `json` is a number from 0 to MAX_ENROLMENT_AMOUNT, the bounds
+ * ingestion checks; false for anything else, rows stored before that check included. A CASE, not
+ * AND: SQL does not promise to test the type before casting.
  */
-export async function conversionRows(creatorId: string, range: AnalyticsRange): Promise<ConversionRow[]> {
-  const { rows } = await pool.query<ConversionRow>(
+const isAmount = (json: string) =>
+  `CASE WHEN jsonb_typeof(${json}) = 'number' THEN (${json})::numeric BETWEEN 0 AND ${MAX_ENROLMENT_AMOUNT} ELSE false END`;
+
+/**
+ * Enrolments (`enrolled` events, `occurredAt` in the range) per attributed message kind and
+ * currency. An enrolment's amount: `payload.amount` (a JSON number from 0 to
+ * MAX_ENROLMENT_AMOUNT, major units) with `payload.currency` (three letters, upper-cased); else
+ * the listed `price` (in the same bounds) and `currency` of the service `payload.service` names
+ * (trimmed, case-insensitive; the first of that name) in the creator's profile active now; else
+ * unknown. It is attributed to the last email or WhatsApp message SENT to its consumer at or
+ * before it, if that one was sent within `attributionWindowHours` before it (actions (consumerId,
+ * channel, sentAt)); else to none. Amounts are added up in numeric: each at most a billion, so a
+ * sum (of at most 2^31 rows) is below 1e19 and becomes a finite float8.
+ */
+export async function conversionRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<ConversionRow[]> {
+  const { rows } = await sql.query<ConversionRow>(
     `WITH enrolment AS (
        SELECT n."consumerId", n."occurredAt",
               CASE WHEN own.valid THEN (n.payload ->> 'amount')::numeric ELSE listed.price END AS amount,
               CASE WHEN own.valid THEN upper(n.payload ->> 'currency') ELSE listed.currency END AS currency
          FROM events n
-         -- CASE, not AND: SQL does not promise to test the type before casting.
          CROSS JOIN LATERAL (
-           SELECT COALESCE(CASE WHEN jsonb_typeof(n.payload -> 'amount') = 'number'
-                                THEN (n.payload ->> 'amount')::numeric >= 0 END
-                           AND n.payload ->> 'currency' ~ '^[A-Za-z]{3}$', false) AS valid
+           SELECT ${isAmount("n.payload -> 'amount'")} AND COALESCE(n.payload ->> 'currency' ~ '^[A-Za-z]{3}$', false) AS valid
          ) own
          LEFT JOIN LATERAL (
            SELECT (s.item ->> 'price')::numeric AS price, upper(s.item ->> 'currency') AS currency
              FROM creator_profiles p CROSS JOIN LATERAL jsonb_array_elements(p.services) WITH ORDINALITY AS s(item, position)
             WHERE p."creatorId" = $1 AND p."isActive"
               AND lower(btrim(s.item ->> 'name')) = lower(btrim(n.payload ->> 'service'))
-              AND jsonb_typeof(s.item -> 'price') = 'number' AND s.item ->> 'currency' ~ '^[A-Za-z]{3}$'
+              AND ${isAmount("s.item -> 'price'")} AND s.item ->> 'currency' ~ '^[A-Za-z]{3}$'
             ORDER BY s.position LIMIT 1
          ) listed ON NOT own.valid
         WHERE n."creatorId" = $1 AND n.type = 'enrolled' AND n."occurredAt" >= $2 AND n."occurredAt" < $3

@@ -1,9 +1,14 @@
+import { GraphQLError } from "graphql";
+import { config } from "../config.js";
 import { StageEnum } from "../consumers/schema.js";
 import { ChannelEnum } from "../creators/schema.js";
 import { ActionStatusEnum } from "../delivery/schema-types.js";
 import type { Channel, Stage } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
+import { GraphQLLimitError, rateLimited } from "../graphql/errors.js";
 import {
+  ANALYTICS_WAIT_MS,
+  AnalyticsBusyError,
   analyticsOf,
   type CreatorAnalytics,
   DEFAULT_WINDOW_HOURS,
@@ -13,16 +18,20 @@ import {
   MIN_WINDOW_HOURS,
   type Money,
 } from "./analytics-service.js";
-import type { MessageKind } from "./analytics-store.js";
+import { AnalyticsTimeoutError, type MessageKind, STATEMENT_TIMEOUT_MS } from "./analytics-store.js";
 
 // Creator.analytics: a creator dashboard's numbers over a time range, from one field.
 
+/** How many analytics fields one request may hold: each is four statements over its whole range. */
+const ANALYTICS_PER_REQUEST = 2;
+
 /**
- * What one analytics field costs against GRAPHQL_MAX_COMPLEXITY (5000 by default): four
- * statements over the whole range, so a request holds a handful at most, and a list of creators
- * (`creators(first: 100)`, ten times the cost) none.
+ * What one analytics field costs against GRAPHQL_MAX_COMPLEXITY (5000 by default): just over a
+ * third of it (1667), so three never fit in a request, whatever the limit is set to, and at the
+ * default two do with every field selected (2 x 1667 + 2 x 785 for their selections); a list of
+ * creators (`creators(first: 100)`, ten times the cost) holds none.
  */
-const ANALYTICS_COMPLEXITY = 500;
+const analyticsComplexity = () => Math.floor(config().GRAPHQL_MAX_COMPLEXITY / (ANALYTICS_PER_REQUEST + 1)) + 1;
 
 const MoneyRef = builder.objectRef<Money>("Money").implement({
   description: "An amount in major units of its currency (1200.5 USD is $1,200.50).",
@@ -34,8 +43,8 @@ const MoneyRef = builder.objectRef<Money>("Money").implement({
 
 const MessageOutcomesRef = builder.interfaceRef<MessageOutcomes>("MessageOutcomes").implement({
   description:
-    "What became of email and WhatsApp messages with status SENT and sentAt in the range, whenever it happened " +
-    "(after the range too), and the enrolments of the range attributed to them. Rates are counts over `sent`, " +
+    "What became of email and WhatsApp messages with status SENT and sentAt in the range, until 90 days after " +
+    "the range's end, and the enrolments of the range attributed to them. Rates are counts over `sent`, " +
     "from 0 to 1, null when nothing was sent.",
   fields: (t) => ({
     sent: t.exposeInt("sent"),
@@ -208,11 +217,14 @@ const CreatorAnalyticsRef = builder.objectRef<CreatorAnalytics>("CreatorAnalytic
 builder.prismaObjectFields("Creator", (t) => ({
   analytics: t.field({
     type: CreatorAnalyticsRef,
-    complexity: ANALYTICS_COMPLEXITY,
+    complexity: analyticsComplexity,
     description:
-      `The creator's analytics over [from, to) (UTC instants; at most ${MAX_RANGE_DAYS} days), in a fixed few ` +
-      "statements whatever the history's size. VALIDATION_FAILED (extensions.issues) when to is not after from, " +
-      `the range is longer, or attributionWindowHours is not ${MIN_WINDOW_HOURS} to ${MAX_WINDOW_HOURS}.`,
+      `The creator's analytics over [from, to) (UTC instants; at most ${MAX_RANGE_DAYS} days), from four ` +
+      `statements whose cost grows with the rows in the range; a request holds ${ANALYTICS_PER_REQUEST} at most. ` +
+      "VALIDATION_FAILED (extensions.issues) when to is not after from, the range is longer, or " +
+      `attributionWindowHours is not ${MIN_WINDOW_HOURS} to ${MAX_WINDOW_HOURS}; QUERY_LIMIT_EXCEEDED (limit: time) ` +
+      `when a statement runs past ${STATEMENT_TIMEOUT_MS / 1000}s: ask for a shorter range; RATE_LIMITED ` +
+      "(retryAfterSeconds) when the server is computing too many analytics to take this one in time.",
     args: {
       from: t.arg({ type: "DateTime", required: true, description: "Included." }),
       to: t.arg({ type: "DateTime", required: true, description: "Excluded." }),
@@ -222,7 +234,24 @@ builder.prismaObjectFields("Creator", (t) => ({
       }),
     },
     select: { id: true },
-    resolve: (creator, args) =>
-      analyticsOf(creator.id, args.from, args.to, args.attributionWindowHours ?? DEFAULT_WINDOW_HOURS),
+    resolve: async (creator, args) => {
+      try {
+        return await analyticsOf(creator.id, args.from, args.to, args.attributionWindowHours ?? DEFAULT_WINDOW_HOURS);
+      } catch (error) {
+        if (error instanceof AnalyticsTimeoutError) {
+          throw new GraphQLLimitError(
+            `The analytics of this range took longer than ${STATEMENT_TIMEOUT_MS / 1000}s: ask for a shorter range (from, to)`,
+            "time",
+          );
+        }
+        if (error instanceof AnalyticsBusyError) {
+          const retryAfterSeconds = ANALYTICS_WAIT_MS / 1000;
+          throw new GraphQLError(`Too many analytics are being computed: retry in ${retryAfterSeconds}s`, {
+            extensions: rateLimited(retryAfterSeconds).extensions,
+          });
+        }
+        throw error;
+      }
+    },
   }),
 }));

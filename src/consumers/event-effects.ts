@@ -47,7 +47,7 @@ export const KNOWN_EVENT_TYPES = {
     stage: "CONVERTED",
     enrolled: true,
     description:
-      "The consumer bought or enrolled; payload.service names what, payload.amount (major units) and payload.currency (ISO 4217) what was paid, for the analytics.",
+      "The consumer bought or enrolled; payload.service names what, payload.amount (a number from 0 to 1000000000, major units) and payload.currency (ISO 4217) what was paid, for the analytics.",
   },
   unsubscribed: {
     stage: "UNSUBSCRIBED",
@@ -57,6 +57,37 @@ export const KNOWN_EVENT_TYPES = {
 } as const satisfies Record<string, EventEffect>;
 
 export const CUSTOM_EVENT_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
+
+/**
+ * The largest `payload.amount` an `enrolled` event may carry, in major units of its currency: a
+ * billion, above any one sale, and far enough below a double's limit (1.8e308) that the
+ * analytics' sums of them stay finite. Checked at ingestion; the analytics ignore stored amounts
+ * outside 0..this, and listed prices outside it.
+ */
+export const MAX_ENROLMENT_AMOUNT = 1_000_000_000;
+
+/**
+ * Event types a publishable ingest key may not send, each with why: the key sits in web pages,
+ * where anyone can read it, so it may send only what a visitor does there (page_view,
+ * service_click, objection, unsubscribed, custom events). These are facts a page cannot know:
+ * a sale, or what became of a message Closer sent, recorded by Closer itself (the scheduler, the
+ * WhatsApp callbacks) or by the creator's server (a payment or email provider's webhook) with a
+ * creator key. Sent from a page they would forge revenue, delivery and reply rates, or a
+ * consumer's message for the agent to answer.
+ */
+export const SERVER_ONLY_EVENT_TYPES: Readonly<Record<string, string>> = {
+  enrolled: "a sale, and the money it brought into the creator's revenue",
+  email_delivered: "the SMTP server's acceptance of a message Closer sent",
+  email_bounced: "a message Closer sent that could not be delivered",
+  email_opened: "an open of a message Closer sent, from the creator's email tracking",
+  email_clicked: "a click in a message Closer sent, from the creator's email tracking",
+  email_replied: "the consumer's email, which the agent answers",
+  whatsapp_delivered: "WhatsApp's status callback for a message Closer sent",
+  whatsapp_read: "WhatsApp's status callback for a message Closer sent",
+  whatsapp_failed: "WhatsApp's status callback for a message Closer sent",
+  whatsapp_replied: "the consumer's WhatsApp message, which the agent answers",
+  lost: "the creator's own judgement that a consumer is lost",
+};
 
 export function eventEffect(type: string): EventEffect {
   return (KNOWN_EVENT_TYPES as Record<string, EventEffect>)[type] ?? { stage: "NEW", description: "custom" };

@@ -6,7 +6,7 @@ import { resolveConsumers } from "../consumers/consumer-identity.js";
 import { consumerInput, jsonObject } from "../consumers/consumer-input.js";
 import { addToDelta, type ContextDelta, emptyDelta, optOutChannels } from "../consumers/context-delta.js";
 import { applyContextDeltas, contextsOf } from "../consumers/context-store.js";
-import { CUSTOM_EVENT_TYPE } from "../consumers/event-effects.js";
+import { CUSTOM_EVENT_TYPE, MAX_ENROLMENT_AMOUNT } from "../consumers/event-effects.js";
 import { publishConversationChanges } from "../conversations/conversation-feed.js";
 import { inboundMessagesOf, recordInbound } from "../conversations/conversation-store.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
@@ -14,6 +14,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { logger } from "../logger.js";
 import { eventsIngested } from "../observability/metrics.js";
+import { currencyCode } from "../validation.js";
 import type { Viewer } from "../viewer.js";
 import { enqueueAgentRuns } from "./dispatch.js";
 import { contextFromSnapshot, eventsWithKeys, insertEvents, storeContextSnapshots } from "./event-store.js";
@@ -23,7 +24,7 @@ const MAX_PAYLOAD_BYTES = 16_384;
 /** Clocks drift: an occurredAt up to this far ahead is accepted, further is a client bug. */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
-export const eventInput = z.object({
+const eventFields = z.object({
   consumer: consumerInput,
   type: z.string().regex(CUSTOM_EVENT_TYPE, "lowercase letters, digits and _ . : - (a known type or your own)"),
   payload: jsonObject(MAX_PAYLOAD_BYTES).nullish(),
@@ -33,6 +34,30 @@ export const eventInput = z.object({
     .nullish(),
   idempotencyKey: z.string().trim().min(1).max(200).nullish(),
 });
+
+/**
+ * The money of an `enrolled` event, which the analytics add up into the creator's revenue:
+ * `payload.amount`, when given, a JSON number from 0 to MAX_ENROLMENT_AMOUNT (major units of the
+ * currency); `payload.currency`, when given, an ISO 4217 code (any case: the analytics upper-case
+ * it). Other events' payloads are the client's own.
+ */
+function checkEnrolmentMoney(event: { type: string; payload?: Record<string, unknown> | null }, ctx: z.RefinementCtx) {
+  if (event.type !== "enrolled" || !event.payload) return;
+  const { amount, currency } = event.payload;
+  if (amount != null && !(typeof amount === "number" && amount >= 0 && amount <= MAX_ENROLMENT_AMOUNT)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["payload", "amount"],
+      message: `must be a number from 0 to ${MAX_ENROLMENT_AMOUNT} (major units)`,
+    });
+  }
+  const code = currency == null ? null : currencyCode.safeParse(currency);
+  if (code && !code.success) {
+    ctx.addIssue({ code: "custom", path: ["payload", "currency"], message: code.error.issues[0].message });
+  }
+}
+
+export const eventInput = eventFields.superRefine(checkEnrolmentMoney);
 
 export type EventInput = z.input<typeof eventInput>;
 type ParsedEvent = z.output<typeof eventInput>;
@@ -149,7 +174,7 @@ export async function ingestEvents(
 /** An event about a consumer whose id is known: a delivery outcome, a reply. */
 export type ConsumerEventInput = Omit<EventInput, "consumer">;
 
-const consumerEventInput = eventInput.omit({ consumer: true });
+const consumerEventInput = eventFields.omit({ consumer: true }).superRefine(checkEnrolmentMoney);
 
 /**
  * Stores one event on a consumer known by id (delivery outcomes and replies: no identity rules

@@ -1,10 +1,12 @@
-import { KNOWN_EVENT_TYPES } from "../consumers/event-effects.js";
+import { KNOWN_EVENT_TYPES, SERVER_ONLY_EVENT_TYPES } from "../consumers/event-effects.js";
 import { ConsumerContextRef } from "../consumers/schema.js";
 import { ChannelEnum, CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
 import type { ConsumerContext, Event } from "../generated/prisma/client.js";
 import { builder } from "../graphql/builder.js";
+import type { RequestContext } from "../graphql/context.js";
 import { mutationErrors } from "../graphql/error-types.js";
+import { forbidden } from "../graphql/errors.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import { retryEvent } from "./event-processing.js";
 import { ingestEvents, MAX_BATCH } from "./ingest.js";
@@ -47,7 +49,13 @@ builder.queryField("knownEventTypes", (t) =>
   t.field({
     type: [KnownEventType],
     description: "Event types with a built-in effect on the consumer's context.",
-    resolve: () => Object.entries(KNOWN_EVENT_TYPES).map(([type, e]) => ({ type, description: e.description })),
+    resolve: () =>
+      Object.entries(KNOWN_EVENT_TYPES).map(([type, e]) => ({
+        type,
+        description: Object.hasOwn(SERVER_ONLY_EVENT_TYPES, type)
+          ? `${e.description} Sent from a server, with a creator key: an ingest key is refused.`
+          : e.description,
+      })),
   }),
 );
 
@@ -112,6 +120,21 @@ const EventInput = builder.inputType("EventInput", {
   }),
 });
 
+/**
+ * Refuses (FORBIDDEN), before anything is written, events an ingest key may not send
+ * (SERVER_ONLY_EVENT_TYPES): the first one of the request is named, as events.<index> in a batch.
+ */
+function refuseServerOnlyEvents(ctx: RequestContext, events: { type: string }[]): void {
+  if (ctx.viewer?.kind !== "INGEST") return;
+  const index = events.findIndex((e) => Object.hasOwn(SERVER_ONLY_EVENT_TYPES, e.type));
+  if (index < 0) return;
+  const { type } = events[index];
+  const refusal =
+    `An ingest key may not send ${type} events (${SERVER_ONLY_EVENT_TYPES[type]}): ` +
+    "send them from the creator's server with a creator key";
+  throw forbidden(events.length > 1 ? `events.${index}: ${refusal}` : refusal);
+}
+
 const IngestedEvent = builder
   .objectRef<{ event: Event; duplicate: boolean; context: ConsumerContext }>("IngestedEvent")
   .implement({
@@ -149,6 +172,7 @@ builder.mutationField("ingestEvent", (t) =>
     },
     authScopes: (_root, args) => ({ ingest: args.creatorId.id }),
     resolve: async (_root, args, ctx) => {
+      refuseServerOnlyEvents(ctx, [args.event]);
       const [result] = await ingestEvents(args.creatorId.id, [args.event], ctx.viewer);
       ctx.ingested.add(result.event.id);
       ctx.ingestedConsumers.add(result.event.consumerId);
@@ -168,6 +192,7 @@ builder.mutationField("ingestEvents", (t) =>
     },
     authScopes: (_root, args) => ({ ingest: args.creatorId.id }),
     resolve: async (_root, args, ctx) => {
+      refuseServerOnlyEvents(ctx, args.events);
       const results = await ingestEvents(args.creatorId.id, args.events, ctx.viewer);
       for (const r of results) {
         ctx.ingested.add(r.event.id);

@@ -42,6 +42,7 @@ type Documents = {
     "\n  query Creators {\n    creators(first: 50) {\n      totalCount\n      edges {\n        node {\n          handle\n        }\n      }\n    }\n  }\n": typeof types.CreatorsDocument,
     "\n  query AuditLog {\n    auditLog(first: 100) {\n      edges {\n        node {\n          operation\n          targetId\n        }\n      }\n    }\n  }\n": typeof types.AuditLogDocument,
     "\n  mutation UpdateCreator($id: ID!, $input: UpdateCreatorInput!) {\n    updateCreator(id: $id, input: $input) {\n      __typename\n      ... on Creator {\n        name\n      }\n    }\n  }\n": typeof types.UpdateCreatorDocument,
+    "\n  query KnownEventTypes {\n    knownEventTypes {\n      type\n      description\n    }\n  }\n": typeof types.KnownEventTypesDocument,
     "\n  query OfflineRun($id: ID!) {\n    node(id: $id) {\n      __typename\n      ... on Onboarding {\n        status\n        error\n        durationMs\n        steps {\n          step\n          status\n          message\n        }\n        profile {\n          source\n          model\n          promptTokens\n          completionTokens\n          costEstimateUsd\n          ...ProfileContent\n        }\n        agent {\n          kind\n          config\n        }\n        creator {\n          status\n          onboardings(first: 5) {\n            totalCount\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      }\n    }\n  }\n": typeof types.OfflineRunDocument,
     "\n  query CreatorStatusByHandle($handle: String!) {\n    creatorByHandle(handle: $handle) {\n      status\n    }\n  }\n": typeof types.CreatorStatusByHandleDocument,
     "\n  subscription OnboardingProgress($onboardingId: ID!) {\n    onboardingProgress(onboardingId: $onboardingId) {\n      status\n      step {\n        step\n        status\n      }\n      onboarding {\n        id\n        status\n      }\n    }\n  }\n": typeof types.OnboardingProgressDocument,
@@ -103,6 +104,7 @@ const documents: Documents = {
     "\n  query Creators {\n    creators(first: 50) {\n      totalCount\n      edges {\n        node {\n          handle\n        }\n      }\n    }\n  }\n": types.CreatorsDocument,
     "\n  query AuditLog {\n    auditLog(first: 100) {\n      edges {\n        node {\n          operation\n          targetId\n        }\n      }\n    }\n  }\n": types.AuditLogDocument,
     "\n  mutation UpdateCreator($id: ID!, $input: UpdateCreatorInput!) {\n    updateCreator(id: $id, input: $input) {\n      __typename\n      ... on Creator {\n        name\n      }\n    }\n  }\n": types.UpdateCreatorDocument,
+    "\n  query KnownEventTypes {\n    knownEventTypes {\n      type\n      description\n    }\n  }\n": types.KnownEventTypesDocument,
     "\n  query OfflineRun($id: ID!) {\n    node(id: $id) {\n      __typename\n      ... on Onboarding {\n        status\n        error\n        durationMs\n        steps {\n          step\n          status\n          message\n        }\n        profile {\n          source\n          model\n          promptTokens\n          completionTokens\n          costEstimateUsd\n          ...ProfileContent\n        }\n        agent {\n          kind\n          config\n        }\n        creator {\n          status\n          onboardings(first: 5) {\n            totalCount\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      }\n    }\n  }\n": types.OfflineRunDocument,
     "\n  query CreatorStatusByHandle($handle: String!) {\n    creatorByHandle(handle: $handle) {\n      status\n    }\n  }\n": types.CreatorStatusByHandleDocument,
     "\n  subscription OnboardingProgress($onboardingId: ID!) {\n    onboardingProgress(onboardingId: $onboardingId) {\n      status\n      step {\n        step\n        status\n      }\n      onboarding {\n        id\n        status\n      }\n    }\n  }\n": types.OnboardingProgressDocument,
@@ -262,6 +264,10 @@ export function graphql(source: "\n  query AuditLog {\n    auditLog(first: 100) 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation UpdateCreator($id: ID!, $input: UpdateCreatorInput!) {\n    updateCreator(id: $id, input: $input) {\n      __typename\n      ... on Creator {\n        name\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateCreator($id: ID!, $input: UpdateCreatorInput!) {\n    updateCreator(id: $id, input: $input) {\n      __typename\n      ... on Creator {\n        name\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query KnownEventTypes {\n    knownEventTypes {\n      type\n      description\n    }\n  }\n"): (typeof documents)["\n  query KnownEventTypes {\n    knownEventTypes {\n      type\n      description\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
