@@ -151,6 +151,48 @@ describe("conversations", () => {
     expect(windowEnds - new Date(conversation.lastInboundAt as string).getTime()).toBe(24 * 3_600_000);
   });
 
+  it("announce a message when it joins the conversation (sent), so a console showing it can read it there", async () => {
+    const owner = await creatorWithAgent(api, NO_BURST_WAIT);
+    // Sent at once, whatever the hour the test runs at.
+    await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
+    const consents = [{ channel: "WHATSAPP", granted: true }];
+    const gid = await send(owner, { externalId: "conv-answer", phone: newPhone(), consents }, "whatsapp_replied", {
+      channel: "WHATSAPP",
+      text: "Where is my invoice?",
+    });
+    const [conversation] = await conversationsOf(owner, gid);
+    await api.request(
+      HOLDER("handOffConversation", true),
+      { id: conversation.id, reason: "billing" },
+      owner.creatorKey,
+    );
+    const feed = await subscribeSse(api.url, ConversationUpdates, { creatorId: owner.gid }, owner.creatorKey);
+    try {
+      const sent = await api.request(
+        `mutation ($id: ID!) { sendMessage(conversationId: $id, text: "Sent it to you just now.") { __typename } }`,
+        { id: conversation.id },
+        owner.creatorKey,
+      );
+      expect(sent.data).toEqual({ sendMessage: { __typename: "Action" } });
+      const ofIt = () => feed.received.filter((m) => m.data?.conversationUpdates?.id === conversation.id);
+      await feed.waitFor((m) => m.data?.conversationUpdates?.id === conversation.id);
+      const texts = async () => (await conversationsOf(owner, gid))[0].messages.edges.map((e) => e.node.text);
+      // Planned, not yet the conversation's: the update that said so came before it was.
+      expect(await texts()).not.toContain("Sent it to you just now.");
+
+      await deliverDue();
+      await eventually(async () => (ofIt().length >= 2 ? true : undefined), 10_000, "an update once sent");
+      expect(ofIt().at(-1)?.data?.conversationUpdates).toEqual({
+        id: conversation.id,
+        holder: "PERSON",
+        channel: "WHATSAPP",
+      });
+      expect(await texts()).toContain("Sent it to you just now.");
+    } finally {
+      feed.close();
+    }
+  });
+
   it("handed to a person get nothing more from the agent until given back; closed ones reopen on the consumer's next message", async () => {
     const owner = await creatorWithAgent(api, NO_BURST_WAIT);
     const consents = [{ channel: "WHATSAPP", granted: true }];

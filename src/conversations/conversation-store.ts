@@ -100,7 +100,8 @@ export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promis
 
 /**
  * Records a message we sent (an action marked SENT), in the transaction that marks it; `topic` is
- * what the agent said (its template), null for a person's message.
+ * what the agent said (its template), null for a person's message. Answers the conversation it
+ * joined, for the live feed (conversationUpdates) once committed.
  */
 export async function recordOutbound(
   tx: Sql,
@@ -113,20 +114,24 @@ export async function recordOutbound(
     actionId: string;
     at: Date;
   },
-): Promise<void> {
-  await tx.query(
+): Promise<ConversationChange> {
+  const { rows } = await tx.query<ConversationChange>(
     `WITH c AS (
        INSERT INTO conversations AS c ("creatorId", "consumerId", channel, "lastOutboundAt")
        VALUES ($1, $2, $3::"Channel", $6)
        ON CONFLICT ("consumerId", channel) DO UPDATE SET
          "lastOutboundAt" = GREATEST(c."lastOutboundAt", EXCLUDED."lastOutboundAt"), "updatedAt" = now()
-       RETURNING c.id
+       RETURNING c.id, c."creatorId", c.holder
+     ),
+     message AS (
+       INSERT INTO conversation_messages ("conversationId", direction, text, "actionId", at, topic)
+       SELECT c.id, 'OUTBOUND', $4, $5, $6, $7 FROM c
+       ON CONFLICT ("actionId") DO NOTHING
      )
-     INSERT INTO conversation_messages ("conversationId", direction, text, "actionId", at, topic)
-     SELECT c.id, 'OUTBOUND', $4, $5, $6, $7 FROM c
-     ON CONFLICT ("actionId") DO NOTHING`,
+     SELECT id, "creatorId", holder FROM c`,
     [message.creatorId, message.consumerId, message.channel, message.text, message.actionId, message.at, message.topic],
   );
+  return rows[0];
 }
 
 /**

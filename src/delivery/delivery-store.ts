@@ -1,5 +1,5 @@
 import { countMessageSent } from "../consumers/context-store.js";
-import { recordOutbound } from "../conversations/conversation-store.js";
+import { type ConversationChange, recordOutbound } from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import type { Action } from "../generated/prisma/client.js";
@@ -146,13 +146,15 @@ export const replan = (db: Sql, action: ClaimedAction, reason: string, sendAt: D
  * The owner knows the message went out: if the lease recovery meanwhile failed the action as
  * interrupted (PostgreSQL was away past the lease, so the owner could not record it in time), the
  * row dispatched at `dispatchedAt` is corrected to SENT, its attempt counted once.
+ * Answers false when the row was not this claim's any more; else the conversation the message
+ * joined (null for a webhook), to publish once committed.
  */
 export async function markSent(
   action: ClaimedAction,
   sentAt: Date,
   result: Pick<SendSuccess, "providerMessageId" | "answer" | "sentFrom">,
   dispatchedAt: Date,
-): Promise<boolean> {
+): Promise<false | { conversation: ConversationChange | null }> {
   const latenessMs = Math.min(INT_MAX, Math.max(0, sentAt.getTime() - action.sendAt.getTime()));
   return inTransaction(
     async (tx) => {
@@ -178,10 +180,11 @@ export async function markSent(
       );
       const [sent] = rows;
       if (!sent) return false;
+      let conversation: ConversationChange | null = null;
       // Conversation before context: the order ingestion locks them in, so the two never deadlock.
       if (sent.channel === "EMAIL" || sent.channel === "WHATSAPP") {
         const { message, template } = (action.payload ?? {}) as { message?: unknown; template?: unknown };
-        await recordOutbound(tx, {
+        conversation = await recordOutbound(tx, {
           creatorId: action.creatorId,
           consumerId: sent.consumerId,
           channel: sent.channel,
@@ -193,7 +196,7 @@ export async function markSent(
         });
       }
       await countMessageSent(tx, sent.consumerId, sent.channel, sent.sentAt);
-      return true;
+      return { conversation };
     },
     { attempts: 3 },
   );

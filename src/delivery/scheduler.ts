@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../config.js";
 import { rememberWaId } from "../consumers/consumer-store.js";
+import { publishConversationChanges } from "../conversations/conversation-feed.js";
 import { inTransaction } from "../db/transaction.js";
 import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
@@ -294,13 +295,16 @@ export class DeliveryScheduler {
     dispatchedAt: Date,
   ): Promise<void> {
     const sentAt = this.now();
-    if (!(await markSent(action, sentAt, result, dispatchedAt))) {
+    const marked = await markSent(action, sentAt, result, dispatchedAt);
+    if (!marked) {
       logger.warn({ actionId: action.id }, "sent after its claim expired: the action's row was not updated");
       return;
     }
     this.count(action, "sent");
     deliveryLateness.observe(Math.max(0, sentAt.getTime() - action.sendAt.getTime()) / 1000);
     await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENT" }]);
+    // The message is now one of its conversation's: a console showing it reads it again.
+    if (marked.conversation) await publishConversationChanges([marked.conversation]);
     if (message.channel === "WHATSAPP" && result.recipientId) await rememberWaId(action.consumerId, result.recipientId);
     if (message.channel === "EMAIL") {
       await this.recordOutcomeEvent(action, "email_delivered", sentAt, { providerMessageId: result.providerMessageId });
