@@ -1,12 +1,22 @@
 import { request as httpRequest } from "node:http";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { connect as netConnect } from "node:net";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MadeCreator, makeActiveProfile, makeAdminKey, makeCreator, uniqueHandle } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
 import { OPS_CONTENT_SECURITY_POLICY } from "../src/ops/console.js";
 import { useApi } from "./support/api.js";
+import {
+  type HttpSink,
+  type SmtpSink,
+  sendDue,
+  startHttpSink,
+  startSmtpSink,
+  testProviders,
+  whatsAppAccepted,
+} from "./support/delivery-fixtures.js";
 import { fromGlobalId, toGlobalId } from "./support/ids.js";
-import { creatorWithAgent, DeployAgent, IngestEvents, ingestPageView } from "./support/operations.js";
+import { creatorWithAgent, DeployAgent, IngestEvents, ingestPageView, RevokeApiKey } from "./support/operations.js";
 import { eventually } from "./support/processes.js";
 
 // The ops console at /ops, in headless Chromium with no way out (every request that leaves this
@@ -16,6 +26,8 @@ import { eventually } from "./support/processes.js";
 const api = useApi({ worker: true });
 let browser: Browser;
 let adminKey: string;
+let smtp: SmtpSink;
+let whatsapp: HttpSink;
 
 /** Set by a consumer's name or message if the page ever ran it as HTML. */
 const XSS = `<img src=x onerror="window.__xss = 1">`;
@@ -26,25 +38,42 @@ beforeAll(async () => {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
   });
   adminKey = await makeAdminKey();
+  [smtp, whatsapp] = await Promise.all([startSmtpSink(), startHttpSink()]);
+  whatsapp.reply = whatsAppAccepted;
 });
 
 afterAll(async () => {
   await browser?.close();
+  await Promise.all([smtp?.close(), whatsapp?.close()]);
 });
 
 const origin = () => new URL(api.url).origin;
 
-type Console = { page: Page; outside: string[]; requested: string[]; problems: string[] };
+type Console = {
+  page: Page;
+  outside: string[];
+  requested: string[];
+  problems: string[];
+  /** The WebSockets the page opened, by URL. */
+  sockets: string[];
+  /** Its requests for an SSE stream (none: its feeds share one WebSocket). */
+  streams: string[];
+};
 
-/** The console in a new page, connected with the key, its four feeds live. */
-async function openConsole(key: string): Promise<Console> {
-  const page = await browser.newPage();
+/** The console in a new page (of its own browser context unless given one), connected with the key, its feeds live. */
+async function openConsole(key: string, context?: BrowserContext): Promise<Console> {
+  const page = await (context ?? browser).newPage();
   // Shorter than the test's own timeout, so a step that waits in vain fails with its screenshot.
   page.setDefaultTimeout(10_000);
-  const opened: Console = { page, outside: [], requested: [], problems: [] };
+  const opened: Console = { page, outside: [], requested: [], problems: [], sockets: [], streams: [] };
+  page.on("websocket", (socket) => {
+    opened.sockets.push(socket.url());
+    opened.requested.push(socket.url());
+  });
   await page.route("**/*", (route) => {
     const url = new URL(route.request().url());
     opened.requested.push(url.href);
+    if (route.request().headers().accept?.includes("text/event-stream")) opened.streams.push(url.href);
     if (["127.0.0.1", "localhost"].includes(url.hostname)) return route.continue();
     opened.outside.push(url.href);
     return route.abort();
@@ -61,15 +90,24 @@ async function openConsole(key: string): Promise<Console> {
   return opened;
 }
 
-/** What every test checks at the end: nothing left the machine, the key never went into a URL, no script error. */
-async function closeConsole({ page, outside, requested, problems }: Console, key: string) {
+/**
+ * What every test checks at the end: nothing left the machine, the key never went into a URL (a
+ * request's or the socket's), the feeds on one WebSocket and no SSE stream, no script error.
+ */
+async function closeConsole(
+  { page, outside, requested, problems, sockets, streams }: Console,
+  key: string,
+  { errorShown = false } = {},
+) {
   try {
     expect(outside).toEqual([]);
     expect(requested.filter((url) => url.includes(key))).toEqual([]);
     expect(page.url()).not.toContain(key);
+    expect(sockets).toEqual([`ws://${new URL(api.url).host}/graphql`]);
+    expect(streams).toEqual([]);
     expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
     expect(problems).toEqual([]);
-    expect(await page.locator("#error").isVisible()).toBe(false);
+    expect(await page.locator("#error").isVisible()).toBe(errorShown);
   } finally {
     await page.close();
   }
@@ -124,6 +162,9 @@ describe("the ops console", () => {
       // A status: rows of any other are hidden (a decision is COMPLETED when the agent acted, else SKIPPED).
       const status = (await decision.getAttribute("data-status")) as string;
       expect(["COMPLETED", "SKIPPED"]).toContain(status);
+      // The status filter says each status as its badges write it.
+      expect(await page.locator('#status option[value="FAILED"]').textContent()).toBe("FAILED");
+      expect(await decision.locator(".badge").textContent()).toBe(status);
       await page.selectOption("#status", "FAILED");
       expect(await decision.isVisible()).toBe(false);
       await page.selectOption("#status", status);
@@ -175,8 +216,10 @@ describe("the ops console", () => {
     });
   });
 
-  it("answers a handed-off conversation and shows consumers' HTML as text", async () => {
+  it("answers a handed-off conversation, shows the answer planned then sent, and consumers' HTML as text", async () => {
     const owner = await creatorWithAgent(api, { tunables: { replyDelaySeconds: 0 } });
+    // Quiet hours off, so that the answer is sent at whatever hour the test runs.
+    await db.creator.update({ where: { id: owner.creator.id }, data: { quietHoursStart: 0, quietHoursEnd: 0 } });
     const consumer = {
       externalId: "ops-handoff",
       name: XSS,
@@ -219,6 +262,18 @@ describe("the ops console", () => {
       await view.locator("textarea").fill(answer);
       await view.locator("button[type=submit]").click();
       await expect.poll(() => view.locator(".outcome").textContent()).toMatch(/^Sent: message planned/);
+      // The answer shows in the conversation at once, planned (a person's message is one of the
+      // conversation's messages only once sent)...
+      const mine = view.locator("li.message.outbound", { hasText: "Maya here" });
+      await mine.locator('.badge[data-status="PLANNED"]').waitFor();
+      expect(await mine.locator(".text").textContent()).toBe(answer);
+      expect(await mine.locator(".meta").textContent()).toMatch(/^by /);
+      // ...and, sent by the scheduler, as sent: the action feed says so, the page reads it again.
+      await sendDue(testProviders({ smtpUrl: smtp.url, whatsAppUrl: whatsapp.url }));
+      await mine.locator('.badge[data-status="SENT"]').waitFor();
+      expect(await view.locator("li.message.outbound", { hasText: "Maya here" }).count()).toBe(1);
+      expect(await view.locator("li.message.unsent").count()).toBe(0);
+      expect(JSON.stringify(whatsapp.received.map((r) => r.body))).toContain("Maya here");
 
       const actions = await api.request<
         { node: { actions: { edges: { node: { payload: { message?: string }; sentBy: string | null } }[] } } },
@@ -279,6 +334,157 @@ describe("the ops console", () => {
     } finally {
       await page.close();
     }
+  });
+});
+
+describe("the ops console, on one connection per tab", () => {
+  it("stays live in two tabs of one browser beside GraphiQL, and each tab's requests complete", async () => {
+    const owner = await creatorWithAgent(api);
+    // One browser context: its tabs share the six HTTP/1.1 connections Chromium allows per host.
+    const context = await browser.newContext();
+    try {
+      const first = await openConsole(adminKey, context);
+      const second = await openConsole(adminKey, context);
+      // GraphiQL in a third tab, running a subscription over SSE as it does: a long-lived HTTP connection.
+      const graphiql = await context.newPage();
+      await graphiql.goto(`${origin()}/graphql`, { waitUntil: "domcontentloaded" });
+      const streaming = await graphiql.evaluate(async (key) => {
+        const response = await fetch("/graphql", {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "text/event-stream" },
+          body: JSON.stringify({ query: "subscription { agentDecisions { id } }" }),
+        });
+        // Kept open, unread, for as long as the page lives.
+        (window as { __stream?: unknown }).__stream = response.body?.getReader();
+        return response.status;
+      }, adminKey);
+      expect(streaming).toBe(200);
+
+      await ingestPageView(api, owner, "two-tabs");
+      for (const { page } of [first, second]) await feedRows(page, "decision", owner.gid).waitFor({ timeout: 15_000 });
+      // A request from each tab completes: the consumer's timeline.
+      for (const { page } of [first, second]) {
+        await feedRows(page, "decision", owner.gid).first().locator("button.consumer").click();
+        await page.locator("#timeline li").first().waitFor();
+        expect(await page.locator("#timeline-title").textContent()).toBe("two-tabs");
+      }
+      // And GraphiQL's page still gets answers beside them.
+      const answered = await graphiql.evaluate(async (key) => {
+        const response = await fetch("/graphql", {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ query: "{ viewer { kind } }" }),
+        });
+        return response.json();
+      }, adminKey);
+      expect(answered).toEqual({ data: { viewer: { kind: "ADMIN" } } });
+      await closeConsole(first, adminKey);
+      await closeConsole(second, adminKey);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("forgets a key revoked while the page is open, empties the console and asks for a key", async () => {
+    const owner = await creatorWithAgent(api);
+    const opened = await openConsole(owner.creatorKey);
+    const { page } = opened;
+    await ingestPageView(api, owner, "before-revocation");
+    await feedRows(page, "decision", owner.gid).waitFor({ timeout: 15_000 });
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(1);
+
+    const viewer = await api.request<{ viewer: { apiKey: { id: string } } }, unknown>(
+      "{ viewer { apiKey { id } } }",
+      {},
+      owner.creatorKey,
+    );
+    const revoked = await api.request(RevokeApiKey, { id: viewer.data!.viewer.apiKey.id }, adminKey);
+    expect(revoked.data?.revokeApiKey.__typename).toBe("ApiKey");
+
+    await page.locator('#live[data-state="refused"]').waitFor();
+    expect(await page.locator("#live").textContent()).toBe("key refused");
+    await expect.poll(() => page.locator("#error").textContent()).toMatch(/^UNAUTHENTICATED: /);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    // Nothing of what the key could see is left on the page, and the key field waits for a new one.
+    expect(await page.locator("#console").isVisible()).toBe(false);
+    expect(await page.locator("#filters").isVisible()).toBe(false);
+    expect(await page.locator("#feed li").count()).toBe(0);
+    expect(await page.locator("#creator option").count()).toBe(0);
+    expect(await page.locator("#who").textContent()).toBe("");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("key");
+    expect(await page.locator("#key").inputValue()).toBe("");
+    // A reload does not come back to it.
+    await page.reload();
+    await page.waitForTimeout(500);
+    expect(await page.locator("#console").isVisible()).toBe(false);
+    expect(await page.locator("#live").textContent()).toBe("offline");
+    await closeConsole(opened, owner.creatorKey, { errorShown: false });
+  });
+});
+
+describe("the ops console's lists", () => {
+  it("says how many there are and reads on with More: creators, hand-offs, dead letters", async () => {
+    const owner = await creatorWithAgent(api);
+    // More creators than a page of the picker holds (100), more hand-offs at one creator than
+    // "All creators" reads at first (10), more failed events than a page of dead letters (50).
+    await db.creator.createMany({
+      data: Array.from({ length: 101 }, (_, i) => ({ name: `Listed ${i}`, handle: uniqueHandle("listed") })),
+    });
+    const consumers = await db.consumer.createManyAndReturn({
+      data: Array.from({ length: 52 }, (_, i) => ({ creatorId: owner.creator.id, externalId: `listed-${i}` })),
+    });
+    await db.conversation.createMany({
+      data: consumers.slice(0, 12).map((c) => ({
+        creatorId: owner.creator.id,
+        consumerId: c.id,
+        channel: "EMAIL" as const,
+        holder: "PERSON" as const,
+        holderReason: "asked for a person",
+      })),
+    });
+    await db.event.createMany({
+      data: consumers.map((c) => ({
+        creatorId: owner.creator.id,
+        consumerId: c.id,
+        type: "listed_failure",
+        occurredAt: new Date(),
+        failedAt: new Date(),
+        failureReason: "made to fail",
+      })),
+    });
+    const creators = await db.creator.count();
+    const failedEvents = await db.event.count({ where: { failedAt: { not: null } } });
+
+    await withConsole(adminKey, async (page) => {
+      // The picker: "All creators" and the first 100, the count, and More for the rest.
+      expect(await page.locator("#creator option").count()).toBe(101);
+      expect(await page.locator("#creator-count").textContent()).toBe(`100 of ${creators} creators`);
+      await page.click("#creator-more");
+      await expect.poll(() => page.locator("#creator option").count()).toBe(creators + 1);
+      expect(await page.locator("#creator-more").isVisible()).toBe(false);
+      expect(await page.locator("#creator-count").textContent()).toBe("");
+
+      // Hand-offs of every creator: 10 of this one's 12 at first, the rest with More.
+      const handoffs = page.locator(`#handoffs li.handoff[data-creator="${owner.gid}"]`);
+      await expect.poll(() => handoffs.count()).toBe(10);
+      expect(await page.locator("#handoffs-count").textContent()).toMatch(/^\d+ of \d+ waiting$/);
+      await page.click("#handoffs-more");
+      await expect.poll(() => handoffs.count()).toBe(12);
+      expect(await page.locator("#handoffs-more").isVisible()).toBe(false);
+      // One creator: all 12 on its first page.
+      await page.selectOption("#creator", owner.gid);
+      await expect.poll(() => page.locator("#handoffs li.handoff").count()).toBe(12);
+      expect(await page.locator("#handoffs-count").textContent()).toBe("12 waiting");
+
+      // Dead letters: a page of 50 failed events, then the rest.
+      await page.selectOption("#creator", "");
+      const events = page.locator('#dead-letters li.dead-letter[data-kind="event"]');
+      expect(await events.count()).toBe(50);
+      expect(await page.locator("#dead-letters-count").textContent()).toMatch(/shown, more to read$/);
+      await page.click("#dead-letters-more");
+      await expect.poll(() => events.count()).toBe(failedEvents);
+      expect(await page.locator("#dead-letters-more").isVisible()).toBe(false);
+    });
   });
 });
 
@@ -377,6 +583,22 @@ function rawGet(path: string): Promise<number> {
   });
 }
 
+/** A request written as given on a socket, headers and all, with nothing else added; answers the response's head. */
+function rawRequest(requestLine: string): Promise<string> {
+  const { hostname, port } = new URL(api.url);
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(Number(port), hostname, () => {
+      socket.write(`${requestLine}\r\nhost: ${hostname}:${port}\r\nconnection: close\r\n\r\n`);
+    });
+    let answer = "";
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("latin1");
+    });
+    socket.on("end", () => resolve(answer));
+    socket.on("error", reject);
+  });
+}
+
 describe("the console's files", () => {
   it("come from this server with their types, a CSP and an ETag; anything else under /ops is a 404", async () => {
     const page = await fetch(`${origin()}/ops`);
@@ -392,7 +614,7 @@ describe("the console's files", () => {
 
     for (const [path, type] of [
       ["/ops/ops.js", "text/javascript"],
-      ["/ops/graphql-sse.js", "text/javascript"],
+      ["/ops/graphql-ws.js", "text/javascript"],
       ["/ops/ops.css", "text/css"],
     ]) {
       const asset = await fetch(`${origin()}${path}`);
@@ -404,7 +626,17 @@ describe("the console's files", () => {
       await asset.arrayBuffer();
       const again = await fetch(`${origin()}${path}`, { headers: { "if-none-match": etag } });
       expect(again.status).toBe(304);
+      // If-None-Match compares weakly (RFC 9110 §13.1.2): a weak validator of the same tag matches.
+      for (const given of [`W/${etag}`, `"other", W/${etag}`, "*"]) {
+        const weak = await fetch(`${origin()}${path}`, { headers: { "if-none-match": given } });
+        expect(weak.status, given).toBe(304);
+      }
+      const other = await fetch(`${origin()}${path}`, { headers: { "if-none-match": 'W/"other"' } });
+      expect(other.status).toBe(200);
+      await other.arrayBuffer();
     }
+    // The SSE client is no longer served: the page's feeds go over one WebSocket.
+    expect(await rawGet("/ops/graphql-sse.js")).toBe(404);
 
     for (const path of [
       "/ops/nothing.js",
@@ -419,5 +651,14 @@ describe("the console's files", () => {
       expect(await rawGet(path), path).toBe(404);
     }
     expect((await fetch(`${origin()}/ops`, { method: "POST" })).status).toBe(405);
+    // GraphiQL's page, once rendered, is not what /ops answers a browser (nor does its CSP replace the console's).
+    expect((await fetch(`${origin()}/graphql`, { headers: { accept: "text/html" } })).status).toBe(200);
+    for (const encoding of ["gzip, deflate, br", "identity"]) {
+      const after = await fetch(`${origin()}/ops`, { headers: { accept: "text/html", "accept-encoding": encoding } });
+      expect(after.headers.get("content-security-policy"), encoding).toBe(OPS_CONTENT_SECURITY_POLICY);
+      expect(await after.text(), encoding).toContain("<title>Closer ops</title>");
+    }
+    // A POST with no body nor length is answered for /ops (405), not refused for its framing (411).
+    expect(await rawRequest("POST /ops HTTP/1.1")).toMatch(/^HTTP\/1\.1 405 /);
   });
 });

@@ -88,9 +88,12 @@ export function graphiqlPage(options?: GraphiQLOptions): string {
  * accepts Brotli or gzip gets the page compressed (1.9 or 2.4 MB), with `Vary: Accept-Encoding`.
  * No site may frame it (CSP frame-ancestors, X-Frame-Options for older browsers).
  */
-export function graphiqlCaching(): Plugin {
+export function graphiqlCaching(graphqlPath = "/graphql"): Plugin {
+  // GraphiQL's own page only: another HTML page (the ops console at /ops) keeps its body and CSP.
   const isPage = (request: Request) =>
-    request.method === "GET" && (request.headers.get("accept") ?? "").includes("text/html");
+    request.method === "GET" &&
+    new URL(request.url).pathname === graphqlPath &&
+    (request.headers.get("accept") ?? "").includes("text/html");
   // Yoga answers the page in its own onRequest, before any plugin's: the 304 replaces its answer.
   return {
     onResponse({ request, response, setResponse, fetchAPI }) {

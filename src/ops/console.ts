@@ -6,18 +6,21 @@ import { fileURLToPath } from "node:url";
 import type { Plugin } from "graphql-yoga";
 
 // The ops console: a static page over the public GraphQL API, served by the API itself so it
-// needs no CDN and no build step. The page's modules are plain ES modules in ./page; the SSE
-// client is graphql-sse's browser build, taken from the installed package.
+// needs no CDN and no build step. The page's modules are plain ES modules in ./page; the
+// subscription client is graphql-ws's browser build, taken from the installed package: one
+// WebSocket per tab carries every live feed (a browser's WebSockets do not count against its six
+// HTTP/1.1 connections per host, which a tab's SSE streams would use up).
 
 const PAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "page");
-const GRAPHQL_SSE_UMD = join(
-  dirname(createRequire(import.meta.url).resolve("graphql-sse/package.json")),
+const GRAPHQL_WS_UMD = join(
+  dirname(createRequire(import.meta.url).resolve("graphql-ws/package.json")),
   "umd",
-  "graphql-sse.min.js",
+  "graphql-ws.min.js",
 );
 
 /**
- * What the page may load and where it may connect: its own origin only, no inline script or style
+ * What the page may load and where it may connect: its own origin only ('self' covers the page's
+ * own host over ws: and wss: too, CSP Level 3), no inline script or style
  * (data rendered into it is attacker-controlled text), no framing, no plugins, no form posts.
  */
 export const OPS_CONTENT_SECURITY_POLICY = [
@@ -48,8 +51,18 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   "api.js": { file: join(PAGE_DIR, "api.js"), type: TYPES.js },
   "dom.js": { file: join(PAGE_DIR, "dom.js"), type: TYPES.js },
   "queries.js": { file: join(PAGE_DIR, "queries.js"), type: TYPES.js },
-  "graphql-sse.js": { file: GRAPHQL_SSE_UMD, type: TYPES.js },
+  "graphql-ws.js": { file: GRAPHQL_WS_UMD, type: TYPES.js },
 };
+
+/**
+ * Whether an If-None-Match header names this ETag: `*`, or any entity-tag in its list compared
+ * weakly (RFC 9110 §13.1.2: `W/"x"` matches `"x"`), as a cache revalidating may send either.
+ */
+export function noneMatch(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
+  return header.split(",").some((tag) => tag.trim() === "*" || opaque(tag) === opaque(etag));
+}
 
 type Loaded = { body: Uint8Array<ArrayBuffer>; type: string; etag: string };
 const loaded = new Map<string, Loaded>();
@@ -102,8 +115,7 @@ export function opsConsole(): Plugin {
         "cache-control": "no-cache",
         "content-security-policy": OPS_CONTENT_SECURITY_POLICY,
       };
-      const given = request.headers.get("if-none-match");
-      if (given?.split(/\s*,\s*/).includes(asset.etag)) {
+      if (noneMatch(request.headers.get("if-none-match"), asset.etag)) {
         endResponse(new fetchAPI.Response(null, { status: 304, headers }));
         return;
       }
