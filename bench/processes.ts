@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
-// Closer's processes as children, started the way `npm start` starts them (node with tsx as a
-// loader, so signals reach Closer itself), with their memory sampled from /proc.
+// Closer's processes as children, started the way `npm start` starts them (their compiled
+// JavaScript from dist/, built by `npm run bench` first, on plain node), with their memory sampled
+// from /proc.
 
 export type Memory = { peakRssMb: number; hwmMb: number };
 
@@ -43,9 +44,9 @@ export class Child {
     env: NodeJS.ProcessEnv,
     options: { cpuProfileDir?: string; ipc?: boolean } = {},
   ) {
-    // One file per thread (tsx's loader runs in a thread of its own): the directory holds them all.
+    // One file per thread: the directory holds them all.
     const profile = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-    this.process = spawn(process.execPath, [...profile, "--import", "tsx", entry], {
+    this.process = spawn(process.execPath, [...profile, `dist/${entry.replace(/\.ts$/, ".js")}`], {
       env: { ...env, CLOSER_PROCESS: name },
       stdio: ["ignore", "inherit", "inherit", ...(options.ipc ? (["ipc"] as const) : [])],
       // A process group of its own: Ctrl-C reaches the bench only, which stops its children in order.

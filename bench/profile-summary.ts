@@ -99,7 +99,7 @@ export function formatSummary(summary: ProfileSummary): string {
   ].join("\n");
 }
 
-/** The profile of a child's main thread in its profile directory: the largest (the others are tsx's loader thread). */
+/** The profile of a child's main thread in its profile directory: the largest (the others are the runtime's helper threads). */
 export function mainThreadProfile(dir: string): string | undefined {
   return (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : [])
     .filter((f) => f.name.endsWith(".cpuprofile"))

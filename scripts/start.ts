@@ -1,9 +1,12 @@
 // `npm start`: applies migrations, then runs the API and the worker side by side. A part that
 // exits unexpectedly is started again after a backoff (1 s, doubling to 30 s; back to 1 s once
 // it has run for a minute), with a log line each time; Ctrl-C or SIGTERM stops both, each
-// draining its own work first.
+// draining its own work first. Built (`npm run build`, dist/) it runs the parts' JavaScript on
+// plain node; from source (`npm run dev`) through tsx, which compiles at every start.
 import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { loadConfigOrExit } from "../src/config.js";
 import { isOutage } from "../src/outages.js";
 import { migrate } from "./migrate.js";
@@ -27,10 +30,19 @@ const parts: Part[] = [
   { name: "closer-worker", entry: "worker/main.ts", child: null, backoffMs: FIRST_BACKOFF_MS },
 ];
 
+/** This file compiled (dist/scripts/start.js): the parts are compiled beside it. */
+const compiled = import.meta.url.endsWith(".js");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** node's arguments for a part: its compiled file, or its source through tsx as a loader. */
+function nodeArguments(entry: string): string[] {
+  // tsx as a loader keeps each part one process, so signals reach it directly.
+  return compiled ? [join(root, entry.replace(/\.ts$/, ".js"))] : ["--import", "tsx", entry];
+}
+
 function run(part: Part): void {
   const startedAt = Date.now();
-  // tsx as a loader keeps each part one process, so signals reach it directly.
-  const child = spawn(process.execPath, ["--import", "tsx", part.entry], {
+  const child = spawn(process.execPath, nodeArguments(part.entry), {
     stdio: "inherit",
     env: { ...process.env, CLOSER_PROCESS: part.name },
   });

@@ -35,8 +35,9 @@ async function parts(): Promise<{ api?: number; worker?: number; all: number[]; 
     .map((m) => ({ pid: Number(m[1]), args: m[2] }));
   for (const { pid, args } of rows) seen.set(pid, args);
   return {
-    api: rows.find((r) => r.args.includes("src/server.ts"))?.pid,
-    worker: rows.find((r) => r.args.includes("worker/main.ts"))?.pid,
+    // The compiled parts, on plain node: no tsx compiling at each (re)start.
+    api: rows.find((r) => /dist\/src\/server\.js$/.test(r.args) && !r.args.includes("tsx"))?.pid,
+    worker: rows.find((r) => /dist\/worker\/main\.js$/.test(r.args) && !r.args.includes("tsx"))?.pid,
     all: rows.map((r) => r.pid),
     listing: stdout,
   };
@@ -81,8 +82,9 @@ beforeAll(async () => {
   const [apiPort, workerPort] = [await freePort(), await freePort()];
   apiUrl = `http://127.0.0.1:${apiPort}/health`;
   workerUrl = `http://127.0.0.1:${workerPort}/health`;
-  // As `npm start` runs it (tsx as a loader), from the project's root.
-  supervisor = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+  // As `npm start` runs it: built (so this run's code), then the compiled supervisor on plain node.
+  await execFile("npm", ["run", "-s", "build"], { cwd: root });
+  supervisor = spawn(process.execPath, ["dist/scripts/start.js"], {
     cwd: root,
     env: {
       ...process.env,
@@ -216,8 +218,7 @@ describe("npm start", () => {
 
       // The supervisor waited for its parts: both are gone, not left behind as orphans.
       expect(partPids.filter(isAlive)).toEqual([]);
-      // So is anything else it ran, such as tsx's esbuild service (there when tsx had to compile),
-      // which stops once the supervisor's end of its pipe closes.
+      // So is anything else it ran.
       await eventually(
         async () => (running.all.filter(isAlive).length === 0 ? true : undefined),
         5_000,
