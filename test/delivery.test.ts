@@ -426,6 +426,39 @@ describe("send-time rules", () => {
     expect(smtp.received).toHaveLength(1);
   });
 
+  it("sends a person's message whatever the cap and the quiet hours, which bound the agent's", async () => {
+    // 15:00 UTC is inside these quiet hours, and the agent has used the day's one email.
+    const { creator } = await makeDeliveryCreator({
+      frequencyCaps: [{ channel: "EMAIL", max: 1, windowHours: 24 }],
+      quietHoursStart: "14:00",
+      quietHoursEnd: "16:00",
+      quietHoursPolicy: "SKIP",
+    });
+    const consumer = await makeConsumer(creator.id);
+    const email = emailTo(consumer.email as string);
+    await planActions(consumer, [
+      { channel: "EMAIL", payload: email, sendAt: T0, status: "SENT", sentAt: new Date(T0.getTime() - minutes(60)) },
+    ]);
+    const [agents] = await planActions(consumer, [{ channel: "EMAIL", payload: email, sendAt: T0 }]);
+    const persons = await db.action.create({
+      data: {
+        creatorId: creator.id,
+        consumerId: consumer.id,
+        sequence: 1,
+        channel: "EMAIL",
+        payload: { ...email, template: "person" },
+        sendAt: T0,
+        sentBy: "creator:test",
+      },
+    });
+
+    await scheduler.tick();
+
+    expect(await reload(agents.id)).toMatchObject({ status: "SKIPPED", statusReason: "quiet hours 14:00-16:00 (UTC)" });
+    expect(await reload(persons.id)).toMatchObject({ status: "SENT" });
+    expect(smtp.received).toHaveLength(1);
+  });
+
   it("applies the default cap where the creator set none: 3 WhatsApp messages a day, even when sent concurrently", async () => {
     const { creator } = await makeDeliveryCreator();
     const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });

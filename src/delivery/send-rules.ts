@@ -188,11 +188,15 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
 
   // An agent's answer to the consumer's own message is a reply, not marketing: quiet hours and the
   // frequency cap do not hold it back (consent, above, still does). `inReplyTo` is set by the
-  // agent store alone (completeInvocation), never taken from a runtime.
+  // agent store alone (completeInvocation), never taken from a runtime. Nor do they hold back a
+  // person's message (sendMessage, no invocation): a person chose to write it, and when; the
+  // rules are there to keep an agent's automated messages in bounds (a creator answering a refund
+  // request was capped by the agent's own welcome, answer and hand-off notice).
   const reply =
     action.invocationId !== null && typeof (action.payload as { inReplyTo?: unknown } | null)?.inReplyTo === "string";
+  const unbounded = reply || action.invocationId === null;
 
-  if (PERSONAL_CHANNELS.has(action.channel) && !reply) {
+  if (PERSONAL_CHANNELS.has(action.channel) && !unbounded) {
     const quiet: QuietHours = {
       start: settings.quietHoursStart,
       end: settings.quietHoursEnd,
@@ -207,7 +211,7 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
     }
   }
 
-  const cap = reply ? null : frequencyCapFor(settings.frequencyCaps, action.channel);
+  const cap = unbounded ? null : frequencyCapFor(settings.frequencyCaps, action.channel);
   if (cap) {
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
       `frequency-cap:${action.consumerId}:${action.channel}`,
