@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { connect as netConnect } from "node:net";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -17,7 +18,7 @@ import {
 } from "./support/delivery-fixtures.js";
 import { fromGlobalId, toGlobalId } from "./support/ids.js";
 import { creatorWithAgent, DeployAgent, IngestEvents, ingestPageView, RevokeApiKey } from "./support/operations.js";
-import { eventually } from "./support/processes.js";
+import { eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 
 // The ops console at /ops, in headless Chromium with no way out (every request that leaves this
 // machine is refused and recorded), against the real API and worker: what an operator sees arrives
@@ -261,7 +262,7 @@ describe("the ops console", () => {
       const answer = `Maya here ${XSS} happy to help`;
       await view.locator("textarea").fill(answer);
       await view.locator("button[type=submit]").click();
-      await expect.poll(() => view.locator(".outcome").textContent()).toMatch(/^Sent: message planned/);
+      await expect.poll(() => view.locator(".outcome").textContent()).toMatch(/^Your answer: planned/);
       // The answer shows in the conversation at once, planned (a person's message is one of the
       // conversation's messages only once sent)...
       const mine = view.locator("li.message.outbound", { hasText: "Maya here" });
@@ -274,6 +275,23 @@ describe("the ops console", () => {
       expect(await view.locator("li.message.outbound", { hasText: "Maya here" }).count()).toBe(1);
       expect(await view.locator("li.message.unsent").count()).toBe(0);
       expect(JSON.stringify(whatsapp.received.map((r) => r.body))).toContain("Maya here");
+      await expect.poll(() => view.locator(".outcome").textContent()).toBe("Your answer: sent");
+
+      // An answer that will not go stays in view, with why, and the outcome says so.
+      const withdrawn = await api.request(
+        `mutation ($id: ID!) { setConsent(consumerId: $id, channel: WHATSAPP, granted: false, source: "ops test") { __typename } }`,
+        { id: event.consumer.id },
+        owner.creatorKey,
+      );
+      expect(JSON.stringify(withdrawn.data)).toContain("__typename");
+      await view.locator("textarea").fill("One more thing");
+      await view.locator("button[type=submit]").click();
+      await expect.poll(() => view.locator(".outcome").textContent()).toMatch(/^Your answer: planned/);
+      await sendDue(testProviders({ smtpUrl: smtp.url, whatsAppUrl: whatsapp.url }));
+      const refused = view.locator("li.message.outbound", { hasText: "One more thing" });
+      await refused.locator('.badge[data-status="SKIPPED"]').waitFor();
+      expect(await refused.locator(".reason").textContent()).toMatch(/WHATSAPP consent/);
+      await expect.poll(() => view.locator(".outcome").textContent()).toMatch(/^Your answer: skipped \(.*consent/);
 
       const actions = await api.request<
         { node: { actions: { edges: { node: { payload: { message?: string }; sentBy: string | null } }[] } } },
@@ -384,6 +402,51 @@ describe("the ops console, on one connection per tab", () => {
       await context.close();
     }
   });
+
+  it("comes back live by itself when the API restarts, however long it takes to answer again", async () => {
+    const owner = await creatorWithAgent(api);
+    // An API process of its own, stopped and started again on its port as `npm start` would.
+    const port = await freePort();
+    const start = async () => {
+      const child = startProcess("src/server.ts", { PORT: String(port), HOST: "127.0.0.1" });
+      await waitForHttp(`http://127.0.0.1:${port}/health`);
+      return child;
+    };
+    const stop = (child: ChildProcess) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      });
+    let server = await start();
+    const page = await browser.newPage();
+    page.setDefaultTimeout(30_000);
+    const attempts: string[] = [];
+    page.on("websocket", (socket) => attempts.push(socket.url()));
+    await page.route("**/*", (route) =>
+      new URL(route.request().url()).hostname === "127.0.0.1" ? route.continue() : route.abort(),
+    );
+    try {
+      await page.goto(`http://127.0.0.1:${port}/ops`);
+      await page.fill("#key", owner.creatorKey);
+      await page.click("#connect button[type=submit]");
+      await page.locator('#live[data-state="live"]').waitFor();
+
+      await stop(server);
+      await page.locator('#live[data-state="reconnecting"]').waitFor();
+      // A try while it is down is refused (a browser error Event, no close code): it tries again.
+      await eventually(async () => (attempts.length >= 2 ? true : undefined), 20_000, "a second connection attempt");
+      server = await start();
+      await page.locator('#live[data-state="live"]').waitFor({ timeout: 60_000 });
+
+      await ingestPageView(api, owner, "after-restart");
+      await feedRows(page, "decision", owner.gid).waitFor({ timeout: 15_000 });
+      expect(await page.locator("#error").isVisible()).toBe(false);
+    } finally {
+      await page.close();
+      await stop(server);
+    }
+  }, 120_000);
 
   it("forgets a key revoked while the page is open, empties the console and asks for a key", async () => {
     const owner = await creatorWithAgent(api);

@@ -65,8 +65,10 @@ export function createApi(key, { onSocket = () => {} } = {}) {
     // ends four subscriptions and starts four, which must not close and reopen it.
     lazy: false,
     retryAttempts: 8,
-    // A refused key stays refused: no retry (4401 is never retried by graphql-ws, 4403 would be).
-    shouldRetry: (event) => isCloseEvent(event) && !KEY_REFUSED_CLOSE_CODES.includes(event.code),
+    // Anything but a refused key is retried: a closed socket, and a refused connection too (the
+    // API restarting: the browser reports it as a plain error Event). A refused key stays refused
+    // (4401 is never retried by graphql-ws, 4403 would be).
+    shouldRetry: (event) => !(isCloseEvent(event) && KEY_REFUSED_CLOSE_CODES.includes(event.code)),
     onNonLazyError: (error) => {
       if (!refused) onSocket("failed", error);
     },
@@ -95,7 +97,9 @@ export function createApi(key, { onSocket = () => {} } = {}) {
           else if (isCloseEvent(error) && KEY_REFUSED_CLOSE_CODES.includes(error.code)) onError(keyRefused(error));
           else if (isCloseEvent(error))
             onError(new ApiError("STREAM_FAILED", `The live connection closed (${error.code} ${error.reason})`));
-          else onError(new ApiError("STREAM_FAILED", error instanceof Error ? error.message : String(error)));
+          else if (error instanceof Error) onError(new ApiError("STREAM_FAILED", error.message));
+          // A DOM Event says nothing printable ("[object Event]"): the socket could not be opened.
+          else onError(new ApiError("STREAM_FAILED", "The live connection could not be opened"));
         },
         complete: () => {},
       },

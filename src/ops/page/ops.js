@@ -255,9 +255,13 @@ function subscribeFeeds() {
 function socketChanged(api, socket, error) {
   if (!api || api !== state.api) return;
   if (socket === "closed") setLive("reconnecting");
-  // After a drop, the subscriptions are sent again once the socket is back: confirm them then.
-  else if (socket === "connected" && $("live").dataset.state === "reconnecting") setTimeout(() => void confirmLive());
-  else if (socket === "refused") refuseKey(error);
+  // After a drop, the subscriptions are sent again once the socket is back: confirm them then, and
+  // read the lists again, since what changed while the socket was down was not heard.
+  else if (socket === "connected" && $("live").dataset.state === "reconnecting") {
+    setTimeout(() => void confirmLive());
+    void loadHandoffs();
+    void loadDeadLetters();
+  } else if (socket === "refused") refuseKey(error);
   else if (socket === "failed") {
     setLive("failed");
     showError(new ApiError("STREAM_FAILED", "The live connection was lost: press Reconnect"));
@@ -442,6 +446,7 @@ function conversationChanged(conversation) {
 function actionChanged(action) {
   const { open } = state;
   if (open && action.consumer.id === open.consumerId && action.channel === open.channel) refreshConversation();
+  if (state.answer?.id === action.id) state.answer.report(action);
 }
 
 /** Redraws the open conversation; asked again while one is under way, once more after it. */
@@ -474,7 +479,10 @@ function messageItem(m) {
   );
 }
 
-/** A message of ours not sent yet (planned, being sent): after the conversation's messages, with its status. */
+/**
+ * A message of ours not sent: planned or being sent, or a person's answer that will not go
+ * (skipped, failed, cancelled), with why. After the conversation's messages, with its status.
+ */
 function unsentItem(a) {
   return h(
     "li",
@@ -483,6 +491,7 @@ function unsentItem(a) {
     h("span", { class: "text" }, brief(a.payload?.message ?? a.payload, 2000)),
     badge(a.status),
     a.sentBy ? h("span", { class: "meta" }, `by ${a.sentBy}`) : null,
+    a.statusReason ? h("span", { class: "meta reason" }, a.statusReason) : null,
   );
 }
 
@@ -525,7 +534,10 @@ async function openConversation(id) {
         : null,
     );
     const shown = new Set(node.messages.edges.map(({ node: m }) => m.action?.id).filter(Boolean));
-    const pending = (unsent.node?.actions.edges ?? [])
+    // The agent's stopped messages are its own business (a hand-off cancels its plans); a person's
+    // answer that will not go is shown, with why, never dropped from view.
+    const stopped = (unsent.node?.stopped.edges ?? []).filter(({ node: a }) => a.sentBy);
+    const pending = [...(unsent.node?.pending.edges ?? []), ...stopped]
       .map(({ node: a }) => a)
       .filter((a) => !shown.has(a.id))
       .sort((a, b) => (a.sendAt ?? a.createdAt).localeCompare(b.sendAt ?? b.createdAt));
@@ -555,7 +567,14 @@ function replyForm(conversation) {
       });
       const action = resultOf(data.sendMessage);
       text.value = "";
-      report(`Sent: message ${action.status.toLowerCase()}`, true);
+      // The outcome follows the answer: planned, then sent, or why it will not go.
+      const follow = ({ status, statusReason }) =>
+        report(
+          `Your answer: ${status.toLowerCase()}${statusReason ? ` (${statusReason})` : ""}`,
+          !["SKIPPED", "FAILED", "CANCELLED"].includes(status),
+        );
+      state.answer = { id: action.id, report: follow };
+      follow(action);
       refreshConversation();
     } catch (error) {
       if (refusesKey(error)) failed(error);

@@ -53,10 +53,16 @@ export const CONVERSATION_MESSAGES = `query OpsConversation($id: ID!) { node(id:
  * The messages of a consumer on a channel not sent yet (a person's answer is a conversation
  * message only once sent): shown after the conversation's messages, with their status.
  */
+/**
+ * A conversation's messages not sent (yet): those planned or being sent, and those that will not
+ * go (skipped, failed, cancelled), whose reason the page shows for a person's own answers.
+ */
 export const UNSENT_MESSAGES = `query OpsUnsentMessages($creatorId: ID!, $consumerId: ID!, $channel: Channel!) {
   node(id: $creatorId) { ... on Creator {
-    actions(first: 20, filter: { consumerId: $consumerId, channel: [$channel], status: [PLANNED, SENDING] }) {
-      edges { node { id status sendAt createdAt sentBy payload } } } } } }`;
+    pending: actions(first: 20, filter: { consumerId: $consumerId, channel: [$channel], status: [PLANNED, SENDING] }) {
+      edges { node { id status statusReason sendAt createdAt sentBy payload } } }
+    stopped: actions(first: 20, filter: { consumerId: $consumerId, channel: [$channel], status: [SKIPPED, FAILED, CANCELLED] }) {
+      edges { node { id status statusReason sendAt createdAt sentBy payload } } } } } }`;
 
 export const SEND_MESSAGE = `mutation OpsSendMessage($id: ID!, $text: String!, $subject: String) {
   sendMessage(conversationId: $id, text: $text, subject: $subject) { __typename ... on Action { id status } ${ERROR} } }`;
