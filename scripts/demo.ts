@@ -390,7 +390,8 @@ try {
   ];
   for (const event of events) {
     expectType((await closer.request(DemoIngest, { creatorId, event })).ingestEvent, "IngestedEvent", "ingestEvent");
-    say(`Event: ${event.consumer.name} viewed ${event.payload.service}`);
+    const contact = event.consumer.email ?? `${event.consumer.phone}, on WhatsApp`;
+    say(`Event: ${event.consumer.name} (${contact}) viewed ${event.payload.service}`);
   }
 
   // Ravi answers the WhatsApp welcome, as Meta would post it to the callback URL, quoting it.

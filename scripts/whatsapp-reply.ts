@@ -4,6 +4,7 @@
 // received on the platform's number (WHATSAPP_PHONE_NUMBER_ID). For trying conversations locally.
 import { randomBytes } from "node:crypto";
 import { config, loadConfigOrExit } from "../src/config.js";
+import { WHATSAPP_CALLBACK_PATH } from "../src/whatsapp/callbacks.js";
 import { postWhatsApp, whatsAppNotification } from "../test/support/whatsapp-notifications.js";
 
 /** A consumer's text message as the Cloud API reports it. */
@@ -58,6 +59,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`Could not reach the API at ${url}: ${error.message}. Is it running (npm start)?`);
     process.exit(1);
   });
-  console.log(status === 200 ? `Posted to ${url}: "${text}" from ${from}` : `The API answered ${status}`);
+  const callback = new URL(WHATSAPP_CALLBACK_PATH, url);
+  console.log(status === 200 ? `Posted to ${callback}: "${text}" from ${from}` : `${callback} answered ${status}`);
   process.exitCode = status === 200 ? 0 : 1;
 }

@@ -49,10 +49,17 @@ export const webUrl = z.url({ protocol: /^https?$/, message: "must be an http or
 /** ISO 4217 codes, from the runtime's own list (Intl). */
 const CURRENCY_CODES = new Set(Intl.supportedValuesOf("currency"));
 
-/** An ISO 4217 currency code, in any case ("eur" is EUR). */
+/**
+ * An ISO 4217 currency code, in any case ("eur" is EUR): three ASCII letters first, since
+ * JavaScript upper-cases look-alikes into them ("uſd" is "USD", "ınr" is "INR") where SQL's
+ * upper() does not.
+ */
 export const currencyCode = z
   .string()
-  .refine((code) => CURRENCY_CODES.has(code.toUpperCase()), "must be an ISO 4217 currency code such as USD");
+  .refine(
+    (code) => /^[A-Za-z]{3}$/.test(code) && CURRENCY_CODES.has(code.toUpperCase()),
+    "must be an ISO 4217 currency code such as USD",
+  );
 
 export const handle = z
   .string()

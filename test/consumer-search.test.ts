@@ -41,6 +41,7 @@ describe("consumers found by email, phone or external id", () => {
     // As WhatsApp names a sender (a wa_id, digits only): the phone's digits, or the wa_id stored
     // from WhatsApp when it differs (a Brazilian number registered before the ninth digit).
     expect(await ids({ phone: "34612345678" })).toEqual(["crm-1"]);
+    expect(await ids({ phone: "0034 612 345 678" })).toEqual(["crm-1"]);
     await db.consumer.updateMany({
       where: { creatorId: owner.creator.id, externalId: "crm-2" },
       data: { waId: "5511987654321" },

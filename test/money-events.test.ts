@@ -104,6 +104,9 @@ describe("an enrolment's money", () => {
       [{ amount: 50, currency: "ZZZ" }, "payload.currency"],
       [{ amount: 50, currency: "dollars" }, "payload.currency"],
       [{ amount: 50, currency: 840 }, "payload.currency"],
+      // Look-alikes JavaScript upper-cases into a code: the long s, the dotless i.
+      [{ amount: 50, currency: "uſd" }, "payload.currency"],
+      [{ amount: 50, currency: "ınr" }, "payload.currency"],
     ];
     for (const [payload, path] of refused) {
       const answer = await api.request(

@@ -111,7 +111,8 @@ const ConsumerFilter = builder.inputType("ConsumerFilter", {
     phone: t.string({
       description:
         'The consumer with this phone, in any international format ("+34 612 345 678"), compared as stored (E.164); ' +
-        'or digits alone as WhatsApp gives them ("34612345678", a wa_id): the phone with a + before them, or the ' +
+        'or with 00 for the + ("0034 612 345 678"), or digits alone as WhatsApp gives them ("34612345678", a wa_id): ' +
+        "the phone with a + before them, or the " +
         "consumer's wa_id (WhatsApp's can differ from the phone's digits).",
     }),
     externalId: t.string({ description: "The consumer with this id in the creator's own systems." }),
@@ -134,6 +135,8 @@ const WA_ID = /^\d{6,15}$/;
 /** What a phone search matches: the stored phone, and for bare digits (a wa_id) the stored wa_id too. */
 function phoneSearch(value: string): Prisma.ConsumerWhereInput {
   const digits = value.trim();
+  // "00" is how most of the world dials out, where the + stands: "0044 7700 900123".
+  if (/^00[1-9]/.test(digits)) return { phone: normalised(phone, `+${digits.slice(2)}`, "filter.phone") };
   if (!WA_ID.test(digits)) return { phone: normalised(phone, value, "filter.phone") };
   const asPhone = phone.safeParse(`+${digits}`);
   return { OR: [{ waId: digits }, ...(asPhone.success ? [{ phone: asPhone.data }] : [])] };

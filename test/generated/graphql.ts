@@ -65,7 +65,7 @@ export type ConsumerFilter = {
   externalId?: string | null | undefined;
   lastSeenAfter?: string | null | undefined;
   lastSeenBefore?: string | null | undefined;
-  /** The consumer with this phone, in any international format ("+34 612 345 678"), compared as stored (E.164); or digits alone as WhatsApp gives them ("34612345678", a wa_id): the phone with a + before them, or the consumer's wa_id (WhatsApp's can differ from the phone's digits). */
+  /** The consumer with this phone, in any international format ("+34 612 345 678"), compared as stored (E.164); or with 00 for the + ("0034 612 345 678"), or digits alone as WhatsApp gives them ("34612345678", a wa_id): the phone with a + before them, or the consumer's wa_id (WhatsApp's can differ from the phone's digits). */
   phone?: string | null | undefined;
   /** Any of these stages. */
   stage?: Array<Stage> | null | undefined;
