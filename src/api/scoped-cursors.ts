@@ -102,6 +102,30 @@ function cursorResponseKeys(schema: GraphQLSchema, document: DocumentNode): Set<
   return cursors;
 }
 
+/** What a document does with cursors, worked out once per document (see cursorsOf). */
+type CursorUse = { takesCursors: boolean; keys: Set<string> | GraphQLError };
+const cursorUses = new WeakMap<DocumentNode, CursorUse>();
+
+/**
+ * Whether the document passes `after`/`before` anywhere, and the response keys of the cursors it
+ * selects (cursorResponseKeys). A document is immutable and Yoga's parser cache hands the same one
+ * out for the same query, so this is read once per document, not per request.
+ */
+function cursorsOf(schema: GraphQLSchema, document: DocumentNode): CursorUse {
+  let use = cursorUses.get(document);
+  if (!use) {
+    let takesCursors = false;
+    visit(document, {
+      Argument(node) {
+        if (CURSOR_ARGUMENTS.has(node.name.value)) takesCursors = true;
+      },
+    });
+    use = { takesCursors, keys: cursorResponseKeys(schema, document) };
+    cursorUses.set(document, use);
+  }
+  return use;
+}
+
 function signResult(value: unknown, keys: Set<string>, sign: (cursor: string) => string): void {
   if (Array.isArray(value)) {
     for (const item of value) signResult(item, keys, sign);
@@ -122,6 +146,10 @@ function signResult(value: unknown, keys: Set<string>, sign: (cursor: string) =>
 export function scopedCursors(secret: string): Plugin<Record<string, unknown>, RequestContext> {
   return {
     onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }) {
+      const { takesCursors, keys } = cursorsOf(args.schema, args.document);
+      if (keys instanceof GraphQLError) return setResultAndStopExecution({ errors: [keys] });
+      // Most requests (every ingestion) neither send nor select a cursor: nothing to open or sign.
+      if (!takesCursors && keys.size === 0) return;
       const scope = scopeOf(args.contextValue as unknown as RequestContext);
       const variables = { ...(args.variableValues ?? {}) };
       let refused: GraphQLError | null = null;
@@ -146,8 +174,6 @@ export function scopedCursors(secret: string): Plugin<Record<string, unknown>, R
         },
       });
       if (refused) return setResultAndStopExecution({ errors: [refused] });
-      const keys = cursorResponseKeys(args.schema, args.document);
-      if (keys instanceof GraphQLError) return setResultAndStopExecution({ errors: [keys] });
       setExecuteFn((executionArgs: ExecutionArgs) =>
         executeFn({ ...executionArgs, document, variableValues: variables }),
       );

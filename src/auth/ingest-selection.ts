@@ -25,6 +25,19 @@ const INGEST_SELECTABLE: Record<string, ReadonlySet<string>> = {
  * whole selection is allowed. `__typename` is allowed everywhere; introspection is not.
  */
 export function forbiddenForIngestKey(schema: GraphQLSchema, document: DocumentNode): string | null {
+  // A document is immutable, and Yoga's parser cache hands the same one out for the same query:
+  // its verdict is worked out once, not at every ingestion.
+  const known = verdicts.get(document);
+  if (known !== undefined) return known;
+  const refused = firstForbidden(schema, document);
+  verdicts.set(document, refused);
+  return refused;
+}
+
+/** Verdicts of documents seen, while they are (a WeakMap: a document no cache holds is let go). */
+const verdicts = new WeakMap<DocumentNode, string | null>();
+
+function firstForbidden(schema: GraphQLSchema, document: DocumentNode): string | null {
   const typeInfo = new TypeInfo(schema);
   let refused: string | null = null;
   visit(
