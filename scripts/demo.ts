@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { closerClient } from "../client/index.js";
 import { createApiKey, revokeApiKey } from "../src/auth/api-keys.js";
 import { config, loadConfigOrExit } from "../src/config.js";
+import { db } from "../src/db/client.js";
 import { closeSharedConnections } from "../src/shutdown.js";
 import { graphql } from "../test/generated/gql.js";
 import { agentTemplates } from "./fixtures.js";
@@ -18,6 +19,8 @@ import { postWhatsAppReply } from "./whatsapp-reply.js";
 
 /** The demo gives up after this long; each step normally takes a second or two. */
 const DEADLINE_MS = 55_000;
+/** The name of the admin key each run mints for itself (and revokes when it ends). */
+const DEMO_KEY_NAME = "npm run demo";
 
 const OnboardDemoCreator = graphql(`
   mutation OnboardDemoCreator($input: OnboardCreatorInput!) {
@@ -244,21 +247,42 @@ const sinks = await startProviderSinks((message) => {
 });
 
 // A key for this run only, minted as `npm run create-admin-key` does and revoked at the end.
-const { apiKey, secret } = await createApiKey({ kind: "ADMIN", name: "npm run demo" }, null);
+const { apiKey, secret } = await createApiKey({ kind: "ADMIN", name: DEMO_KEY_NAME }, null);
 const closer = closerClient({ url, apiKey: secret });
 const stops: (() => void)[] = [];
 
 let cleaning: Promise<void> | null = null;
 /** Ends the streams, revokes this run's key, closes the stand-ins and connections; once. */
-function cleanUp(): Promise<void> {
+function cleanUp({ interrupted = false } = {}): Promise<void> {
   cleaning ??= (async () => {
     clearTimeout(deadlineTimer);
     for (const stop of stops) stop();
     await revokeApiKey(apiKey.id, null);
+    if (sinks && !interrupted) await whileOtherRunsGoOn();
     await sinks?.close();
     await closeSharedConnections();
   })();
   return cleaning;
+}
+
+/**
+ * Another run started beside this one found the provider ports taken and sends to this run's
+ * stand-ins: they stay up until it is done (its key revoked), for at most a minute. A run's key
+ * is the sign it is going on: every run mints one and revokes it when it ends.
+ */
+async function whileOtherRunsGoOn(): Promise<void> {
+  const others = () =>
+    db.apiKey.count({
+      where: {
+        name: DEMO_KEY_NAME,
+        revokedAt: null,
+        id: { not: apiKey.id },
+        createdAt: { gte: new Date(Date.now() - 2 * DEADLINE_MS) },
+      },
+    });
+  const until = Date.now() + 60_000;
+  if ((await others()) > 0) say("Another run is using these stand-ins: keeping them up until it is done");
+  while (Date.now() < until && (await others()) > 0) await new Promise((resolve) => setTimeout(resolve, 250));
 }
 // Ctrl-C or a SIGTERM mid-run still revokes the key (128 + the signal's number, as shells expect).
 for (const [signal, code] of [
@@ -267,7 +291,7 @@ for (const [signal, code] of [
 ] as const) {
   process.once(signal, () => {
     say(`${signal}: revoking this run's key and stopping`);
-    void cleanUp().finally(() => process.exit(code));
+    void cleanUp({ interrupted: true }).finally(() => process.exit(code));
   });
 }
 
