@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CreatorAnalyticsDocument } from "../client/index.js";
 import {
   coachingProfile,
   type MadeCreator,
@@ -10,7 +11,6 @@ import {
 import { db } from "../src/db/client.js";
 import type { Prisma } from "../src/generated/prisma/client.js";
 import type { ActionStatus, Channel } from "../src/generated/prisma/enums.js";
-import { graphql } from "./generated/gql.js";
 import type { EventInput } from "./generated/graphql.js";
 import { useApi } from "./support/api.js";
 import { IngestEvent, IngestEvents } from "./support/operations.js";
@@ -22,76 +22,8 @@ import { eventually } from "./support/processes.js";
 
 const api = useApi();
 
-const Analytics = graphql(`
-  query Analytics($id: ID!, $from: DateTime!, $to: DateTime!, $window: Int) {
-    node(id: $id) {
-      ... on Creator {
-        analytics(from: $from, to: $to, attributionWindowHours: $window) {
-          attributionWindowHours
-          funnel {
-            firstSeen
-            byStage {
-              stage
-              consumers
-            }
-            reachedAtLeast {
-              stage
-              consumers
-            }
-          }
-          messages {
-            channel
-            status
-            count
-          }
-          webhooks {
-            status
-            count
-          }
-          channels {
-            channel
-            ...Outcomes
-          }
-          conversions {
-            count
-            attributed
-            withoutRevenue
-            revenue {
-              currency
-              amount
-            }
-            attributedRevenue {
-              currency
-              amount
-            }
-          }
-          byMessageKind {
-            sender
-            channel
-            rule
-            template
-            whatsAppTemplate
-            ...Outcomes
-          }
-        }
-      }
-    }
-  }
-  fragment Outcomes on MessageOutcomes {
-    sent
-    delivered
-    read
-    replied
-    deliveredRate
-    readRate
-    replyRate
-    conversions
-    revenue {
-      currency
-      amount
-    }
-  }
-`);
+// The frontend's own document (client/operations.graphql), so the typed client is what is tested.
+const Analytics = CreatorAnalyticsDocument;
 
 let statements = 0;
 /** The analytics statements running now, and the most that ever ran at once. */
@@ -250,7 +182,11 @@ async function storedBeforeChecks(owner: MadeCreator, consumer: string, payload:
 }
 
 const read = (owner: MadeCreator, key = owner.creatorKey, window?: number, from = FROM, to = TO) =>
-  api.request(Analytics, { id: owner.gid, from: from.toISOString(), to: to.toISOString(), window }, key);
+  api.request(
+    Analytics,
+    { creatorId: owner.gid, from: from.toISOString(), to: to.toISOString(), attributionWindowHours: window },
+    key,
+  );
 
 describe("Creator.analytics", () => {
   let owner: MadeCreator;
