@@ -46,8 +46,8 @@ export const phone = z.string().transform((value, ctx) => {
  */
 export const webUrl = z.url({ protocol: /^https?$/, message: "must be an http or https URL" });
 
-/** ISO 4217 codes, from the runtime's own list (Intl). */
-const CURRENCY_CODES = new Set(Intl.supportedValuesOf("currency"));
+/** ISO 4217 codes, upper case, from the runtime's own list (Intl): the one list every check reads. */
+export const CURRENCY_CODES: ReadonlySet<string> = new Set(Intl.supportedValuesOf("currency"));
 
 /**
  * An ISO 4217 currency code, in any case ("eur" is EUR): three ASCII letters first, since

@@ -8,6 +8,8 @@
 // patterns, and what surrounds each (a currency, a percent sign, a unit) is read from a few
 // characters around it, so no input makes a pattern backtrack over the whole text.
 
+import { CURRENCY_CODES } from "../validation.js";
+
 /** Links as written: a scheme or "www." first. */
 const URL = /(?:https?:\/\/|www\.)[^\s<>()"'“”‘’«»]+/giu;
 /** Numbers as written ("4,999", "1.5", "450,00"), digits only inside. */
@@ -69,7 +71,6 @@ const CURRENCY_AFTER = new RegExp(`^\\s?([$€£₹¥]|[a-z]{3}(?![\\p{L}])|(?:$
 /** A bare number read as a price: "only 999", "just 99/month", "save 300", "costs 900". */
 const PRICE_WORD_BEFORE = /(?:^|[^\p{L}])(?:only|just|costs?|price[sd]?|priced at|price is|pay|save|for|at)\s?:?\s?$/iu;
 const PER_UNIT_AFTER = /^\s?(?:\/|per |a )\s?(?:month|mo|week|wk|year|yr|session|hour|hr|class|lesson|seat|person)\b/iu;
-const ISO_CURRENCIES = new Set(Intl.supportedValuesOf("currency"));
 
 /** Words of a discount: an offer only the creator may make ("20% off" is a percentage, below). */
 const DISCOUNT_WORDS = [
@@ -190,7 +191,7 @@ function currencyOf(marker: string): string | null {
   if (["franc", "francs"].includes(m)) return "CHF";
   if (["peso", "pesos"].includes(m)) return "MXN";
   const code = m.toUpperCase();
-  return ISO_CURRENCIES.has(code) ? code : null;
+  return CURRENCY_CODES.has(code) ? code : null;
 }
 
 /** The decimal digit a character of any script stands for ("३" -> 3), or null. */

@@ -10,6 +10,7 @@ import {
   profileContentSchema,
   serviceSchema,
 } from "../profiles/profile-content.js";
+import { CURRENCY_CODES } from "../validation.js";
 
 // Models answer "JSON" in many shapes: fenced, wrapped in prose, JSON5-like (comments, trailing
 // commas, single quotes, bare keys), with raw control characters, the seed's snake_case names,
@@ -403,9 +404,6 @@ const keyOf = (name: string) =>
     .replace(/\p{M}+/gu, "")
     .toLowerCase()
     .replace(/[^a-z0-9]/g, "");
-
-/** ISO 4217 codes, from the runtime's own list (Intl). */
-const CURRENCY_CODES = new Set(Intl.supportedValuesOf("currency"));
 
 const PROFILE_ALIASES: Record<string, keyof ProfileContent> = {
   summary: "summary",
