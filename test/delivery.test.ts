@@ -426,36 +426,42 @@ describe("send-time rules", () => {
     expect(smtp.received).toHaveLength(1);
   });
 
-  it("sends a person's message whatever the cap and the quiet hours, which bound the agent's", async () => {
-    // 15:00 UTC is inside these quiet hours, and the agent has used the day's one email.
-    const { creator } = await makeDeliveryCreator({
-      frequencyCaps: [{ channel: "EMAIL", max: 1, windowHours: 24 }],
-      quietHoursStart: "14:00",
-      quietHoursEnd: "16:00",
-      quietHoursPolicy: "SKIP",
-    });
+  it("caps a person's messages by people's alone: the agent's do not use up their allowance, a loop is still held", async () => {
+    // The agent has used the day's one email; a person then writes twice.
+    const { creator } = await makeDeliveryCreator({ frequencyCaps: [{ channel: "EMAIL", max: 1, windowHours: 24 }] });
     const consumer = await makeConsumer(creator.id);
     const email = emailTo(consumer.email as string);
     await planActions(consumer, [
       { channel: "EMAIL", payload: email, sendAt: T0, status: "SENT", sentAt: new Date(T0.getTime() - minutes(60)) },
     ]);
     const [agents] = await planActions(consumer, [{ channel: "EMAIL", payload: email, sendAt: T0 }]);
-    const persons = await db.action.create({
-      data: {
-        creatorId: creator.id,
-        consumerId: consumer.id,
-        sequence: 1,
-        channel: "EMAIL",
-        payload: { ...email, template: "person" },
-        sendAt: T0,
-        sentBy: "creator:test",
-      },
-    });
+    const personal = (sequence: number, sendAt: Date) =>
+      db.action.create({
+        data: {
+          creatorId: creator.id,
+          consumerId: consumer.id,
+          sequence,
+          channel: "EMAIL",
+          payload: { ...email, template: "person" },
+          sendAt,
+          sentBy: "creator:test",
+        },
+      });
+    const first = await personal(1, T0);
+    const second = await personal(2, T0);
 
     await scheduler.tick();
 
-    expect(await reload(agents.id)).toMatchObject({ status: "SKIPPED", statusReason: "quiet hours 14:00-16:00 (UTC)" });
-    expect(await reload(persons.id)).toMatchObject({ status: "SENT" });
+    expect(await reload(agents.id)).toMatchObject({
+      status: "SKIPPED",
+      statusReason: "frequency cap reached: 1 EMAIL messages in 24 h",
+    });
+    // Both are due in one tick and sent side by side: whichever goes first, the other is held.
+    const people = await Promise.all([first, second].map((a) => reload(a.id)));
+    expect(people.map((a) => a.status).sort()).toEqual(["SENT", "SKIPPED"]);
+    expect(people.find((a) => a.status === "SKIPPED")?.statusReason).toBe(
+      "frequency cap reached: 1 EMAIL messages from people in 24 h",
+    );
     expect(smtp.received).toHaveLength(1);
   });
 

@@ -70,8 +70,8 @@ const MAX_MESSAGE_CHARS = 4_096;
 
 /**
  * A person's message in a conversation: planned now, ahead of the agent's, and sent through the
- * same consent, quiet-hours and frequency rules as any action. Writing takes the conversation
- * from the agent (it becomes the person's, the agent's planned messages there are cancelled).
+ * same consent, quiet-hours and frequency rules as any action (its cap counts people's messages
+ * alone). Writing takes the conversation from the agent (it becomes the person's, the agent's planned messages there are cancelled).
  * Audited. Raises NotFoundError, ValidationError (empty or too long, or no address on the channel).
  */
 export async function sendMessage(conversationId: string, text: string, subject: string | null, actor: Viewer | null) {

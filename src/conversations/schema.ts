@@ -194,7 +194,7 @@ builder.mutationField("sendMessage", (t) =>
     type: ActionNode,
     errors: mutationErrors,
     description:
-      "A person's message in the conversation, on its channel: planned now, ahead of the agent's, and sent through the same consent, quiet-hours and frequency rules (the Action says what became of it). Writing takes the conversation from the agent. Audited.",
+      "A person's message in the conversation, on its channel: planned now, ahead of the agent's, and sent through the same consent, quiet-hours and frequency rules, its cap counting people's messages alone (the Action says what became of it). Writing takes the conversation from the agent. Audited.",
     args: {
       conversationId: t.arg.globalID({ required: true, for: ConversationNode }),
       text: t.arg.string({ required: true, description: "1 to 4,096 characters." }),

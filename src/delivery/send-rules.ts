@@ -188,15 +188,15 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
 
   // An agent's answer to the consumer's own message is a reply, not marketing: quiet hours and the
   // frequency cap do not hold it back (consent, above, still does). `inReplyTo` is set by the
-  // agent store alone (completeInvocation), never taken from a runtime. Nor do they hold back a
-  // person's message (sendMessage, no invocation): a person chose to write it, and when; the
-  // rules are there to keep an agent's automated messages in bounds (a creator answering a refund
-  // request was capped by the agent's own welcome, answer and hand-off notice).
+  // agent store alone (completeInvocation), never taken from a runtime.
   const reply =
     action.invocationId !== null && typeof (action.payload as { inReplyTo?: unknown } | null)?.inReplyTo === "string";
-  const unbounded = reply || action.invocationId === null;
+  // A person's message (sendMessage, no invocation) is capped by people's messages alone: the
+  // agent's welcome, answer and hand-off notice must not use up the day's allowance before the
+  // creator answers a refund request, and a key looping on sendMessage is still held to the cap.
+  const person = action.invocationId === null;
 
-  if (PERSONAL_CHANNELS.has(action.channel) && !unbounded) {
+  if (PERSONAL_CHANNELS.has(action.channel) && !reply) {
     const quiet: QuietHours = {
       start: settings.quietHoursStart,
       end: settings.quietHoursEnd,
@@ -211,7 +211,7 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
     }
   }
 
-  const cap = unbounded ? null : frequencyCapFor(settings.frequencyCaps, action.channel);
+  const cap = reply ? null : frequencyCapFor(settings.frequencyCaps, action.channel);
   if (cap) {
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
       `frequency-cap:${action.consumerId}:${action.channel}`,
@@ -221,13 +221,14 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
     } = await client.query<{ recent: number }>(
       `SELECT count(*)::int AS recent FROM actions
         WHERE "consumerId" = $1 AND channel = $2 AND id <> $3
-          AND ((status = 'SENT' AND "sentAt" > $4) OR (status = 'SENDING' AND "dispatchedAt" IS NOT NULL))`,
-      [action.consumerId, action.channel, action.id, new Date(now.getTime() - cap.windowHours * 3_600_000)],
+          AND ((status = 'SENT' AND "sentAt" > $4) OR (status = 'SENDING' AND "dispatchedAt" IS NOT NULL))
+          AND (NOT $5 OR "invocationId" IS NULL)`,
+      [action.consumerId, action.channel, action.id, new Date(now.getTime() - cap.windowHours * 3_600_000), person],
     );
     if (recent >= cap.max) {
       return {
         kind: "skip",
-        reason: `frequency cap reached: ${cap.max} ${action.channel} messages in ${cap.windowHours} h`,
+        reason: `frequency cap reached: ${cap.max} ${action.channel} messages${person ? " from people" : ""} in ${cap.windowHours} h`,
       };
     }
   }
