@@ -65,20 +65,27 @@ export function noneMatch(header: string | null, etag: string): boolean {
 }
 
 type Loaded = { body: Uint8Array<ArrayBuffer>; type: string; etag: string };
-const loaded = new Map<string, Loaded>();
+let loaded: Map<string, Loaded> | null = null;
 
-/** An asset read once and kept with its ETag (the files change only with a new release). */
+/**
+ * Every asset, read once and kept with its ETag (the files change only with a new release). Read
+ * all together when the console is set up, at the process's start: a file read at its first
+ * request could meet a build rewriting dist/ beside the running process.
+ */
+function loadAll(): Map<string, Loaded> {
+  loaded ??= new Map(
+    Object.entries(ASSETS).map(([name, asset]) => {
+      const body = readFileSync(asset.file);
+      const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+      return [name, { body: new Uint8Array(body), type: asset.type, etag }];
+    }),
+  );
+  return loaded;
+}
+
+/** An asset by name, or null. */
 function load(name: string): Loaded | null {
-  const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-  if (!asset) return null;
-  let found = loaded.get(name);
-  if (!found) {
-    const body = readFileSync(asset.file);
-    const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
-    found = { body: new Uint8Array(body), type: asset.type, etag };
-    loaded.set(name, found);
-  }
-  return found;
+  return loadAll().get(name) ?? null;
 }
 
 /**
@@ -87,6 +94,7 @@ function load(name: string): Loaded | null {
  * page with its Content-Security-Policy. Anything else under /ops is a 404.
  */
 export function opsConsole(): Plugin {
+  loadAll();
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       const { pathname } = url;
