@@ -30,10 +30,14 @@ export function platformPattern(feed: Feed): string {
 
 let pubsub: RedisPubSub | undefined;
 
-/** One publisher and one subscriber connection per process, created on first use. */
+/**
+ * One publisher and one subscriber connection per process, created on first use. The publisher
+ * pipelines the commands of one event-loop turn into one write (ioredis' auto-pipelining): a batch
+ * of status changes costs one system call, not one per message.
+ */
 export function livePubSub(): RedisPubSub {
   pubsub ??= new RedisPubSub({
-    publisher: createCommandRedis("closer-publisher"),
+    publisher: createCommandRedis("closer-publisher", { enableAutoPipelining: true }),
     subscriber: createBlockingRedis("closer-subscriber"),
   });
   return pubsub;

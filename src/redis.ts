@@ -13,7 +13,10 @@ const down = new WeakSet<Redis>();
  * gives up after REDIS_COMMAND_TIMEOUT_MS, and callers skip Redis at once while `redisDown` says
  * the connection is lost, so a Redis outage never slows a request down by more than a check.
  */
-export function createCommandRedis(name: string, options: Pick<RedisOptions, "lazyConnect"> = {}): Redis {
+export function createCommandRedis(
+  name: string,
+  options: Pick<RedisOptions, "lazyConnect" | "enableAutoPipelining"> = {},
+): Redis {
   const { REDIS_URL, REDIS_COMMAND_TIMEOUT_MS } = config();
   return reportOutages(
     new Redis(REDIS_URL, {

@@ -75,9 +75,18 @@ export async function updateConsumers(client: Sql, changes: ConsumerChanges): Pr
  * callback's `from`/`recipient_id`: the key inbound messages are matched by first. No write when
  * it is already stored (the common case: every send answer repeats it).
  */
-export async function rememberWaId(consumerId: string, waId: string): Promise<void> {
+export function rememberWaId(consumerId: string, waId: string): Promise<void> {
+  return rememberWaIds([{ consumerId, waId }]);
+}
+
+/** rememberWaId for a batch of send answers, in one statement (a consumer named twice keeps the last). */
+export async function rememberWaIds(ids: { consumerId: string; waId: string }[]): Promise<void> {
+  if (ids.length === 0) return;
+  const last = new Map(ids.map((i) => [i.consumerId, i.waId]));
   await pool.query(
-    `UPDATE consumers SET "waId" = $2, "updatedAt" = now() WHERE id = $1 AND "waId" IS DISTINCT FROM $2`,
-    [consumerId, waId],
+    `UPDATE consumers c SET "waId" = w."waId", "updatedAt" = now()
+       FROM unnest($1::uuid[], $2::text[]) AS w(id, "waId")
+      WHERE c.id = w.id AND c."waId" IS DISTINCT FROM w."waId"`,
+    [[...last.keys()], [...last.values()]],
   );
 }

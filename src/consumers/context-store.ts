@@ -94,19 +94,30 @@ export async function leaveFunnel(tx: Sql, consumerId: string, at: Date): Promis
 }
 
 /**
- * Counts a message sent to the consumer (emails and WhatsApp messages; webhooks are not messages
- * to the person), in the transaction that marks it sent; lastMessageAt only moves forward.
+ * Counts messages sent to consumers (emails and WhatsApp messages; webhooks are not messages to
+ * the person), in the transaction that marks them sent, in one statement: several to one consumer
+ * add up, and lastMessageAt only moves forward.
  */
-export async function countMessageSent(tx: Sql, consumerId: string, channel: Channel, sentAt: Date): Promise<void> {
-  if (channel !== "EMAIL" && channel !== "WHATSAPP") return;
+export async function countMessagesSent(
+  tx: Sql,
+  sent: { consumerId: string; channel: Channel; sentAt: Date }[],
+): Promise<void> {
+  const messages = sent.filter((m) => m.channel === "EMAIL" || m.channel === "WHATSAPP");
+  if (messages.length === 0) return;
   await tx.query(
-    `UPDATE consumer_contexts SET
-            "emailsSent" = "emailsSent" + ($2 = 'EMAIL')::int,
-            "whatsappSent" = "whatsappSent" + ($2 = 'WHATSAPP')::int,
-            "lastMessageAt" = GREATEST("lastMessageAt", $3),
+    `UPDATE consumer_contexts cc SET
+            "emailsSent" = cc."emailsSent" + s.emails,
+            "whatsappSent" = cc."whatsappSent" + s.whatsapp,
+            "lastMessageAt" = GREATEST(cc."lastMessageAt", s.last),
             "updatedAt" = now()
-      WHERE "consumerId" = $1`,
-    [consumerId, channel, sentAt],
+       FROM (SELECT consumer,
+                    count(*) FILTER (WHERE channel = 'EMAIL')::int AS emails,
+                    count(*) FILTER (WHERE channel = 'WHATSAPP')::int AS whatsapp,
+                    max(at) AS last
+               FROM unnest($1::uuid[], $2::"Channel"[], $3::timestamptz[]) AS m(consumer, channel, at)
+              GROUP BY consumer) s
+      WHERE cc."consumerId" = s.consumer`,
+    [messages.map((m) => m.consumerId), messages.map((m) => m.channel), messages.map((m) => m.sentAt)],
   );
 }
 

@@ -98,40 +98,53 @@ export async function recordInbound(tx: Sql, messages: InboundMessage[]): Promis
   return rows;
 }
 
+/** A message we sent (an action marked SENT); `topic` is what the agent said (its template), null for a person's message. */
+export type OutboundMessage = {
+  creatorId: string;
+  consumerId: string;
+  channel: Channel;
+  text: string | null;
+  topic: string | null;
+  actionId: string;
+  at: Date;
+};
+
 /**
- * Records a message we sent (an action marked SENT), in the transaction that marks it; `topic` is
- * what the agent said (its template), null for a person's message. Answers the conversation it
- * joined, for the live feed (conversationUpdates) once committed.
+ * Records messages we sent, in the transaction that marks them sent, in one statement: each
+ * consumer's conversation on the channel (created if new, lastOutboundAt only moving forward, locked
+ * in (consumer, channel) order), and one message per action (an action recorded before is not
+ * recorded again). Answers the conversations they joined, one per (consumer, channel), for the live
+ * feed (conversationUpdates) once committed.
  */
 export async function recordOutbound(
   tx: Sql,
-  message: {
-    creatorId: string;
-    consumerId: string;
-    channel: Channel;
-    text: string | null;
-    topic: string | null;
-    actionId: string;
-    at: Date;
-  },
-): Promise<ConversationChange> {
-  const { rows } = await tx.query<ConversationChange>(
-    `WITH c AS (
+  messages: OutboundMessage[],
+): Promise<(ConversationChange & { consumerId: string; channel: Channel })[]> {
+  if (messages.length === 0) return [];
+  const col = <K extends keyof OutboundMessage>(key: K) => messages.map((m) => m[key]);
+  const { rows } = await tx.query<ConversationChange & { consumerId: string; channel: Channel }>(
+    `WITH m AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::"Channel"[], $4::text[], $5::uuid[], $6::timestamptz[],
+                            $7::text[]) AS m("creatorId", "consumerId", channel, text, "actionId", at, topic)
+     ),
+     c AS (
        INSERT INTO conversations AS c ("creatorId", "consumerId", channel, "lastOutboundAt")
-       VALUES ($1, $2, $3::"Channel", $6)
+       SELECT "creatorId", "consumerId", channel, max(at) FROM m
+        GROUP BY "creatorId", "consumerId", channel ORDER BY "consumerId", channel
        ON CONFLICT ("consumerId", channel) DO UPDATE SET
          "lastOutboundAt" = GREATEST(c."lastOutboundAt", EXCLUDED."lastOutboundAt"), "updatedAt" = now()
-       RETURNING c.id, c."creatorId", c.holder
+       RETURNING c.id, c."creatorId", c."consumerId", c.channel, c.holder
      ),
      message AS (
        INSERT INTO conversation_messages ("conversationId", direction, text, "actionId", at, topic)
-       SELECT c.id, 'OUTBOUND', $4, $5, $6, $7 FROM c
+       SELECT c.id, 'OUTBOUND', m.text, m."actionId", m.at, m.topic
+         FROM m JOIN c ON c."consumerId" = m."consumerId" AND c.channel = m.channel
        ON CONFLICT ("actionId") DO NOTHING
      )
-     SELECT id, "creatorId", holder FROM c`,
-    [message.creatorId, message.consumerId, message.channel, message.text, message.actionId, message.at, message.topic],
+     SELECT id, "creatorId", "consumerId", channel, holder FROM c`,
+    [col("creatorId"), col("consumerId"), col("channel"), col("text"), col("actionId"), col("at"), col("topic")],
   );
-  return rows[0];
+  return rows;
 }
 
 /**
@@ -147,19 +160,25 @@ export async function channelsNotHeldByAgent(tx: Sql, consumerId: string, forUpd
   return rows.filter((r) => r.holder !== "AGENT").map((r) => r.channel);
 }
 
+/** A conversation as the send rules read it: who holds it, and when the consumer last wrote. */
+export type ConversationAtSend = Pick<Conversation, "consumerId" | "channel" | "holder" | "lastInboundAt">;
+
 /**
- * The consumer's conversation on a channel as the send rules read it (none yet: []), FOR SHARE in
- * the caller's transaction: who holds it, and when the consumer last wrote (WhatsApp's
- * customer-service window runs from it).
+ * The conversations of the given (consumer, channel) pairs as the send rules read them (a pair
+ * without one yet is absent), FOR SHARE in the caller's transaction, locked in (consumer, channel)
+ * order: who holds each, and when the consumer last wrote (WhatsApp's customer-service window runs
+ * from it). A hand-off committing meanwhile waits for the caller.
  */
 export async function conversationsForSend(
   tx: Sql,
-  consumerId: string,
-  channel: Channel,
-): Promise<Pick<Conversation, "holder" | "lastInboundAt">[]> {
-  const { rows } = await tx.query<Pick<Conversation, "holder" | "lastInboundAt">>(
-    `SELECT holder, "lastInboundAt" FROM conversations WHERE "consumerId" = $1 AND channel = $2::"Channel" FOR SHARE`,
-    [consumerId, channel],
+  pairs: { consumerId: string; channel: Channel }[],
+): Promise<ConversationAtSend[]> {
+  if (pairs.length === 0) return [];
+  const { rows } = await tx.query<ConversationAtSend>(
+    `SELECT "consumerId", channel, holder, "lastInboundAt" FROM conversations
+      WHERE ("consumerId", channel) IN (SELECT * FROM unnest($1::uuid[], $2::"Channel"[]))
+      ORDER BY "consumerId", channel FOR SHARE`,
+    [pairs.map((p) => p.consumerId), pairs.map((p) => p.channel)],
   );
   return rows;
 }

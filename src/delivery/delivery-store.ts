@@ -1,4 +1,4 @@
-import { countMessageSent } from "../consumers/context-store.js";
+import { countMessagesSent } from "../consumers/context-store.js";
 import { type ConversationChange, recordOutbound } from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
@@ -65,30 +65,46 @@ export const LEASE_REASONS = {
 };
 
 /**
- * Extends the claims of actions still in a scheduler's hands (claimed together at `claimedAt`)
- * until `until`; those it no longer holds are left alone. Returns how many it renewed.
+ * Extends the claims of actions still in a scheduler's hands (each as claimed at its `claimedAt`)
+ * until `until`, in one statement; those it no longer holds are left alone. Returns how many it
+ * renewed.
  */
-export async function renewLeases(ids: string[], claimedAt: Date, until: Date): Promise<number> {
+export async function renewLeases(claims: Pick<ClaimedAction, "id" | "claimedAt">[], until: Date): Promise<number> {
+  if (claims.length === 0) return 0;
   const { rowCount } = await pool.query(
-    `UPDATE actions SET "leaseExpiresAt" = GREATEST("leaseExpiresAt", $3)
-      WHERE id = ANY($1::uuid[]) AND status = 'SENDING' AND "claimedAt" = $2`,
-    [ids, claimedAt, until],
+    `UPDATE actions a SET "leaseExpiresAt" = GREATEST(a."leaseExpiresAt", $3)
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, "claimedAt")
+      WHERE a.id = c.id AND a.status = 'SENDING' AND a."claimedAt" = c."claimedAt"`,
+    [claims.map((c) => c.id), claims.map((c) => c.claimedAt), until],
   );
   return rowCount ?? 0;
 }
 
 /**
- * Gives back claimed actions whose provider call never started (a scheduler stopping): PLANNED
- * again at once, for any scheduler to take. Returns the changes to publish.
+ * Gives back claimed actions whose provider call never started (a scheduler stopping, or meeting
+ * an outage): PLANNED again at once, for any scheduler to take. Returns the changes to publish.
  */
-export async function releaseClaims(ids: string[], claimedAt: Date): Promise<StatusChange[]> {
+export async function releaseClaims(claims: Pick<ClaimedAction, "id" | "claimedAt">[]): Promise<StatusChange[]> {
+  if (claims.length === 0) return [];
   const { rows } = await pool.query<StatusChange>(
-    `UPDATE actions SET status = 'PLANNED', "claimedAt" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
-      WHERE id = ANY($1::uuid[]) AND status = 'SENDING' AND "claimedAt" = $2 AND "dispatchedAt" IS NULL
-      RETURNING id, "creatorId", status`,
-    [ids, claimedAt],
+    `UPDATE actions a SET status = 'PLANNED', "claimedAt" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, "claimedAt")
+      WHERE a.id = c.id AND a.status = 'SENDING' AND a."claimedAt" = c."claimedAt" AND a."dispatchedAt" IS NULL
+      RETURNING a.id, a."creatorId", a.status`,
+    [claims.map((c) => c.id), claims.map((c) => c.claimedAt)],
   );
   return rows;
+}
+
+/**
+ * When the next PLANNED action falls due (UTC), or null when none is planned: the scheduler
+ * sleeps until then rather than a whole interval, so a message is not held back by the poll.
+ */
+export async function nextDueAt(): Promise<Date | null> {
+  const { rows } = await pool.query<{ at: Date | null }>(
+    `SELECT min("sendAt") AS at FROM actions WHERE status = 'PLANNED'`,
+  );
+  return rows[0].at;
 }
 
 /**
@@ -119,84 +135,123 @@ async function updateClaimed(db: Sql, action: ClaimedAction, set: string, values
   return rowCount === 1;
 }
 
+/** What the send rules decided for a claimed action (see markGateVerdicts). */
+export type GateMark =
+  /** The provider call is about to start, the lease renewed to run from now. */
+  | { action: ClaimedAction; kind: "dispatch"; at: Date; leaseUntil: Date }
+  | { action: ClaimedAction; kind: "skip"; reason: string }
+  /** PLANNED again at `sendAt`: quiet hours, or the provider's send rate. */
+  | { action: ClaimedAction; kind: "replan"; reason: string; sendAt: Date };
+
 /**
- * The provider call is about to start: from here on a lost worker means "may have been sent". The
- * lease is renewed to `leaseUntil` in the same update, so it runs from the dispatch.
+ * Records the send rules' verdicts on a batch of claimed actions in one statement, in the
+ * transaction that checked them. A dispatched action gets its `dispatchedAt`: from here on a lost
+ * worker means "may have been sent". Answers the ids marked; an action missing from it was no
+ * longer this claim's (the lease recovery took it meanwhile).
  */
-export const markDispatched = (db: Sql, action: ClaimedAction, at: Date, leaseUntil: Date) =>
-  updateClaimed(db, action, `"dispatchedAt" = $3, "leaseExpiresAt" = $4`, [at, leaseUntil]);
-
-export const markSkipped = (db: Sql, action: ClaimedAction, reason: string) =>
-  updateClaimed(db, action, `status = 'SKIPPED', "statusReason" = $3, "claimedAt" = NULL, "leaseExpiresAt" = NULL`, [
-    reason,
-  ]);
-
-/** Back to PLANNED: at `sendAt` if given (quiet hours), else at the next tick (send-rate limit). */
-export const replan = (db: Sql, action: ClaimedAction, reason: string, sendAt: Date = action.sendAt) =>
-  updateClaimed(
-    db,
-    action,
-    `status = 'PLANNED', "sendAt" = $3, "statusReason" = $4, "claimedAt" = NULL, "leaseExpiresAt" = NULL`,
-    [sendAt, reason],
+export async function markGateVerdicts(db: Sql, marks: GateMark[]): Promise<Set<string>> {
+  if (marks.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE actions a SET
+            status = (CASE m.kind WHEN 'dispatch' THEN 'SENDING' WHEN 'skip' THEN 'SKIPPED' ELSE 'PLANNED' END)::"ActionStatus",
+            "statusReason" = CASE WHEN m.kind = 'dispatch' THEN a."statusReason" ELSE m.reason END,
+            "sendAt" = COALESCE(m."sendAt", a."sendAt"),
+            "dispatchedAt" = m."dispatchedAt",
+            "leaseExpiresAt" = m."leaseUntil",
+            "claimedAt" = CASE WHEN m.kind = 'dispatch' THEN a."claimedAt" END,
+            "updatedAt" = now()
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                   $7::timestamptz[]) AS m(id, "claimedAt", kind, reason, "sendAt", "dispatchedAt", "leaseUntil")
+      WHERE a.id = m.id AND a.status = 'SENDING' AND a."claimedAt" = m."claimedAt"
+      RETURNING a.id`,
+    [
+      marks.map((m) => m.action.id),
+      marks.map((m) => m.action.claimedAt),
+      marks.map((m) => m.kind),
+      marks.map((m) => (m.kind === "dispatch" ? null : m.reason)),
+      marks.map((m) => (m.kind === "replan" ? m.sendAt : null)),
+      marks.map((m) => (m.kind === "dispatch" ? m.at : null)),
+      marks.map((m) => (m.kind === "dispatch" ? m.leaseUntil : null)),
+    ],
   );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** A message the provider accepted, to mark SENT (see markSent). */
+export type SentMark = {
+  action: ClaimedAction;
+  sentAt: Date;
+  result: Pick<SendSuccess, "providerMessageId" | "answer" | "sentFrom">;
+  /** When its provider call was dispatched (markGateVerdicts). */
+  dispatchedAt: Date;
+};
 
 /**
- * SENT, and the consumer's context counts it (the consumers' context store) and its conversation
- * records it (a message to the person), in one transaction.
- * The owner knows the message went out: if the lease recovery meanwhile failed the action as
+ * SENT, and each consumer's context counts them (the consumers' context store) and their
+ * conversations record them (messages to the person), for a batch of sends in one transaction of
+ * three statements.
+ * The owner knows a message went out: if the lease recovery meanwhile failed the action as
  * interrupted (PostgreSQL was away past the lease, so the owner could not record it in time), the
  * row dispatched at `dispatchedAt` is corrected to SENT, its attempt counted once.
- * Answers false when the row was not this claim's any more; else the conversation the message
- * joined (null for a webhook), to publish once committed.
+ * Answers, by action id, the conversation each message joined (null for a webhook), to publish once
+ * committed; an action missing from it was no longer this claim's, and is left as it is.
  */
-export async function markSent(
-  action: ClaimedAction,
-  sentAt: Date,
-  result: Pick<SendSuccess, "providerMessageId" | "answer" | "sentFrom">,
-  dispatchedAt: Date,
-): Promise<false | { conversation: ConversationChange | null }> {
-  const latenessMs = Math.min(INT_MAX, Math.max(0, sentAt.getTime() - action.sendAt.getTime()));
+export async function markSent(sends: SentMark[]): Promise<Map<string, { conversation: ConversationChange | null }>> {
+  if (sends.length === 0) return new Map();
   return inTransaction(
     async (tx) => {
-      const { rows } = await tx.query<{ consumerId: string; channel: Channel; sentAt: Date }>(
-        `UPDATE actions SET status = 'SENT', "sentAt" = $3, "latenessMs" = $4,
-              attempts = attempts + (status = 'SENDING')::int,
-              "providerMessageId" = $5, "providerResponse" = $6, "statusReason" = NULL, "claimedAt" = NULL,
-              "leaseExpiresAt" = NULL, "sentFrom" = $9, "updatedAt" = now()
-        WHERE (${GUARD})
-           OR (id = $1 AND status = 'FAILED' AND "statusReason" = $7 AND "dispatchedAt" = $8)
-       RETURNING "consumerId", channel, "sentAt"`,
+      const { rows } = await tx.query<{ id: string; consumerId: string; channel: Channel; sentAt: Date }>(
+        `UPDATE actions a SET status = 'SENT', "sentAt" = s."sentAt", "latenessMs" = s."latenessMs",
+                attempts = a.attempts + (a.status = 'SENDING')::int,
+                "providerMessageId" = s."providerMessageId", "providerResponse" = s.answer, "statusReason" = NULL,
+                "claimedAt" = NULL, "leaseExpiresAt" = NULL, "sentFrom" = s."sentFrom", "updatedAt" = now()
+           FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int[], $5::text[], $6::jsonb[],
+                       $7::timestamptz[], $8::text[])
+                AS s(id, "claimedAt", "sentAt", "latenessMs", "providerMessageId", answer, "dispatchedAt", "sentFrom")
+          WHERE a.id = s.id
+            AND ((a.status = 'SENDING' AND a."claimedAt" = s."claimedAt")
+              OR (a.status = 'FAILED' AND a."statusReason" = $9 AND a."dispatchedAt" = s."dispatchedAt"))
+         RETURNING a.id, a."consumerId", a.channel, a."sentAt"`,
         [
-          action.id,
-          action.claimedAt,
-          sentAt,
-          latenessMs,
-          result.providerMessageId,
-          JSON.stringify(result.answer),
+          sends.map((s) => s.action.id),
+          sends.map((s) => s.action.claimedAt),
+          sends.map((s) => s.sentAt),
+          sends.map((s) => Math.min(INT_MAX, Math.max(0, s.sentAt.getTime() - s.action.sendAt.getTime()))),
+          sends.map((s) => s.result.providerMessageId),
+          sends.map((s) => JSON.stringify(s.result.answer)),
+          sends.map((s) => s.dispatchedAt),
+          sends.map((s) => s.result.sentFrom ?? null),
           LEASE_REASONS.interrupted,
-          dispatchedAt,
-          result.sentFrom ?? null,
         ],
       );
-      const [sent] = rows;
-      if (!sent) return false;
-      let conversation: ConversationChange | null = null;
-      // Conversation before context: the order ingestion locks them in, so the two never deadlock.
-      if (sent.channel === "EMAIL" || sent.channel === "WHATSAPP") {
-        const { message, template } = (action.payload ?? {}) as { message?: unknown; template?: unknown };
-        conversation = await recordOutbound(tx, {
-          creatorId: action.creatorId,
-          consumerId: sent.consumerId,
-          channel: sent.channel,
-          text: typeof message === "string" ? message : null,
-          // What an agent said; a person's message is theirs, not the agent's to remember.
-          topic: action.invocationId && typeof template === "string" ? template : null,
-          actionId: action.id,
-          at: sent.sentAt,
-        });
-      }
-      await countMessageSent(tx, sent.consumerId, sent.channel, sent.sentAt);
-      return { conversation };
+      const byId = new Map(sends.map((s) => [s.action.id, s.action]));
+      // Conversations before contexts: the order ingestion locks them in, so the two never deadlock.
+      const messages = rows.filter((r) => r.channel === "EMAIL" || r.channel === "WHATSAPP");
+      const joined = await recordOutbound(
+        tx,
+        messages.map((sent) => {
+          const action = byId.get(sent.id) as ClaimedAction;
+          const { message, template } = (action.payload ?? {}) as { message?: unknown; template?: unknown };
+          return {
+            creatorId: action.creatorId,
+            consumerId: sent.consumerId,
+            channel: sent.channel,
+            text: typeof message === "string" ? message : null,
+            // What an agent said; a person's message is theirs, not the agent's to remember.
+            topic: action.invocationId && typeof template === "string" ? template : null,
+            actionId: sent.id,
+            at: sent.sentAt,
+          };
+        }),
+      );
+      await countMessagesSent(tx, rows);
+      const conversations = new Map(joined.map((c) => [`${c.consumerId}:${c.channel}`, c]));
+      return new Map(
+        rows.map((r) => {
+          const c = conversations.get(`${r.consumerId}:${r.channel}`);
+          return [r.id, { conversation: c ? { id: c.id, creatorId: c.creatorId, holder: c.holder } : null }];
+        }),
+      );
     },
     { attempts: 3 },
   );

@@ -1,50 +1,58 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../config.js";
-import { rememberWaId } from "../consumers/consumer-store.js";
+import { rememberWaIds } from "../consumers/consumer-store.js";
 import { publishConversationChanges } from "../conversations/conversation-feed.js";
+import type { ConversationChange } from "../conversations/conversation-store.js";
 import { inTransaction } from "../db/transaction.js";
-import type { ActionStatus, Channel } from "../generated/prisma/enums.js";
+import type { Channel } from "../generated/prisma/enums.js";
 import { logger } from "../logger.js";
 import { deliveryLateness, deliveryOutcomes } from "../observability/metrics.js";
 import { isOutage } from "../outages.js";
 import { closeRedis, createCommandRedis } from "../redis.js";
-import { publishActionChanges } from "./action-feed.js";
+import { publishActionChanges, type StatusChange } from "./action-feed.js";
 import { type ChannelPayload, fallbackFor, parsePayload } from "./action-payload.js";
-import { recordDeliveryEvent } from "./delivery-events.js";
+import { type DeliveryEvent, recordDeliveryEvent, recordDeliveryEvents } from "./delivery-events.js";
 import {
   type ClaimedAction,
   claimDueActions,
-  markDispatched,
+  type GateMark,
   markFailed,
+  markGateVerdicts,
   markSent,
-  markSkipped,
+  nextDueAt,
   recoverExpiredClaims,
   releaseClaims,
   renewLeases,
-  replan,
   scheduleRetry,
 } from "./delivery-store.js";
 import { type ChannelProviders, providersFromConfig, type SendResult } from "./providers/index.js";
 import type { SendSuccess, WhatsAppSenderCredentials } from "./providers/provider.js";
-import { SendRateLimiter, type SendRates, sendRatesFromConfig } from "./send-rate-limit.js";
-import { checkSendRules } from "./send-rules.js";
+import { type SendRate, SendRateLimiter, type SendRates, sendRatesFromConfig } from "./send-rate-limit.js";
+import { checkSendRules, type RuleVerdict } from "./send-rules.js";
 
-// Delivery: claim due actions, check the send rules, call the provider, record the outcome.
+// Delivery: claim due actions, check the send rules, call the provider, record the outcome, each
+// stage set-based and running while the others do (a pipeline, not a barrier per batch):
+// - claiming tops up a queue of claimed actions (one statement per claim) while sends are in flight;
+// - the send rules run for as many queued actions as there are free send slots, in one transaction
+//   of a fixed number of statements, which also marks them dispatched, skipped or planned again;
+// - sends that ended while the last batch of outcomes was being written are marked sent together
+//   (group commit: no waiting when the load is light, large batches when it is heavy).
 //
-// At most once: an action is claimed by one scheduler (PLANNED -> SENDING in one statement),
-// and marked dispatched in the transaction that checked its rules, just before the provider
-// call. The claim is a lease the scheduler renews while the action is in its hands (waiting its
-// turn in the batch, or in the provider call). A worker that dies leaves the action in SENDING;
-// once its lease expires the action is planned again if it was never dispatched, else failed as
-// "interrupted" (it may have gone out). A provider failure is retried only when the provider
-// says the message was not sent.
+// At most once: an action is claimed by one scheduler (PLANNED -> SENDING in one statement), and
+// marked dispatched in the transaction that checked its rules, just before the provider call: only
+// actions that have a send slot now are checked, so none waits dispatched. The claim is a lease the
+// scheduler renews while the action is in its hands (queued, in the provider call, or waiting for
+// its outcome to be written). A worker that dies leaves the action in SENDING; once its lease
+// expires the action is planned again if it was never dispatched, else failed as "interrupted" (it
+// may have gone out). A provider failure is retried only when the provider says the message was not
+// sent.
 
 export type SchedulerOptions = {
   /** The clock; tests move it to check quiet hours and retry backoff. */
   now?: () => Date;
-  /** Pause between ticks when no work is left. */
+  /** Longest pause between claims when nothing is due (ms); the scheduler wakes earlier for what falls due. */
   intervalMs?: number;
-  /** Actions claimed per tick. */
+  /** Actions claimed at once, and the most kept claimed ahead of the sends. */
   batchSize?: number;
   /** Sends under way at once; DELIVERY_CONCURRENCY by default. */
   concurrency?: number;
@@ -59,14 +67,20 @@ type Outcome = "sent" | "failed" | "skipped" | "deferred" | "retried" | "throttl
 /** How long a stopping scheduler keeps trying to record outcomes through an outage. */
 const RECORD_GRACE_ON_STOP_MS = 5_000;
 
-type GateResult =
-  | {
-      outcome: "dispatched";
-      creatorName: string;
-      whatsAppSender: WhatsAppSenderCredentials | null;
-      dispatchedAt: Date;
-    }
-  | { outcome: "skipped" | "deferred" | "throttled"; status: ActionStatus; reason: string };
+/** Shortest pause between claims while something is due but none could be taken (another scheduler holds it). */
+const MIN_POLL_MS = 20;
+
+/** An action whose provider call is about to start: what the rules found for it. */
+type Dispatch = {
+  action: ClaimedAction;
+  message: ChannelPayload;
+  creatorName: string;
+  whatsAppSender: WhatsAppSenderCredentials | null;
+  dispatchedAt: Date;
+};
+
+/** A send the provider accepted, waiting for its SENT mark. */
+type Accepted = Dispatch & { result: SendSuccess };
 
 /** Why a send failed, in the words stored on the action. */
 function failureReason(result: Extract<SendResult, { ok: false }>, attempt: number, maxAttempts: number): string {
@@ -78,6 +92,22 @@ function failureReason(result: Extract<SendResult, { ok: false }>, attempt: numb
   return `${kind}: ${result.reason}`;
 }
 
+/** Resolves the promises of those waiting for the scheduler's state to change. */
+class Changes {
+  private waiters: (() => void)[] = [];
+
+  /** Resolves at the next change. */
+  next(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
 export class DeliveryScheduler {
   private readonly now: () => Date;
   private readonly providers: ChannelProviders;
@@ -87,7 +117,24 @@ export class DeliveryScheduler {
   private readonly settings = config();
   readonly batchSize: number;
   private readonly concurrency: number;
-  /** The stop signal of the tick under way, and when it fired (see untilRecorded). */
+  /** Claimed, not yet through the send rules, in the order they were chosen. */
+  private readonly queued: ClaimedAction[] = [];
+  /** Every claimed action whose outcome is not recorded yet: its lease is renewed. */
+  private readonly inHand = new Map<string, ClaimedAction>();
+  /** Provider calls under way. */
+  private sending = 0;
+  /** The send rules' transaction under way, if any: one at a time, for as many actions as there are free slots. */
+  private gating: Promise<void> | null = null;
+  /** Claims being given back after an outage: no send rules run until they are. */
+  private givingBack: Promise<void> | null = null;
+  /** Accepted sends waiting for their SENT mark, and the write under way. */
+  private accepted: Accepted[] = [];
+  private recording: Promise<void> | null = null;
+  /** Outcomes being written one by one (failures, retries): tracked so draining waits for them. */
+  private readonly writes = new Set<Promise<void>>();
+  private readonly changes = new Changes();
+  private renewal: NodeJS.Timeout | undefined;
+  /** The stop signal, and when it fired (see untilRecorded). */
   private stopping: AbortSignal | undefined;
   private stopAbortedAt: number | undefined;
 
@@ -102,74 +149,152 @@ export class DeliveryScheduler {
   }
 
   /**
-   * One pass: recover expired claims, claim a batch of due actions, deliver it. Returns how many
-   * were claimed. Once `stopping` aborts, no further send starts: the sends in flight finish and
-   * the rest of the batch is given back (PLANNED) for another scheduler.
+   * One pass, to its end: recover expired claims, claim a batch of due actions, deliver it and
+   * record every outcome. Returns how many were claimed. Once `stopping` aborts, no further send
+   * starts: the sends in flight finish and the rest of the batch is given back (PLANNED) for
+   * another scheduler.
    */
   async tick(stopping?: AbortSignal): Promise<number> {
     this.stopping = stopping;
+    await this.recover();
+    const claimed = await this.claim(this.batchSize);
+    await this.drain();
+    return claimed;
+  }
+
+  /** Plans again, or fails as interrupted, the actions of schedulers that stopped renewing their leases. */
+  async recover(): Promise<void> {
     const recovered = await recoverExpiredClaims(this.now());
-    if (recovered.length > 0) {
-      logger.warn({ actions: recovered.length }, "recovered actions left in SENDING by a stopped worker");
-      for (const action of recovered) this.count(action, action.status === "FAILED" ? "interrupted" : "replanned");
-      await publishActionChanges(recovered);
-    }
-    const claimed = await claimDueActions(this.now(), this.batchSize, this.settings.DELIVERY_LEASE_MS);
-    if (claimed.length === 0) return 0;
-    // PostgreSQL went away before a send started: no further one starts this tick; the untouched
-    // actions (and the one that met the outage) are given back once it answers.
-    let halted = false;
-    const giveBack: string[] = [];
-    // Providers over their rate this tick: the rest of their actions wait for the next one.
-    const throttled = new Set<string>();
-    const inHand = new Set(claimed.map((a) => a.id));
-    const renewal = this.renewLeasesWhile(inHand, claimed[0].claimedAt);
-    let next = 0;
-    const runner = async () => {
-      while (next < claimed.length && !stopping?.aborted && !halted) {
-        const action = claimed[next++];
-        try {
-          await this.deliver(action, throttled);
-        } catch (error) {
-          if (isOutage(error)) {
-            if (!halted) logger.warn({ err: error }, "delivery paused: PostgreSQL unavailable");
-            halted = true;
-            giveBack.push(action.id);
-          } else {
-            // The action stays in SENDING: the lease recovery decides its fate.
-            logger.error({ err: error, actionId: action.id }, "delivery failed unexpectedly");
-          }
-        } finally {
-          inHand.delete(action.id);
-        }
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.min(this.concurrency, claimed.length) }, runner));
-    } finally {
-      clearInterval(renewal);
-      const unsent = [...giveBack, ...claimed.slice(next).map((a) => a.id)];
-      if (unsent.length > 0) {
-        const released = await this.untilRecorded(() => releaseClaims(unsent, claimed[0].claimedAt));
-        await publishActionChanges(released);
-      }
-    }
-    return claimed.length;
+    if (recovered.length === 0) return;
+    logger.warn({ actions: recovered.length }, "recovered actions left in SENDING by a stopped worker");
+    for (const action of recovered) this.count(action, action.status === "FAILED" ? "interrupted" : "replanned");
+    await publishActionChanges(recovered);
+  }
+
+  /** Actions claimed and not yet through the send rules. */
+  get queuedCount(): number {
+    return this.queued.length;
   }
 
   /**
-   * Renews the leases of the batch's actions still in hand, every third of the lease, so a long
-   * batch or a slow provider never looks like a stopped scheduler. A failed renewal is retried at
-   * the next beat; the lease itself bounds how long one may fail.
+   * Claims up to `limit` due actions into the queue and starts the send rules on as many as there
+   * are free send slots. Returns how many it claimed.
    */
-  private renewLeasesWhile(inHand: Set<string>, claimedAt: Date): NodeJS.Timeout {
+  async claim(limit: number): Promise<number> {
+    if (limit <= 0 || this.stopping?.aborted) return 0;
+    const claimed = await claimDueActions(this.now(), limit, this.settings.DELIVERY_LEASE_MS);
+    for (const action of claimed) {
+      this.queued.push(action);
+      this.inHand.set(action.id, action);
+    }
+    if (claimed.length > 0) this.renewLeases();
+    this.pump();
+    return claimed.length;
+  }
+
+  /** Resolves at the next change of state: a send ended, a batch went through the rules, outcomes were written. */
+  changed(): Promise<void> {
+    return this.changes.next();
+  }
+
+  /**
+   * Resolves once everything claimed has an outcome recorded (or, stopping, was given back), and
+   * nothing is under way.
+   */
+  async drain(): Promise<void> {
+    for (;;) {
+      this.pump();
+      const busy =
+        this.queued.length > 0 ||
+        this.sending > 0 ||
+        this.gating ||
+        this.givingBack ||
+        this.recording ||
+        this.accepted.length > 0 ||
+        this.writes.size > 0;
+      if (!busy) return;
+      await this.changes.next();
+    }
+  }
+
+  /**
+   * Moves the pipeline on: the send rules for queued actions while send slots are free (one
+   * transaction at a time), the SENT marks of accepted sends (one write at a time). Once stopping,
+   * queued actions are given back instead.
+   */
+  private pump(): void {
+    if (this.stopping?.aborted && this.queued.length > 0 && !this.gating && !this.givingBack) {
+      this.giveBack(this.queued.splice(0));
+    }
+    const free = this.concurrency - this.sending;
+    if (!this.gating && !this.givingBack && free > 0 && this.queued.length > 0 && !this.stopping?.aborted) {
+      const batch = this.queued.splice(0, free);
+      this.gating = this.gate(batch).finally(() => {
+        this.gating = null;
+        this.changes.notify();
+        this.pump();
+      });
+    }
+    if (!this.recording && this.accepted.length > 0) {
+      const batch = this.accepted;
+      this.accepted = [];
+      const sentAt = this.now();
+      const sends = batch.map((a) => ({ action: a.action, sentAt, result: a.result, dispatchedAt: a.dispatchedAt }));
+      this.recording = this.untilRecorded(() => markSent(sends))
+        .then(
+          (marked) => this.announceSent(batch, marked, sentAt),
+          (error) => {
+            // Only when stopping through an outage: the lease recovery decides.
+            logger.error({ err: error, actions: batch.length }, "sent messages not recorded");
+          },
+        )
+        .catch((error) => logger.error({ err: error }, "sent messages recorded, not all announced"))
+        .finally(() => {
+          for (const a of batch) this.inHand.delete(a.action.id);
+        })
+        .finally(() => {
+          this.recording = null;
+          this.changes.notify();
+          this.pump();
+        });
+    }
+  }
+
+  /** Gives claims back (PLANNED) once PostgreSQL takes it; no send rules run meanwhile. */
+  private giveBack(actions: ClaimedAction[]): void {
+    if (actions.length === 0) return;
+    const previous = this.givingBack;
+    this.givingBack = (async () => {
+      await previous;
+      try {
+        await publishActionChanges(await this.untilRecorded(() => releaseClaims(actions)));
+      } catch (error) {
+        logger.warn({ err: error, actions: actions.length }, "claims not given back: their leases will expire");
+      } finally {
+        for (const action of actions) this.inHand.delete(action.id);
+      }
+    })().finally(() => {
+      this.givingBack = null;
+      this.changes.notify();
+      this.pump();
+    });
+  }
+
+  /**
+   * Renews the leases of the actions in hand, every third of the lease, in one statement, so a
+   * long queue or a slow provider never looks like a stopped scheduler. A failed renewal is
+   * retried at the next beat; the lease itself bounds how long one may fail.
+   */
+  private renewLeases(): void {
+    if (this.renewal) return;
     const leaseMs = this.settings.DELIVERY_LEASE_MS;
-    return setInterval(() => {
-      if (inHand.size === 0) return;
-      renewLeases([...inHand], claimedAt, new Date(this.now().getTime() + leaseMs)).catch((error) =>
+    this.renewal = setInterval(() => {
+      if (this.inHand.size === 0) return;
+      renewLeases([...this.inHand.values()], new Date(this.now().getTime() + leaseMs)).catch((error) =>
         logger.warn({ err: error }, "lease renewal failed; retrying at the next beat"),
       );
     }, leaseMs / 3);
+    this.renewal.unref();
   }
 
   /**
@@ -195,90 +320,170 @@ export class DeliveryScheduler {
     }
   }
 
+  /** Stops for good: call after drain (startScheduler's stop does). */
   async close(): Promise<void> {
+    clearInterval(this.renewal);
     await Promise.all(Object.values(this.providers).map((p) => p.close()));
     await closeRedis(this.redis);
   }
 
-  private async deliver(action: ClaimedAction, throttled: Set<string>): Promise<void> {
-    const checked = parsePayload(action.channel, action.payload);
-    if (!checked.ok) {
-      const failure = { reason: checked.reason, answer: null, providerCalled: false };
-      await publishActionChanges(await markFailed(action, failure, null, this.now()));
-      this.count(action, "failed");
-      return;
-    }
-    const gate = await this.passGate(action, throttled);
-    if (!gate) return;
-    if (gate.outcome !== "dispatched") {
-      this.count(action, gate.outcome);
-      // A throttled action is released every tick until a token frees up: publish the first time only.
-      if (gate.outcome !== "throttled" || action.statusReason !== gate.reason) {
-        await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: gate.status }]);
-      }
-      return;
-    }
-
-    await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENDING" }]);
-    const result = await this.callProvider(action, checked.value, gate);
-    // From here the outcome is known and must be recorded: through an outage, it is retried.
-    if (result.ok) await this.untilRecorded(() => this.recordSent(action, checked.value, result, gate.dispatchedAt));
-    else await this.untilRecorded(() => this.recordFailure(action, checked.value, result));
+  /** Remembers a stop signal for the passes to come (startScheduler's loop). */
+  stopOn(stopping: AbortSignal): void {
+    this.stopping = stopping;
   }
 
   /**
-   * The send rules, then the provider's send rate, then the dispatched mark, in one transaction
-   * (see checkSendRules for the locks it holds). Null when the claim was lost to the lease
-   * recovery meanwhile: then nothing is reported.
+   * The send rules for a batch of queued actions, the provider's send rate, and the verdicts'
+   * marks, in one transaction (see checkSendRules for the locks it holds); then the dispatched
+   * ones go to their providers. PostgreSQL going away gives the batch back, and the queue with it.
    */
-  private async passGate(action: ClaimedAction, throttled: Set<string>): Promise<GateResult | null> {
-    const provider = this.providers[action.channel];
-    const rate = this.sendRates[action.channel];
-    return inTransaction(async (client): Promise<GateResult | null> => {
-      const verdict = await checkSendRules(client, action, this.now());
-      if (verdict.kind === "skip") {
-        const skipped = await markSkipped(client, action, verdict.reason);
-        return skipped ? { outcome: "skipped", status: "SKIPPED", reason: verdict.reason } : null;
+  private async gate(batch: ClaimedAction[]): Promise<void> {
+    // A malformed payload never reaches the rules: failed on its own, it is rare.
+    const parsed = batch.map((action) => ({ action, checked: parsePayload(action.channel, action.payload) }));
+    for (const { action, checked } of parsed) {
+      if (!checked.ok) this.track(this.failMalformed(action, checked.reason));
+    }
+    const valid = parsed.flatMap(({ action, checked }) => (checked.ok ? [{ action, message: checked.value }] : []));
+    if (valid.length === 0) return;
+    let decided: { marks: GateMark[]; dispatches: Dispatch[]; throttled: Set<string>; marked: Set<string> };
+    try {
+      decided = await inTransaction(
+        async (tx) => {
+          const now = this.now();
+          const verdicts = await checkSendRules(
+            tx,
+            valid.map((v) => v.action),
+            now,
+          );
+          const marks: GateMark[] = [];
+          const dispatches: Dispatch[] = [];
+          const throttled = new Set<string>();
+          const sendable = new Map<Channel, number[]>();
+          verdicts.forEach((verdict, i) => {
+            const { action } = valid[i];
+            if (verdict.kind === "skip") marks.push({ action, kind: "skip", reason: verdict.reason });
+            else if (verdict.kind === "defer") {
+              marks.push({ action, kind: "replan", reason: verdict.reason, sendAt: verdict.until });
+            } else sendable.set(action.channel, [...(sendable.get(action.channel) ?? []), i]);
+          });
+          // The provider's send rate last: a skipped message should not spend a token.
+          const leaseUntil = new Date(now.getTime() + this.settings.DELIVERY_LEASE_MS);
+          for (const [channel, indexes] of sendable) {
+            const provider = this.providers[channel];
+            const rate = this.sendRates[channel];
+            const { taken, retryAfterMs } = await this.limiter.take(provider.name, rate, indexes.length);
+            indexes.forEach((i, n) => {
+              const { action, message } = valid[i];
+              const verdict = verdicts[i] as Extract<RuleVerdict, { kind: "send" }>;
+              if (n < taken) {
+                marks.push({ action, kind: "dispatch", at: now, leaseUntil });
+                dispatches.push({ action, message, ...verdict, dispatchedAt: now });
+              } else {
+                // Held until the bucket has a token again, so no scheduler takes it back before then.
+                const sendAt = new Date(Math.max(action.sendAt.getTime(), now.getTime() + retryAfterMs));
+                marks.push({ action, kind: "replan", reason: throttledReason(provider.name, rate), sendAt });
+                throttled.add(action.id);
+              }
+            });
+          }
+          return { marks, dispatches, throttled, marked: await markGateVerdicts(tx, marks) };
+        },
+        { attempts: 3 },
+      );
+    } catch (error) {
+      if (isOutage(error)) {
+        logger.warn({ err: error }, "delivery paused: PostgreSQL unavailable");
+        // The batch was not marked: given back with the queue once PostgreSQL answers.
+        this.giveBack([...valid.map((v) => v.action), ...this.queued.splice(0)]);
+      } else {
+        // The actions stay in SENDING: the lease recovery decides their fate.
+        logger.error({ err: error, actions: valid.length }, "delivery failed unexpectedly");
+        for (const { action } of valid) this.inHand.delete(action.id);
       }
-      if (verdict.kind === "defer") {
-        const deferred = await replan(client, action, verdict.reason, verdict.until);
-        return deferred ? { outcome: "deferred", status: "PLANNED", reason: verdict.reason } : null;
+      return;
+    }
+
+    const { marks, dispatches, throttled, marked } = decided;
+    // A mark that found its row changed: the lease recovery took the action meanwhile; nothing is reported.
+    for (const { action } of valid) if (!marked.has(action.id)) this.inHand.delete(action.id);
+    const changes: StatusChange[] = [];
+    for (const mark of marks) {
+      if (!marked.has(mark.action.id) || mark.kind === "dispatch") continue;
+      this.inHand.delete(mark.action.id);
+      const held = throttled.has(mark.action.id);
+      this.count(mark.action, mark.kind === "skip" ? "skipped" : held ? "throttled" : "deferred");
+      // A throttled action is held again and again until a token frees up: published the first time only.
+      if (!held || mark.action.statusReason !== mark.reason) {
+        changes.push({
+          id: mark.action.id,
+          creatorId: mark.action.creatorId,
+          status: mark.kind === "skip" ? "SKIPPED" : "PLANNED",
+        });
       }
-      if (throttled.has(provider.name) || !(await this.limiter.tryTake(provider.name, rate))) {
-        throttled.add(provider.name);
-        const reason = `send rate of ${provider.name} (${rate.perSecond}/s) reached: waiting for the next tick`;
-        const released = await replan(client, action, reason);
-        return released ? { outcome: "throttled", status: "PLANNED", reason } : null;
-      }
-      const now = this.now();
-      const leaseUntil = new Date(now.getTime() + this.settings.DELIVERY_LEASE_MS);
-      const dispatched = await markDispatched(client, action, now, leaseUntil);
-      if (!dispatched) return null;
-      return {
-        outcome: "dispatched",
-        creatorName: verdict.creatorName,
-        whatsAppSender: verdict.whatsAppSender,
-        dispatchedAt: now,
-      };
-    });
+    }
+    const started = dispatches.filter((d) => marked.has(d.action.id));
+    // SENDING is announced before the provider is called, so a feed never sees SENT first.
+    await publishActionChanges([
+      ...changes,
+      ...started.map((d) => ({ id: d.action.id, creatorId: d.action.creatorId, status: "SENDING" as const })),
+    ]);
+    for (const dispatch of started) {
+      this.sending++;
+      void this.send(dispatch);
+    }
   }
 
-  private async callProvider(
-    action: ClaimedAction,
-    message: ChannelPayload,
-    gate: Extract<GateResult, { outcome: "dispatched" }>,
-  ): Promise<SendResult> {
-    const request = { actionId: action.id, creatorName: gate.creatorName };
+  /** The provider call of a dispatched action, then its outcome: a success joins the next SENT marks. */
+  private async send(dispatch: Dispatch): Promise<void> {
+    let result: SendResult;
+    try {
+      result = await this.callProvider(dispatch);
+    } finally {
+      this.sending--;
+    }
+    if (result.ok) this.accepted.push({ ...dispatch, result });
+    else {
+      // From here the outcome is known and must be recorded: through an outage, it is retried.
+      this.track(
+        this.untilRecorded(() => this.recordFailure(dispatch.action, dispatch.message, result)).finally(() =>
+          this.inHand.delete(dispatch.action.id),
+        ),
+      );
+    }
+    this.changes.notify();
+    this.pump();
+  }
+
+  /** Keeps a one-off write in view until it ends, so draining waits for it; its failure is logged. */
+  private track(write: Promise<void>): void {
+    const tracked = write
+      .catch((error) => logger.error({ err: error }, "delivery outcome not recorded: the lease recovery decides"))
+      .finally(() => {
+        this.writes.delete(tracked);
+        this.changes.notify();
+        this.pump();
+      });
+    this.writes.add(tracked);
+  }
+
+  private async failMalformed(action: ClaimedAction, reason: string): Promise<void> {
+    try {
+      const failure = { reason, answer: null, providerCalled: false };
+      await publishActionChanges(await this.untilRecorded(() => markFailed(action, failure, null, this.now())));
+      this.count(action, "failed");
+    } finally {
+      this.inHand.delete(action.id);
+    }
+  }
+
+  private async callProvider({ action, message, creatorName, whatsAppSender }: Dispatch): Promise<SendResult> {
+    const request = { actionId: action.id, creatorName };
     try {
       switch (message.channel) {
         case "EMAIL":
           return await this.providers.EMAIL.send({ ...request, payload: message.payload });
         case "WHATSAPP":
-          return await this.providers.WHATSAPP.send({
-            ...request,
-            payload: message.payload,
-            whatsAppSender: gate.whatsAppSender,
-          });
+          return await this.providers.WHATSAPP.send({ ...request, payload: message.payload, whatsAppSender });
         case "WEBHOOK":
           return await this.providers.WEBHOOK.send({ ...request, payload: message.payload });
       }
@@ -288,27 +493,49 @@ export class DeliveryScheduler {
     }
   }
 
-  private async recordSent(
-    action: ClaimedAction,
-    message: ChannelPayload,
-    result: SendSuccess,
-    dispatchedAt: Date,
+  /**
+   * Announces a batch of sends marked SENT (markSent's answer): SENT on the action feed, the
+   * conversations they joined, the WhatsApp ids learnt, and the email_delivered events.
+   */
+  private async announceSent(
+    batch: Accepted[],
+    marked: Map<string, { conversation: ConversationChange | null }>,
+    sentAt: Date,
   ): Promise<void> {
-    const sentAt = this.now();
-    const marked = await markSent(action, sentAt, result, dispatchedAt);
-    if (!marked) {
-      logger.warn({ actionId: action.id }, "sent after its claim expired: the action's row was not updated");
-      return;
+    const done = batch.filter((a) => marked.has(a.action.id));
+    for (const a of batch) {
+      if (!marked.has(a.action.id)) {
+        logger.warn({ actionId: a.action.id }, "sent after its claim expired: the action's row was not updated");
+      }
     }
-    this.count(action, "sent");
-    deliveryLateness.observe(Math.max(0, sentAt.getTime() - action.sendAt.getTime()) / 1000);
-    await publishActionChanges([{ id: action.id, creatorId: action.creatorId, status: "SENT" }]);
-    // The message is now one of its conversation's: a console showing it reads it again.
-    if (marked.conversation) await publishConversationChanges([marked.conversation]);
-    if (message.channel === "WHATSAPP" && result.recipientId) await rememberWaId(action.consumerId, result.recipientId);
-    if (message.channel === "EMAIL") {
-      await this.recordOutcomeEvent(action, "email_delivered", sentAt, { providerMessageId: result.providerMessageId });
+    for (const { action } of done) {
+      this.count(action, "sent");
+      deliveryLateness.observe(Math.max(0, sentAt.getTime() - action.sendAt.getTime()) / 1000);
     }
+    await publishActionChanges(
+      done.map(({ action }) => ({ id: action.id, creatorId: action.creatorId, status: "SENT" as const })),
+    );
+    // The messages are now their conversations': a console showing one reads it again.
+    const joined = new Map<string, ConversationChange>();
+    for (const { action } of done) {
+      const conversation = marked.get(action.id)?.conversation;
+      if (conversation) joined.set(conversation.id, conversation);
+    }
+    await publishConversationChanges([...joined.values()]);
+    await rememberWaIds(
+      done.flatMap(({ action, message, result }) =>
+        message.channel === "WHATSAPP" && result.recipientId
+          ? [{ consumerId: action.consumerId, waId: result.recipientId }]
+          : [],
+      ),
+    );
+    // The agent hears of each email delivered; best effort: the action rows already record it.
+    const delivered = done.filter((a) => a.message.channel === "EMAIL");
+    await recordDeliveryEvents(
+      delivered.map(({ action, result }) =>
+        outcomeEvent(action, "email_delivered", sentAt, { providerMessageId: result.providerMessageId }),
+      ),
+    ).catch((error) => logger.warn({ err: error, actions: delivered.length }, "delivery outcome events not recorded"));
   }
 
   private async recordFailure(
@@ -341,28 +568,10 @@ export class DeliveryScheduler {
     this.count(action, "failed");
     await publishActionChanges(changes);
     if (message.channel === "EMAIL" && result.kind === "rejected") {
-      await this.recordOutcomeEvent(action, "email_bounced", this.now(), { reason: result.reason });
-    }
-  }
-
-  /** Best effort: the action row already records the outcome, the event only informs the agent. */
-  private async recordOutcomeEvent(
-    action: ClaimedAction,
-    type: "email_delivered" | "email_bounced",
-    occurredAt: Date,
-    details: Record<string, unknown>,
-  ): Promise<void> {
-    try {
-      await recordDeliveryEvent({
-        creatorId: action.creatorId,
-        consumerId: action.consumerId,
-        type,
-        payload: { actionId: action.id, ...details },
-        occurredAt,
-        idempotencyKey: `${type}:${action.id}`,
-      });
-    } catch (error) {
-      logger.warn({ err: error, actionId: action.id, type }, "delivery outcome event not recorded");
+      // Best effort: the action row already records the outcome, the event only informs the agent.
+      await recordDeliveryEvent(outcomeEvent(action, "email_bounced", this.now(), { reason: result.reason })).catch(
+        (error) => logger.warn({ err: error, actionId: action.id }, "delivery outcome event not recorded"),
+      );
     }
   }
 
@@ -371,31 +580,70 @@ export class DeliveryScheduler {
   }
 }
 
+/** The event on the consumer telling the agent how a send went, once per action (its idempotency key). */
+function outcomeEvent(
+  action: ClaimedAction,
+  type: "email_delivered" | "email_bounced",
+  occurredAt: Date,
+  details: Record<string, unknown>,
+): DeliveryEvent {
+  return {
+    creatorId: action.creatorId,
+    consumerId: action.consumerId,
+    type,
+    payload: { actionId: action.id, ...details },
+    occurredAt,
+    idempotencyKey: `${type}:${action.id}`,
+  };
+}
+
+/** Why an action waits for the provider's send rate. */
+function throttledReason(provider: string, rate: SendRate): string {
+  return `send rate of ${provider} (${rate.perSecond}/s) reached: waiting for a send to be allowed`;
+}
+
 /**
- * Runs the scheduler until stopped: a tick, then another at once while the last one filled its
- * batch, else after `intervalMs`. `stop` lets the sends in flight finish.
+ * Runs the scheduler until stopped. It keeps up to a batch of actions claimed ahead of the sends,
+ * claiming again as soon as the queue is half empty; when nothing more is due it sleeps until the
+ * next action falls due, `intervalMs` at most (expired claims are recovered at that pace too).
+ * `stop` lets the sends in flight finish and gives the queued actions back.
  */
 export function startScheduler(options: SchedulerOptions = {}): { stop(): Promise<void> } {
   const scheduler = new DeliveryScheduler(options);
   const intervalMs = options.intervalMs ?? config().SCHEDULER_INTERVAL_MS;
   const stopping = new AbortController();
+  scheduler.stopOn(stopping.signal);
+  const pause = (ms: number) => sleep(ms, undefined, { signal: stopping.signal }).catch(() => {});
 
   const loop = (async () => {
     let inOutage = false;
+    let recoveredAt = 0;
     while (!stopping.signal.aborted) {
-      let claimed = 0;
       try {
-        claimed = await scheduler.tick(stopping.signal);
+        if (Date.now() - recoveredAt >= intervalMs) {
+          await scheduler.recover();
+          recoveredAt = Date.now();
+        }
+        const room = scheduler.batchSize - scheduler.queuedCount;
+        const claimed = await scheduler.claim(room);
         if (inOutage) logger.info("scheduler ticks succeed again");
         inOutage = false;
+        if (claimed > 0 && claimed === room) {
+          // More is due: claim again once the queue is half empty.
+          while (scheduler.queuedCount > scheduler.batchSize / 2 && !stopping.signal.aborted) {
+            await Promise.race([scheduler.changed(), pause(intervalMs)]);
+          }
+          continue;
+        }
+        const due = await nextDueAt();
+        const untilDue = due ? due.getTime() - Date.now() : intervalMs;
+        await pause(Math.min(intervalMs, Math.max(MIN_POLL_MS, untilDue)));
       } catch (error) {
-        // An outage fails every tick until it ends: said once. Anything else, every time.
+        // An outage fails every pass until it ends: said once. Anything else, every time.
         if (!isOutage(error)) logger.error({ err: error }, "scheduler tick failed");
         else if (!inOutage) logger.warn({ err: error }, "scheduler waiting for PostgreSQL or Redis");
         inOutage = isOutage(error);
-      }
-      if (claimed < scheduler.batchSize) {
-        await sleep(intervalMs, undefined, { signal: stopping.signal }).catch(() => {});
+        await pause(intervalMs);
       }
     }
   })();
@@ -404,6 +652,7 @@ export function startScheduler(options: SchedulerOptions = {}): { stop(): Promis
     async stop() {
       stopping.abort();
       await loop;
+      await scheduler.drain();
       await scheduler.close();
     },
   };

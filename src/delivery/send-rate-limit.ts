@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Channel } from "../generated/prisma/enums.js";
-import { TokenBuckets } from "../token-bucket.js";
+import { type TakeMany, TokenBuckets } from "../token-bucket.js";
 
 export type SendRate = { perSecond: number; burst: number };
 export type SendRates = Record<Channel, SendRate>;
@@ -31,8 +31,11 @@ export class SendRateLimiter {
     return `${this.keyPrefix}:send-rate:${provider}`;
   }
 
-  /** Takes one send from the provider's bucket (per worker while Redis is away: see TokenBuckets). */
-  async tryTake(provider: string, rate: SendRate): Promise<boolean> {
-    return (await this.buckets.take(this.bucketKey(provider), rate.perSecond, rate.burst)).taken;
+  /**
+   * Takes up to `wanted` sends from the provider's bucket in one round trip (per worker while Redis
+   * is away: see TokenBuckets); `retryAfterMs` says when the next send will be allowed.
+   */
+  take(provider: string, rate: SendRate, wanted: number): Promise<TakeMany> {
+    return this.buckets.takeUpTo(this.bucketKey(provider), rate.perSecond, rate.burst, wanted);
   }
 }

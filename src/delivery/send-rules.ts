@@ -1,6 +1,6 @@
 import { DateTime } from "luxon";
-import { conversationsForSend } from "../conversations/conversation-store.js";
-import { frequencyCapFor } from "../creators/frequency-caps.js";
+import { type ConversationAtSend, conversationsForSend } from "../conversations/conversation-store.js";
+import { type FrequencyCapRule, frequencyCapFor } from "../creators/frequency-caps.js";
 import type { Sql } from "../db/transaction.js";
 import type { Channel, ConsentStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { formatTimeOfDay } from "../validation.js";
@@ -11,7 +11,7 @@ import {
   type TemplateMessage,
   variableCount,
 } from "../whatsapp/template-rules.js";
-import { templateAtSend } from "../whatsapp/template-store.js";
+import { type TemplateAtSend, templatesAtSend } from "../whatsapp/template-store.js";
 import type { WhatsAppSenderCredentials } from "./providers/provider.js";
 
 // The rules checked at send time, in this order: who holds the conversation and, on WhatsApp,
@@ -121,24 +121,153 @@ type SendSettings = {
   senderAccessToken: string | null;
 };
 
+/** The key of a (consumer, channel) pair in the maps below. */
+const pairKey = (consumerId: string, channel: Channel) => `${consumerId}:${channel}`;
+
 /**
- * Checks an action against the rules, inside the caller's transaction, which must stay open
- * until the action is marked dispatched (an agent's action is also skipped in a conversation the
- * agent does not hold):
- * - the consent row is read FOR SHARE, so an unsubscribe committing meanwhile waits for this
- *   transaction and one that committed before is seen;
- * - a capped channel is locked per (consumer, channel), and the count includes sends other
- *   workers have dispatched but not finished, so concurrent workers never exceed the cap.
+ * Checks a batch of actions against the rules, inside the caller's transaction, which must stay
+ * open until the actions are marked dispatched, in a fixed number of statements whatever the batch
+ * holds (conversations, consents, templates, settings; and for capped channels the locks and one
+ * count). Answers one verdict per action, in the batch's order. An agent's action is also skipped
+ * in a conversation the agent does not hold. Locks:
+ * - conversations, then consent rows, then templates are read FOR SHARE (the order ingestion locks
+ *   them in), each in a fixed order, so a hand-off, an unsubscribe or a template's status change
+ *   committing meanwhile waits for this transaction, and one that committed before is seen;
+ * - a capped channel is locked per (consumer, channel), in sorted order, and the count includes
+ *   sends other workers have dispatched but not finished, and those this batch dispatches before
+ *   the action, so concurrent workers and one batch's actions never exceed the cap together.
  */
-export async function checkSendRules(client: Sql, action: RuleSubject, now: Date): Promise<RuleVerdict> {
+export async function checkSendRules(client: Sql, actions: RuleSubject[], now: Date): Promise<RuleVerdict[]> {
+  if (actions.length === 0) return [];
   // An agent's message is not sent into a conversation a person holds or that was closed, even one
-  // claimed before the hand-off: the row is read FOR SHARE, so a hand-off committing meanwhile
-  // waits. Read before the consent, the order ingestion locks them in.
-  const whatsAppTemplate = action.channel === "WHATSAPP" ? templateOf(action.payload) : null;
-  const [conversation] =
-    action.invocationId || action.channel === "WHATSAPP"
-      ? await conversationsForSend(client, action.consumerId, action.channel)
-      : [];
+  // claimed before the hand-off; WhatsApp's window is read from the conversation too.
+  const conversations = new Map(
+    (
+      await conversationsForSend(
+        client,
+        actions.filter((a) => a.invocationId || a.channel === "WHATSAPP"),
+      )
+    ).map((c) => [pairKey(c.consumerId, c.channel), c]),
+  );
+  const { rows: consentRows } = await client.query<{
+    consumerId: string;
+    channel: Channel;
+    status: ConsentStatus;
+    source: string;
+  }>(
+    `SELECT "consumerId", channel, status, source FROM consumer_consents
+      WHERE ("consumerId", channel) IN (SELECT * FROM unnest($1::uuid[], $2::"Channel"[]))
+      ORDER BY "consumerId", channel FOR SHARE`,
+    [actions.map((a) => a.consumerId), actions.map((a) => a.channel)],
+  );
+  const consents = new Map(consentRows.map((c) => [pairKey(c.consumerId, c.channel), c]));
+  const templateOfAction = actions.map((a) => (a.channel === "WHATSAPP" ? templateOf(a.payload) : null));
+  const templates = new Map(
+    (
+      await templatesAtSend(
+        client,
+        actions.flatMap((a, i) => {
+          const t = templateOfAction[i];
+          return t ? [{ creatorId: a.creatorId, name: t.name, language: t.language }] : [];
+        }),
+      )
+    ).map((t) => [`${t.creatorId}:${t.name}:${t.language}`, t]),
+  );
+  const { rows: settingRows } = await client.query<SendSettings & { consumerId: string }>(
+    `SELECT co.id AS "consumerId", cr.name AS "creatorName", cr.timezone AS "creatorTimezone",
+            co.timezone AS "consumerTimezone", cr."quietHoursStart", cr."quietHoursEnd", cr."quietHoursPolicy",
+            cr."frequencyCaps", ws."phoneNumberId" AS "senderPhoneNumberId", ws."accessToken" AS "senderAccessToken"
+       FROM consumers co JOIN creators cr ON cr.id = co."creatorId"
+       LEFT JOIN whatsapp_senders ws ON ws."creatorId" = cr.id
+      WHERE co.id = ANY($1::uuid[])`,
+    [[...new Set(actions.map((a) => a.consumerId))]],
+  );
+  const settings = new Map(settingRows.map((r) => [r.consumerId, r]));
+
+  // Every rule but the cap, action by action; those left to the cap are counted together below.
+  const verdicts: (RuleVerdict | { kind: "capped"; cap: FrequencyCapRule; person: boolean })[] = actions.map(
+    (action, i) => {
+      const setting = settings.get(action.consumerId);
+      if (!setting) return { kind: "skip", reason: "the consumer no longer exists" };
+      return checkBeforeCap(action, now, {
+        conversation: conversations.get(pairKey(action.consumerId, action.channel)) ?? null,
+        consent: consents.get(pairKey(action.consumerId, action.channel)) ?? null,
+        template: templateOfAction[i],
+        registered: (t) => templates.get(`${action.creatorId}:${t.name}:${t.language}`) ?? null,
+        settings: setting,
+      });
+    },
+  );
+
+  const capped = new Map<string, { since: Date; all: number; people: number }>();
+  verdicts.forEach((v, i) => {
+    if (v.kind !== "capped") return;
+    const { consumerId, channel } = actions[i];
+    capped.set(pairKey(consumerId, channel), {
+      since: new Date(now.getTime() - v.cap.windowHours * 3_600_000),
+      all: 0,
+      people: 0,
+    });
+  });
+  if (capped.size > 0) {
+    const pairs = [...capped.keys()].sort();
+    await client.query(
+      `SELECT pg_advisory_xact_lock(hashtextextended('frequency-cap:' || k, 0)) FROM unnest($1::text[]) AS k`,
+      [pairs],
+    );
+    const split = pairs.map((p) => p.split(":"));
+    const { rows } = await client.query<{ consumerId: string; channel: Channel; all: number; people: number }>(
+      `SELECT a."consumerId", a.channel, count(*)::int AS all, count(*) FILTER (WHERE a."invocationId" IS NULL)::int AS people
+         FROM actions a
+         JOIN unnest($1::uuid[], $2::"Channel"[], $3::timestamptz[]) AS p("consumerId", channel, since)
+           ON a."consumerId" = p."consumerId" AND a.channel = p.channel
+        WHERE a.id <> ALL($4::uuid[])
+          AND ((a.status = 'SENT' AND a."sentAt" > p.since) OR (a.status = 'SENDING' AND a."dispatchedAt" IS NOT NULL))
+        GROUP BY a."consumerId", a.channel`,
+      [
+        split.map(([c]) => c),
+        split.map(([, ch]) => ch),
+        pairs.map((p) => (capped.get(p) as { since: Date }).since),
+        actions.map((a) => a.id),
+      ],
+    );
+    for (const row of rows)
+      Object.assign(capped.get(pairKey(row.consumerId, row.channel)) as object, { all: row.all, people: row.people });
+  }
+
+  return verdicts.map((verdict, i): RuleVerdict => {
+    const action = actions[i];
+    if (verdict.kind !== "capped") return verdict;
+    const counted = capped.get(pairKey(action.consumerId, action.channel)) as { all: number; people: number };
+    const { cap, person } = verdict;
+    if ((person ? counted.people : counted.all) >= cap.max) {
+      return {
+        kind: "skip",
+        reason: `frequency cap reached: ${cap.max} ${action.channel} messages${person ? " from people" : ""} in ${cap.windowHours} h`,
+      };
+    }
+    // Dispatched in this batch: counted for the actions after it.
+    counted.all++;
+    if (person) counted.people++;
+    return sendVerdict(settings.get(action.consumerId) as SendSettings);
+  });
+}
+
+/** What checkBeforeCap reads for one action, loaded for the whole batch by checkSendRules. */
+type RuleInputs = {
+  conversation: ConversationAtSend | null;
+  consent: { status: ConsentStatus; source: string } | null;
+  template: TemplateMessage | null;
+  registered: (template: TemplateMessage) => TemplateAtSend | null;
+  settings: SendSettings;
+};
+
+/** The rules before the frequency cap, in order; "capped" when the cap alone remains to check. */
+function checkBeforeCap(
+  action: RuleSubject,
+  now: Date,
+  { conversation, consent, template, registered, settings }: RuleInputs,
+): RuleVerdict | { kind: "capped"; cap: FrequencyCapRule; person: boolean } {
   if (action.invocationId) {
     const holder = conversation?.holder;
     const handOffNotice = (action.payload as { handOffNotice?: unknown } | null)?.handOffNotice === true;
@@ -153,38 +282,22 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
   // a retry came late): WhatsApp would refuse free text now (Cloud API error 131047), a person's
   // message included.
   const lastInboundAt = conversation?.lastInboundAt ?? null;
-  if (action.channel === "WHATSAPP" && !whatsAppTemplate && !customerServiceWindowOpen(lastInboundAt, now)) {
+  if (action.channel === "WHATSAPP" && !template && !customerServiceWindowOpen(lastInboundAt, now)) {
     const since = lastInboundAt
       ? `the consumer last wrote at ${lastInboundAt.toISOString()}`
       : "the consumer never wrote";
     return { kind: "skip", reason: `${WINDOW_CLOSED_REASON} (${since})` };
   }
 
-  const { rows: consents } = await client.query<{ status: ConsentStatus; source: string }>(
-    `SELECT status, source FROM consumer_consents WHERE "consumerId" = $1 AND channel = $2 FOR SHARE`,
-    [action.consumerId, action.channel],
-  );
-  if (consents.length === 0) return { kind: "skip", reason: `no ${action.channel} consent` };
-  if (consents[0].status !== "GRANTED") {
-    return { kind: "skip", reason: `${action.channel} consent withdrawn (${consents[0].source})` };
+  if (!consent) return { kind: "skip", reason: `no ${action.channel} consent` };
+  if (consent.status !== "GRANTED") {
+    return { kind: "skip", reason: `${action.channel} consent withdrawn (${consent.source})` };
   }
 
-  if (whatsAppTemplate) {
-    const refusal = await templateRefusal(client, action.creatorId, whatsAppTemplate, action.payload);
+  if (template) {
+    const refusal = templateRefusal(registered(template), template, action.payload);
     if (refusal) return { kind: "skip", reason: refusal };
   }
-
-  const {
-    rows: [settings],
-  } = await client.query<SendSettings>(
-    `SELECT cr.name AS "creatorName", cr.timezone AS "creatorTimezone", co.timezone AS "consumerTimezone",
-            cr."quietHoursStart", cr."quietHoursEnd", cr."quietHoursPolicy", cr."frequencyCaps",
-            ws."phoneNumberId" AS "senderPhoneNumberId", ws."accessToken" AS "senderAccessToken"
-       FROM creators cr JOIN consumers co ON co."creatorId" = cr.id
-       LEFT JOIN whatsapp_senders ws ON ws."creatorId" = cr.id
-      WHERE cr.id = $1 AND co.id = $2`,
-    [action.creatorId, action.consumerId],
-  );
 
   // An agent's answer to the consumer's own message is a reply, not marketing: quiet hours and the
   // frequency cap do not hold it back (consent, above, still does). `inReplyTo` is set by the
@@ -212,27 +325,10 @@ export async function checkSendRules(client: Sql, action: RuleSubject, now: Date
   }
 
   const cap = reply ? null : frequencyCapFor(settings.frequencyCaps, action.channel);
-  if (cap) {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
-      `frequency-cap:${action.consumerId}:${action.channel}`,
-    ]);
-    const {
-      rows: [{ recent }],
-    } = await client.query<{ recent: number }>(
-      `SELECT count(*)::int AS recent FROM actions
-        WHERE "consumerId" = $1 AND channel = $2 AND id <> $3
-          AND ((status = 'SENT' AND "sentAt" > $4) OR (status = 'SENDING' AND "dispatchedAt" IS NOT NULL))
-          AND (NOT $5 OR "invocationId" IS NULL)`,
-      [action.consumerId, action.channel, action.id, new Date(now.getTime() - cap.windowHours * 3_600_000), person],
-    );
-    if (recent >= cap.max) {
-      return {
-        kind: "skip",
-        reason: `frequency cap reached: ${cap.max} ${action.channel} messages${person ? " from people" : ""} in ${cap.windowHours} h`,
-      };
-    }
-  }
+  return cap ? { kind: "capped", cap, person } : sendVerdict(settings);
+}
 
+function sendVerdict(settings: SendSettings): RuleVerdict {
   const { senderPhoneNumberId: phoneNumberId, senderAccessToken: accessToken } = settings;
   return {
     kind: "send",
@@ -254,14 +350,8 @@ function templateOf(payload: unknown): TemplateMessage | null {
  * characters (MAX_TEMPLATE_BODY_CHARS; Cloud API error 132005, "hydrated text too long"), as the
  * agent checks when planning: a runtime's payload may not have been.
  */
-async function templateRefusal(
-  client: Sql,
-  creatorId: string,
-  message: TemplateMessage,
-  payload: unknown,
-): Promise<string | null> {
+function templateRefusal(template: TemplateAtSend | null, message: TemplateMessage, payload: unknown): string | null {
   const named = `WhatsApp template "${message.name}" (${message.language})`;
-  const template = await templateAtSend(client, creatorId, message.name, message.language);
   if (!template) return `${named} is not registered for this creator`;
   if (template.status !== "APPROVED") {
     return `${named} is ${template.status}${template.statusReason ? ` (${template.statusReason})` : ""}: only approved templates may be sent`;

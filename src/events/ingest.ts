@@ -187,14 +187,39 @@ export async function recordConsumerEvent(
   consumerId: string,
   event: ConsumerEventInput,
 ): Promise<IngestResult | null> {
-  const result = consumerEventInput.safeParse(event);
-  if (!result.success) throw ValidationError.fromZod(result.error);
+  const [stored] = await recordConsumerEvents(creatorId, [{ consumerId, event }]);
+  return stored;
+}
+
+/**
+ * Stores events on consumers of one creator known by id, as recordConsumerEvent does, in one
+ * transaction whatever their number (a scheduler's delivery outcomes); answers each one's result
+ * in order, null for a consumer that no longer exists. A batch holding a deleted consumer is
+ * stored item by item, so the others are kept. Raises ValidationError, ConflictError (a key reused
+ * with another body: the whole batch is refused, as ingestEvents does).
+ */
+export async function recordConsumerEvents(
+  creatorId: string,
+  items: { consumerId: string; event: ConsumerEventInput }[],
+): Promise<(IngestResult | null)[]> {
+  if (items.length === 0) return [];
+  const parsed = items.map(({ event }) => {
+    const result = consumerEventInput.safeParse(event);
+    if (!result.success) throw ValidationError.fromZod(result.error);
+    return { ...result.data, consumer: {} };
+  });
   try {
-    const [stored] = await storeBatch(creatorId, [event], [{ ...result.data, consumer: {} }], async () => [consumerId]);
-    return stored;
+    return await storeBatch(
+      creatorId,
+      items.map((i) => i.event),
+      parsed,
+      async () => items.map((i) => i.consumerId),
+    );
   } catch (error) {
-    if ((error as { code?: string }).code === "23503") return null; // The consumer was deleted since.
-    throw error;
+    if ((error as { code?: string }).code !== "23503") throw error;
+    // A consumer was deleted since: null for it alone.
+    if (items.length === 1) return [null];
+    return Promise.all(items.map(async (item) => (await recordConsumerEvents(creatorId, [item]))[0]));
   }
 }
 

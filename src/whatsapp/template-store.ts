@@ -100,23 +100,28 @@ export async function updateTemplateStatus(
   return rows[0];
 }
 
-/** What the send rules need of a template: its status, body and variables. */
-export type TemplateAtSend = Pick<WhatsAppTemplate, "status" | "statusReason" | "body" | "variables">;
+/** What the send rules need of a template: which one it is, its status, body and variables. */
+export type TemplateAtSend = Pick<
+  WhatsAppTemplate,
+  "creatorId" | "name" | "language" | "status" | "statusReason" | "body" | "variables"
+>;
 
 /**
- * The creator's template of that name and language, read FOR SHARE inside the send rules'
- * transaction: a status change committing meanwhile waits for the send to be marked dispatched.
+ * The templates named by (creator, name, language), read FOR SHARE inside the send rules'
+ * transaction, in a fixed order: a status change committing meanwhile waits for the sends to be
+ * marked dispatched. A name not registered is absent.
  */
-export async function templateAtSend(
+export async function templatesAtSend(
   tx: Sql,
-  creatorId: string,
-  name: string,
-  language: string,
-): Promise<TemplateAtSend | null> {
+  named: { creatorId: string; name: string; language: string }[],
+): Promise<TemplateAtSend[]> {
+  if (named.length === 0) return [];
   const { rows } = await tx.query<TemplateAtSend>(
-    `SELECT status, "statusReason", body, variables::text[] AS variables FROM whatsapp_templates
-      WHERE "creatorId" = $1 AND name = $2 AND language = $3 FOR SHARE`,
-    [creatorId, name, language],
+    `SELECT "creatorId", name, language, status, "statusReason", body, variables::text[] AS variables
+       FROM whatsapp_templates
+      WHERE ("creatorId", name, language) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))
+      ORDER BY id FOR SHARE`,
+    [named.map((t) => t.creatorId), named.map((t) => t.name), named.map((t) => t.language)],
   );
-  return rows[0] ?? null;
+  return rows;
 }
