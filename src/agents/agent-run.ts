@@ -3,7 +3,7 @@ import { publishConversationChanges } from "../conversations/conversation-feed.j
 import { inboundMessagesOf } from "../conversations/conversation-store.js";
 import { publishActionChanges } from "../delivery/action-feed.js";
 import { ConflictError } from "../errors.js";
-import { markEventFailed, markEventProcessed } from "../events/event-store.js";
+import { markEventsFailed, markEventsProcessed } from "../events/event-store.js";
 import { recordConsumerEvent } from "../events/ingest.js";
 import type { AgentInvocation } from "../generated/prisma/client.js";
 import type { Channel } from "../generated/prisma/enums.js";
@@ -15,16 +15,34 @@ import type { AgentRunJob } from "../queues.js";
 import { plannedActionSchema } from "./agent.js";
 import { agentConfigSchema } from "./agent-config.js";
 import {
-  claimInvocation,
-  completeInvocation,
+  claimInvocations,
+  completeInvocations,
   failInvocation,
   type LoadedEvent,
-  loadEvent,
+  loadEvents,
   type PlanOutcome,
 } from "./agent-store.js";
+import { Batcher } from "./batcher.js";
 import { guardMessages } from "./guardrail.js";
 import { runtimes } from "./runtimes/index.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
+
+// The steps of concurrent runs (the worker runs WORKER_CONCURRENCY jobs at once) are gathered
+// into set-based statements: one load, one claim, one outcome transaction and one processed mark
+// per batch (see Batcher). One batch of a step at a time makes the batches as large as what
+// arrives during a round trip; the outcome transaction may wait on a consumer's lock held by
+// another worker process, so a second one may run meanwhile. MAX_BATCH bounds a statement's size.
+const MAX_BATCH = 100;
+const loads = new Batcher(loadEvents, { maxBatch: MAX_BATCH, maxInFlight: 1 });
+const claims = new Batcher(claimInvocations, { maxBatch: MAX_BATCH, maxInFlight: 1 });
+const completions = new Batcher(completeInvocations, { maxBatch: MAX_BATCH, maxInFlight: 2 });
+const processedMarks = new Batcher(
+  async (eventIds: string[]) => {
+    await markEventsProcessed(eventIds);
+    return eventIds.map(() => undefined);
+  },
+  { maxBatch: MAX_BATCH, maxInFlight: 1 },
+);
 
 async function publishInvocation(invocation: Pick<AgentInvocation, "id" | "creatorId" | "status">) {
   await publishFeed("invocations", invocation.creatorId, {
@@ -36,7 +54,9 @@ async function publishInvocation(invocation: Pick<AgentInvocation, "id" | "creat
 
 /**
  * Announces a finished run after commit: the invocation, the decision, the actions it planned or
- * cancelled, and a conversation it handed to the creator.
+ * cancelled, and a conversation it handed to the creator. The publishes go out together: one
+ * publisher connection sends them in this order, and none waits for the previous one's answer.
+ * Never throws (publishes are best effort).
  */
 async function announceOutcome(
   invocation: AgentInvocation,
@@ -45,18 +65,23 @@ async function announceOutcome(
   outcome: PlanOutcome,
 ) {
   invocationOutcomes.inc({ status });
-  await publishInvocation({ ...invocation, status });
-  await publishFeed("decisions", invocation.creatorId, {
-    creatorId: invocation.creatorId,
-    invocationId: invocation.id,
-    acted,
-  });
-  await publishActionChanges([
-    ...outcome.created,
-    ...outcome.cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })),
+  await Promise.all([
+    publishInvocation({ ...invocation, status }),
+    publishFeed("decisions", invocation.creatorId, {
+      creatorId: invocation.creatorId,
+      invocationId: invocation.id,
+      acted,
+    }),
+    publishActionChanges([
+      ...outcome.created,
+      ...outcome.cancelled.map((a) => ({ ...a, status: "CANCELLED" as const })),
+    ]),
+    publishConversationChanges(outcome.handedOff),
   ]);
-  await publishConversationChanges(outcome.handedOff);
 }
+
+/** A finished run's announcement, under way (see runAgents). */
+type Announcement = { published: Promise<void> };
 
 /**
  * An opt-out the consumer wrote in their own words, recorded as an `unsubscribed` event on every
@@ -88,31 +113,41 @@ export const PAUSED_REASON = "agent paused when the event arrived: not run, and 
 /** A plan found stale is decided again on fresh context, this many times at most. */
 const MAX_DECISION_ROUNDS = 3;
 
-async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: boolean) {
+/**
+ * Runs one agent on the event, recording the invocation; answers its announcement, under way, or
+ * nothing when the invocation had already finished. Throws the run's failure once it is recorded.
+ */
+async function runAgent(
+  agent: AgentRecord,
+  loaded: LoadedEvent,
+  finalAttempt: boolean,
+): Promise<Announcement | undefined> {
   const { event } = loaded;
   const messageChannel = inboundMessagesOf([event])[0]?.channel ?? null;
   const inboundSubject = typeof event.payload.subject === "string" ? event.payload.subject : null;
-  const invocation = await claimInvocation(agent.id, event);
+  const invocation = await claims.call({ agentId: agent.id, event });
   if (!invocation) return; // Already finished by an earlier run.
-  await publishInvocation(invocation);
+  // Not awaited: the run need not wait on Redis (best effort, never throws), and the publisher
+  // connection still sends it before the outcome's. So the runs of a batch reach their next
+  // step together (Batcher) rather than one Redis answer apart.
+  void publishInvocation(invocation);
   if (agent.status === "PAUSED") {
     // Paused means not acting on what happens meanwhile: the event is recorded as skipped for
     // this agent, and resumeAgent does not replay it (a welcome hours late would be wrong).
-    const created = await completeInvocation(
+    const created = await completions.call({
       invocation,
-      loaded.actionCount,
-      {
+      loadedActionCount: loaded.actionCount,
+      outcome: {
         status: "SKIPPED",
         acted: false,
         reason: PAUSED_REASON,
         decision: { act: false, reason: PAUSED_REASON, rule: "paused", agentKind: agent.kind, runtime: agent.runtime },
         durationMs: 0,
       },
-      [],
-      null,
-    );
-    if (created) await announceOutcome(invocation, "SKIPPED", false, created);
-    return;
+      proposed: [],
+      messageChannel: null,
+    });
+    return created ? { published: announceOutcome(invocation, "SKIPPED", false, created) } : undefined;
   }
 
   try {
@@ -132,10 +167,10 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
       );
       const status = decision.act ? "COMPLETED" : "SKIPPED";
       if (decision.optOut) await recordOptOut(event, decision.optOut, current.ctx.now);
-      const created = await completeInvocation(
+      const created = await completions.call({
         invocation,
-        current.actionCount,
-        {
+        loadedActionCount: current.actionCount,
+        outcome: {
           status,
           acted: decision.act,
           reason: decision.reason,
@@ -155,22 +190,21 @@ async function runAgent(agent: AgentRecord, loaded: LoadedEvent, finalAttempt: b
           },
           durationMs: Date.now() - (invocation.startedAt?.getTime() ?? Date.now()),
         },
-        actions,
+        proposed: actions,
         messageChannel,
-        {
+        effects: {
           handOff: decision.handOff && { ...decision.handOff, at: current.ctx.now },
           supersedes: decision.supersedes,
           read: decision.read,
         },
-      );
+      });
       if (created === null) {
         // Another run messaged this consumer meanwhile: decide again on the fresh context.
         if (round >= MAX_DECISION_ROUNDS) throw new Error("the consumer's context kept changing while deciding");
-        current = (await loadEvent(event.id, current.ctx.now)) ?? current;
+        current = (await loads.call({ eventId: event.id, now: current.ctx.now })) ?? current;
         continue;
       }
-      await announceOutcome(invocation, status, decision.act, created);
-      return;
+      return { published: announceOutcome(invocation, status, decision.act, created) };
     }
   } catch (error) {
     // An outage is never final: the run waits for PostgreSQL or Redis to come back (the sweeper).
@@ -194,7 +228,7 @@ export async function runAgents(
   finalAttempt: boolean,
   now = new Date(),
 ): Promise<{ waitUntil: Date } | undefined> {
-  const loaded = await loadEvent(eventId, now);
+  const loaded = await loads.call({ eventId, now });
   if (!loaded) {
     logger.warn({ eventId }, "event no longer exists; nothing to run");
     return;
@@ -202,13 +236,19 @@ export async function runAgents(
   const waitUntil = burstWait(loaded);
   if (waitUntil) return { waitUntil };
   const failures: unknown[] = [];
+  const announcements: Promise<void>[] = [];
   for (const agent of loaded.agents) {
-    await runAgent(agent, loaded, finalAttempt).catch((error) => failures.push(error));
+    await runAgent(agent, loaded, finalAttempt).then(
+      (announcement) => announcement && announcements.push(announcement.published),
+      (error) => failures.push(error),
+    );
   }
   const outage = failures.find(isOutage);
   const retryable = failures.find((f) => !(f instanceof UnrecoverableError));
   const retryLater = outage !== undefined || (retryable !== undefined && !finalAttempt);
-  if (!retryLater) await markEventProcessed(eventId);
+  // The mark does not wait for the announcements' answers from Redis, so the runs of a batch
+  // mark their events together; the job ends once both are done.
+  await Promise.all([retryLater ? undefined : processedMarks.call(eventId), ...announcements]);
   // A retryable failure is thrown first, so the agents that can still succeed run again.
   if (failures.length > 0) throw outage ?? retryable ?? failures[0];
 }
@@ -247,7 +287,7 @@ export async function processAgentRun(job: Job<AgentRunJob>): Promise<void> {
     wait = await runAgents(eventId, finalAttempt);
   } catch (error) {
     if ((finalAttempt || error instanceof UnrecoverableError) && !isOutage(error)) {
-      await markEventFailed(eventId, error instanceof Error ? error.message : String(error));
+      await markEventsFailed([{ eventId, reason: error instanceof Error ? error.message : String(error) }]);
     }
     throw error;
   }

@@ -1,18 +1,13 @@
 import { recordAudit } from "../audit/audit-log.js";
+import { lockConsumers } from "../consumers/consumer-locks.js";
 import { contextFromJson } from "../consumers/context-store.js";
-import {
-  type ConversationChange,
-  channelsNotHeldByAgent,
-  handOffToPerson,
-  recordUnderstanding,
-} from "../conversations/conversation-store.js";
+import { type ConversationChange, handOffToPerson, recordUnderstanding } from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import {
   type CancelledAction,
   cancelPlannedActions,
   cancelPlannedMessages,
-  countActionsOf,
   type PlannedMessage,
   planMessages,
   type StoredAction,
@@ -29,8 +24,9 @@ import type { AgentContext, AgentEvent } from "./agent.js";
 import type { AgentConfig } from "./agent-config.js";
 import type { AgentRecord } from "./runtimes/runtime.js";
 
-// The agent-run hot path in plain SQL: one statement to load everything a run needs, one to
-// claim an invocation, one to store its outcome (and the delivery store's, its plan).
+// The agent-run hot path in plain SQL, set-based: one statement loads everything the runs of a
+// batch need, one claims their invocations, one transaction stores their outcomes (and, through
+// the delivery store, their plans). agent-run.ts gathers concurrent runs into these batches.
 
 export type LoadedEvent = {
   event: AgentEvent & { creatorId: string; consumerId: string };
@@ -130,18 +126,25 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
   FROM events e
   JOIN creators cr ON cr.id = e."creatorId"
   JOIN consumers co ON co.id = e."consumerId"
- WHERE e.id = $1`;
+ WHERE e.id = ANY($1::uuid[])`;
 
 /**
- * The event, its consumer's context and the creator's active agents; null if the event is gone.
- * Throws when the consumer has no context (ingestion writes both in one transaction, so the data
- * is damaged): the run is dead-lettered rather than skipped as if done.
+ * Each event (by id), its consumer's context and the creator's agents, in one statement for the
+ * whole list; null for an event that is gone. `now` is each run's clock, put in its context. Throws
+ * when a consumer has no context (ingestion writes both in one transaction, so the data is
+ * damaged): the run is dead-lettered rather than skipped as if done (alone: see Batcher).
  */
-export async function loadEvent(eventId: string, now = new Date()): Promise<LoadedEvent | null> {
-  const { rows } = await pool.query<LoadedRow>(LOAD, [eventId]);
-  const row = rows[0];
-  if (!row) return null;
-  if (!row.context) throw new Error(`consumer ${row.consumerId} of event ${eventId} has no context`);
+export async function loadEvents(requests: { eventId: string; now: Date }[]): Promise<(LoadedEvent | null)[]> {
+  const { rows } = await pool.query<LoadedRow>(LOAD, [requests.map((r) => r.eventId)]);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return requests.map(({ eventId, now }) => {
+    const row = byId.get(eventId);
+    return row ? loadedEvent(row, now) : null;
+  });
+}
+
+function loadedEvent(row: LoadedRow, now: Date): LoadedEvent {
+  if (!row.context) throw new Error(`consumer ${row.consumerId} of event ${row.id} has no context`);
   const context = contextFromJson(row.context, `the context of consumer ${row.consumerId}`);
   return {
     event: {
@@ -185,20 +188,31 @@ export async function loadEvent(eventId: string, now = new Date()): Promise<Load
 }
 
 /**
- * Claims the (agent, event) invocation for this run: creates it, or takes it back if an earlier
- * run left it unfinished (a retry, or a worker that died). Null when it already finished.
+ * Claims the (agent, event) invocation of each run, in one statement: creates it, or takes it
+ * back if an earlier run left it unfinished (a retry, or a worker that died). Null for one that
+ * already finished. The same pair twice in one list makes PostgreSQL refuse the statement
+ * (21000): each is then claimed alone (see Batcher), as two concurrent runs did before.
  */
-export async function claimInvocation(agentId: string, event: LoadedEvent["event"]): Promise<AgentInvocation | null> {
+export async function claimInvocations(
+  claims: { agentId: string; event: LoadedEvent["event"] }[],
+): Promise<(AgentInvocation | null)[]> {
   const { rows } = await pool.query<AgentInvocation>(
     `INSERT INTO agent_invocations AS i (id, "agentId", "eventId", "creatorId", "consumerId", status, attempts, "startedAt")
-     VALUES (gen_random_uuid(), $1, $2, $3, $4, 'RUNNING', 1, now())
+     SELECT gen_random_uuid(), c.agent, c.event, c.creator, c.consumer, 'RUNNING', 1, now()
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS c(agent, event, creator, consumer)
      ON CONFLICT ("agentId", "eventId") DO UPDATE
        SET status = 'RUNNING', attempts = i.attempts + 1, "startedAt" = now(), error = NULL
        WHERE i.status NOT IN ('COMPLETED', 'SKIPPED', 'FAILED')
      RETURNING *`,
-    [agentId, event.id, event.creatorId, event.consumerId],
+    [
+      claims.map((c) => c.agentId),
+      claims.map((c) => c.event.id),
+      claims.map((c) => c.event.creatorId),
+      claims.map((c) => c.event.consumerId),
+    ],
   );
-  return rows[0] ?? null;
+  const claimed = new Map(rows.map((row) => [`${row.agentId}/${row.eventId}`, row]));
+  return claims.map((c) => claimed.get(`${c.agentId}/${c.event.id}`) ?? null);
 }
 
 /** What a decision changed beyond its own invocation, announced after commit. */
@@ -217,113 +231,206 @@ export type DecisionEffects = {
   read?: { eventIds: string[]; intent: string };
 };
 
-/**
- * Stores the decision and its plan atomically (the plan through the delivery store, which checks
- * each message against its channel's contract). A plan that messages the consumer is stored only
- * if no other run planned a message for them since this one loaded its context (checked under a
- * per-consumer lock): two events at once must not both send a welcome. Null means "stale: decide
- * again". A hand-off passes the conversation to the creator in the same transaction (audited); its
- * one notice to the consumer is marked `handOffNotice`, the only agent message the send gate lets
- * into a conversation a person holds.
- */
-export async function completeInvocation(
-  invocation: AgentInvocation,
-  loadedActionCount: number,
+/** One run's decision, to be stored by completeInvocations. */
+export type Completion = {
+  invocation: AgentInvocation;
+  /** The actionCount of the LoadedEvent the decision was made on. */
+  loadedActionCount: number;
   outcome: {
     status: InvocationStatus;
     acted: boolean;
     reason: string;
     decision: Record<string, unknown>;
+    /** Milliseconds since the invocation started. */
     durationMs: number;
-  },
-  proposed: PlannedMessage[],
+  };
+  proposed: PlannedMessage[];
   /** The channel of the consumer's message that triggered the run, if it was one. */
-  messageChannel: Channel | null,
-  effects: DecisionEffects = {},
-): Promise<PlanOutcome | null> {
+  messageChannel: Channel | null;
+  effects?: DecisionEffects;
+};
+
+/** What the batch's transaction read, under its locks, about a consumer it may message. */
+type ConsumerGuard = {
+  /** Channels whose conversation is not the agent's (handed off or closed), growing with the batch's hand-offs. */
+  notTheAgents: Set<Channel>;
+  /** Actions the batch's earlier decisions planned for the consumer. */
+  plannedInBatch: number;
+};
+
+/**
+ * Stores each decision and its plan (through the delivery store, which checks each message against
+ * its channel's contract), all in one transaction, in order; answers each one's PlanOutcome, or
+ * null for "stale: decide again". A plan that messages the consumer is stored only if no other run
+ * planned a message for them since this one loaded its context (checked under a per-consumer
+ * lock): two events at once must not both send a welcome, and that holds between two decisions of
+ * one batch as between batches (the later one is stale). A hand-off passes the conversation to the
+ * creator in the same transaction (audited); its one notice to the consumer is marked
+ * `handOffNotice`, the only agent message the send gate lets into a conversation a person holds.
+ *
+ * Statements: BEGIN, the consumers' locks and one read of their conversations and action counts
+ * (only when some decision plans or hands off), the delivery store's plan insert per decision
+ * that plans messages, the rare effects (superseded replies, understood messages, hand-offs) per
+ * decision that has them, one update of every invocation, COMMIT. Throws what PostgreSQL throws
+ * (a deadlock with a concurrent hand-off, a broken row): the transaction is rolled back whole.
+ */
+export async function completeInvocations(completions: Completion[]): Promise<(PlanOutcome | null)[]> {
   return inTransaction(async (client) => {
-    const { handOff } = effects;
-    // A conversation handed to a person, or closed, is not the agent's: nothing is planned in it,
-    // and a message the consumer wrote in one gets nothing from the agent on any channel. Read
-    // FOR SHARE in this transaction (FOR UPDATE when handing off), so a hand-off cannot slip
-    // between the check and the plan.
-    const notTheAgents = new Set(
-      proposed.length > 0 || handOff
-        ? await channelsNotHeldByAgent(client, invocation.consumerId, handOff !== undefined)
-        : [],
-    );
-    const answersAHeldMessage = messageChannel !== null && notTheAgents.has(messageChannel);
-    // Only this transaction marks a hand-off's notice and a reply (`inReplyTo`: the consumer's
-    // message this run answers, on the channel it came on): a runtime's own marks are dropped.
-    const messages = (answersAHeldMessage ? [] : proposed.filter((m) => !notTheAgents.has(m.channel))).map((m) => {
-      const { handOffNotice: _notice, inReplyTo: _reply, ...payload } = m.payload as Record<string, unknown>;
-      const replying = messageChannel !== null && m.channel === messageChannel;
-      return { ...m, payload: replying ? { ...payload, inReplyTo: invocation.eventId } : payload };
-    });
-    const withheld = proposed.length - messages.length;
-    const decision =
-      withheld > 0
-        ? {
-            ...outcome.decision,
-            withheld: {
-              channels: proposed.filter((m) => notTheAgents.has(m.channel)).map((m) => m.channel),
-              why: "conversation not held by the agent",
-            },
-          }
-        : outcome.decision;
-    if (messages.length > 0) {
-      await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [invocation.consumerId]);
-      if ((await countActionsOf(client, invocation.consumerId, invocation.id)) > loadedActionCount) return null;
-    }
-    const supersedes = effects.supersedes ?? [];
-    const cancelled = await cancelPlannedActions(
-      client,
-      invocation.consumerId,
-      supersedes,
-      "replaced by a newer reply",
-    );
-    // A reply this one was to replace is already on its way: it was said after all, decide again.
-    if (cancelled.length < supersedes.length) return null;
-    await client.query(
-      `UPDATE agent_invocations SET status = $2, acted = $3, reason = $4, decision = $5, "finishedAt" = now(),
-              "durationMs" = $6
-        WHERE id = $1`,
-      [invocation.id, outcome.status, outcome.acted, outcome.reason, JSON.stringify(decision), outcome.durationMs],
-    );
-    if (effects.read) await recordUnderstanding(client, effects.read.eventIds, effects.read.intent);
-    const handedOff: ConversationChange[] = [];
-    if (handOff && !notTheAgents.has(handOff.channel)) {
-      const conversation = await handOffToPerson(client, {
-        creatorId: invocation.creatorId,
-        consumerId: invocation.consumerId,
-        channel: handOff.channel,
-        reason: handOff.reason,
-        at: handOff.at,
+    const guards = await guardConsumers(client, completions);
+    const results: (PlanOutcome | null)[] = [];
+    const finished: { id: string; outcome: Completion["outcome"]; decision: Record<string, unknown> }[] = [];
+    for (const completion of completions) {
+      const { invocation, proposed, messageChannel, outcome, effects = {} } = completion;
+      const { handOff } = effects;
+      const guard = guards.consumers.get(invocation.consumerId);
+      // A conversation handed to a person, or closed, is not the agent's: nothing is planned in it,
+      // and a message the consumer wrote in one gets nothing from the agent on any channel.
+      const notTheAgents = guard?.notTheAgents ?? new Set<Channel>();
+      const answersAHeldMessage = messageChannel !== null && notTheAgents.has(messageChannel);
+      // Only this transaction marks a hand-off's notice and a reply (`inReplyTo`: the consumer's
+      // message this run answers, on the channel it came on): a runtime's own marks are dropped.
+      const messages = (answersAHeldMessage ? [] : proposed.filter((m) => !notTheAgents.has(m.channel))).map((m) => {
+        const { handOffNotice: _notice, inReplyTo: _reply, ...payload } = m.payload as Record<string, unknown>;
+        const replying = messageChannel !== null && m.channel === messageChannel;
+        return { ...m, payload: replying ? { ...payload, inReplyTo: invocation.eventId } : payload };
       });
-      cancelled.push(
-        ...(await cancelPlannedMessages(client, [
-          {
-            consumerId: invocation.consumerId,
-            channel: handOff.channel,
-            reason: "conversation handed off to a person",
-            agentsOnly: true,
-          },
-        ])),
+      const withheld = proposed.length - messages.length;
+      const decision =
+        withheld > 0
+          ? {
+              ...outcome.decision,
+              withheld: {
+                channels: proposed.filter((m) => notTheAgents.has(m.channel)).map((m) => m.channel),
+                why: "conversation not held by the agent",
+              },
+            }
+          : outcome.decision;
+      if (messages.length > 0 && guard) {
+        const others = (guards.othersActions.get(invocation.id) ?? 0) + guard.plannedInBatch;
+        if (others > completion.loadedActionCount) {
+          results.push(null);
+          continue;
+        }
+      }
+      const supersedes = effects.supersedes ?? [];
+      const cancelled = await cancelPlannedActions(
+        client,
+        invocation.consumerId,
+        supersedes,
+        "replaced by a newer reply",
       );
-      await recordAudit(client, null, {
-        operation: "conversation.hand_off",
-        creatorId: invocation.creatorId,
-        targetType: "Conversation",
-        targetId: conversation.id,
-        details: { by: "agent", invocationId: invocation.id, reason: handOff.reason },
-      });
-      handedOff.push(conversation);
-      const notice = messages.find((m) => m.channel === handOff.channel);
-      if (notice) notice.payload = { ...notice.payload, handOffNotice: true };
+      // A reply this one was to replace is already on its way: it was said after all, decide again.
+      if (cancelled.length < supersedes.length) {
+        results.push(null);
+        continue;
+      }
+      finished.push({ id: invocation.id, outcome, decision });
+      if (effects.read) await recordUnderstanding(client, effects.read.eventIds, effects.read.intent);
+      const handedOff: ConversationChange[] = [];
+      if (handOff && guard && !notTheAgents.has(handOff.channel)) {
+        const conversation = await handOffToPerson(client, {
+          creatorId: invocation.creatorId,
+          consumerId: invocation.consumerId,
+          channel: handOff.channel,
+          reason: handOff.reason,
+          at: handOff.at,
+        });
+        cancelled.push(
+          ...(await cancelPlannedMessages(client, [
+            {
+              consumerId: invocation.consumerId,
+              channel: handOff.channel,
+              reason: "conversation handed off to a person",
+              agentsOnly: true,
+            },
+          ])),
+        );
+        await recordAudit(client, null, {
+          operation: "conversation.hand_off",
+          creatorId: invocation.creatorId,
+          targetType: "Conversation",
+          targetId: conversation.id,
+          details: { by: "agent", invocationId: invocation.id, reason: handOff.reason },
+        });
+        handedOff.push(conversation);
+        // The batch's later decisions for this consumer find the conversation the person's.
+        guard.notTheAgents.add(handOff.channel);
+        const notice = messages.find((m) => m.channel === handOff.channel);
+        if (notice) notice.payload = { ...notice.payload, handOffNotice: true };
+      }
+      const created = await planMessages(client, invocation, messages);
+      if (guard) guard.plannedInBatch += created.length;
+      results.push({ created, cancelled, handedOff });
     }
-    const created = await planMessages(client, invocation, messages);
-    return { created, cancelled, handedOff };
+    if (finished.length > 0) {
+      await client.query(
+        `UPDATE agent_invocations i
+            SET status = f.status::"InvocationStatus", acted = f.acted, reason = f.reason, decision = f.decision,
+                "finishedAt" = now(), "durationMs" = f.duration
+           FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::text[], $5::jsonb[], $6::int[])
+             AS f(id, status, acted, reason, decision, duration)
+          WHERE i.id = f.id`,
+        [
+          finished.map((f) => f.id),
+          finished.map((f) => f.outcome.status),
+          finished.map((f) => f.outcome.acted),
+          finished.map((f) => f.outcome.reason),
+          finished.map((f) => JSON.stringify(f.decision)),
+          finished.map((f) => f.outcome.durationMs),
+        ],
+      );
+    }
+    return results;
   });
+}
+
+/**
+ * Takes the per-consumer locks (lockConsumers) of the decisions that plan messages or hand off, then reads, for every consumer
+ * whose decision plans or hands off, the conversations not held by the agent (FOR SHARE, or FOR
+ * UPDATE for a consumer some decision may hand off, so a hand-off cannot slip between this read
+ * and the plan) and, per invocation, how many actions the consumer has from other invocations.
+ * Two statements for the whole batch, none when no decision plans or hands off. The locks are
+ * taken in consumer id order, so two batches sharing consumers wait for each other instead of
+ * deadlocking; the counts are read after the locks, so they include every plan committed before.
+ */
+async function guardConsumers(
+  client: Sql,
+  completions: Completion[],
+): Promise<{ consumers: Map<string, ConsumerGuard>; othersActions: Map<string, number> }> {
+  const guarded = completions.filter((c) => c.proposed.length > 0 || c.effects?.handOff);
+  const consumers = new Map<string, ConsumerGuard>();
+  const othersActions = new Map<string, number>();
+  if (guarded.length === 0) return { consumers, othersActions };
+  const handingOff = new Set(guarded.filter((c) => c.effects?.handOff).map((c) => c.invocation.consumerId));
+  await lockConsumers(
+    client,
+    [...guarded.filter((c) => c.proposed.length > 0).map((c) => c.invocation.consumerId), ...handingOff],
+    "exclusive",
+  );
+  const sharing = [...new Set(guarded.map((c) => c.invocation.consumerId))].filter((id) => !handingOff.has(id));
+  const { rows } = await client.query<{ invocation: string; consumer: string; others: number; notHeld: Channel[] }>(
+    `WITH shared AS MATERIALIZED (
+            SELECT "consumerId", channel, holder FROM conversations
+             WHERE "consumerId" = ANY($3::uuid[]) ORDER BY "consumerId", channel FOR SHARE),
+          exclusive AS MATERIALIZED (
+            SELECT "consumerId", channel, holder FROM conversations
+             WHERE "consumerId" = ANY($4::uuid[]) ORDER BY "consumerId", channel FOR UPDATE),
+          held AS (SELECT * FROM shared UNION ALL SELECT * FROM exclusive)
+     SELECT g.invocation, g.consumer,
+            (SELECT count(*)::int FROM actions a
+              WHERE a."consumerId" = g.consumer AND a."invocationId" IS DISTINCT FROM g.invocation) AS others,
+            ARRAY(SELECT h.channel::text FROM held h WHERE h."consumerId" = g.consumer AND h.holder <> 'AGENT')
+              AS "notHeld"
+       FROM unnest($1::uuid[], $2::uuid[]) AS g(invocation, consumer)`,
+    [guarded.map((c) => c.invocation.id), guarded.map((c) => c.invocation.consumerId), sharing, [...handingOff]],
+  );
+  for (const row of rows) {
+    othersActions.set(row.invocation, row.others);
+    if (!consumers.has(row.consumer)) {
+      consumers.set(row.consumer, { notTheAgents: new Set(row.notHeld), plannedInBatch: 0 });
+    }
+  }
+  return { consumers, othersActions };
 }
 
 /** Records a failed attempt: final (FAILED, for the dead-letter view) or waiting for its retry (QUEUED). */

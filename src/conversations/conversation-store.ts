@@ -147,19 +147,6 @@ export async function recordOutbound(
   return rows;
 }
 
-/**
- * The channels on which the consumer's conversation is not the agent's (handed off or closed),
- * read FOR SHARE in the caller's transaction (a hand-off committing meanwhile waits for it), or
- * FOR UPDATE when the caller may hand one off itself.
- */
-export async function channelsNotHeldByAgent(tx: Sql, consumerId: string, forUpdate = false): Promise<Channel[]> {
-  const { rows } = await tx.query<{ channel: Channel; holder: ConversationHolder }>(
-    `SELECT channel, holder FROM conversations WHERE "consumerId" = $1 ORDER BY channel ${forUpdate ? "FOR UPDATE" : "FOR SHARE"}`,
-    [consumerId],
-  );
-  return rows.filter((r) => r.holder !== "AGENT").map((r) => r.channel);
-}
-
 /** A conversation as the send rules read it: who holds it, and when the consumer last wrote. */
 export type ConversationAtSend = Pick<Conversation, "consumerId" | "channel" | "holder" | "lastInboundAt">;
 
@@ -206,8 +193,9 @@ export async function setHolder(
 
 /**
  * The agent hands the consumer's conversation on a channel to a person (created if the consumer
- * never wrote on it: an objection sent from the site), as of `at`. Call after
- * channelsNotHeldByAgent(forUpdate): the caller knows the agent holds it.
+ * never wrote on it: an objection sent from the site), as of `at`. Call holding the consumer's lock
+ * (lockConsumers, exclusive), so the send rules never check an agent's message in between, and
+ * after reading the conversation FOR UPDATE: the caller knows the agent holds it.
  */
 export async function handOffToPerson(
   tx: Sql,

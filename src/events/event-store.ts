@@ -8,19 +8,22 @@ import type { ConsumerContext, Event, Prisma } from "../generated/prisma/client.
 // hold the failure. An event with neither is the dispatch sweeper's to enqueue. Ingestion
 // (ingest.ts) stores events through the functions at the end.
 
-export async function markEventProcessed(eventId: string): Promise<void> {
-  await pool.query(`UPDATE events SET "processedAt" = now() WHERE id = $1`, [eventId]);
+/** Marks these events processed, in one statement (the agent runs of a batch: agent-run.ts). */
+export async function markEventsProcessed(eventIds: string[]): Promise<void> {
+  await pool.query(`UPDATE events SET "processedAt" = now() WHERE id = ANY($1::uuid[])`, [eventIds]);
 }
 
 /**
- * Dead-letters an event whose run failed for good (not an outage) with no invocation to hold the
- * failure; a no-op for an event already processed, whose failures its invocations record.
- * `reason` is kept to 2,000 characters.
+ * Dead-letters events whose run failed for good (not an outage) with no invocation to hold the
+ * failure, in one statement; a no-op for an event already processed, whose failures its
+ * invocations record. Each `reason` is kept to 2,000 characters.
  */
-export async function markEventFailed(eventId: string, reason: string): Promise<void> {
+export async function markEventsFailed(failures: { eventId: string; reason: string }[]): Promise<void> {
   await pool.query(
-    `UPDATE events SET "failedAt" = now(), "failureReason" = left($2, 2000) WHERE id = $1 AND "processedAt" IS NULL`,
-    [eventId, reason],
+    `UPDATE events e SET "failedAt" = now(), "failureReason" = left(f.reason, 2000)
+       FROM unnest($1::uuid[], $2::text[]) AS f(id, reason)
+      WHERE e.id = f.id AND e."processedAt" IS NULL`,
+    [failures.map((f) => f.eventId), failures.map((f) => f.reason)],
   );
 }
 
