@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
@@ -8,6 +9,8 @@ vi.hoisted(() => {
 });
 
 import { config } from "../src/config.js";
+import { lockConsumers } from "../src/consumers/consumer-locks.js";
+import { handOffToPerson } from "../src/conversations/conversation-store.js";
 import { db } from "../src/db/client.js";
 import { LEASE_REASONS } from "../src/delivery/delivery-store.js";
 import { DeliveryScheduler, type SchedulerOptions, startScheduler } from "../src/delivery/scheduler.js";
@@ -521,11 +524,16 @@ describe("send-time rules", () => {
     expect(held).toHaveLength(2);
     for (const action of held) {
       expect(action.statusReason).toBe("send rate of webhook (0.001/s) reached: waiting for a send to be allowed");
-      // Due again when the bucket refills one send (1,000 s at 0.001/s), so no scheduler churns on it before.
+      // Held until its turn at 0.001/s (1,000 s per send, one after the other), so no scheduler
+      // churns on it before; still due since T0, which its lateness will count from.
       expect(action.sendAt.getTime() - T0.getTime()).toBeGreaterThan(900_000);
-      expect(action.sendAt.getTime() - T0.getTime()).toBeLessThanOrEqual(1_000_000);
+      expect(action.sendAt.getTime() - T0.getTime()).toBeLessThanOrEqual(2_000_000);
+      expect(action.firstDueAt).toEqual(T0);
     }
     expect(hooks.received).toHaveLength(2);
+    // One after the other, not all at the next send: each waits for a send of its own.
+    const turns = held.map((a) => a.sendAt.getTime()).sort();
+    expect(turns[1] - turns[0]).toBeGreaterThan(900_000);
   });
 });
 
@@ -563,6 +571,137 @@ describe("batches", () => {
     // outcomes are written in as many batches as sends ended apart: a handful, whatever the size.
     expect(many).toBeLessThan(120);
     expect(many).toBeLessThan(few * 3);
+  });
+});
+
+describe("batches: each action keeps its own outcome", () => {
+  it("marks the others of a group SENT when one provider answer holds what PostgreSQL cannot store (NUL)", async () => {
+    const a = await makeDeliveryCreator();
+    const b = await makeDeliveryCreator();
+    const ca = await makeConsumer(a.creator.id);
+    const cb = await makeConsumer(b.creator.id);
+    const [pacer] = await planActions(ca, [
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url, { k: "pacer" }), sendAt: T0, priority: 9 },
+    ]);
+    const innocents = await planActions(ca, [
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url, { k: "innocent1" }), sendAt: T0 },
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url, { k: "innocent2" }), sendAt: T0 },
+    ]);
+    const [poison] = await planActions(cb, [
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url, { k: "poison" }), sendAt: T0 },
+    ]);
+    // Once the pacer is sent, its SENT mark waits on its row: the others' answers are marked together after it.
+    const locker = new pg.Client({ connectionString: config().DATABASE_URL });
+    await locker.connect();
+    let releaseOthers: () => void = () => {};
+    const others = new Promise<void>((resolve) => {
+      releaseOthers = resolve;
+    });
+    hooks.reply = async (request) => {
+      const id = request.headers["x-closer-delivery"];
+      if (id === pacer.id) {
+        await locker.query("BEGIN");
+        await locker.query(`SELECT 1 FROM actions WHERE id = $1 FOR UPDATE`, [pacer.id]);
+        return { status: 200, body: { ok: true } };
+      }
+      await others;
+      return { status: 200, body: id === poison.id ? { note: "a\u0000b" } : { ok: true } };
+    };
+    const ticking = newScheduler({ concurrency: 10 }).tick();
+    await eventually(async () => (hooks.received.length === 4 ? true : undefined), 20_000, "all four called");
+    await sleep(300);
+    releaseOthers();
+    await sleep(500);
+    await locker.query("COMMIT");
+    await locker.end();
+    await ticking;
+
+    const rows = await Promise.all([pacer, ...innocents, poison].map((x) => reload(x.id)));
+    expect(rows.map((r) => r.status)).toEqual(["SENT", "SENT", "SENT", "SENT"]);
+    // Stored with the replacement character, as every unstorable text is.
+    expect((rows[3].providerResponse as { body: { note: string } }).body.note).toBe("a\uFFFDb");
+  });
+
+  it("counts an action the send rate holds for no cap: a later one of the batch still goes when its turn comes", async () => {
+    const { creator } = await makeDeliveryCreator({ frequencyCaps: [{ channel: "EMAIL", max: 2, windowHours: 24 }] });
+    const consumer = await makeConsumer(creator.id);
+    const due = await planActions(
+      consumer,
+      [0, 1, 2].map(() => ({ channel: "EMAIL" as const, payload: emailTo(consumer.email as string), sendAt: T0 })),
+    );
+    // One email in the bucket, refilled far slower than the test.
+    await newScheduler({ sendRates: { ...UNLIMITED_RATES, EMAIL: { perSecond: 0.001, burst: 1 } } }).tick();
+
+    const after = await Promise.all(due.map((a) => reload(a.id)));
+    expect(smtp.received).toHaveLength(1);
+    // One sent, two waiting for the send rate: the cap of 2 is not reached, none is skipped for it.
+    expect(after.map((a) => a.status).sort()).toEqual(["PLANNED", "PLANNED", "SENT"]);
+  });
+
+  it("counts a reply sent earlier in the batch for the cap of the actions after it, as across batches", async () => {
+    const { creator } = await makeDeliveryCreator({ frequencyCaps: [{ channel: "EMAIL", max: 1, windowHours: 24 }] });
+    const outcome = async (scheduler: DeliveryScheduler, ticks: number) => {
+      const consumer = await makeConsumer(creator.id);
+      const email = emailTo(consumer.email as string);
+      const planned = await planActions(consumer, [
+        { channel: "EMAIL", payload: { ...email, inReplyTo: "evt-1" }, sendAt: T0, priority: 5 },
+        { channel: "EMAIL", payload: email, sendAt: T0, priority: 1 },
+      ]);
+      for (let i = 0; i < ticks; i++) await scheduler.tick();
+      return Promise.all(planned.map(async (a) => (await reload(a.id)).status));
+    };
+    // The reply is exempt from the cap, but it is a message: the marketing email after it is held to it.
+    expect(await outcome(newScheduler(), 1)).toEqual(["SENT", "SKIPPED"]);
+    expect(await outcome(newScheduler({ batchSize: 1, concurrency: 1 }), 2)).toEqual(["SENT", "SKIPPED"]);
+  });
+
+  it("fails alone an action whose payload check throws, and sends the rest of its batch", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const planned = await planActions(consumer, [
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url, { i: 1 }), sendAt: T0 },
+      // Written around planMessages (which refuses it): the allow-list check throws on this URL.
+      { channel: "WEBHOOK", payload: { url: "http://[::1", event: "e", data: {} }, sendAt: T0 },
+      { channel: "WEBHOOK", payload: webhookTo(hooks.url, { i: 2 }), sendAt: T0 },
+    ]);
+    await scheduler.tick();
+
+    const rows = await Promise.all(planned.map((a) => reload(a.id)));
+    expect(rows.map((r) => r.status)).toEqual(["SENT", "FAILED", "SENT"]);
+    expect(hooks.received).toHaveLength(2);
+  });
+});
+
+describe("hand-offs", () => {
+  it("never checks an agent's message while a hand-off that creates its conversation is committing: it sees the hand-off", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id);
+    const [action] = await planActions(consumer, [
+      { channel: "EMAIL", payload: emailTo(consumer.email as string), sendAt: T0 },
+    ]);
+    // The agent store's hand-off (an objection sent from the site: no conversation yet), held open.
+    const handOff = new pg.Client({ connectionString: config().DATABASE_URL });
+    await handOff.connect();
+    await handOff.query("BEGIN");
+    await lockConsumers(handOff, [consumer.id], "exclusive");
+    await handOffToPerson(handOff, {
+      creatorId: creator.id,
+      consumerId: consumer.id,
+      channel: "EMAIL",
+      reason: "refund request",
+      at: T0,
+    });
+    const ticking = scheduler.tick();
+    await sleep(500);
+    await handOff.query("COMMIT");
+    await handOff.end();
+    await ticking;
+
+    expect(await reload(action.id)).toMatchObject({
+      status: "SKIPPED",
+      statusReason: "conversation handed off to a person",
+    });
+    expect(smtp.received).toHaveLength(0);
   });
 });
 

@@ -1,6 +1,7 @@
 import { countMessagesSent } from "../consumers/context-store.js";
 import { type ConversationChange, recordOutbound } from "../conversations/conversation-store.js";
 import { pool } from "../db/client.js";
+import { storableJson, storableString } from "../db/storable-text.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
 import type { Action } from "../generated/prisma/client.js";
 import type { Channel } from "../generated/prisma/enums.js";
@@ -22,11 +23,16 @@ export type ClaimedAction = {
   channel: Channel;
   payload: unknown;
   sendAt: Date;
+  /** When it first fell due, if a provider's send rate has held it since (see Action.firstDueAt). */
+  firstDueAt: Date | null;
   priority: number;
   attempts: number;
   statusReason: string | null;
   claimedAt: Date;
 };
+
+/** When the action was due for lateness and for the order of sends: before any hold for a send rate. */
+export const dueAt = (action: Pick<ClaimedAction, "sendAt" | "firstDueAt">): Date => action.firstDueAt ?? action.sendAt;
 
 const INT_MAX = 2_147_483_647;
 const GUARD = `id = $1 AND status = 'SENDING' AND "claimedAt" = $2`;
@@ -41,7 +47,7 @@ export async function claimDueActions(now: Date, limit: number, leaseMs: number)
     `WITH due AS (
        SELECT id FROM actions
         WHERE status = 'PLANNED' AND "sendAt" <= $1
-        ORDER BY priority DESC, "sendAt", id
+        ORDER BY priority DESC, COALESCE("firstDueAt", "sendAt"), id
         LIMIT $2
         FOR UPDATE SKIP LOCKED
      )
@@ -49,14 +55,16 @@ export async function claimDueActions(now: Date, limit: number, leaseMs: number)
             "updatedAt" = now()
        FROM due WHERE a.id = due.id
      RETURNING a.id, a."creatorId", a."consumerId", a."invocationId", a.channel, a.payload, a."sendAt",
-               a.priority, a.attempts, a."statusReason", a."claimedAt"`,
+               a."firstDueAt", a.priority, a.attempts, a."statusReason", a."claimedAt"`,
     [now, limit, new Date(now.getTime() + leaseMs)],
   );
   // RETURNING keeps no order: send in the order the rows were chosen.
-  return rows.sort(
-    (a, b) => b.priority - a.priority || a.sendAt.getTime() - b.sendAt.getTime() || a.id.localeCompare(b.id),
-  );
+  return rows.sort(sendOrder);
 }
+
+/** The order due actions are sent in: higher priority first, then the earlier due (then id, for a total order). */
+export const sendOrder = (a: ClaimedAction, b: ClaimedAction): number =>
+  b.priority - a.priority || dueAt(a).getTime() - dueAt(b).getTime() || a.id.localeCompare(b.id);
 
 export const LEASE_REASONS = {
   replanned: "worker stopped before the provider call: planned again",
@@ -140,8 +148,10 @@ export type GateMark =
   /** The provider call is about to start, the lease renewed to run from now. */
   | { action: ClaimedAction; kind: "dispatch"; at: Date; leaseUntil: Date }
   | { action: ClaimedAction; kind: "skip"; reason: string }
-  /** PLANNED again at `sendAt`: quiet hours, or the provider's send rate. */
-  | { action: ClaimedAction; kind: "replan"; reason: string; sendAt: Date };
+  /** PLANNED again at `sendAt` (quiet hours): due from then on. */
+  | { action: ClaimedAction; kind: "replan"; reason: string; sendAt: Date }
+  /** PLANNED again at `sendAt`, its turn at the provider's send rate: still due since it first was. */
+  | { action: ClaimedAction; kind: "hold"; reason: string; sendAt: Date };
 
 /**
  * Records the send rules' verdicts on a batch of claimed actions in one statement, in the
@@ -156,6 +166,8 @@ export async function markGateVerdicts(db: Sql, marks: GateMark[]): Promise<Set<
             status = (CASE m.kind WHEN 'dispatch' THEN 'SENDING' WHEN 'skip' THEN 'SKIPPED' ELSE 'PLANNED' END)::"ActionStatus",
             "statusReason" = CASE WHEN m.kind = 'dispatch' THEN a."statusReason" ELSE m.reason END,
             "sendAt" = COALESCE(m."sendAt", a."sendAt"),
+            "firstDueAt" = CASE m.kind WHEN 'hold' THEN COALESCE(a."firstDueAt", a."sendAt")
+                                       WHEN 'replan' THEN NULL ELSE a."firstDueAt" END,
             "dispatchedAt" = m."dispatchedAt",
             "leaseExpiresAt" = m."leaseUntil",
             "claimedAt" = CASE WHEN m.kind = 'dispatch' THEN a."claimedAt" END,
@@ -169,7 +181,7 @@ export async function markGateVerdicts(db: Sql, marks: GateMark[]): Promise<Set<
       marks.map((m) => m.action.claimedAt),
       marks.map((m) => m.kind),
       marks.map((m) => (m.kind === "dispatch" ? null : m.reason)),
-      marks.map((m) => (m.kind === "replan" ? m.sendAt : null)),
+      marks.map((m) => (m.kind === "replan" || m.kind === "hold" ? m.sendAt : null)),
       marks.map((m) => (m.kind === "dispatch" ? m.at : null)),
       marks.map((m) => (m.kind === "dispatch" ? m.leaseUntil : null)),
     ],
@@ -216,11 +228,11 @@ export async function markSent(sends: SentMark[]): Promise<Map<string, { convers
           sends.map((s) => s.action.id),
           sends.map((s) => s.action.claimedAt),
           sends.map((s) => s.sentAt),
-          sends.map((s) => Math.min(INT_MAX, Math.max(0, s.sentAt.getTime() - s.action.sendAt.getTime()))),
-          sends.map((s) => s.result.providerMessageId),
-          sends.map((s) => JSON.stringify(s.result.answer)),
+          sends.map((s) => Math.min(INT_MAX, Math.max(0, s.sentAt.getTime() - dueAt(s.action).getTime()))),
+          sends.map((s) => s.result.providerMessageId && storableString(s.result.providerMessageId)),
+          sends.map((s) => storableJson(s.result.answer)),
           sends.map((s) => s.dispatchedAt),
-          sends.map((s) => s.result.sentFrom ?? null),
+          sends.map((s) => (s.result.sentFrom ? storableString(s.result.sentFrom) : null)),
           LEASE_REASONS.interrupted,
         ],
       );
@@ -266,9 +278,10 @@ export const scheduleRetry = (
   updateClaimed(
     pool,
     action,
-    `status = 'PLANNED', attempts = attempts + 1, "sendAt" = $3, "statusReason" = $4, "providerResponse" = $5,
+    `status = 'PLANNED', attempts = attempts + 1, "sendAt" = $3, "firstDueAt" = NULL, "statusReason" = $4,
+     "providerResponse" = $5,
      "claimedAt" = NULL, "leaseExpiresAt" = NULL, "dispatchedAt" = NULL`,
-    [retryAt, reason, JSON.stringify(answer)],
+    [retryAt, reason, storableJson(answer)],
   );
 
 /** Plans the fallback as the invocation's next action; the invocation row lock keeps sequences unique. */
@@ -316,7 +329,7 @@ export async function markFailed(
       action,
       `status = 'FAILED', attempts = attempts + $3, "statusReason" = $4,
        "providerResponse" = COALESCE($5, "providerResponse"), "claimedAt" = NULL, "leaseExpiresAt" = NULL`,
-      [failure.providerCalled ? 1 : 0, failure.reason, failure.answer && JSON.stringify(failure.answer)],
+      [failure.providerCalled ? 1 : 0, failure.reason, failure.answer && storableJson(failure.answer)],
     );
     if (!failed) return [];
     const changes: StatusChange[] = [{ id: action.id, creatorId: action.creatorId, status: "FAILED" }];
@@ -361,7 +374,7 @@ export async function failAfterAcceptance(
               "providerResponse" = jsonb_build_object('accepted', "providerResponse", 'report', $3::jsonb),
               "updatedAt" = now()
         WHERE id = $1 AND status = 'SENT'`,
-      [action.id, reason, JSON.stringify(report)],
+      [action.id, reason, storableJson(report)],
     );
     if (rowCount !== 1) return [];
     const changes: StatusChange[] = [{ id: action.id, creatorId: action.creatorId, status: "FAILED" }];
@@ -375,18 +388,6 @@ export type PlannedMessage = { channel: Channel; payload: unknown; sendAt: Date;
 
 /** An action as planning stored it: PLANNED, or FAILED at once when its payload breaks the contract. */
 export type StoredAction = { id: string; creatorId: string; status: "PLANNED" | "FAILED" };
-
-/**
- * How many actions a consumer has from other invocations than `invocationId`: the agents compare it
- * with what they saw when they loaded the context, inside the transaction that plans.
- */
-export async function countActionsOf(client: Sql, consumerId: string, invocationId: string): Promise<number> {
-  const { rows } = await client.query<{ count: number }>(
-    `SELECT count(*)::int AS count FROM actions WHERE "consumerId" = $1 AND "invocationId" IS DISTINCT FROM $2`,
-    [consumerId, invocationId],
-  );
-  return rows[0].count;
-}
 
 /**
  * Stores an invocation's plan, in the caller's transaction: one action per message, in order

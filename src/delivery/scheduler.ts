@@ -15,6 +15,7 @@ import { type DeliveryEvent, recordDeliveryEvent, recordDeliveryEvents } from ".
 import {
   type ClaimedAction,
   claimDueActions,
+  dueAt,
   type GateMark,
   markFailed,
   markGateVerdicts,
@@ -23,12 +24,14 @@ import {
   recoverExpiredClaims,
   releaseClaims,
   renewLeases,
+  type SentMark,
   scheduleRetry,
+  sendOrder,
 } from "./delivery-store.js";
 import { type ChannelProviders, providersFromConfig, type SendResult } from "./providers/index.js";
 import type { SendSuccess, WhatsAppSenderCredentials } from "./providers/provider.js";
 import { type SendRate, SendRateLimiter, type SendRates, sendRatesFromConfig } from "./send-rate-limit.js";
-import { checkSendRules, type RuleVerdict } from "./send-rules.js";
+import { checkSendRules } from "./send-rules.js";
 
 // Delivery: claim due actions, check the send rules, call the provider, record the outcome, each
 // stage set-based and running while the others do (a pipeline, not a barrier per batch):
@@ -187,6 +190,8 @@ export class DeliveryScheduler {
       this.queued.push(action);
       this.inHand.set(action.id, action);
     }
+    // Claims made while others wait: a newly due urgent action goes ahead of them, as it would in one claim.
+    this.queued.sort(sendOrder);
     if (claimed.length > 0) this.renewLeases();
     this.pump();
     return claimed.length;
@@ -229,18 +234,20 @@ export class DeliveryScheduler {
     const free = this.concurrency - this.sending;
     if (!this.gating && !this.givingBack && free > 0 && this.queued.length > 0 && !this.stopping?.aborted) {
       const batch = this.queued.splice(0, free);
-      this.gating = this.gate(batch).finally(() => {
-        this.gating = null;
-        this.changes.notify();
-        this.pump();
-      });
+      this.gating = this.gate(batch)
+        .catch((error) => logger.error({ err: error, actions: batch.length }, "delivery failed unexpectedly"))
+        .finally(() => {
+          this.gating = null;
+          this.changes.notify();
+          this.pump();
+        });
     }
     if (!this.recording && this.accepted.length > 0) {
       const batch = this.accepted;
       this.accepted = [];
       const sentAt = this.now();
       const sends = batch.map((a) => ({ action: a.action, sentAt, result: a.result, dispatchedAt: a.dispatchedAt }));
-      this.recording = this.untilRecorded(() => markSent(sends))
+      this.recording = this.untilRecorded(() => markSentEach(sends))
         .then(
           (marked) => this.announceSent(batch, marked, sentAt),
           (error) => {
@@ -338,15 +345,29 @@ export class DeliveryScheduler {
    * ones go to their providers. PostgreSQL going away gives the batch back, and the queue with it.
    */
   private async gate(batch: ClaimedAction[]): Promise<void> {
-    // A malformed payload never reaches the rules: failed on its own, it is rare.
-    const parsed = batch.map((action) => ({ action, checked: parsePayload(action.channel, action.payload) }));
-    for (const { action, checked } of parsed) {
-      if (!checked.ok) this.track(this.failMalformed(action, checked.reason));
-    }
-    const valid = parsed.flatMap(({ action, checked }) => (checked.ok ? [{ action, message: checked.value }] : []));
-    if (valid.length === 0) return;
+    let valid: { action: ClaimedAction; message: ChannelPayload }[] = [];
     let decided: { marks: GateMark[]; dispatches: Dispatch[]; throttled: Set<string>; marked: Set<string> };
     try {
+      // A malformed payload never reaches the rules: failed on its own, it is rare.
+      const parsed = batch.map((action) => ({ action, checked: readPayload(action) }));
+      for (const { action, checked } of parsed) {
+        if (!checked.ok) this.track(this.failMalformed(action, checked.reason));
+      }
+      valid = parsed.flatMap(({ action, checked }) => (checked.ok ? [{ action, message: checked.value }] : []));
+      if (valid.length === 0) return;
+      // Sends taken from the providers' rates, kept across the transaction's retries (a deadlock)
+      // so a retry does not spend them twice; and when each provider gives its next one.
+      const taken = new Map<Channel, number>();
+      const nextSendInMs = new Map<Channel, number>();
+      const takeSends = async (channel: Channel, wanted: number) => {
+        const held = taken.get(channel) ?? 0;
+        if (held < wanted) {
+          const more = await this.limiter.take(this.providers[channel].name, this.sendRates[channel], wanted - held);
+          taken.set(channel, held + more.taken);
+          nextSendInMs.set(channel, more.retryAfterMs);
+        }
+        return Math.min(wanted, taken.get(channel) ?? 0);
+      };
       decided = await inTransaction(
         async (tx) => {
           const now = this.now();
@@ -354,38 +375,35 @@ export class DeliveryScheduler {
             tx,
             valid.map((v) => v.action),
             now,
+            takeSends,
           );
+          const leaseUntil = new Date(now.getTime() + this.settings.DELIVERY_LEASE_MS);
           const marks: GateMark[] = [];
           const dispatches: Dispatch[] = [];
           const throttled = new Set<string>();
-          const sendable = new Map<Channel, number[]>();
+          const heldPerChannel = new Map<Channel, number>();
           verdicts.forEach((verdict, i) => {
-            const { action } = valid[i];
+            const { action, message } = valid[i];
             if (verdict.kind === "skip") marks.push({ action, kind: "skip", reason: verdict.reason });
             else if (verdict.kind === "defer") {
               marks.push({ action, kind: "replan", reason: verdict.reason, sendAt: verdict.until });
-            } else sendable.set(action.channel, [...(sendable.get(action.channel) ?? []), i]);
+            } else if (verdict.kind === "send") {
+              marks.push({ action, kind: "dispatch", at: now, leaseUntil });
+              dispatches.push({ action, message, ...verdict, dispatchedAt: now });
+            } else {
+              // Held, in order, one send interval apart from the provider's next send: each is due
+              // when the bucket should have a send for it, so the backlog is not claimed again for
+              // every send that frees up, and goes out in its order.
+              const rate = this.sendRates[action.channel];
+              const position = heldPerChannel.get(action.channel) ?? 0;
+              heldPerChannel.set(action.channel, position + 1);
+              const dueInMs = (nextSendInMs.get(action.channel) ?? 0) + (position * 1000) / rate.perSecond;
+              const sendAt = new Date(Math.max(action.sendAt.getTime(), now.getTime() + dueInMs));
+              const reason = throttledReason(this.providers[action.channel].name, rate);
+              marks.push({ action, kind: "hold", reason, sendAt });
+              throttled.add(action.id);
+            }
           });
-          // The provider's send rate last: a skipped message should not spend a token.
-          const leaseUntil = new Date(now.getTime() + this.settings.DELIVERY_LEASE_MS);
-          for (const [channel, indexes] of sendable) {
-            const provider = this.providers[channel];
-            const rate = this.sendRates[channel];
-            const { taken, retryAfterMs } = await this.limiter.take(provider.name, rate, indexes.length);
-            indexes.forEach((i, n) => {
-              const { action, message } = valid[i];
-              const verdict = verdicts[i] as Extract<RuleVerdict, { kind: "send" }>;
-              if (n < taken) {
-                marks.push({ action, kind: "dispatch", at: now, leaseUntil });
-                dispatches.push({ action, message, ...verdict, dispatchedAt: now });
-              } else {
-                // Held until the bucket has a token again, so no scheduler takes it back before then.
-                const sendAt = new Date(Math.max(action.sendAt.getTime(), now.getTime() + retryAfterMs));
-                marks.push({ action, kind: "replan", reason: throttledReason(provider.name, rate), sendAt });
-                throttled.add(action.id);
-              }
-            });
-          }
           return { marks, dispatches, throttled, marked: await markGateVerdicts(tx, marks) };
         },
         { attempts: 3 },
@@ -397,8 +415,8 @@ export class DeliveryScheduler {
         this.giveBack([...valid.map((v) => v.action), ...this.queued.splice(0)]);
       } else {
         // The actions stay in SENDING: the lease recovery decides their fate.
-        logger.error({ err: error, actions: valid.length }, "delivery failed unexpectedly");
-        for (const { action } of valid) this.inHand.delete(action.id);
+        logger.error({ err: error, actions: batch.length }, "delivery failed unexpectedly");
+        for (const action of batch) this.inHand.delete(action.id);
       }
       return;
     }
@@ -510,7 +528,7 @@ export class DeliveryScheduler {
     }
     for (const { action } of done) {
       this.count(action, "sent");
-      deliveryLateness.observe(Math.max(0, sentAt.getTime() - action.sendAt.getTime()) / 1000);
+      deliveryLateness.observe(Math.max(0, sentAt.getTime() - dueAt(action).getTime()) / 1000);
     }
     await publishActionChanges(
       done.map(({ action }) => ({ id: action.id, creatorId: action.creatorId, status: "SENT" as const })),
@@ -595,6 +613,41 @@ function outcomeEvent(
     occurredAt,
     idempotencyKey: `${type}:${action.id}`,
   };
+}
+
+/**
+ * markSent for a batch of sends; when the batch's transaction fails for a reason other than an
+ * outage (a row it cannot write), each send is marked alone, so one bad row fails no other: one
+ * that still fails is left to the lease recovery, and logged.
+ */
+async function markSentEach(sends: SentMark[]): Promise<Awaited<ReturnType<typeof markSent>>> {
+  try {
+    return await markSent(sends);
+  } catch (error) {
+    if (isOutage(error) || sends.length === 1) throw error;
+    const marked: Awaited<ReturnType<typeof markSent>> = new Map();
+    for (const send of sends) {
+      try {
+        for (const [id, joined] of await markSent([send])) marked.set(id, joined);
+      } catch (alone) {
+        if (isOutage(alone)) throw alone;
+        logger.error({ err: alone, actionId: send.action.id }, "sent, but its SENT mark could not be written");
+      }
+    }
+    return marked;
+  }
+}
+
+/**
+ * The action's payload checked against its channel's contract; a check that throws (a bug, a row
+ * written around planMessages) fails that action alone, with the error, never the batch.
+ */
+function readPayload(action: ClaimedAction): ReturnType<typeof parsePayload> {
+  try {
+    return parsePayload(action.channel, action.payload);
+  } catch (error) {
+    return { ok: false, reason: `payload could not be checked: ${(error as Error).message}` };
+  }
 }
 
 /** Why an action waits for the provider's send rate. */

@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import { lockConsumers } from "../consumers/consumer-locks.js";
 import { type ConversationAtSend, conversationsForSend } from "../conversations/conversation-store.js";
 import { type FrequencyCapRule, frequencyCapFor } from "../creators/frequency-caps.js";
 import type { Sql } from "../db/transaction.js";
@@ -96,7 +97,15 @@ export function quietHoursEnd(at: Date, quiet: QuietHours): Date | null {
 export type RuleVerdict =
   | { kind: "send"; creatorName: string; whatsAppSender: WhatsAppSenderCredentials | null }
   | { kind: "skip"; reason: string }
-  | { kind: "defer"; until: Date; reason: string };
+  | { kind: "defer"; until: Date; reason: string }
+  /** Every rule passed, but the provider's send rate gave no send for it now. */
+  | { kind: "throttled" };
+
+/**
+ * Takes up to `wanted` sends from the channel's provider send rate (the scheduler's token buckets)
+ * and answers how many it got.
+ */
+export type TakeSends = (channel: Channel, wanted: number) => Promise<number>;
 
 export type RuleSubject = {
   id: string;
@@ -135,10 +144,26 @@ const pairKey = (consumerId: string, channel: Channel) => `${consumerId}:${chann
  *   committing meanwhile waits for this transaction, and one that committed before is seen;
  * - a capped channel is locked per (consumer, channel), in sorted order, and the count includes
  *   sends other workers have dispatched but not finished, and those this batch dispatches before
- *   the action, so concurrent workers and one batch's actions never exceed the cap together.
+ *   the action (replies included), so concurrent workers and one batch's actions never exceed the
+ *   cap together;
+ * - first of all, the consumers of the agents' messages are locked shared (lockConsumers), so a
+ *   hand-off creating the conversation is either seen or waits.
+ * The provider's send rate comes last (a skipped message spends no send): `takeSends` is asked
+ * once per channel for the actions that pass every rule, and those it gives no send are
+ * "throttled", counting for no cap.
  */
-export async function checkSendRules(client: Sql, actions: RuleSubject[], now: Date): Promise<RuleVerdict[]> {
+export async function checkSendRules(
+  client: Sql,
+  actions: RuleSubject[],
+  now: Date,
+  takeSends: TakeSends,
+): Promise<RuleVerdict[]> {
   if (actions.length === 0) return [];
+  await lockConsumers(
+    client,
+    actions.filter((a) => a.invocationId).map((a) => a.consumerId),
+    "shared",
+  );
   // An agent's message is not sent into a conversation a person holds or that was closed, even one
   // claimed before the hand-off; WhatsApp's window is read from the conversation too.
   const conversations = new Map(
@@ -235,22 +260,46 @@ export async function checkSendRules(client: Sql, actions: RuleSubject[], now: D
       Object.assign(capped.get(pairKey(row.consumerId, row.channel)) as object, { all: row.all, people: row.people });
   }
 
-  return verdicts.map((verdict, i): RuleVerdict => {
-    const action = actions[i];
-    if (verdict.kind !== "capped") return verdict;
-    const counted = capped.get(pairKey(action.consumerId, action.channel)) as { all: number; people: number };
-    const { cap, person } = verdict;
-    if ((person ? counted.people : counted.all) >= cap.max) {
-      return {
-        kind: "skip",
-        reason: `frequency cap reached: ${cap.max} ${action.channel} messages${person ? " from people" : ""} in ${cap.windowHours} h`,
-      };
-    }
-    // Dispatched in this batch: counted for the actions after it.
-    counted.all++;
-    if (person) counted.people++;
-    return sendVerdict(settings.get(action.consumerId) as SendSettings);
-  });
+  /**
+   * The verdicts in batch order, each action dispatched counting for the cap of its (consumer,
+   * channel) before the next; `sends` per channel (unbounded when absent) runs out into "throttled".
+   */
+  const decide = (sends: Map<Channel, number> | null): RuleVerdict[] => {
+    const counts = new Map([...capped].map(([key, c]) => [key, { ...c }]));
+    const left = sends && new Map(sends);
+    return verdicts.map((verdict, i): RuleVerdict => {
+      const action = actions[i];
+      if (verdict.kind !== "capped" && verdict.kind !== "send") return verdict;
+      // Only pairs with a capped action in the batch are counted: the others have no cap to reach.
+      const counted = counts.get(pairKey(action.consumerId, action.channel));
+      if (verdict.kind === "capped" && counted) {
+        const { cap, person } = verdict;
+        if ((person ? counted.people : counted.all) >= cap.max) {
+          return {
+            kind: "skip",
+            reason: `frequency cap reached: ${cap.max} ${action.channel} messages${person ? " from people" : ""} in ${cap.windowHours} h`,
+          };
+        }
+      }
+      if (left) {
+        const remaining = left.get(action.channel) ?? 0;
+        if (remaining === 0) return { kind: "throttled" };
+        left.set(action.channel, remaining - 1);
+      }
+      if (counted) {
+        counted.all++;
+        if (action.invocationId === null) counted.people++;
+      }
+      return sendVerdict(settings.get(action.consumerId) as SendSettings);
+    });
+  };
+  const wanted = new Map<Channel, number>();
+  for (const [i, v] of decide(null).entries()) {
+    if (v.kind === "send") wanted.set(actions[i].channel, (wanted.get(actions[i].channel) ?? 0) + 1);
+  }
+  const sends = new Map<Channel, number>();
+  for (const [channel, count] of wanted) sends.set(channel, await takeSends(channel, count));
+  return decide(sends);
 }
 
 /** What checkBeforeCap reads for one action, loaded for the whole batch by checkSendRules. */
@@ -301,7 +350,7 @@ function checkBeforeCap(
 
   // An agent's answer to the consumer's own message is a reply, not marketing: quiet hours and the
   // frequency cap do not hold it back (consent, above, still does). `inReplyTo` is set by the
-  // agent store alone (completeInvocation), never taken from a runtime.
+  // agent store alone (completeInvocations), never taken from a runtime.
   const reply =
     action.invocationId !== null && typeof (action.payload as { inReplyTo?: unknown } | null)?.inReplyTo === "string";
   // A person's message (sendMessage, no invocation) is capped by people's messages alone: the

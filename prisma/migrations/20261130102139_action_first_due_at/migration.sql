@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "actions" ADD COLUMN     "firstDueAt" TIMESTAMPTZ(3);
