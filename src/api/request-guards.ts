@@ -115,8 +115,23 @@ export function unstorableTextAt(value: unknown, path: string): string | null {
   return null;
 }
 
+/**
+ * Verdicts of unstorableLiteralAt by document: Yoga's parser cache hands the same DocumentNode
+ * out again for the same query text, so a document is walked once, not on every request.
+ */
+const literalVerdicts = new WeakMap<DocumentNode, string | null>();
+
 /** The same search over the string literals of a document, by argument path. */
 function unstorableLiteralAt(document: DocumentNode): string | null {
+  let verdict = literalVerdicts.get(document);
+  if (verdict === undefined) {
+    verdict = findUnstorableLiteral(document);
+    literalVerdicts.set(document, verdict);
+  }
+  return verdict;
+}
+
+function findUnstorableLiteral(document: DocumentNode): string | null {
   const path: string[] = [];
   let found: string | null = null;
   visit(document, {

@@ -37,6 +37,7 @@ import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
 import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
 import { GRAPHIQL_WELCOME, graphiqlCaching, graphiqlPage } from "./graphiql.js";
+import { apiMetrics } from "./processes.js";
 import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
@@ -81,7 +82,7 @@ async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<R
   return { viewer, requestId: randomUUID(), ingested: new Set(), ingestedConsumers: new Set() };
 }
 
-/** /ready answers 200 only when PostgreSQL and Redis answer; /metrics serves Prometheus text. */
+/** /ready answers 200 only when PostgreSQL and Redis answer; /metrics serves Prometheus text (of every API process: apiMetrics). */
 function operationalEndpoints(redis: Redis): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
@@ -104,9 +105,7 @@ function operationalEndpoints(redis: Redis): Plugin {
           }),
         );
       } else if (url.pathname === "/metrics") {
-        endResponse(
-          new fetchAPI.Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }),
-        );
+        endResponse(new fetchAPI.Response(await apiMetrics(), { headers: { "content-type": registry.contentType } }));
       }
     },
   };
@@ -193,6 +192,11 @@ export function createYogaServer() {
       allowedHeaders: ["authorization", "content-type", "accept"],
       maxAge: 600,
     }),
+    // The body limit is requestFraming's (HTTP_BODY_LIMIT_BYTES on Content-Length, required on every
+    // POST; a chunked body is read up to the limit first, in http-server.ts), and Node's HTTP parser
+    // never reads past a Content-Length: Yoga's own limit, which pipes every body through a
+    // counting TransformStream (a stream pipeline and an AbortController per request), adds nothing.
+    maxRequestBodySize: false,
     healthCheckEndpoint: "/health",
     landingPage: false,
     // GraphiQL runs subscriptions over SSE, so the Authorization header set in its headers tab applies.
