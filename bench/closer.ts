@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { migrate } from "../scripts/migrate.js";
@@ -120,7 +121,6 @@ export async function startCloser(run: BenchRun, results: Results) {
 
   run.log("starting the API");
   const api = startChild("closer-api", "src/server.ts", "api");
-  run.hosts.api = api;
   await waitForHttp(`http://127.0.0.1:${apiPort}/health`, 60_000, api);
   const client = new GraphQLClient(apiUrl, Math.max(settings.concurrency, settings.batchConcurrency) + 4);
   run.onCleanup("close http client", async () => client.close());
@@ -136,6 +136,26 @@ export async function startCloser(run: BenchRun, results: Results) {
     return result;
   };
 
+  let worker: Child | undefined;
+  let schedulerChild: Child | undefined;
+  /** Starts the worker unless it runs already. */
+  const ensureWorker = async (): Promise<Child> => {
+    if (worker?.running) return worker;
+    worker = startChild("closer-worker", "worker/main.ts", "worker");
+    await waitForHttp(`http://127.0.0.1:${metricsPort}/health`, 60_000, worker);
+    return worker;
+  };
+  // Deployed, the worker runs the delivery scheduler (worker/worker.ts starts it); should it not,
+  // the bench runs startScheduler() in a process of its own (scheduler-process.ts).
+  const schedulerInWorker = /\bstartScheduler\s*\(/.test(
+    readFileSync(new URL("../worker/worker.ts", import.meta.url), "utf8"),
+  );
+  if (!schedulerInWorker) {
+    results.notes.push(
+      "The delivery scheduler is not started by worker/worker.ts: the bench runs startScheduler() in a process of its own (bench/scheduler-process.ts).",
+    );
+  }
+
   return {
     run,
     api,
@@ -145,30 +165,52 @@ export async function startCloser(run: BenchRun, results: Results) {
     queue,
     QUEUES,
     client,
-    /** The HTTP sink's base URL (WhatsApp and webhooks). */
+    /** The Closer settings of the children (loadConfig of their environment). */
+    config: closerConfig,
+    /** The HTTP sink's base URL (WhatsApp and webhooks); the SMTP sink's URL. */
     sinkUrl: httpSink.url,
-    startChild,
+    smtpUrl: smtpSink.url,
     makeCreator,
+    ensureWorker,
 
     /**
      * A creator with an active profile, approved WhatsApp templates (the welcome starts the
-     * conversation on WhatsApp as one) and the sales agent deployed over the API.
+     * conversation on WhatsApp as one) and the sales agent deployed over the API, with `tunables`.
      */
-    async creatorWithAgent(name: string) {
-      const made = await makeCreator({ name });
+    async creatorWithAgent(
+      name: string,
+      creator: Omit<Parameters<typeof makeCreator>[0], "name"> = {},
+      tunables: Record<string, unknown> = {},
+    ) {
+      const made = await makeCreator({ name, ...creator });
       await makeActiveProfile(made.creator.id);
       await approveAgentTemplates(made.creator.id);
-      await client.operation(DEPLOY_AGENT, { input: { creatorId: made.gid } }, made.creatorKey);
+      await client.operation(DEPLOY_AGENT, { input: { creatorId: made.gid, tunables } }, made.creatorKey);
       return made;
     },
 
-    /** Starts the worker unless it runs already. */
-    async ensureWorker(): Promise<Child> {
-      if (run.hosts.worker?.running) return run.hosts.worker;
-      const worker = startChild("closer-worker", "worker/main.ts", "worker");
-      run.hosts.worker = worker;
-      await waitForHttp(`http://127.0.0.1:${metricsPort}/health`, 60_000, worker);
-      return worker;
+    /** Where the delivery scheduler runs, started unless it runs already. */
+    async ensureScheduler(): Promise<{ host: Child; where: string }> {
+      if (schedulerInWorker) return { host: await ensureWorker(), where: "the worker process (worker/worker.ts)" };
+      if (!schedulerChild?.running) {
+        schedulerChild = startChild("closer-scheduler", "bench/scheduler-process.ts", "scheduler", true);
+        await schedulerChild.message(60_000);
+      }
+      return { host: schedulerChild, where: "bench/scheduler-process.ts (startScheduler)" };
+    },
+
+    /** Stops the delivery scheduler (with the worker when it runs there). */
+    async stopScheduler(): Promise<void> {
+      await (schedulerInWorker ? worker : schedulerChild)?.stop();
+    },
+
+    /**
+     * Drops the agent jobs still queued and marks their events processed, so work left over from
+     * one measurement (a backlog that was not the subject) does not run during the next.
+     */
+    async discardAgentBacklog(): Promise<void> {
+      await pool.query(`UPDATE events SET "processedAt" = now() WHERE "processedAt" IS NULL`);
+      await queue(QUEUES.agentRuns).drain(true);
     },
 
     /** One event through ingestEvent; answers the stored event's id. */

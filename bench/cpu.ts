@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { type Child, procCpuMs } from "./processes.js";
 
-/** CPU milliseconds of a Closer process, of this database's PostgreSQL backends, and of the bench process. */
+/** CPU milliseconds of Closer's processes measured, of this database's PostgreSQL backends, and of the bench process. */
 export type Cpu = { server: number; postgres: number; bench: number };
 
 /**
@@ -17,7 +17,7 @@ export class CpuMeter {
 
   private constructor(
     private readonly pool: pg.Pool,
-    private readonly server: Child | undefined,
+    private readonly servers: Child[],
     private readonly server0: number,
     private readonly bench0: number,
   ) {
@@ -30,8 +30,9 @@ export class CpuMeter {
     }, 250);
   }
 
-  static async start(pool: pg.Pool, server: Child | undefined): Promise<CpuMeter> {
-    const meter = new CpuMeter(pool, server, server?.cpuMs() ?? 0, benchCpuMs());
+  /** `servers`: the Closer processes doing the work measured (their CPU is summed). */
+  static async start(pool: pg.Pool, servers: Child[]): Promise<CpuMeter> {
+    const meter = new CpuMeter(pool, servers, serversCpuMs(servers), benchCpuMs());
     await meter.poll(true);
     return meter;
   }
@@ -57,11 +58,15 @@ export class CpuMeter {
     for (const [pid, cpu] of this.last) postgres += cpu - (this.first.get(pid) ?? 0);
     const per = (ms: number) => Math.round((ms / Math.max(1, units)) * 1000) / 1000;
     return {
-      server: per((this.server?.cpuMs() ?? 0) - this.server0),
+      server: per(serversCpuMs(this.servers) - this.server0),
       postgres: per(postgres),
       bench: per(benchCpuMs() - this.bench0),
     };
   }
+}
+
+function serversCpuMs(servers: Child[]): number {
+  return servers.reduce((sum, s) => sum + s.cpuMs(), 0);
 }
 
 function benchCpuMs(): number {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Child } from "./processes.js";
+import type { Child, Memory } from "./processes.js";
 
 // One run of the bench: its clock and log, its time budget, the child processes it started and
 // what it created. Whatever ends the run (the end, a failure, Ctrl-C, the budget running out),
@@ -12,8 +12,11 @@ export class BenchRun {
   readonly id =
     `${new Date(this.started).toISOString().replace(/\D/g, "").slice(0, 14)}_${randomBytes(3).toString("hex")}`;
   readonly children: Child[] = [];
-  /** Closer's processes by role, for the memory figures (the scheduler when it has a process of its own). */
-  readonly hosts: { api?: Child; worker?: Child; scheduler?: Child } = {};
+  /**
+   * Time held back for a later section (the soak): the sections before it see that much less
+   * remaining, so their waits cannot eat into it. The soak gives it back when it starts.
+   */
+  reservedMs = 0;
   /** Aborted when the run is being stopped: loops end, the next section check throws. */
   readonly stopping = new AbortController();
   private readonly cleanups: { name: string; run: () => Promise<unknown> }[] = [];
@@ -23,7 +26,7 @@ export class BenchRun {
   constructor(private readonly budgetSeconds: number) {}
 
   remainingMs(): number {
-    return this.budgetSeconds * 1000 - (Date.now() - this.started);
+    return this.budgetSeconds * 1000 - (Date.now() - this.started) - this.reservedMs;
   }
 
   log(message: string): void {
@@ -36,6 +39,23 @@ export class BenchRun {
       .filter((c) => c.running)
       .map((c) => `${c.name.replace("closer-", "")} ${c.rssMb()} MB`)
       .join(", ")}`;
+  }
+
+  /**
+   * Peak memory by role (the child's name without "closer-"): the highest of every process that
+   * held the role, as the worker is stopped and started again around the scheduler baseline.
+   */
+  memory(): Record<string, Memory> {
+    const byRole: Record<string, Memory> = {};
+    for (const child of this.children) {
+      const role = child.name.replace("closer-", "");
+      const m = child.memory();
+      const seen = byRole[role];
+      byRole[role] = seen
+        ? { peakRssMb: Math.max(seen.peakRssMb, m.peakRssMb), hwmMb: Math.max(seen.hwmMb, m.hwmMb) }
+        : m;
+    }
+    return byRole;
   }
 
   /** Something to undo at the end; cleanups run in the reverse order of their registration. */

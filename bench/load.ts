@@ -98,21 +98,36 @@ export async function closedLoop(options: {
 /**
  * Open loop: starts `send(i)` at a fixed rate whatever the answers, so a slow server cannot
  * slow the offered load down (and hide its own latency). Resolves when every send settled.
+ * With `maxInFlight`, a send due while that many are under way is not made but counted as
+ * dropped: the run then lasts its time however far behind the server falls (the soak).
  */
 export async function openLoop(options: {
   ratePerSecond: number;
   count: number;
   send: (i: number) => Promise<void>;
+  maxInFlight?: number;
   signal?: AbortSignal;
 }) {
   const start = performance.now();
-  const pending: Promise<void>[] = [];
+  // Only the sends still under way are held, so a long run (the soak) keeps no trace of the rest.
+  const pending = new Set<Promise<void>>();
   let started = 0;
+  let dropped = 0;
   while (started < options.count && !options.signal?.aborted) {
     const due = Math.min(options.count, Math.floor(((performance.now() - start) * options.ratePerSecond) / 1000) + 1);
-    while (started < due) pending.push(options.send(started++).catch(() => {}));
+    for (; started < due; started++) {
+      if (pending.size >= (options.maxInFlight ?? Number.POSITIVE_INFINITY)) {
+        dropped++;
+        continue;
+      }
+      const sending: Promise<void> = options
+        .send(started)
+        .catch(() => {})
+        .finally(() => pending.delete(sending));
+      pending.add(sending);
+    }
     await sleep(Math.max(1, 1000 / options.ratePerSecond / 2));
   }
   await Promise.all(pending);
-  return { elapsedMs: performance.now() - start };
+  return { elapsedMs: performance.now() - start, dropped };
 }

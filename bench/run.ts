@@ -4,8 +4,8 @@
 // failure. Results: bench/results/<timestamp>.json, latest.json and latest.md.
 //
 // Knobs (environment, settings.ts): BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_BATCH_CONCURRENCY,
-// BENCH_BACKLOG, BENCH_DECISION_RATE, BENCH_SCHEDULER_ACTIONS, BENCH_SCHEDULER_RATE, BENCH_SECTIONS
-// (comma list of ingestion,worker,decision,scheduler), BENCH_PROFILE (api|worker|scheduler:
+// BENCH_BACKLOG, BENCH_DECISION_RATE, BENCH_SCHEDULER_ACTIONS, BENCH_SOAK_SECONDS, BENCH_SECTIONS
+// (comma list of ingestion,worker,decision,scheduler,soak), BENCH_PROFILE (api|worker|scheduler:
 // --cpu-prof on that child, summarised at the end), BENCH_DATABASE_URL (server to create the
 // database on). Each section is a module of sections/; closer.ts starts what they measure.
 import { type Closer, profileDir, startCloser } from "./closer.js";
@@ -15,16 +15,18 @@ import { type Results, table, writeResults } from "./report.js";
 import { benchDecision } from "./sections/decision.js";
 import { benchIngestion } from "./sections/ingestion.js";
 import { benchScheduler } from "./sections/scheduler.js";
+import { benchSoak } from "./sections/soak.js";
 import { benchWorker } from "./sections/worker.js";
 import { ALL_SECTIONS, profileTarget, sections, settings } from "./settings.js";
 import { targets } from "./targets.js";
 
-/** In the order they run: ingestion first, while the worker is still stopped. */
+/** In the order they run: ingestion first, while the worker is still stopped; the soak last. */
 const SECTIONS: [string, (closer: Closer, results: Results) => Promise<void>][] = [
   ["ingestion", benchIngestion],
   ["worker", benchWorker],
   ["decision", benchDecision],
   ["scheduler", benchScheduler],
+  ["soak", benchSoak],
 ];
 
 const run = new BenchRun(settings.budgetSeconds);
@@ -41,6 +43,8 @@ const results: Results = {
   targets: [],
 };
 
+// The soak's time is held back from the sections before it (their waits stop short of it).
+run.reservedMs = settings.soakBudgetSeconds * 1000;
 try {
   const closer = await startCloser(run, results);
   for (const [name, section] of SECTIONS) {
@@ -53,11 +57,8 @@ try {
   console.error(`bench failed: ${results.failure}`);
   process.exitCode = 1;
 } finally {
-  for (const name of ["api", "worker", "scheduler"] as const) {
-    const child = run.hosts[name];
-    if (child) results.memory[name] = child.memory();
-  }
   await run.cleanup();
+  results.memory = run.memory();
   run.disarm();
 }
 
@@ -68,6 +69,7 @@ results.notes.push(
   `Baseline: the same rows written with plain pg (consumer lookup/insert, event insert, the context upsert with closer_add_counters/closer_next_stage), one transaction per request, pool of ${settings.databasePoolSize} like the API.`,
   "Latencies are measured by the client from sending the request; event to decision runs from sending the ingestEvent mutation to receiving that event's agentDecisions message.",
   "Scheduler runs use default SCHEDULER_* and DELIVERY_CONCURRENCY settings; provider send-rate limits are raised so they do not cap the result.",
+  "Peak RSS: the highest VmRSS sampled every 200 ms, or VmHWM, of each process over the whole run (the worker's over each of its starts).",
   "Load generator, API, worker, PostgreSQL and Redis share the same machine.",
 );
 if (results.failure) results.failure = results.failure.split("\n")[0];

@@ -26,3 +26,24 @@ export const perSecond = (count: number, elapsedMs: number) =>
 
 export const ratio = (value: number, baseline: number) =>
   baseline > 0 ? Math.round((value / baseline) * 100) / 100 : Number.NaN;
+
+/** Least-squares slope of y over x (y units per x unit); NaN with fewer than two distinct x. */
+export function slope(points: [x: number, y: number][]): number {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  return sxx > 0 ? sxy / sxx : Number.NaN;
+}
+
+/** The median of the values (NaN for none). */
+export const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );

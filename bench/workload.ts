@@ -25,8 +25,12 @@ export function ingestionEvent(i: number): BenchEvent {
   };
 }
 
-export function agentEvent(prefix: string, i: number, consumers: number): BenchEvent {
-  const n = i % consumers;
+/**
+ * A page view by consumer `n` of a creator. Its phone number comes from `n` alone, and the
+ * identity rules make one person of one phone number: distinct people need distinct `n`
+ * (the prefix only names them).
+ */
+export function agentEvent(prefix: string, n: number): BenchEvent {
   return {
     consumer: {
       externalId: `${prefix}${n}`,
@@ -38,6 +42,13 @@ export function agentEvent(prefix: string, i: number, consumers: number): BenchE
     payload: { url: "/sprint", service: "Leadership Sprint" },
   };
 }
+
+/**
+ * The soak's events: every 500 events a fresh group of 100 consumers, each seen 5 times spread
+ * over its group, so new consumers keep arriving (each gets a welcome, the rest of their events
+ * are skipped for spacing) at a fifth of the event rate for as long as the soak lasts.
+ */
+export const soakEvent = (i: number) => agentEvent("s", Math.floor(i / 500) * 100 + (i % 100));
 
 /** Deploys the generic sales agent on the creator's active profile. */
 export const DEPLOY_AGENT = `mutation BenchDeployAgent($input: DeployAgentInput!) {

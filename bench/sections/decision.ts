@@ -1,14 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Closer } from "../closer.js";
 import { openLoop } from "../load.js";
-import type { Results } from "../report.js";
-import { settings } from "../settings.js";
+import type { DecisionRun, Results } from "../report.js";
+import { referenceRate, settings } from "../settings.js";
 import { subscribeSse } from "../sse.js";
 import { latency } from "../stats.js";
+import { DECISION_TARGETS } from "../targets.js";
 import { AGENT_DECISIONS, agentEvent } from "../workload.js";
 
-// Event to decision, seen by an SSE subscriber, at a fixed offered rate (open loop): from sending
-// the ingestEvent mutation to receiving that event's agentDecisions message.
+// Event to decision, seen by an SSE subscriber, at fixed offered rates (open loop): from sending
+// the ingestEvent mutation to receiving that event's agentDecisions message. One run per share of
+// the reference rate in DECISION_TARGETS (25 % and 50 % of this run's single-event baseline),
+// the lighter first; what a run leaves queued is discarded before the next.
 
 export async function benchDecision(closer: Closer, results: Results): Promise<void> {
   const { run } = closer;
@@ -27,19 +30,22 @@ export async function benchDecision(closer: Closer, results: Results): Promise<v
     },
   );
   run.onCleanup("close subscription", async () => subscription.close());
-  /** Sends `count` events at the offered rate; the time each was sent, by event id. */
-  const offer = async (prefix: string, count: number) => {
+  /**
+   * Sends `count` events at `rate` per second, from 500 consumers numbered from `first` (each run
+   * has people of its own); the time each was sent, by event id.
+   */
+  const offer = async (prefix: string, first: number, count: number, rate: number) => {
     const sentAt = new Map<string, number>();
     const ingestLatencies: number[] = [];
     let errors = 0;
     await openLoop({
-      ratePerSecond: settings.decisionRate,
+      ratePerSecond: rate,
       count,
       signal: run.stopping.signal,
       send: async (i) => {
         const t = performance.now();
         try {
-          const id = await closer.ingestSingle(liveCreator, agentEvent(prefix, i, 500));
+          const id = await closer.ingestSingle(liveCreator, agentEvent(prefix, first + (i % 500)));
           ingestLatencies.push(performance.now() - t);
           sentAt.set(id, t);
         } catch {
@@ -56,25 +62,42 @@ export async function benchDecision(closer: Closer, results: Results): Promise<v
       await sleep(100);
     }
   };
+  const reference = referenceRate(results);
   // A short warm-up on other consumers, so a cold subscription path or worker is not measured.
-  const warm = await offer("lw", Math.min(50, settings.decisionRate));
+  const warm = await offer("lw", 0, 50, 50);
   await decided([...warm.sentAt.keys()], 10_000);
-  const count = Math.round(settings.decisionRate * settings.decisionSeconds);
-  run.log(`event to decision: ${count} events at ${settings.decisionRate}/s, one SSE subscriber`);
-  const { sentAt, ingestLatencies, errors: ingestErrors } = await offer("l", count);
-  await decided([...sentAt.keys()], Math.min(15_000, run.remainingMs() - 60_000));
+  results.decision = [];
+  for (const [k, { share }] of DECISION_TARGETS.entries()) {
+    const rate = Math.max(1, Math.round(reference.perSecond * share));
+    const count = Math.round(rate * settings.decisionSeconds);
+    run.log(
+      `event to decision: ${count} events at ${rate}/s (${share * 100} % of ${reference.perSecond}/s, ${reference.source}), one SSE subscriber`,
+    );
+    const {
+      sentAt,
+      ingestLatencies,
+      errors: ingestErrors,
+    } = await offer(`l${share * 100}_`, 500 * (k + 1), count, rate);
+    await decided([...sentAt.keys()], Math.min(15_000, run.remainingMs() - 60_000));
+    await closer.discardAgentBacklog();
+    const latencies = [...sentAt]
+      .filter(([id]) => decidedAt.has(id))
+      .map(([id, t]) => (decidedAt.get(id) as number) - t);
+    const figures: DecisionRun = {
+      share,
+      reference: reference.source,
+      offeredPerSecond: rate,
+      sent: sentAt.size,
+      ingestErrors,
+      decided: latencies.length,
+      missing: sentAt.size - latencies.length,
+      latencyMs: latency(latencies),
+      ingestLatencyMs: latency(ingestLatencies),
+    };
+    results.decision.push(figures);
+    run.log(
+      `decisions: ${latencies.length} of ${sentAt.size}, p50 ${figures.latencyMs.p50} ms, p99 ${figures.latencyMs.p99} ms (ingest p99 ${figures.ingestLatencyMs.p99} ms, ${ingestErrors} ingest errors); ${run.rss()}`,
+    );
+  }
   subscription.close();
-  const latencies = [...sentAt].filter(([id]) => decidedAt.has(id)).map(([id, t]) => (decidedAt.get(id) as number) - t);
-  results.decision = {
-    offeredPerSecond: settings.decisionRate,
-    sent: sentAt.size,
-    ingestErrors,
-    decided: latencies.length,
-    missing: sentAt.size - latencies.length,
-    latencyMs: latency(latencies),
-    ingestLatencyMs: latency(ingestLatencies),
-  };
-  run.log(
-    `decisions: ${latencies.length} of ${sentAt.size}, p50 ${results.decision.latencyMs.p50} ms, p99 ${results.decision.latencyMs.p99} ms (ingest p99 ${results.decision.ingestLatencyMs.p99} ms, ${ingestErrors} ingest errors); ${run.rss()}`,
-  );
 }

@@ -2,13 +2,16 @@ import { Baseline } from "../baseline.js";
 import type { Closer } from "../closer.js";
 import { CpuMeter } from "../cpu.js";
 import { closedLoop, type LoopResult } from "../load.js";
-import type { IngestionPair, LoadFigures, Results } from "../report.js";
+import type { Child } from "../processes.js";
+import type { LoadFigures, Results } from "../report.js";
 import { settings } from "../settings.js";
 import { latency, perSecond, ratio } from "../stats.js";
 import { type BenchEvent, ingestionEvent } from "../workload.js";
 
-// Ingestion, with the worker stopped: the API and the plain-pg baseline alone on the database,
-// single events then batches, each at the same concurrency for the same time.
+// Ingestion, with the worker stopped: the plain-pg baseline, then the API, alone on the database,
+// single events then batches, each at the same concurrency for the same time. Closer's figures
+// come from measureApi, which takes the API's processes and a way to send to them: a measurement
+// with several API processes (issue 16, goal 7) is one more call, against the same baseline.
 
 export async function benchIngestion(closer: Closer, results: Results): Promise<void> {
   const { run, pool } = closer;
@@ -17,9 +20,13 @@ export async function benchIngestion(closer: Closer, results: Results): Promise<
   const baseline = new Baseline(closer.databaseUrl, settings.databasePoolSize, baselineCreator.creator.id);
   run.onCleanup("close baseline pool", () => baseline.close());
 
-  /** A warm-up (not recorded), then the measurement; `send(events)` sends the next `size` events. */
+  /**
+   * A warm-up (not recorded), then the measurement; `send(events)` sends the next `size` events;
+   * `servers` are the processes serving them (none for the baseline, which runs in the bench).
+   */
   const measure = async (
     label: string,
+    servers: Child[],
     concurrency: number,
     size: number,
     maxRequests: number,
@@ -43,7 +50,7 @@ export async function benchIngestion(closer: Closer, results: Results): Promise<
         },
       });
     await load(settings.warmupSeconds * 1000, maxRequests);
-    const meter = await CpuMeter.start(pool, closer.api);
+    const meter = await CpuMeter.start(pool, servers);
     const r: LoopResult = await load(settings.seconds * 1000, maxRequests);
     run.checkNotAborted();
     const cpu = await meter.stop(r.ok + r.errors);
@@ -62,41 +69,66 @@ export async function benchIngestion(closer: Closer, results: Results): Promise<
     );
     return figures;
   };
-  const pair = (closerFigures: LoadFigures, base: LoadFigures): IngestionPair => ({
-    closer: closerFigures,
-    baseline: base,
-    ratio: ratio(closerFigures.eventsPerSecond, base.eventsPerSecond),
-  });
+  /** Single events, then batches, through the given API processes, each beside its baseline figures. */
+  const measureApi = async (api: {
+    label: string;
+    servers: Child[];
+    ingestSingle: (event: BenchEvent) => Promise<unknown>;
+    ingestBatch: (events: BenchEvent[]) => Promise<unknown>;
+  }) => {
+    const single = await measure(
+      `${api.label} single`,
+      api.servers,
+      settings.concurrency,
+      1,
+      settings.maxSingleRequests,
+      ([e]) => api.ingestSingle(e),
+    );
+    const batched = await measure(
+      `${api.label} batched`,
+      api.servers,
+      settings.batchConcurrency,
+      settings.batchSize,
+      settings.maxBatchRequests,
+      (e) => api.ingestBatch(e),
+    );
+    return {
+      single: {
+        closer: single,
+        baseline: singleBase,
+        ratio: ratio(single.eventsPerSecond, singleBase.eventsPerSecond),
+      },
+      batched: {
+        closer: batched,
+        baseline: batchBase,
+        ratio: ratio(batched.eventsPerSecond, batchBase.eventsPerSecond),
+      },
+    };
+  };
 
-  run.log(`single-event ingestion, ${settings.concurrency} in flight, ${settings.seconds} s each`);
-  const singleBase = await measure("baseline single", settings.concurrency, 1, settings.maxSingleRequests, (e) =>
+  run.log(
+    `ingestion: single events (${settings.concurrency} in flight), then batches of ${settings.batchSize} (${settings.batchConcurrency} in flight), ${settings.seconds} s each`,
+  );
+  const singleBase = await measure("baseline single", [], settings.concurrency, 1, settings.maxSingleRequests, (e) =>
     baseline.ingest(e),
   );
-  const single = await measure("closer single", settings.concurrency, 1, settings.maxSingleRequests, ([e]) =>
-    closer.ingestSingle(ingestCreator, e),
-  );
-  results.ingestion.single = pair(single, singleBase);
-
-  run.log(`batched ingestion, ${settings.batchSize} per request, ${settings.batchConcurrency} in flight`);
   const batchBase = await measure(
     "baseline batched",
+    [],
     settings.batchConcurrency,
     settings.batchSize,
     settings.maxBatchRequests,
     (e) => baseline.ingest(e),
   );
-  const batched = await measure(
-    "closer batched",
-    settings.batchConcurrency,
-    settings.batchSize,
-    settings.maxBatchRequests,
-    (e) => closer.ingestBatch(ingestCreator, e),
-  );
-  results.ingestion.batched = pair(batched, batchBase);
+  results.ingestion = await measureApi({
+    label: "closer",
+    servers: [closer.api],
+    ingestSingle: (e) => closer.ingestSingle(ingestCreator, e),
+    ingestBatch: (e) => closer.ingestBatch(ingestCreator, e),
+  });
 
   // The agent runs of these events are not the subject: drop their jobs and mark them done,
   // so neither the worker nor its sweeper spends time on them below.
   run.log("discarding the ingestion runs' agent jobs");
-  await pool.query(`UPDATE events SET "processedAt" = now() WHERE "processedAt" IS NULL`);
-  await closer.queue(closer.QUEUES.agentRuns).drain(true);
+  await closer.discardAgentBacklog();
 }

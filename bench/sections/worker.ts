@@ -21,7 +21,7 @@ export async function benchWorker(closer: Closer, results: Results): Promise<voi
         const first = b++ * settings.batchSize;
         await closer.ingestBatch(
           drainCreator,
-          Array.from({ length: settings.batchSize }, (_, k) => agentEvent("w", first + k, 1_000)),
+          Array.from({ length: settings.batchSize }, (_, k) => agentEvent("w", (first + k) % 1_000)),
         );
       }
     }),
@@ -47,7 +47,7 @@ export async function benchWorker(closer: Closer, results: Results): Promise<voi
       )
     ).rows[0];
     if (progress.finished > 0 && !mark)
-      mark = { meter: await CpuMeter.start(pool, worker), finished: progress.finished };
+      mark = { meter: await CpuMeter.start(pool, [worker]), finished: progress.finished };
     if (progress.finished >= backlog) break;
     await sleep(250);
   }
