@@ -197,9 +197,20 @@ export class DeliveryScheduler {
     return claimed.length;
   }
 
-  /** Resolves at the next change of state: a send ended, a batch went through the rules, outcomes were written. */
-  changed(): Promise<void> {
-    return this.changes.next();
+  /**
+   * Resolves at the next change of state (a send ended, a batch went through the rules, outcomes
+   * were written, the scheduler is stopping), or after `timeoutMs`, whichever comes first.
+   */
+  async changed(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await Promise.race([this.changes.next(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -334,9 +345,10 @@ export class DeliveryScheduler {
     await closeRedis(this.redis);
   }
 
-  /** Remembers a stop signal for the passes to come (startScheduler's loop). */
+  /** Remembers a stop signal for the passes to come (startScheduler's loop); stopping is a change. */
   stopOn(stopping: AbortSignal): void {
     this.stopping = stopping;
+    stopping.addEventListener("abort", () => this.changes.notify(), { once: true });
   }
 
   /**
@@ -684,7 +696,7 @@ export function startScheduler(options: SchedulerOptions = {}): { stop(): Promis
         if (claimed > 0 && claimed === room) {
           // More is due: claim again once the queue is half empty.
           while (scheduler.queuedCount > scheduler.batchSize / 2 && !stopping.signal.aborted) {
-            await Promise.race([scheduler.changed(), pause(intervalMs)]);
+            await scheduler.changed(intervalMs);
           }
           continue;
         }
