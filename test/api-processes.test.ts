@@ -18,6 +18,8 @@ import { postSubscription, readFrames } from "./support/sse.js";
 const PROCESSES = 2;
 let api: ChildProcess;
 let url: string;
+/** The API primary's exit code, once it exits. */
+let apiExit: Promise<number | null>;
 
 /** One POST on a connection of its own: the cluster hands each new connection to the next process in turn. */
 function post(body: string, key: string): Promise<{ status: number; body: string }> {
@@ -69,6 +71,8 @@ beforeAll(async () => {
     API_PROCESSES: String(PROCESSES),
     API_KEY_CACHE_MS: "300000",
   });
+  // Listened for from the start: an exit before a test waits for it must not be missed.
+  apiExit = new Promise((resolve) => api.once("exit", (code) => resolve(code)));
   await waitForHttp(`http://127.0.0.1:${port}/health`);
 }, CHILD_PROCESS_TEST_MS);
 
@@ -176,9 +180,8 @@ describe("API_PROCESSES=2", () => {
       expect(replaced).toContain(survivor);
       await waitForHttp(url.replace("/graphql", "/health"));
 
-      const exited = new Promise<number | null>((resolve) => api.once("exit", (code) => resolve(code)));
       api.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      expect(await apiExit).toBe(0);
       for (const pid of replaced) expect(() => process.kill(pid, 0), `process ${pid}`).toThrow();
     },
     CHILD_PROCESS_TEST_MS,

@@ -78,7 +78,9 @@ export function runApiCluster(count: number): void {
   const stopAll = (code: number) => {
     if (stopping) return;
     stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    // A process that died may still be listed until its IPC channel closes: waiting for its exit
+    // would wait forever.
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
     if (workers.length === 0) process.exit(code);
     let left = workers.length;
     for (const worker of workers) {
