@@ -2,10 +2,7 @@
 // exits unexpectedly is started again after a backoff (1 s, doubling to 30 s; back to 1 s once
 // it has run for a minute), with a log line each time; Ctrl-C or SIGTERM stops both, each
 // draining its own work first. Built (`npm run build`, dist/) it runs the parts' JavaScript on
-// plain node; from source (`npm run dev`) through tsx, which compiles at every start. With
-// API_PROCESSES > 1 the API part is a cluster of that many processes on one port
-// (src/api/processes.ts): its first process replaces one that dies, and exits, to be restarted
-// here after the backoff, when one dies before serving.
+// plain node; from source (`npm run dev`) through tsx, which compiles at every start.
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";

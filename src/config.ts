@@ -32,11 +32,6 @@ const configSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   HOST: z.string().default("0.0.0.0"),
   PORT: int(0, 65535).default(4000),
-  /**
-   * API processes serving PORT together (node:cluster: the first process hands connections out in
-   * turn). 1 runs the API in one process, no cluster. See src/api/processes.ts for what was measured.
-   */
-  API_PROCESSES: int(1, 64).default(1),
   DATABASE_URL: url.default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   /** How long opening a database connection may take before the caller gets an outage error. */

@@ -37,7 +37,6 @@ import { livePubSub } from "../pubsub.js";
 import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
 import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
 import { GRAPHIQL_WELCOME, graphiqlCaching, graphiqlPage } from "./graphiql.js";
-import { apiMetrics } from "./processes.js";
 import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
@@ -82,7 +81,7 @@ async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<R
   return { viewer, requestId: randomUUID(), ingested: new Set(), ingestedConsumers: new Set() };
 }
 
-/** /ready answers 200 only when PostgreSQL and Redis answer; /metrics serves Prometheus text (of every API process: apiMetrics). */
+/** /ready answers 200 only when PostgreSQL and Redis answer; /metrics serves Prometheus text. */
 function operationalEndpoints(redis: Redis): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
@@ -105,7 +104,9 @@ function operationalEndpoints(redis: Redis): Plugin {
           }),
         );
       } else if (url.pathname === "/metrics") {
-        endResponse(new fetchAPI.Response(await apiMetrics(), { headers: { "content-type": registry.contentType } }));
+        endResponse(
+          new fetchAPI.Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }),
+        );
       }
     },
   };
