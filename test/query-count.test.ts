@@ -2,8 +2,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCreator } from "../scripts/fixtures.js";
 import { db } from "../src/db/client.js";
+import { publishFeed } from "../src/pubsub.js";
 import { graphql } from "./generated/gql.js";
 import { useApi } from "./support/api.js";
+import { subscribeSse } from "./support/sse.js";
 
 // N+1 guard: the number of SQL statements a list query costs must not grow with the list.
 
@@ -36,6 +38,17 @@ const ConsumersWithEverything = graphql(`
             }
           }
         }
+      }
+    }
+  }
+`);
+
+const ConversationFeed = graphql(`
+  subscription ConversationFeedCost($creatorId: ID) {
+    conversationUpdates(creatorId: $creatorId) {
+      id
+      consumer {
+        externalId
       }
     }
   }
@@ -92,5 +105,45 @@ describe("query cost", () => {
     expect(small.count).toBeGreaterThan(2);
     expect(large.count).toBe(small.count);
     expect(large.count).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("live feed cost", () => {
+  it("reads a burst of feed messages together, and delivers each in the order published", async () => {
+    const owner = await makeCreator();
+    const conversations = [];
+    for (let i = 0; i < 30; i++) {
+      const consumer = await db.consumer.create({ data: { creatorId: owner.creator.id, externalId: `f${i}` } });
+      conversations.push(
+        await db.conversation.create({
+          data: { creatorId: owner.creator.id, consumerId: consumer.id, channel: "EMAIL" },
+        }),
+      );
+    }
+    const feed = await subscribeSse(api.url, ConversationFeed, { creatorId: owner.gid }, owner.creatorKey);
+    try {
+      const before = statements;
+      // Published in one turn, as a worker's batch publishes its outcomes.
+      await Promise.all(
+        conversations.map((c) =>
+          publishFeed("conversations", owner.creator.id, {
+            creatorId: owner.creator.id,
+            conversationId: c.id,
+            holder: "AGENT",
+          }),
+        ),
+      );
+      await feed.waitFor(() => feed.received.length === conversations.length);
+      const read = statements - before;
+      expect(feed.received.map((m) => m.data?.conversationUpdates?.consumer.externalId)).toEqual(
+        conversations.map((_c, i) => `f${i}`),
+      );
+      // Read one message at a time, 30 messages cost 30 reads or more (one per relation); read
+      // together, the first message goes alone and the rest share the next read.
+      expect(read).toBeGreaterThan(0);
+      expect(read).toBeLessThanOrEqual(6);
+    } finally {
+      feed.close();
+    }
   });
 });

@@ -1,8 +1,12 @@
 import { CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
+import type { Prisma } from "../generated/prisma/client.js";
 import { builder } from "../graphql/builder.js";
-import { feedScopes, subscribeFeed } from "../graphql/live-feed.js";
+import { feedScopes, subscribeRowFeed } from "../graphql/live-feed.js";
 import type { DecisionMessage, InvocationMessage } from "../pubsub.js";
+
+/** What a subscription resolver reads a row with: the select or include of what the client asked for. */
+type AgentInvocationQuery = Pick<Prisma.AgentInvocationFindManyArgs, "select" | "include">;
 
 builder.subscriptionField("agentDecisions", (t) =>
   t.prismaField({
@@ -11,9 +15,14 @@ builder.subscriptionField("agentDecisions", (t) =>
     description: "Each decision an agent makes (acted or not, and why). Without creatorId: every creator (admin keys).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) => subscribeFeed<DecisionMessage>("decisions", creatorId?.id ?? null),
-    resolve: (query, message: DecisionMessage) =>
-      db.agentInvocation.findUnique({ ...query, where: { id: message.invocationId } }),
+    subscribe: (_root, { creatorId }) =>
+      subscribeRowFeed(
+        "decisions",
+        creatorId?.id ?? null,
+        (message: DecisionMessage) => message.invocationId,
+        (ids, query: AgentInvocationQuery) => db.agentInvocation.findMany({ ...query, where: { id: { in: ids } } }),
+      ),
+    resolve: (query, item) => item.read(query),
   }),
 );
 
@@ -27,10 +36,16 @@ builder.subscriptionField("invocationUpdates", (t) =>
       "run deleted since (its creator was).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) => subscribeFeed<InvocationMessage>("invocations", creatorId?.id ?? null),
-    resolve: async (query, message: InvocationMessage) => {
-      const invocation = await db.agentInvocation.findUnique({ ...query, where: { id: message.invocationId } });
-      return invocation && { ...invocation, status: message.status };
+    subscribe: (_root, { creatorId }) =>
+      subscribeRowFeed(
+        "invocations",
+        creatorId?.id ?? null,
+        (message: InvocationMessage) => message.invocationId,
+        (ids, query: AgentInvocationQuery) => db.agentInvocation.findMany({ ...query, where: { id: { in: ids } } }),
+      ),
+    resolve: async (query, item) => {
+      const invocation = await item.read(query);
+      return invocation && { ...invocation, status: item.message.status };
     },
   }),
 );

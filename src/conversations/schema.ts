@@ -2,10 +2,11 @@ import { ConsumerNode } from "../consumers/schema.js";
 import { ChannelEnum, CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
 import { ActionNode } from "../delivery/schema-types.js";
+import type { Prisma } from "../generated/prisma/client.js";
 import { ConversationHolder, MessageDirection } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
-import { feedScopes, subscribeFeed } from "../graphql/live-feed.js";
+import { feedScopes, subscribeRowFeed } from "../graphql/live-feed.js";
 import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import type { ConversationFeedMessage } from "../pubsub.js";
 import {
@@ -15,6 +16,9 @@ import {
   sendMessage,
 } from "./conversation-service.js";
 import { INTENTS, type IntentKind } from "./understanding/intent.js";
+
+/** What a subscription resolver reads a row with: the select or include of what the client asked for. */
+type ConversationQuery = Pick<Prisma.ConversationFindManyArgs, "select" | "include">;
 
 const ConversationHolderEnum = builder.enumType(ConversationHolder, {
   name: "ConversationHolder",
@@ -221,8 +225,13 @@ builder.subscriptionField("conversationUpdates", (t) =>
       "A conversation as it changes: a new message from the consumer, a change of holder (handed off, returned, closed), a person's message. A creator's feed, or with no creatorId the platform's (admin keys). Handed-off conversations are those with holder PERSON.",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) => subscribeFeed<ConversationFeedMessage>("conversations", creatorId?.id ?? null),
-    resolve: (query, message: ConversationFeedMessage) =>
-      db.conversation.findUnique({ ...query, where: { id: message.conversationId } }),
+    subscribe: (_root, { creatorId }) =>
+      subscribeRowFeed(
+        "conversations",
+        creatorId?.id ?? null,
+        (message: ConversationFeedMessage) => message.conversationId,
+        (ids, query: ConversationQuery) => db.conversation.findMany({ ...query, where: { id: { in: ids } } }),
+      ),
+    resolve: (query, item) => item.read(query),
   }),
 );

@@ -1,8 +1,12 @@
 import { CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
+import type { Prisma } from "../generated/prisma/client.js";
 import { builder } from "../graphql/builder.js";
-import { feedScopes, subscribeFeed } from "../graphql/live-feed.js";
+import { feedScopes, subscribeRowFeed } from "../graphql/live-feed.js";
 import type { ActionMessage } from "../pubsub.js";
+
+/** What a subscription resolver reads a row with: the select or include of what the client asked for. */
+type ActionQuery = Pick<Prisma.ActionFindManyArgs, "select" | "include">;
 
 builder.subscriptionField("actionUpdates", (t) =>
   t.prismaField({
@@ -14,10 +18,16 @@ builder.subscriptionField("actionUpdates", (t) =>
       "update goes out. Null for an action deleted since (its creator was).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) => subscribeFeed<ActionMessage>("actions", creatorId?.id ?? null),
-    resolve: async (query, message: ActionMessage) => {
-      const action = await db.action.findUnique({ ...query, where: { id: message.actionId } });
-      return action && { ...action, status: message.status };
+    subscribe: (_root, { creatorId }) =>
+      subscribeRowFeed(
+        "actions",
+        creatorId?.id ?? null,
+        (message: ActionMessage) => message.actionId,
+        (ids, query: ActionQuery) => db.action.findMany({ ...query, where: { id: { in: ids } } }),
+      ),
+    resolve: async (query, item) => {
+      const action = await item.read(query);
+      return action && { ...action, status: item.message.status };
     },
   }),
 );

@@ -11,23 +11,23 @@ export function feedScopes(creatorId: { id: string } | null | undefined) {
 }
 
 /**
- * Subscribes to a creator's feed, or without a scope to every creator's (the platform feed), over
- * Redis pub/sub, so any API instance hears what any worker published.
- * It resolves once Redis has acknowledged the subscription: a client that sees the stream open
- * misses nothing published after that. Ending the stream (the client went away, or the server
- * ends it) releases the Redis listener at once, not at the next message.
+ * One subscriber's messages as they arrive: `take` answers every message waiting (at least one:
+ * it waits for the next when none is), or null once ended. Subscribes over Redis pub/sub, so any
+ * API instance hears what any worker published; it resolves once Redis has acknowledged the
+ * subscription, so a client that sees the stream open misses nothing published after that.
+ * `end` releases the Redis listener at once, not at the next message.
  */
-export async function subscribeFeed<T>(feed: Feed, scope: string | null): Promise<AsyncIterableIterator<T>> {
+async function openFeed<T>(feed: Feed, scope: string | null) {
   const pubsub = livePubSub();
-  const pending: T[] = [];
-  let waiting: ((result: IteratorResult<T>) => void) | null = null;
+  let pending: T[] = [];
+  let waiting: ((messages: T[] | null) => void) | null = null;
   let ended = false;
   const onMessage = (message: T) => {
     if (ended) return;
     if (waiting) {
       const reader = waiting;
       waiting = null;
-      reader({ value: message, done: false });
+      reader([message]);
       return;
     }
     pending.push(message);
@@ -36,29 +36,90 @@ export async function subscribeFeed<T>(feed: Feed, scope: string | null): Promis
   const subscriptionId = scope
     ? await pubsub.subscribe(topic(feed, scope), onMessage)
     : await pubsub.subscribe(platformPattern(feed), onMessage, { pattern: true });
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    pending.length = 0;
-    pubsub.unsubscribe(subscriptionId);
-    waiting?.({ value: undefined, done: true });
-    waiting = null;
-  };
-  const iterator: AsyncIterableIterator<T> = {
-    [Symbol.asyncIterator]: () => iterator,
-    next() {
-      if (pending.length > 0) return Promise.resolve({ value: pending.shift() as T, done: false });
-      if (ended) return Promise.resolve({ value: undefined, done: true });
+  return {
+    take(): Promise<T[] | null> {
+      if (pending.length > 0) {
+        const messages = pending;
+        pending = [];
+        return Promise.resolve(messages);
+      }
+      if (ended) return Promise.resolve(null);
       return new Promise((resolve) => {
         waiting = resolve;
       });
     },
+    end(): void {
+      if (ended) return;
+      ended = true;
+      pending = [];
+      pubsub.unsubscribe(subscriptionId);
+      waiting?.(null);
+      waiting = null;
+    },
+  };
+}
+
+/**
+ * A message of a row feed. `read` answers its row, read with the subscription resolver's Prisma
+ * query (select/include of what the client selected): null for a row deleted since. The first
+ * read of a burst reads the rows of every message taken with it (one query per selection), the
+ * others find theirs in it; a failed read (PostgreSQL unreachable) fails each of those messages
+ * alone.
+ */
+export type FeedItem<M, R, Q> = { message: M; read: (query: Q) => Promise<R | null> };
+
+/**
+ * Subscribes to a feed whose messages each name a row the subscription answers with (a
+ * creator's feed, or without a scope every creator's: the platform feed). The messages waiting
+ * when the client is ready for more are read together: `load` gets their distinct row ids and the
+ * resolver's query, and answers the rows it finds (in any order). graphql-js resolves a
+ * subscription's messages one after another, so reading each alone cost one database round trip,
+ * and one wait for a pooled connection, per message: a subscriber fell behind whenever ingestion
+ * kept the pool busy. Now a burst costs one query.
+ *
+ * Items come out in the order their messages arrived. Ending the stream (the client went away,
+ * or the server ends it) releases the Redis listener at once.
+ */
+export async function subscribeRowFeed<M, R extends { id: string }, Q>(
+  feed: Feed,
+  scope: string | null,
+  rowId: (message: M) => string,
+  load: (ids: string[], query: Q) => Promise<R[]>,
+): Promise<AsyncIterableIterator<FeedItem<M, R, Q>>> {
+  const source = await openFeed<M>(feed, scope);
+  let ready: FeedItem<M, R, Q>[] = [];
+  const iterator: AsyncIterableIterator<FeedItem<M, R, Q>> = {
+    [Symbol.asyncIterator]: () => iterator,
+    async next() {
+      if (ready.length === 0) {
+        const messages = await source.take();
+        if (!messages) return { value: undefined, done: true };
+        // By selection: the messages of one subscription all share one, read once.
+        const reads = new Map<string, Promise<Map<string, R>>>();
+        const readAll = (query: Q) => {
+          const selection = JSON.stringify(query);
+          let rows = reads.get(selection);
+          if (!rows) {
+            rows = load([...new Set(messages.map(rowId))], query).then((found) => new Map(found.map((r) => [r.id, r])));
+            reads.set(selection, rows);
+          }
+          return rows;
+        };
+        ready = messages.map((message) => ({
+          message,
+          read: async (query) => (await readAll(query)).get(rowId(message)) ?? null,
+        }));
+      }
+      return { value: ready.shift() as FeedItem<M, R, Q>, done: false };
+    },
     return() {
-      end();
+      source.end();
+      ready = [];
       return Promise.resolve({ value: undefined, done: true });
     },
     throw(error: unknown) {
-      end();
+      source.end();
+      ready = [];
       return Promise.reject(error);
     },
   };
