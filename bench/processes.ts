@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { heapLimitArguments } from "../scripts/heap-limit.js";
 
 // Closer's processes as children, started the way `npm start` starts them (their compiled
 // JavaScript from dist/, built by `npm run bench` first, on plain node), with their memory sampled
@@ -46,7 +47,9 @@ export class Child {
   ) {
     // One file per thread: the directory holds them all.
     const profile = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-    this.process = spawn(process.execPath, [...profile, `dist/${entry.replace(/\.ts$/, ".js")}`], {
+    // As `npm start` runs it (scripts/start.ts): the same heap limit.
+    const node = [...heapLimitArguments(env), ...profile];
+    this.process = spawn(process.execPath, [...node, `dist/${entry.replace(/\.ts$/, ".js")}`], {
       env: { ...env, CLOSER_PROCESS: name },
       stdio: ["ignore", "inherit", "inherit", ...(options.ipc ? (["ipc"] as const) : [])],
       // A process group of its own: Ctrl-C reaches the bench only, which stops its children in order.

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { loadConfigOrExit } from "../src/config.js";
 import { isOutage } from "../src/outages.js";
+import { heapLimitArguments } from "./heap-limit.js";
 import { migrate } from "./migrate.js";
 
 loadConfigOrExit();
@@ -30,6 +31,15 @@ const parts: Part[] = [
   { name: "closer-worker", entry: "worker/main.ts", child: null, backoffMs: FIRST_BACKOFF_MS },
 ];
 
+const heapArguments = (() => {
+  try {
+    return heapLimitArguments();
+  } catch (error) {
+    logger.fatal((error as Error).message);
+    process.exit(1);
+  }
+})();
+
 /** This file compiled (dist/scripts/start.js): the parts are compiled beside it. */
 const compiled = import.meta.url.endsWith(".js");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -37,7 +47,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** node's arguments for a part: its compiled file, or its source through tsx as a loader. */
 function nodeArguments(entry: string): string[] {
   // tsx as a loader keeps each part one process, so signals reach it directly.
-  return compiled ? [join(root, entry.replace(/\.ts$/, ".js"))] : ["--import", "tsx", entry];
+  const source = compiled ? [join(root, entry.replace(/\.ts$/, ".js"))] : ["--import", "tsx", entry];
+  return [...heapArguments, ...source];
 }
 
 function run(part: Part): void {
