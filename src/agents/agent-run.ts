@@ -31,9 +31,11 @@ import type { AgentRecord } from "./runtimes/runtime.js";
 // into set-based statements: one load, one claim, one outcome transaction and one processed mark
 // per batch (see Batcher). One batch of a step at a time makes the batches as large as what
 // arrives during a round trip; the outcome transaction may wait on a consumer's lock held by
-// another worker process, so a second one may run meanwhile. MAX_BATCH bounds a statement's size.
+// another worker process, so a second one may run meanwhile. Loads run up to four at once: a load
+// reads each consumer's history (activity gaps), so a consumer with a very long one makes its batch
+// slow, and that batch must not hold up every other creator's runs. MAX_BATCH bounds a statement's size.
 const MAX_BATCH = 100;
-const loads = new Batcher(loadEvents, { maxBatch: MAX_BATCH, maxInFlight: 1 });
+const loads = new Batcher(loadEvents, { maxBatch: MAX_BATCH, maxInFlight: 4 });
 const claims = new Batcher(claimInvocations, { maxBatch: MAX_BATCH, maxInFlight: 1 });
 const completions = new Batcher(completeInvocations, { maxBatch: MAX_BATCH, maxInFlight: 2 });
 const processedMarks = new Batcher(
