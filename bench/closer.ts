@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { Redis } from "ioredis";
 import pg from "pg";
 import { migrate } from "../scripts/migrate.js";
 import type { BenchRun } from "./lifecycle.js";
@@ -48,16 +47,6 @@ export async function startCloser(run: BenchRun, results: Results) {
   const redisPrefix = `bench-${run.id}`;
 
   run.onCleanup("drop database", () => adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`));
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  run.onCleanup("remove redis keys", async () => {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${redisPrefix}:*`, "COUNT", 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-    await redis.quit();
-  });
 
   const [apiPort, metricsPort] = await freePorts(2);
   const env: NodeJS.ProcessEnv = {
@@ -85,13 +74,20 @@ export async function startCloser(run: BenchRun, results: Results) {
   Object.assign(process.env, env, { CLOSER_PROCESS: "closer-bench", REDIS_COMMAND_TIMEOUT_MS: "60000" });
   const apiUrl = `http://127.0.0.1:${apiPort}/graphql`;
 
-  await redis.connect();
+  // Closer's own Redis connection (a single Redis or a cluster, as REDIS_URL says).
+  const { closeRedis, createCommandRedis, deleteKeysMatching } = await import("../src/redis.js");
+  const { queue, QUEUES, closeQueues, queuePrefix } = await import("../src/queues.js");
+  const redis = createCommandRedis("closer-bench");
+  run.onCleanup("remove redis keys", async () => {
+    // The run's rate-limit buckets under its prefix, and its queues under the queues' prefix.
+    for (const pattern of [`${redisPrefix}:*`, `${queuePrefix()}:*`]) await deleteKeysMatching(redis, pattern);
+    await closeRedis(redis);
+  });
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
   run.log(`creating ${databaseName} and applying the migrations`);
   await migrate(databaseUrl);
 
   const { db, pool } = await import("../src/db/client.js");
-  const { queue, QUEUES, closeQueues } = await import("../src/queues.js");
   const { approveAgentTemplates, makeActiveProfile, makeCreator } = await import("../scripts/fixtures.js");
   const { startHttpSink, startSmtpSink, whatsAppAccepted } = await import("../scripts/sinks.js");
   run.onCleanup("close bench connections", async () => {

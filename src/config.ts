@@ -27,16 +27,44 @@ function ipaddrCidr(entry: string): boolean {
   }
 }
 
+/**
+ * The shortest event retention (EVENT_RETENTION_DAYS), in days: the longest look-back of an
+ * agent's rules, so a retention changes no decision. An agent starts a new cycle with a consumer
+ * quiet for quietDaysForNewCycle days, at most 365 (agents/agent-config.ts), which it tells from
+ * the consumer's events and its earlier messages; frequency caps count messages over up to 90
+ * days (creators/creator-service.ts).
+ */
+export const MIN_EVENT_RETENTION_DAYS = 365;
+
 /** Every setting comes from the environment; defaults work on a developer machine of ours. */
 const configSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   HOST: z.string().default("0.0.0.0"),
   PORT: int(0, 65535).default(4000),
   DATABASE_URL: url.default(DEFAULT_DATABASE_URL),
+  /**
+   * A streaming replica of DATABASE_URL's database. Set: read-only GraphQL queries read from it
+   * (README "Read replica"); unset: everything reads from DATABASE_URL.
+   */
+  DATABASE_READ_URL: url.optional(),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   /** How long opening a database connection may take before the caller gets an outage error. */
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(3_000),
-  REDIS_URL: url.default("redis://127.0.0.1:6379"),
+  /**
+   * One URL (redis://, or rediss:// for TLS) for a single Redis; or the nodes of a Redis Cluster,
+   * comma-separated (any few of them: the client learns the rest). See REDIS_CLUSTER.
+   */
+  REDIS_URL: z
+    .string()
+    .default("redis://127.0.0.1:6379")
+    .refine((urls) => redisNodes(urls).every(isRedisUrl), {
+      message: "must be a URL such as redis://host:6379, or a Redis Cluster's nodes comma-separated",
+    }),
+  /**
+   * Whether REDIS_URL names a Redis Cluster. Unset: it does when it lists several nodes; set true
+   * for a cluster reached through one address (a managed service's configuration endpoint).
+   */
+  REDIS_CLUSTER: bool.optional(),
   /**
    * Namespace of BullMQ queues and pub/sub channels, so several deployments or test runs share one
    * Redis. Unset: the database's name (see loadConfig), so two databases never share queues by
@@ -91,6 +119,18 @@ const configSchema = z.object({
   WORKER_METRICS_PORT: int(0, 65535).default(9464),
   /** Events waiting for dispatch longer than this are enqueued by the sweeper. */
   DISPATCH_SWEEP_AGE_MS: int(0).default(2_000),
+  /**
+   * How long events are kept, in days from their receipt; 0 (the default) keeps them for ever. The
+   * worker drops each month of events once all of it is older than this, with what refers to them:
+   * their agent invocations and those invocations' actions, their idempotency keys (README "Event
+   * partitions and retention"). 0 or at least MIN_EVENT_RETENTION_DAYS.
+   */
+  EVENT_RETENTION_DAYS: int(0)
+    .refine(
+      (days) => days === 0 || days >= MIN_EVENT_RETENTION_DAYS,
+      `must be 0 (keep events for ever) or at least ${MIN_EVENT_RETENTION_DAYS}: agents read a consumer's events and messages that far back`,
+    )
+    .default(0),
 
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: url.optional(),
@@ -152,20 +192,63 @@ const configSchema = z.object({
   ),
 });
 
+/** The URLs REDIS_URL lists, in its order. */
+export function redisNodes(redisUrl: string): string[] {
+  return redisUrl
+    .split(",")
+    .map((node) => node.trim())
+    .filter(Boolean);
+}
+
+function isRedisUrl(node: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(node);
+    return (protocol === "redis:" || protocol === "rediss:") && hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Rules between settings, each reported on the setting to change. `when` lets a rule run while
  * other settings are invalid (zod skips refinements of an object with issues otherwise), so every
  * problem is reported at once.
  */
 const leaseRule = configSchema.pick({ DELIVERY_LEASE_MS: true, PROVIDER_TIMEOUT_MS: true });
-const checkedConfigSchema = configSchema.refine((c) => c.DELIVERY_LEASE_MS > c.PROVIDER_TIMEOUT_MS, {
+const leaseChecked = configSchema.refine((c) => c.DELIVERY_LEASE_MS > c.PROVIDER_TIMEOUT_MS, {
   path: ["DELIVERY_LEASE_MS"],
   when: (payload) => leaseRule.safeParse(payload.value).success,
   error: (issue) =>
     `must be above PROVIDER_TIMEOUT_MS (${leaseRule.parse(issue.input).PROVIDER_TIMEOUT_MS}): a send still waiting on its provider would be taken for a stopped one`,
 });
 
-export type Config = Omit<z.infer<typeof configSchema>, "REDIS_PREFIX"> & { REDIS_PREFIX: string };
+/** A rule's `when`: the settings it reads are valid themselves (the output holds them parsed). */
+const redisValid = (payload: { issues: readonly { path?: PropertyKey[] }[] }) =>
+  !payload.issues.some((issue) => issue.path?.[0] === "REDIS_URL" || issue.path?.[0] === "REDIS_CLUSTER");
+const checkedConfigSchema = leaseChecked
+  .refine((c) => c.REDIS_CLUSTER !== false || redisNodes(c.REDIS_URL).length === 1, {
+    path: ["REDIS_CLUSTER"],
+    when: redisValid,
+    message: "REDIS_URL lists several nodes, which only a Redis Cluster has: give one URL for a single Redis",
+  })
+  .refine(
+    (c) => !isCluster(c) || redisNodes(c.REDIS_URL).every((node) => ["", "/", "/0"].includes(new URL(node).pathname)),
+    {
+      path: ["REDIS_URL"],
+      when: redisValid,
+      message: "a Redis Cluster has database 0 only: remove the database number",
+    },
+  );
+
+/** Whether REDIS_URL names a Redis Cluster (see REDIS_CLUSTER). */
+function isCluster(settings: Pick<z.infer<typeof configSchema>, "REDIS_URL" | "REDIS_CLUSTER">): boolean {
+  return settings.REDIS_CLUSTER ?? redisNodes(settings.REDIS_URL).length > 1;
+}
+
+export type Config = Omit<z.infer<typeof configSchema>, "REDIS_PREFIX" | "REDIS_CLUSTER"> & {
+  REDIS_PREFIX: string;
+  REDIS_CLUSTER: boolean;
+};
 
 /** The default REDIS_PREFIX: the database's name, with what a prefix may not hold turned into "-". */
 function prefixOfDatabase(databaseUrl: string): string {
@@ -191,7 +274,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
-  return { ...parsed.data, REDIS_PREFIX: parsed.data.REDIS_PREFIX ?? prefixOfDatabase(parsed.data.DATABASE_URL) };
+  return {
+    ...parsed.data,
+    REDIS_PREFIX: parsed.data.REDIS_PREFIX ?? prefixOfDatabase(parsed.data.DATABASE_URL),
+    REDIS_CLUSTER: isCluster(parsed.data),
+  };
 }
 
 /** For process entries: a bad configuration stops the process with one line per problem. */

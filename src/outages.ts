@@ -32,7 +32,7 @@ const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
 /** @prisma/driver-adapter-utils' error kinds for a lost or refused connection. */
 const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 
-/** Messages of node-postgres, ioredis and BullMQ that carry no code. */
+/** Messages of node-postgres, ioredis, BullMQ and Redis Cluster that carry no code. */
 const MESSAGES = [
   /Connection terminated/i,
   /Client has encountered a connection error and is not queryable/i,
@@ -41,6 +41,14 @@ const MESSAGES = [
   /Command timed out/i,
   /Reached the max retries per request limit/i,
   /Redis unavailable/i,
+  // A Redis Cluster failing over or resharding (cluster spec): a slot without a master yet, keys
+  // being moved, a blocking command released as its master became a replica, a write that reached
+  // a master just demoted; and ioredis' Cluster when no node answers, or when its retries of
+  // CLUSTERDOWN and TRYAGAIN ran out.
+  /^(CLUSTERDOWN|TRYAGAIN|UNBLOCKED|READONLY) /,
+  /Too many Cluster redirections/i,
+  /Failed to refresh slots cache/i,
+  /None of startup nodes is available/i,
 ];
 
 type ErrorLike = {

@@ -1,5 +1,4 @@
 import { RedisPubSub } from "graphql-redis-subscriptions";
-import type { Redis } from "ioredis";
 import { config } from "./config.js";
 import type { ActionStatus, InvocationStatus } from "./generated/prisma/enums.js";
 import { logger } from "./logger.js";
@@ -50,12 +49,12 @@ export function livePubSub(): RedisPubSub {
  */
 export async function publishBestEffort(channel: string, message: object): Promise<boolean> {
   const live = livePubSub();
-  if (redisDown(live.getPublisher() as Redis)) return false;
+  if (redisDown(live.getPublisher())) return false;
   try {
     await live.publish(channel, message);
     return true;
   } catch (error) {
-    noteCommandFailure(live.getPublisher() as Redis, error);
+    noteCommandFailure(live.getPublisher(), error);
     logger.warn({ err: error, channel }, "live feed publish failed");
     return false;
   }
@@ -68,7 +67,7 @@ export async function publishFeed(feed: Feed, creatorId: string, message: object
 
 export async function closePubSub(): Promise<void> {
   if (pubsub) {
-    await Promise.all([pubsub.getPublisher(), pubsub.getSubscriber()].map((client) => closeRedis(client as Redis)));
+    await Promise.all([pubsub.getPublisher(), pubsub.getSubscriber()].map((client) => closeRedis(client)));
   }
   pubsub = undefined;
 }

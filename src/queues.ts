@@ -1,8 +1,14 @@
 import { type JobsOptions, Queue, UnrecoverableError } from "bullmq";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import { config } from "./config.js";
-import { closeRedis, createBlockingRedis, createCommandRedis, noteCommandFailure, redisDown } from "./redis.js";
+import {
+  closeRedis,
+  createBlockingRedis,
+  createCommandRedis,
+  noteCommandFailure,
+  type RedisClient,
+  redisDown,
+} from "./redis.js";
 
 // The registry of BullMQ queues: each queue's name, payload schema, job options and job id are
 // declared once here. Producers add jobs only through the enqueue functions below, so a job is
@@ -11,7 +17,7 @@ import { closeRedis, createBlockingRedis, createCommandRedis, noteCommandFailure
 
 /** One queue of the registry. */
 export type QueueDefinition<Name extends string, Payload> = {
-  /** BullMQ queue name, under REDIS_PREFIX. */
+  /** BullMQ queue name, under queuePrefix(). */
   readonly name: Name;
   /** The name BullMQ stores on each job (dashboards show it; processors do not look at it). */
   readonly jobName: string;
@@ -127,14 +133,26 @@ export function checkJobPayload<Payload>(
   }
 }
 
-const producers = new Map<string, { queue: Queue; redis: Redis }>();
+/**
+ * BullMQ's key prefix: REDIS_PREFIX as a Redis Cluster hash tag, `{<REDIS_PREFIX>}`. BullMQ's
+ * scripts touch several keys of a queue at once, which a cluster allows only within one hash
+ * slot, and a key's slot is that of its first `{...}`: every key of a deployment's queues is in
+ * the slot of its prefix (BullMQ, "Redis Cluster" pattern). One slot for both queues: agent
+ * runs make nearly all the traffic, so a slot per queue would spread nothing. The same on a
+ * single Redis, so that moving to a cluster changes no key.
+ */
+export function queuePrefix(): string {
+  return `{${config().REDIS_PREFIX}}`;
+}
+
+const producers = new Map<string, { queue: Queue; redis: RedisClient }>();
 
 /** Producer-side queue, created on first use; jobs are added through the enqueue functions above. */
 export function queue(name: QueueName): Queue {
   let producer = producers.get(name);
   if (!producer) {
     const redis = createCommandRedis(`closer-producer-${name}`);
-    const q = new Queue(name, { connection: redis, prefix: config().REDIS_PREFIX });
+    const q = new Queue(name, { connection: redis, prefix: queuePrefix() });
     q.on("error", () => {}); // Connection errors surface on the add call that hits them.
     producer = { queue: q, redis };
     producers.set(name, producer);
@@ -150,9 +168,9 @@ export function queue(name: QueueName): Queue {
  */
 async function onQueue<T>(name: QueueName, work: (queue: Queue) => Promise<T>): Promise<T> {
   const q = queue(name);
-  if (redisDown(producers.get(name)?.redis as Redis)) throw new Error("Redis unavailable: enqueue skipped");
+  if (redisDown(producers.get(name)?.redis as RedisClient)) throw new Error("Redis unavailable: enqueue skipped");
   const added = work(q);
-  added.catch((error) => noteCommandFailure(producers.get(name)?.redis as Redis, error));
+  added.catch((error) => noteCommandFailure(producers.get(name)?.redis as RedisClient, error));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error("enqueue timed out: Redis unavailable")), config().ENQUEUE_TIMEOUT_MS);
@@ -166,11 +184,12 @@ async function onQueue<T>(name: QueueName, work: (queue: Queue) => Promise<T>): 
 
 /**
  * Which of these job ids have no job in the queue (waiting, delayed, active, or kept), in one
- * round trip. Throws when Redis does not answer in time (see onQueue).
+ * round trip (one hash slot on a cluster: see queuePrefix). Throws when Redis does not answer in
+ * time (see onQueue).
  */
 export function jobsMissing(name: QueueName, ids: string[]): Promise<boolean[]> {
   return onQueue(name, async (q) => {
-    const pipeline = (producers.get(name) as { redis: Redis }).redis.pipeline();
+    const pipeline = (producers.get(name) as { redis: RedisClient }).redis.pipeline();
     for (const id of ids) pipeline.exists(q.toKey(id));
     const answers = (await pipeline.exec()) ?? [];
     return answers.map(([error, exists]) => {

@@ -1,12 +1,56 @@
-import { Redis, type RedisOptions } from "ioredis";
-import { config } from "./config.js";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { config, redisNodes } from "./config.js";
 import { logger } from "./logger.js";
 
 // Publisher, subscriber and BullMQ connections are never shared: a subscribed connection can
 // do nothing else, and BullMQ's blocking commands would stall every other user.
 
+/** A connection to the configured Redis: a single server, or a Redis Cluster (REDIS_URL, REDIS_CLUSTER). */
+export type RedisClient = Redis | Cluster;
+
 /** Connections seen failing since they were last ready (see `redisDown`). */
-const down = new WeakSet<Redis>();
+const down = new WeakSet<RedisClient>();
+/** Connections being closed on purpose (closeRedis): their close is not an outage. */
+const closing = new WeakSet<RedisClient>();
+
+/**
+ * A Redis Cluster client whose commands give up `redisOptions.commandTimeout` after they are
+ * issued, as a single Redis's do. ioredis starts that timer only when a command reaches a node,
+ * so a command issued while no node answers would wait in the cluster's offline queue until one
+ * does (ioredis 5.11, cluster/index.js sendCommand).
+ */
+class TimedCluster extends Cluster {
+  override sendCommand(...args: Parameters<Cluster["sendCommand"]>): unknown {
+    const timeout = this.options.redisOptions?.commandTimeout;
+    if (timeout !== undefined) args[0].setTimeout(timeout);
+    return super.sendCommand(...args);
+  }
+}
+
+/**
+ * Opens a connection named `name` with these options: a Redis of REDIS_URL, or with REDIS_CLUSTER a
+ * Cluster seeded with REDIS_URL's nodes. A cluster's per-node options are its `redisOptions`;
+ * the credentials and TLS (rediss://) of the first node apply to every node the cluster finds.
+ */
+function connect(name: string, options: RedisOptions): RedisClient {
+  const { REDIS_URL, REDIS_CLUSTER } = config();
+  if (!REDIS_CLUSTER) return new Redis(REDIS_URL, { connectionName: name, ...options });
+  const nodes = redisNodes(REDIS_URL);
+  const first = new URL(nodes[0]);
+  const { lazyConnect, enableAutoPipelining, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    lazyConnect,
+    enableAutoPipelining,
+    redisOptions: {
+      connectionName: name,
+      ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+      ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+      ...(first.protocol === "rediss:" ? { tls: {} } : {}),
+      ...nodeOptions,
+    },
+  };
+  return new TimedCluster(nodes, clusterOptions);
+}
 
 /**
  * For commands on a request's or a loop's path (rate limits, enqueueing, publishing): a command
@@ -16,14 +60,12 @@ const down = new WeakSet<Redis>();
 export function createCommandRedis(
   name: string,
   options: Pick<RedisOptions, "lazyConnect" | "enableAutoPipelining"> = {},
-): Redis {
-  const { REDIS_URL, REDIS_COMMAND_TIMEOUT_MS } = config();
+): RedisClient {
   return reportOutages(
-    new Redis(REDIS_URL, {
-      connectionName: name,
+    connect(name, {
       maxRetriesPerRequest: 1,
       connectTimeout: 2_000,
-      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      commandTimeout: config().REDIS_COMMAND_TIMEOUT_MS,
       ...options,
     }),
     name,
@@ -31,19 +73,17 @@ export function createCommandRedis(
 }
 
 /** For BullMQ workers and pub/sub subscribers, which must wait out a Redis restart. */
-export function createBlockingRedis(name: string, options: RedisOptions = {}): Redis {
-  return reportOutages(
-    new Redis(config().REDIS_URL, { connectionName: name, maxRetriesPerRequest: null, ...options }),
-    name,
-  );
+export function createBlockingRedis(name: string): RedisClient {
+  return reportOutages(connect(name, { maxRetriesPerRequest: null }), name);
 }
 
 /**
  * True from a connection's first error or close until it is ready again: callers that must not
  * wait (a request, a best-effort publish) skip Redis meanwhile instead of queueing a command.
  * A connection that has not connected yet is not down: its first commands wait (bounded).
+ * A cluster is down when no node can be reached, not while one of its masters fails over.
  */
-export function redisDown(redis: Redis): boolean {
+export function redisDown(redis: RedisClient): boolean {
   return down.has(redis) && redis.status !== "ready";
 }
 
@@ -53,7 +93,7 @@ export function redisDown(redis: Redis): boolean {
  * and reconnects, so it counts as down (redisDown) until Redis answers again, and callers stop
  * waiting on it after one timeout per connection instead of one per request.
  */
-export function noteCommandFailure(redis: Redis, error: unknown): void {
+export function noteCommandFailure(redis: RedisClient, error: unknown): void {
   if (error instanceof Error && /Command timed out/.test(error.message) && redis.status === "ready") {
     redis.disconnect(true);
   }
@@ -63,7 +103,7 @@ export function noteCommandFailure(redis: Redis, error: unknown): void {
  * Listens for a connection's errors (without a listener ioredis prints each one), logs its
  * outage once, not on every reconnection attempt, and its recovery.
  */
-function reportOutages(redis: Redis, name: string): Redis {
+function reportOutages(redis: RedisClient, name: string): RedisClient {
   const lost = (error?: Error) => {
     if (down.has(redis)) return;
     down.add(redis);
@@ -72,7 +112,7 @@ function reportOutages(redis: Redis, name: string): Redis {
   redis.on("error", lost);
   redis.on("close", () => {
     // A close we asked for (quit, disconnect) is not an outage.
-    if (redis.status !== "end") lost();
+    if (redis.status !== "end" && !closing.has(redis)) lost();
   });
   redis.on("ready", () => {
     if (down.delete(redis)) logger.info({ connection: name }, "Redis available again");
@@ -84,7 +124,8 @@ function reportOutages(redis: Redis, name: string): Redis {
  * Closes a connection without waiting on a Redis that is not there: a connected client quits
  * politely (briefly), any other is dropped. Shutdown must never hang on an outage.
  */
-export async function closeRedis(redis: Redis, timeoutMs = 2_000): Promise<void> {
+export async function closeRedis(redis: RedisClient, timeoutMs = 2_000): Promise<void> {
+  closing.add(redis);
   if (redis.status === "ready") {
     const quit = redis.quit().then(
       () => true,
@@ -94,4 +135,24 @@ export async function closeRedis(redis: Redis, timeoutMs = 2_000): Promise<void>
     if (await Promise.race([quit, timer])) return;
   }
   redis.disconnect();
+}
+
+/**
+ * Deletes every key matching a SCAN pattern (`*` for any run of characters), on each master of a
+ * cluster; for cleaning up a namespace (REDIS_PREFIX) once nothing uses it. Keys are deleted
+ * one per command, since a cluster refuses a command whose keys lie in different hash slots.
+ * Returns how many were deleted.
+ */
+export async function deleteKeysMatching(redis: RedisClient, pattern: string): Promise<number> {
+  await redis.ping(); // Connected, so that a cluster knows its masters.
+  const servers = redis instanceof Cluster ? redis.nodes("master") : [redis];
+  let deleted = 0;
+  for (const server of servers) {
+    for await (const keys of server.scanStream({ match: pattern, count: 1000 }) as AsyncIterable<string[]>) {
+      if (keys.length === 0) continue;
+      await server.pipeline(keys.map((key) => ["unlink", key])).exec();
+      deleted += keys.length;
+    }
+  }
+  return deleted;
 }

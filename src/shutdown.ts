@@ -1,11 +1,12 @@
 import { db, pool } from "./db/client.js";
+import { closeReadReplica } from "./db/reads.js";
 import { closePubSub } from "./pubsub.js";
 import { closeQueues } from "./queues.js";
 
-/** Closes what a process shares between its parts: pub/sub, queue producers, the database. Last at shutdown. */
+/** Closes what a process shares between its parts: pub/sub, queue producers, the databases. Last at shutdown. */
 export async function closeSharedConnections(): Promise<void> {
   await Promise.all([closePubSub(), closeQueues()]);
-  await db.$disconnect();
+  await Promise.all([db.$disconnect(), closeReadReplica()]);
   await pool.end().catch(() => {});
 }
 

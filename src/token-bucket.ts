@@ -1,10 +1,10 @@
-import type { Redis } from "ioredis";
 import { logger } from "./logger.js";
-import { noteCommandFailure, redisDown } from "./redis.js";
+import { noteCommandFailure, type RedisClient, redisDown } from "./redis.js";
 
 // A token bucket refilled continuously, on Redis's clock so that processes' clocks need not agree.
 // The whole take is one script: concurrent processes never spend the same token. It takes up to
 // the tokens wanted and answers how many it took and how long until the next one will be there.
+// It touches its one key only, so a Redis Cluster runs it on that key's master (buckets spread).
 const TAKE_TOKENS = `
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -22,7 +22,7 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return { taken, math.ceil((1 - math.min(1, tokens)) * 1000 / rate) }
 `;
 
-type RedisWithTake = Redis & {
+type RedisWithTake = RedisClient & {
   takeTokens(key: string, perSecond: number, burst: number, wanted: number): Promise<[number, number]>;
 };
 
@@ -44,7 +44,7 @@ export class TokenBuckets {
   private readonly local = new Map<string, { tokens: number; at: number }>();
   private onLocal = false;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     redis.defineCommand("takeTokens", { numberOfKeys: 1, lua: TAKE_TOKENS });
     this.redis = redis as RedisWithTake;
   }

@@ -132,6 +132,7 @@ async function messages(owner: MadeCreator, list: Message[]): Promise<string[]> 
           create: {
             agentId,
             eventId: consumer.events[0].id,
+            eventReceivedAt: consumer.events[0].receivedAt,
             creatorId,
             consumerId: consumer.id,
             status: "COMPLETED",

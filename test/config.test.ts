@@ -78,6 +78,34 @@ describe("configuration", () => {
     ).toBe("shared");
   });
 
+  it("takes REDIS_URL as one Redis, or as a Redis Cluster's nodes, and names what is wrong with either", () => {
+    expect(loadConfig({})).toMatchObject({ REDIS_URL: "redis://127.0.0.1:6379", REDIS_CLUSTER: false });
+    const seeds = "redis://10.0.0.1:7000, redis://10.0.0.2:7000";
+    expect(loadConfig({ REDIS_URL: seeds })).toMatchObject({ REDIS_URL: seeds, REDIS_CLUSTER: true });
+    // A managed cluster's one configuration endpoint.
+    expect(loadConfig({ REDIS_URL: "rediss://:pw@cfg.example:6379", REDIS_CLUSTER: "true" }).REDIS_CLUSTER).toBe(true);
+
+    const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problemsOf({ REDIS_URL: "redis://10.0.0.1:7000,http://10.0.0.2:7000" })).toEqual([
+      expect.stringMatching(/^REDIS_URL="redis:\/\/10.0.0.1:7000,http:\/\/10.0.0.2:7000": must be a URL/),
+    ]);
+    expect(problemsOf({ REDIS_URL: seeds, REDIS_CLUSTER: "false" })).toEqual([
+      expect.stringMatching(/^REDIS_CLUSTER="false": REDIS_URL lists several nodes, which only a Redis Cluster has/),
+    ]);
+    // A single Redis may use another database; a cluster has only database 0.
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379/2" }).REDIS_CLUSTER).toBe(false);
+    expect(problemsOf({ REDIS_URL: "redis://10.0.0.1:7000/2", REDIS_CLUSTER: "true" })).toEqual([
+      expect.stringMatching(/^REDIS_URL="redis:\/\/10.0.0.1:7000\/2": a Redis Cluster has database 0 only/),
+    ]);
+  });
+
   it("treats an empty variable as unset", () => {
     const settings = loadConfig({ PORT: "", OPENAI_API_KEY: "" });
     expect(settings.PORT).toBe(4000);

@@ -104,7 +104,7 @@ async function send(
   if (ingested?.__typename !== "IngestedEvent") throw new Error(`not ingested: ${JSON.stringify(answer)}`);
   const { event } = ingested;
   await eventually(async () =>
-    (await db.event.findUniqueOrThrow({ where: { id: fromGlobalId(event.id).id } })).processedAt ? true : undefined,
+    (await db.event.findFirstOrThrow({ where: { id: fromGlobalId(event.id).id } })).processedAt ? true : undefined,
   );
   return event.consumer.id;
 }

@@ -36,7 +36,7 @@ describe("an event whose agents cannot be run at all", () => {
     // Stored with no worker running; then its consumer's context goes missing (damaged data).
     const event = await pageView(owner, "damaged");
     const { id: eventId } = fromGlobalId(event.id);
-    const stored = await db.event.findUniqueOrThrow({ where: { id: eventId } });
+    const stored = await db.event.findFirstOrThrow({ where: { id: eventId } });
     const context = await db.consumerContext.findUniqueOrThrow({ where: { consumerId: stored.consumerId } });
     await db.consumerContext.delete({ where: { consumerId: stored.consumerId } });
 
@@ -59,7 +59,7 @@ describe("an event whose agents cannot be run at all", () => {
       // Dead-lettered means left alone: the sweeper does not enqueue it again and again.
       await new Promise((r) => setTimeout(r, 1_000));
       expect(await db.agentInvocation.count({ where: { eventId } })).toBe(0);
-      expect(await db.event.findUniqueOrThrow({ where: { id: eventId } })).toMatchObject({
+      expect(await db.event.findFirstOrThrow({ where: { id: eventId } })).toMatchObject({
         failedAt: expect.any(Date),
       });
 
@@ -81,7 +81,7 @@ describe("an event whose agents cannot be run at all", () => {
       const retried = await api.request(RetryEvent, { id: event.id }, owner.creatorKey);
       expect(retried.data).toMatchObject({ retryEvent: { __typename: "Event", failedAt: null } });
       await eventually(
-        async () => ((await db.event.findUniqueOrThrow({ where: { id: eventId } })).processedAt ? true : undefined),
+        async () => ((await db.event.findFirstOrThrow({ where: { id: eventId } })).processedAt ? true : undefined),
         15_000,
         "retried event processed",
       );
@@ -126,7 +126,7 @@ describe("an external agent service that refuses connections", () => {
       // The job marks its event processed after recording the failure, with the other jobs'
       // marks of that moment (one statement for them all): it follows, it is not in the same write.
       await eventually(
-        async () => ((await db.event.findUniqueOrThrow({ where: { id: eventId } })).processedAt ? true : undefined),
+        async () => ((await db.event.findFirstOrThrow({ where: { id: eventId } })).processedAt ? true : undefined),
         15_000,
         "event processed",
       );

@@ -109,6 +109,7 @@ beforeAll(async () => {
     data: {
       agentId: agent.id,
       eventId: event.id,
+      eventReceivedAt: event.receivedAt,
       creatorId: bob.creator.id,
       consumerId: consumer.id,
       status: "COMPLETED",

@@ -133,7 +133,7 @@ const feedRows = (page: Page, kind: string, creatorGid: string) =>
 async function processed(eventGid: string) {
   await eventually(
     async () =>
-      (await db.event.findUniqueOrThrow({ where: { id: fromGlobalId(eventGid).id } })).processedAt ? true : undefined,
+      (await db.event.findFirstOrThrow({ where: { id: fromGlobalId(eventGid).id } })).processedAt ? true : undefined,
     15_000,
     "event processed",
   );

@@ -24,6 +24,7 @@ const cluster = await vi.hoisted(async () => {
 
 import { type MadeCreator, makeActiveProfile, makeCreator } from "../scripts/fixtures.js";
 import { pool } from "../src/db/client.js";
+import { jobIds, QUEUES, queuePrefix } from "../src/queues.js";
 import { fromGlobalId } from "./support/ids.js";
 import { DeployAgent } from "./support/operations.js";
 import { eventually, freePort, waitForHttp } from "./support/processes.js";
@@ -505,7 +506,9 @@ describe("PostgreSQL faults under a running API and worker", () => {
       for (const [i, r] of results.entries()) acknowledged.set(keys[i], r.event.id);
     }
     expect(acknowledged.size).toBe(200);
-    const jobKeys = [...acknowledged.values()].map((gid) => `${prefix}:agent-runs:event-${fromGlobalId(gid).id}`);
+    const jobKeys = [...acknowledged.values()].map(
+      (gid) => `${queuePrefix()}:${QUEUES.agentRuns}:${jobIds.agentRun(fromGlobalId(gid).id)}`,
+    );
     const jobsLeft = async () => {
       const answers = (await redis.pipeline(jobKeys.map((k) => ["exists", k])).exec()) ?? [];
       return answers.filter(([, exists]) => exists === 1).length;

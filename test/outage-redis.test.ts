@@ -8,7 +8,14 @@ import { db } from "../src/db/client.js";
 import { fromGlobalId } from "./support/ids.js";
 import { DeployAgent, IngestEvent } from "./support/operations.js";
 import { type PrivateRedis, startPrivateRedis } from "./support/private-services.js";
-import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
+import {
+  CHILD_PROCESS_TEST_MS,
+  eventually,
+  freePort,
+  startProcess,
+  stopProcess,
+  waitForHttp,
+} from "./support/processes.js";
 
 // Redis stopped under a running API and worker (issue "Survive PostgreSQL and Redis faults"):
 // ingestion keeps its normal latency (Redis is skipped at once, not waited on), the per-key rate
@@ -56,12 +63,7 @@ function expectAllAlive(): void {
 }
 
 async function stopChild(child: Child | undefined): Promise<void> {
-  if (!child || !alive(child)) return;
-  const exited = new Promise<void>((resolve) => child.process.once("exit", () => resolve()));
-  child.process.kill("SIGTERM");
-  const timer = setTimeout(() => child.process.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
+  if (child) await stopProcess(child.process);
 }
 
 type Answer = {

@@ -105,7 +105,7 @@ describe("the event loop", () => {
 
       const stored = await db.action.findMany({ where: { creatorId: alice.creator.id } });
       expect(stored).toHaveLength(1);
-      expect(await db.event.findUniqueOrThrow({ where: { id: rawEventId } })).toMatchObject({
+      expect(await db.event.findFirstOrThrow({ where: { id: rawEventId } })).toMatchObject({
         processedAt: expect.any(Date),
       });
       const seenByOperators = await platform.waitFor((m) => m.data?.agentDecisions?.event.id === eventId);

@@ -5,12 +5,21 @@ import { processAgentRun } from "../src/agents/agent-run.js";
 import { config } from "../src/config.js";
 import { startScheduler } from "../src/delivery/scheduler.js";
 import { sweepUnprocessedEvents } from "../src/events/dispatch.js";
+import { startEventPartitionMaintenance } from "../src/events/event-partitions.js";
 import { logger } from "../src/logger.js";
 import { queueJobDuration, queueJobsProcessed, registry } from "../src/observability/metrics.js";
 import { processOnboardingJob } from "../src/onboarding/onboarding-job.js";
 import { requeueStrandedOnboardings } from "../src/onboarding/onboarding-service.js";
 import { isOutage } from "../src/outages.js";
-import { checkJobPayload, InvalidJobPayload, type QueueDefinition, queues, workerConnection } from "../src/queues.js";
+import {
+  checkJobPayload,
+  InvalidJobPayload,
+  type QueueDefinition,
+  queuePrefix,
+  queues,
+  workerConnection,
+} from "../src/queues.js";
+import { closeRedis } from "../src/redis.js";
 import { sweepCallbackItems } from "../src/whatsapp/callbacks.js";
 
 /** An onboarding still QUEUED after this long has lost its job. */
@@ -96,16 +105,19 @@ function registerProcessor<Payload>(
       stopTimer();
     }
   });
-  const worker = new Worker<Payload>(name, run, {
-    ...options,
-    connection: workerConnection(name),
-    prefix: config().REDIS_PREFIX,
-  });
+  // BullMQ closes only the connections it made (its blocking duplicate), not the one it is given.
+  const connection = workerConnection(name);
+  const worker = new Worker<Payload>(name, run, { ...options, connection, prefix: queuePrefix() });
   worker.on("failed", (job, error) =>
     logger.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, "job failed"),
   );
   worker.on("error", (error) => logWorkerError(name, error));
-  return { close: () => closeWorker(worker, jobs) };
+  return {
+    close: async () => {
+      await closeWorker(worker, jobs);
+      await closeRedis(connection);
+    },
+  };
 }
 
 /** The outcome label of a job whose handler threw (see queueJobsProcessed). */
@@ -171,6 +183,8 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
   }, settings.DISPATCH_SWEEP_INTERVAL_MS);
 
   const scheduler = options.scheduler === false ? null : startScheduler();
+  // Months of events made ahead, and dropped past EVENT_RETENTION_DAYS.
+  const partitions = startEventPartitionMaintenance();
 
   const metricsPort = options.metricsPort ?? settings.WORKER_METRICS_PORT;
   const metrics = metricsPort > 0 ? serveMetrics(metricsPort) : null;
@@ -180,7 +194,7 @@ export async function startWorker(options: { metricsPort?: number; scheduler?: b
     async close() {
       clearInterval(sweeper);
       await sweep;
-      await Promise.all([agentRuns.close(), onboarding.close(), scheduler?.stop()]);
+      await Promise.all([agentRuns.close(), onboarding.close(), scheduler?.stop(), partitions.stop()]);
       metrics?.close();
     },
   };

@@ -129,10 +129,10 @@ async function seedDelivery(closer: Closer, name: string): Promise<DeliverySet> 
        INSERT INTO agents ("creatorId", name, kind, status, "updatedAt")
        VALUES ($1, 'bench-delivery', 'generic_sales', 'PAUSED', now()) RETURNING id
      ), event AS (
-       INSERT INTO events ("creatorId", "consumerId", type, "occurredAt", "processedAt") VALUES ($1, $2, 'page_view', now(), now()) RETURNING id
+       INSERT INTO events ("creatorId", "consumerId", type, "occurredAt", "processedAt") VALUES ($1, $2, 'page_view', now(), now()) RETURNING id, "receivedAt"
      )
-     INSERT INTO agent_invocations ("agentId", "eventId", "creatorId", "consumerId", status)
-     SELECT agent.id, event.id, $1, $2, 'COMPLETED' FROM agent, event RETURNING id AS "invocationId"`,
+     INSERT INTO agent_invocations ("agentId", "eventId", "eventReceivedAt", "creatorId", "consumerId", status)
+     SELECT agent.id, event.id, event."receivedAt", $1, $2, 'COMPLETED' FROM agent, event RETURNING id AS "invocationId"`,
     [creatorId, people[0].id],
   );
   return { creatorId, invocationId, people, used: 0 };

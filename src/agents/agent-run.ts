@@ -127,7 +127,7 @@ async function runAgent(
   const { event } = loaded;
   const messageChannel = inboundMessagesOf([event])[0]?.channel ?? null;
   const inboundSubject = typeof event.payload.subject === "string" ? event.payload.subject : null;
-  const invocation = await claims.call({ agentId: agent.id, event });
+  const invocation = await claims.call({ agentId: agent.id, event, eventReceivedAt: loaded.eventReceivedAt });
   if (!invocation) return; // Already finished by an earlier run.
   // Not awaited: the run need not wait on Redis (best effort, never throws), and the publisher
   // connection still sends it before the outcome's. So the runs of a batch reach their next

@@ -30,6 +30,8 @@ import type { AgentRecord } from "./runtimes/runtime.js";
 
 export type LoadedEvent = {
   event: AgentEvent & { creatorId: string; consumerId: string };
+  /** The event's receivedAt: with its id, the key of the partitioned events table its invocations refer to. */
+  eventReceivedAt: Date;
   ctx: AgentContext;
   agents: AgentRecord[];
   /** How many actions the consumer had when this was loaded: a plan made on fewer is stale. */
@@ -41,6 +43,7 @@ type LoadedRow = {
   type: string;
   payload: Record<string, unknown>;
   occurredAt: Date;
+  receivedAt: Date;
   creatorId: string;
   consumerId: string;
   creatorName: string;
@@ -79,7 +82,7 @@ const OUR_OWN_EVENTS = [
   .join(", ");
 
 const LOAD = `
-SELECT e.id, e.type, e.payload, e."occurredAt", e."creatorId", e."consumerId",
+SELECT e.id, e.type, e.payload, e."occurredAt", e."receivedAt", e."creatorId", e."consumerId",
        cr.name AS "creatorName", cr.timezone AS "creatorTimezone",
        co.name, co.email, co.phone, co.timezone,
        ARRAY(SELECT cs.channel::text FROM consumer_consents cs
@@ -155,6 +158,7 @@ function loadedEvent(row: LoadedRow, now: Date): LoadedEvent {
       creatorId: row.creatorId,
       consumerId: row.consumerId,
     },
+    eventReceivedAt: row.receivedAt,
     ctx: {
       now,
       creator: { id: row.creatorId, name: row.creatorName, timezone: row.creatorTimezone },
@@ -194,12 +198,13 @@ function loadedEvent(row: LoadedRow, now: Date): LoadedEvent {
  * (21000): each is then claimed alone (see Batcher), as two concurrent runs did before.
  */
 export async function claimInvocations(
-  claims: { agentId: string; event: LoadedEvent["event"] }[],
+  claims: { agentId: string; event: LoadedEvent["event"]; eventReceivedAt: Date }[],
 ): Promise<(AgentInvocation | null)[]> {
   const { rows } = await pool.query<AgentInvocation>(
-    `INSERT INTO agent_invocations AS i (id, "agentId", "eventId", "creatorId", "consumerId", status, attempts, "startedAt")
-     SELECT gen_random_uuid(), c.agent, c.event, c.creator, c.consumer, 'RUNNING', 1, now()
-       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS c(agent, event, creator, consumer)
+    `INSERT INTO agent_invocations AS i (id, "agentId", "eventId", "eventReceivedAt", "creatorId", "consumerId", status, attempts, "startedAt")
+     SELECT gen_random_uuid(), c.agent, c.event, c.received, c.creator, c.consumer, 'RUNNING', 1, now()
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[])
+         AS c(agent, event, creator, consumer, received)
      ON CONFLICT ("agentId", "eventId") DO UPDATE
        SET status = 'RUNNING', attempts = i.attempts + 1, "startedAt" = now(), error = NULL
        WHERE i.status NOT IN ('COMPLETED', 'SKIPPED', 'FAILED')
@@ -209,6 +214,7 @@ export async function claimInvocations(
       claims.map((c) => c.event.id),
       claims.map((c) => c.event.creatorId),
       claims.map((c) => c.event.consumerId),
+      claims.map((c) => c.eventReceivedAt),
     ],
   );
   const claimed = new Map(rows.map((row) => [`${row.agentId}/${row.eventId}`, row]));

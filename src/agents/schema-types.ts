@@ -1,4 +1,3 @@
-import { db } from "../db/client.js";
 import { AgentRuntime, AgentStatus, InvocationStatus } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { ownRowById } from "../graphql/tenancy.js";
@@ -33,8 +32,8 @@ export const AgentNode = builder.prismaNode("Agent", {
       type: "CreatorProfile",
       nullable: true,
       description: "The profile version the agent's config was taken from.",
-      resolve: (query, agent) =>
-        agent.profileId ? db.creatorProfile.findUnique({ ...query, where: { id: agent.profileId } }) : null,
+      resolve: (query, agent, _args, ctx) =>
+        agent.profileId ? ctx.reads.db.creatorProfile.findUnique({ ...query, where: { id: agent.profileId } }) : null,
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),

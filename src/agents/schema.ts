@@ -129,7 +129,7 @@ builder.queryField("failedInvocations", (t) =>
       "The dead-letter view: agent runs that failed after every retry, newest first. Admin keys see all creators.",
     authScopes: { manager: true },
     resolve: (query, _root, _args, ctx) =>
-      db.agentInvocation.findMany({
+      ctx.reads.db.agentInvocation.findMany({
         ...query,
         where: {
           status: "FAILED",

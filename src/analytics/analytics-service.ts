@@ -1,5 +1,6 @@
 import { Semaphore, withTimeout } from "async-mutex";
 import { STAGES } from "../consumers/stage.js";
+import type { Reads } from "../db/reads.js";
 import { type FieldIssue, ValidationError } from "../errors.js";
 import type { ActionStatus, Channel, Stage } from "../generated/prisma/enums.js";
 import {
@@ -104,9 +105,9 @@ function analyticsRange(from: Date, to: Date, attributionWindowHours: number): A
 }
 
 /**
- * A creator's analytics over [from, to) (UTC instants), in four statements on one connection, at
- * most MAX_CONCURRENT_ANALYTICS at once in this process (analytics-store.ts holds the SQL and the
- * exact rules):
+ * A creator's analytics over [from, to) (UTC instants), in four statements on one connection of
+ * `reads` (the operation's: the read replica for a query), at most MAX_CONCURRENT_ANALYTICS at once
+ * in this process (analytics-store.ts holds the SQL and the exact rules):
  * - funnel: consumers first seen in the range (their row created, i.e. their first event reached
  *   Closer), by current stage; `reachedAtLeast` counts, for each funnel stage, those whose stage is
  *   it or a later one, a consumer who ever enrolled counting as CONVERTED (an opt-out after
@@ -125,6 +126,7 @@ function analyticsRange(from: Date, to: Date, attributionWindowHours: number): A
  * within ANALYTICS_WAIT_MS, AnalyticsTimeoutError when a statement ran too long.
  */
 export async function analyticsOf(
+  reads: Reads,
   creatorId: string,
   from: Date,
   to: Date,
@@ -132,7 +134,7 @@ export async function analyticsOf(
 ): Promise<CreatorAnalytics> {
   const range = analyticsRange(from, to, attributionWindowHours);
   const { funnel, planned, sent, converted } = await turns.runExclusive(() =>
-    readAnalytics(async (sql) => ({
+    readAnalytics(reads, async (sql) => ({
       funnel: await funnelRows(sql, creatorId, range),
       planned: await plannedRows(sql, creatorId, range),
       sent: await sentRows(sql, creatorId, range),

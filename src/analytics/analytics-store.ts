@@ -1,5 +1,5 @@
 import { MAX_ENROLMENT_AMOUNT } from "../consumers/event-effects.js";
-import { inTransaction, type Sql } from "../db/transaction.js";
+import type { ReadSql, Reads } from "../db/reads.js";
 import type { ActionStatus, Channel, Stage } from "../generated/prisma/enums.js";
 
 // A creator's analytics over a time range, read in four set-based statements (the model is
@@ -32,19 +32,19 @@ export class AnalyticsTimeoutError extends Error {
 const QUERY_CANCELED = "57014";
 
 /**
- * Runs `work`'s statements on one connection, in one read-only REPEATABLE READ transaction (one
- * snapshot: the four statements' numbers agree), each statement cancelled after
- * STATEMENT_TIMEOUT_MS (AnalyticsTimeoutError). JIT is off: these statements' cost estimates
- * cross jit_above_cost, and compiling took 0.7 s of a 2.5 s statement (EXPLAIN ANALYZE) that runs
- * in 1.5 s without it.
+ * Runs `work`'s statements on one connection of `reads` (the read replica's for a query), in one
+ * read-only REPEATABLE READ transaction (one snapshot: the four statements' numbers agree), each
+ * statement cancelled after STATEMENT_TIMEOUT_MS (AnalyticsTimeoutError). JIT is off: these
+ * statements' cost estimates cross jit_above_cost, and compiling took 0.7 s of a 2.5 s statement
+ * (EXPLAIN ANALYZE) that runs in 1.5 s without it.
  */
-export async function readAnalytics<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+export async function readAnalytics<T>(reads: Reads, work: (sql: ReadSql) => Promise<T>): Promise<T> {
   try {
-    return await inTransaction(async (sql) => {
-      await sql.query(
-        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; " +
-          `SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}; SET LOCAL jit = off`,
-      );
+    return await reads.snapshot(async (sql) => {
+      // set_config(..., true) is SET LOCAL: for this transaction only.
+      await sql.read("SELECT set_config('statement_timeout', $1, true), set_config('jit', 'off', true)", [
+        String(STATEMENT_TIMEOUT_MS),
+      ]);
       return work(sql);
     });
   } catch (error) {
@@ -115,27 +115,25 @@ const kindColumns = (a: string, i: string) => `
 const decisionOf = (a: string) => `SELECT decision FROM agent_invocations WHERE id = ${a}."invocationId" LIMIT 1`;
 
 /** Consumers first seen in the range, by stage and enrolment, on consumers (creatorId, createdAt). */
-export async function funnelRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<FunnelRow[]> {
+export async function funnelRows(sql: ReadSql, creatorId: string, range: AnalyticsRange): Promise<FunnelRow[]> {
   // A consumer made without a context (never through ingestion) has had no event: NEW.
-  const { rows } = await sql.query<FunnelRow>(
+  return sql.read<FunnelRow>(
     `SELECT COALESCE(x.stage, 'NEW') AS stage, COALESCE(x.enrolled, false) AS enrolled, count(*)::int AS consumers
        FROM consumers c LEFT JOIN consumer_contexts x ON x."creatorId" = c."creatorId" AND x."consumerId" = c.id
       WHERE c."creatorId" = $1 AND c."createdAt" >= $2 AND c."createdAt" < $3
       GROUP BY 1, 2`,
     [creatorId, range.from, range.to],
   );
-  return rows;
 }
 
 /** Actions planned in the range by channel and status, on actions (creatorId, createdAt). */
-export async function plannedRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<PlannedRow[]> {
-  const { rows } = await sql.query<PlannedRow>(
+export async function plannedRows(sql: ReadSql, creatorId: string, range: AnalyticsRange): Promise<PlannedRow[]> {
+  return sql.read<PlannedRow>(
     `SELECT channel, status, count(*)::int AS count FROM actions
       WHERE "creatorId" = $1 AND "createdAt" >= $2 AND "createdAt" < $3
       GROUP BY 1, 2`,
     [creatorId, range.from, range.to],
   );
-  return rows;
 }
 
 /**
@@ -152,8 +150,8 @@ export async function plannedRows(sql: Sql, creatorId: string, range: AnalyticsR
  * Outcomes count when they arrive before OUTCOME_HORIZON_HOURS after the range's end: after the
  * range too, and a reply is read from the range's start to that bound only.
  */
-export async function sentRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<SentRow[]> {
-  const { rows } = await sql.query<SentRow>(
+export async function sentRows(sql: ReadSql, creatorId: string, range: AnalyticsRange): Promise<SentRow[]> {
+  return sql.read<SentRow>(
     `WITH sent AS (
        SELECT a.* FROM actions a
         WHERE a."creatorId" = $1 AND a."sentAt" >= $2 AND a."sentAt" < $3
@@ -200,7 +198,6 @@ export async function sentRows(sql: Sql, creatorId: string, range: AnalyticsRang
       GROUP BY 1, 2, 3, 4, 5`,
     [creatorId, range.from, range.to, OUTCOME_HORIZON_HOURS],
   );
-  return rows;
 }
 
 /**
@@ -222,8 +219,8 @@ const isAmount = (json: string) =>
  * channel, sentAt)); else to none. Amounts are added up in numeric: each at most a billion, so a
  * sum (of at most 2^31 rows) is below 1e19 and becomes a finite float8.
  */
-export async function conversionRows(sql: Sql, creatorId: string, range: AnalyticsRange): Promise<ConversionRow[]> {
-  const { rows } = await sql.query<ConversionRow>(
+export async function conversionRows(sql: ReadSql, creatorId: string, range: AnalyticsRange): Promise<ConversionRow[]> {
+  return sql.read<ConversionRow>(
     `WITH enrolment AS (
        SELECT n."consumerId", n."occurredAt",
               CASE WHEN own.valid THEN (n.payload ->> 'amount')::numeric ELSE listed.price END AS amount,
@@ -255,5 +252,4 @@ export async function conversionRows(sql: Sql, creatorId: string, range: Analyti
       GROUP BY 1, 2, 3, 4, 5, 6`,
     [creatorId, range.from, range.to, range.attributionWindowHours],
   );
-  return rows;
 }

@@ -234,9 +234,15 @@ builder.prismaObjectFields("Creator", (t) => ({
       }),
     },
     select: { id: true },
-    resolve: async (creator, args) => {
+    resolve: async (creator, args, ctx) => {
       try {
-        return await analyticsOf(creator.id, args.from, args.to, args.attributionWindowHours ?? DEFAULT_WINDOW_HOURS);
+        return await analyticsOf(
+          ctx.reads,
+          creator.id,
+          args.from,
+          args.to,
+          args.attributionWindowHours ?? DEFAULT_WINDOW_HOURS,
+        );
       } catch (error) {
         if (error instanceof AnalyticsTimeoutError) {
           throw new GraphQLLimitError(

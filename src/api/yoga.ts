@@ -5,7 +5,6 @@ import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import { GraphQLError } from "graphql";
 import { createYoga, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
-import type { Redis } from "ioredis";
 import {
   AuthenticationError,
   authenticate,
@@ -19,6 +18,7 @@ import { refusedOrigin } from "../auth/origins.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import { config } from "../config.js";
 import { pool } from "../db/client.js";
+import { primaryReads } from "../db/reads.js";
 import { DomainError } from "../errors.js";
 import type { RequestContext } from "../graphql/context.js";
 import {
@@ -34,9 +34,10 @@ import { graphqlDuration, registry } from "../observability/metrics.js";
 import { opsConsole } from "../ops/console.js";
 import { isOutage } from "../outages.js";
 import { livePubSub } from "../pubsub.js";
-import { closeRedis, createCommandRedis, noteCommandFailure, redisDown } from "../redis.js";
+import { closeRedis, createCommandRedis, noteCommandFailure, type RedisClient, redisDown } from "../redis.js";
 import { whatsAppCallbacks } from "../whatsapp/callbacks.js";
 import { GRAPHIQL_WELCOME, graphiqlCaching, graphiqlPage } from "./graphiql.js";
+import { readRouting } from "./read-routing.js";
 import { refuseBeforeRunning, refuseUnstorableText, requestFraming } from "./request-guards.js";
 import { schema } from "./schema.js";
 import { scopedCursors } from "./scoped-cursors.js";
@@ -78,11 +79,11 @@ async function buildContext(ctx: ServerContext, limiter: RateLimiter): Promise<R
   const bucket = viewer ? `key:${viewer.keyId}` : `addr:${ctx.clientAddress ?? "unknown"}`;
   const verdict = await limiter.consume(bucket);
   if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
-  return { viewer, requestId: randomUUID(), ingested: new Set(), ingestedConsumers: new Set() };
+  return { viewer, requestId: randomUUID(), ingested: new Set(), ingestedConsumers: new Set(), reads: primaryReads };
 }
 
 /** /ready answers 200 only when PostgreSQL and Redis answer; /metrics serves Prometheus text. */
-function operationalEndpoints(redis: Redis): Plugin {
+function operationalEndpoints(redis: RedisClient): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname === "/ready") {
@@ -260,6 +261,7 @@ export function createYogaServer() {
       scopedCursors(settings.CURSOR_SIGNING_SECRET),
       limitIngestKeys(),
       endStreamsOnRevocation(),
+      readRouting(redis),
       maxAliasesPlugin({ n: settings.GRAPHQL_MAX_ALIASES }),
       // Query depth is limited by the complexity plugin, which does not see introspection; this
       // bounds introspection too (its cycles, fields { type { fields ... } }, nest without end), at

@@ -1,5 +1,4 @@
 import { ApiKeyKindEnum } from "../auth/schema.js";
-import { db } from "../db/client.js";
 import { builder } from "../graphql/builder.js";
 import { ownRowById } from "../graphql/tenancy.js";
 
@@ -29,7 +28,7 @@ builder.queryField("auditLog", (t) =>
     authScopes: { manager: true },
     args: { operation: t.arg.string() },
     resolve: (query, _root, { operation }, ctx) =>
-      db.auditLog.findMany({
+      ctx.reads.db.auditLog.findMany({
         ...query,
         where: {
           ...(ctx.viewer?.kind === "ADMIN" ? {} : { creatorId: ctx.viewer?.creatorId }),

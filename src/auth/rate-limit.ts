@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
 import { config } from "../config.js";
+import type { RedisClient } from "../redis.js";
 import { TokenBuckets } from "../token-bucket.js";
 
 export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
@@ -13,7 +13,7 @@ export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterS
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.buckets = new TokenBuckets(redis);
   }
 

@@ -38,13 +38,14 @@ const ViewerRef = builder.objectRef<Viewer>("Viewer").implement({
     kind: t.field({ type: ApiKeyKindEnum, resolve: (v) => v.kind }),
     apiKey: t.prismaField({
       type: "ApiKey",
-      resolve: (query, v) => db.apiKey.findUniqueOrThrow({ ...query, where: { id: v.keyId } }),
+      resolve: (query, v, _args, ctx) => ctx.reads.db.apiKey.findUniqueOrThrow({ ...query, where: { id: v.keyId } }),
     }),
     creator: t.prismaField({
       type: "Creator",
       nullable: true,
       description: "The creator this key belongs to; null for admin keys.",
-      resolve: (query, v) => (v.creatorId ? db.creator.findUnique({ ...query, where: { id: v.creatorId } }) : null),
+      resolve: (query, v, _args, ctx) =>
+        v.creatorId ? ctx.reads.db.creator.findUnique({ ...query, where: { id: v.creatorId } }) : null,
     }),
   }),
 });

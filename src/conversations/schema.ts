@@ -75,7 +75,7 @@ builder.prismaObject("ConversationMessage", {
       nullable: true,
       description: "Ours: the action that sent it, with its status (FAILED when WhatsApp reported it undeliverable).",
       select: { actionId: true },
-      resolve: (m) => (m.actionId ? db.action.findUnique({ where: { id: m.actionId } }) : null),
+      resolve: (m, _args, ctx) => (m.actionId ? ctx.reads.db.action.findUnique({ where: { id: m.actionId } }) : null),
     }),
   }),
 });

@@ -1,4 +1,3 @@
-import { db } from "../db/client.js";
 import { Channel, CreatorStatus, QuietHoursPolicy } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
@@ -103,8 +102,9 @@ builder.queryField("creators", (t) =>
     cursor: "id",
     authScopes: { admin: true },
     description: "Every creator on the platform, newest first (admin keys only).",
-    resolve: (query) => db.creator.findMany({ ...query, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
-    totalCount: () => db.creator.count(),
+    resolve: (query, _root, _args, ctx) =>
+      ctx.reads.db.creator.findMany({ ...query, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+    totalCount: (_root, _args, ctx) => ctx.reads.db.creator.count(),
   }),
 );
 
@@ -116,7 +116,7 @@ builder.queryField("creatorByHandle", (t) =>
     args: { handle: t.arg.string({ required: true }) },
     // Another creator's handle answers null, as an unknown one.
     resolve: (query, _root, { handle }, ctx) =>
-      db.creator.findFirst({ ...query, where: { handle, ...ownCreatorFilter(ctx) } }),
+      ctx.reads.db.creator.findFirst({ ...query, where: { handle, ...ownCreatorFilter(ctx) } }),
   }),
 );
 

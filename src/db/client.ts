@@ -23,15 +23,17 @@ class ClosersClient extends pg.Client {
   }
 
   /**
-   * Opens the connection, or fails at once while the last attempt failed moments ago because the
-   * server was unreachable (FAIL_FAST_MS; not a refusal such as a wrong database name): during an outage the pool's waiting requests are then answered
-   * SERVICE_UNAVAILABLE in turn without each waiting out a connect timeout behind the others, and
-   * a recovering server is not met by a storm of connections.
+   * Opens the connection, or fails at once while the last attempt to the same server (the primary
+   * and the read replica each have their own) failed moments ago because it was unreachable
+   * (FAIL_FAST_MS; not a refusal such as a wrong database name): during an outage the pool's
+   * waiting requests are then answered SERVICE_UNAVAILABLE in turn without each waiting out a
+   * connect timeout behind the others, and a recovering server is not met by a storm of connections.
    */
   override connect(): Promise<pg.Client>;
   override connect(callback: ConnectCallback): void;
   override connect(callback?: ConnectCallback): Promise<pg.Client> | undefined {
-    if (Date.now() - lastConnectFailure < FAIL_FAST_MS) {
+    const server = `${this.host}:${this.port}`;
+    if (Date.now() - (lastConnectFailure.get(server) ?? 0) < FAIL_FAST_MS) {
       const error = Object.assign(new Error("Connection terminated: the database refused a connection moments ago"), {
         code: "ECONNREFUSED",
       });
@@ -43,13 +45,13 @@ class ClosersClient extends pg.Client {
     }
     if (callback) {
       super.connect(((error: Error | null, client?: pg.Client) => {
-        if (error && isOutage(error)) lastConnectFailure = Date.now();
+        if (error && isOutage(error)) lastConnectFailure.set(server, Date.now());
         (callback as (err: Error | null, c?: pg.Client) => void)(error, client);
       }) as ConnectCallback);
       return undefined;
     }
     return super.connect().catch((error: unknown) => {
-      if (isOutage(error)) lastConnectFailure = Date.now();
+      if (isOutage(error)) lastConnectFailure.set(server, Date.now());
       throw error;
     });
   }
@@ -59,26 +61,41 @@ type ConnectCallback = ((err: Error) => void) | ((err: null, c: pg.Client) => vo
 
 /** How long after a failed connection attempt new ones fail at once (ClosersClient.connect). */
 const FAIL_FAST_MS = 250;
-let lastConnectFailure = 0;
+/** When a connection attempt to each server ("host:port") last failed as an outage. */
+const lastConnectFailure = new Map<string, number>();
 
-/** One pool per process: Prisma and the raw-SQL hot paths share it. */
-export const pool = new pg.Pool({
-  connectionString: config().DATABASE_URL,
-  max: config().DATABASE_POOL_SIZE,
-  Client: ClosersClient,
-});
+/**
+ * A pool of DATABASE_POOL_SIZE connections of Closer's (ClosersClient) to `connectionString`, made
+ * by `Pool` (pg.Pool or a subclass); `role` names the server in its log lines.
+ */
+export function openPool<P extends pg.Pool>(
+  connectionString: string,
+  Pool: new (settings: pg.PoolConfig) => P,
+  role: "primary" | "replica",
+): P {
+  const opened = new Pool({ connectionString, max: config().DATABASE_POOL_SIZE, Client: ClosersClient });
+  // A connection the server closes (restart, failover, pg_terminate_backend) emits 'error'. The pool
+  // listens only while a connection is idle and stops at checkout, so a connection lost inside a
+  // transaction would crash the process: every connection gets a listener of its own for its
+  // whole life. The query that was running fails with the error; the pool discards the connection.
+  // At most one line per pooled connection (DATABASE_POOL_SIZE) per outage.
+  opened.on("connect", (client) => {
+    client.on("error", (error) =>
+      logger.warn({ err: error, database: role }, "database connection lost; the pool opens another on demand"),
+    );
+  });
+  // The pool re-emits an idle connection's error; it must have a listener, and the line above said it.
+  opened.on("error", (error) => logger.debug({ err: error, database: role }, "idle database connection discarded"));
+  return opened;
+}
 
-// A connection the server closes (restart, failover, pg_terminate_backend) emits 'error'. The pool
-// listens only while a connection is idle and stops at checkout, so a connection lost inside a
-// transaction would crash the process: every connection gets a listener of its own for its
-// whole life. The query that was running fails with the error; the pool discards the connection.
-// At most one line per pooled connection (DATABASE_POOL_SIZE) per outage.
-pool.on("connect", (client) => {
-  client.on("error", (error) =>
-    logger.warn({ err: error }, "database connection lost; the pool opens another on demand"),
-  );
-});
-// The pool re-emits an idle connection's error; it must have a listener, and the line above said it.
-pool.on("error", (error) => logger.debug({ err: error }, "idle database connection discarded"));
+/** Prisma over a pool of ours, through the driver adapter (no query engine). */
+export function prismaOver(over: pg.Pool): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg(over) });
+}
 
-export const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+/** One pool per process on the primary (DATABASE_URL): Prisma and the raw-SQL hot paths share it. */
+export const pool = openPool(config().DATABASE_URL, pg.Pool, "primary");
+
+/** Prisma on the primary: what the worker, mutations and subscriptions read through. */
+export const db = prismaOver(pool);

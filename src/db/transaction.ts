@@ -1,4 +1,4 @@
-import type { QueryResultRow } from "pg";
+import type { Pool, QueryResultRow } from "pg";
 import { isOutage } from "../outages.js";
 import { pool } from "./client.js";
 
@@ -18,12 +18,16 @@ export type Sql = {
 const RACE_LOST = new Set(["23505", "40001", "40P01"]);
 
 /**
- * Runs `work` in one transaction on a pooled connection. With `attempts` > 1,
- * a transaction that lost a race to a concurrent one is run again from the start.
+ * Runs `work` in one transaction on a connection of the primary's pool (or of `on`: the read
+ * replica's, for a read-only snapshot, db/reads.ts). With `attempts` > 1, a transaction that lost
+ * a race to a concurrent one is run again from the start.
  */
-export async function inTransaction<T>(work: (tx: Sql) => Promise<T>, { attempts = 1 } = {}): Promise<T> {
+export async function inTransaction<T>(
+  work: (tx: Sql) => Promise<T>,
+  { attempts = 1, on = pool }: { attempts?: number; on?: Pool } = {},
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
+    const client = await on.connect();
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");

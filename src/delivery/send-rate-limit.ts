@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Channel } from "../generated/prisma/enums.js";
+import type { RedisClient } from "../redis.js";
 import { type TakeMany, TokenBuckets } from "../token-bucket.js";
 
 export type SendRate = { perSecond: number; burst: number };
@@ -21,7 +21,7 @@ export class SendRateLimiter {
   private readonly buckets: TokenBuckets;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keyPrefix: string,
   ) {
     this.buckets = new TokenBuckets(redis);

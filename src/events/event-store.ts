@@ -57,16 +57,30 @@ export type NewEvent = {
 
 /**
  * Inserts a batch in one statement; an event whose idempotency key the creator already used is
- * skipped. Returns the rows inserted (compare ids to tell which).
+ * skipped, as is a key's second event within the batch. Returns the rows inserted (compare ids to
+ * tell which). The partition of `receivedAt` must exist (coverReceivedAt, event-partitions.ts).
+ *
+ * A key is claimed in event_idempotency_keys before its event is inserted, in the same statement:
+ * the claim's primary key is what makes a key unique per creator (a unique index on the
+ * partitioned events table would hold within one month only), and a concurrent request claiming
+ * the same key waits for this transaction, then skips its event, as ON CONFLICT DO NOTHING does.
  */
 export async function insertEvents(tx: Sql, creatorId: string, receivedAt: Date, events: NewEvent[]): Promise<Event[]> {
   const col = <K extends keyof NewEvent>(k: K) => events.map((e) => e[k]);
   const { rows } = await tx.query<Event>(
-    `INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
-     SELECT id, $1::uuid, consumer_id, type, payload, occurred_at, $2::timestamptz, key, hash
-       FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
+    `WITH batch AS (
+       SELECT * FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
          AS e(id, consumer_id, type, payload, occurred_at, key, hash)
-     ON CONFLICT ("creatorId", "idempotencyKey") DO NOTHING
+     ), claimed AS (
+       INSERT INTO event_idempotency_keys ("creatorId", "idempotencyKey", "eventId", "eventReceivedAt")
+       SELECT $1::uuid, key, id, $2::timestamptz FROM batch WHERE key IS NOT NULL
+       ON CONFLICT DO NOTHING
+       RETURNING "eventId"
+     )
+     INSERT INTO events (id, "creatorId", "consumerId", type, payload, "occurredAt", "receivedAt", "idempotencyKey", "bodyHash")
+     SELECT id, $1::uuid, consumer_id, type, payload, occurred_at, $2::timestamptz, key, hash
+       FROM batch
+      WHERE key IS NULL OR id IN (SELECT "eventId" FROM claimed)
      RETURNING *`,
     [
       creatorId,
@@ -83,27 +97,34 @@ export async function insertEvents(tx: Sql, creatorId: string, receivedAt: Date,
   return rows;
 }
 
-/** The creator's events with these idempotency keys. */
+/** The creator's events with these idempotency keys (through their claims: insertEvents). */
 export async function eventsWithKeys(tx: Sql, creatorId: string, keys: string[]): Promise<Event[]> {
-  const { rows } = await tx.query<Event>(`SELECT * FROM events WHERE "creatorId" = $1 AND "idempotencyKey" = ANY($2)`, [
-    creatorId,
-    keys,
-  ]);
+  const { rows } = await tx.query<Event>(
+    `SELECT e.* FROM event_idempotency_keys k
+       JOIN events e ON e.id = k."eventId" AND e."receivedAt" = k."eventReceivedAt"
+      WHERE k."creatorId" = $1 AND k."idempotencyKey" = ANY($2)`,
+    [creatorId, keys],
+  );
   return rows;
 }
 
 /**
  * Keeps, with each newly stored keyed event, the context its ingestion answered, so a replay of
- * its key answers that context and not the one the consumer has by then. One statement; each
- * context serialised once.
+ * its key answers that context and not the one the consumer has by then. The events are of one
+ * batch, all received at `receivedAt` (which confines the update to their partition). One
+ * statement; each context serialised once.
  */
-export async function storeContextSnapshots(tx: Sql, snapshots: { eventId: string; context: ConsumerContext }[]) {
+export async function storeContextSnapshots(
+  tx: Sql,
+  receivedAt: Date,
+  snapshots: { eventId: string; context: ConsumerContext }[],
+) {
   const json = new Map<ConsumerContext, string>();
   for (const { context } of snapshots) if (!json.has(context)) json.set(context, JSON.stringify(context));
   await tx.query(
     `UPDATE events e SET "contextSnapshot" = s.snapshot FROM unnest($1::uuid[], $2::jsonb[]) AS s(id, snapshot)
-      WHERE e.id = s.id`,
-    [snapshots.map((s) => s.eventId), snapshots.map((s) => json.get(s.context))],
+      WHERE e.id = s.id AND e."receivedAt" = $3`,
+    [snapshots.map((s) => s.eventId), snapshots.map((s) => json.get(s.context)), receivedAt],
   );
 }
 

@@ -17,6 +17,7 @@ import { eventsIngested } from "../observability/metrics.js";
 import { currencyCode } from "../validation.js";
 import type { Viewer } from "../viewer.js";
 import { enqueueAgentRuns } from "./dispatch.js";
+import { coverReceivedAt } from "./event-partitions.js";
 import { contextFromSnapshot, eventsWithKeys, insertEvents, storeContextSnapshots } from "./event-store.js";
 
 export const MAX_BATCH = 500;
@@ -237,6 +238,7 @@ async function storeBatch(
   // Only a key's replay is compared with its first body: events without one need no hash.
   const hashes = raw.map((item, i) => (parsed[i].idempotencyKey ? bodyHash(item) : null));
   const receivedAt = new Date();
+  await coverReceivedAt(receivedAt);
 
   // A racing request may create the same consumer, or lock contexts in another order: retried.
   const { results, fresh, cancelled, conversations } = await inTransaction(
@@ -319,6 +321,7 @@ async function storeBatch(
       if (keyed.length > 0) {
         await storeContextSnapshots(
           client,
+          receivedAt,
           keyed.map((e) => ({ eventId: e.id, context: contextOf(e.consumerId) })),
         );
       }

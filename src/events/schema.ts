@@ -1,8 +1,12 @@
+import { parseCursorConnectionArgs } from "@pothos/core";
+import { queryFromInfo } from "@pothos/plugin-prisma";
+import type { DefaultConnectionArguments } from "@pothos/plugin-relay";
+import { GraphQLError, type GraphQLResolveInfo } from "graphql";
 import { KNOWN_EVENT_TYPES, SERVER_ONLY_EVENT_TYPES } from "../consumers/event-effects.js";
 import { ConsumerContextRef } from "../consumers/schema.js";
 import { ChannelEnum, CreatorNode } from "../creators/schema.js";
 import { db } from "../db/client.js";
-import type { ConsumerContext, Event } from "../generated/prisma/client.js";
+import type { ConsumerContext, Event, Prisma } from "../generated/prisma/client.js";
 import { builder } from "../graphql/builder.js";
 import type { RequestContext } from "../graphql/context.js";
 import { mutationErrors } from "../graphql/error-types.js";
@@ -11,11 +15,10 @@ import { notFoundWhenRefused, ownRowById } from "../graphql/tenancy.js";
 import { retryEvent } from "./event-processing.js";
 import { ingestEvents, MAX_BATCH } from "./ingest.js";
 
-export const EventNode = builder.prismaNode("Event", {
-  id: { field: "id" },
-  // Another creator's id loads as missing: null, as an unknown id.
-  findUnique: (id, ctx) => ownRowById(id, ctx),
-  nullable: true,
+// Events' primary key is (id, receivedAt), the table being partitioned by receivedAt
+// (event-partition-store.ts), while an Event's global ID holds its id alone: a row is reloaded by
+// its primary key (Pothos's default for a prismaObject), a node is found by id.
+const EventObject = builder.prismaObject("Event", {
   // Ingest keys see the events they stored in this very request, nothing else.
   authScopes: (event, ctx) => (ctx.ingested.has(event.id) ? true : { creator: event.creatorId }),
   fields: (t) => ({
@@ -39,6 +42,16 @@ export const EventNode = builder.prismaNode("Event", {
     consumer: t.relation("consumer"),
     invocations: t.relation("invocations"),
   }),
+});
+
+export const EventNode = builder.nodeRef(EventObject, {
+  id: { resolve: (event: Event) => event.id },
+  // Another creator's id loads as missing: null, as an unknown id.
+  loadWithoutCache: async (id, ctx, info) =>
+    ctx.reads.db.event.findFirst({
+      ...(await queryFromInfo({ context: ctx, info, typeName: "Event", awaitSelections: true })),
+      where: ownRowById(id, ctx),
+    }),
 });
 
 const KnownEventType = builder.simpleObject("KnownEventType", {
@@ -68,23 +81,109 @@ const EventFilter = builder.inputType("EventFilter", {
   }),
 });
 
+/** The column a list of events is ordered by, newest first (ties by id, also newest first). */
+type EventOrder = "occurredAt" | "failedAt";
+
+/** A list's cursor: its event's place (order's value, id); opaque to clients, and signed by the API. */
+const cursorOf = (order: EventOrder, event: Event) =>
+  Buffer.from(`${(event[order] as Date).toISOString()}|${event.id}`).toString("base64url");
+
+/** The place a cursor names. Raises BAD_USER_INPUT for anything else (a cursor of another list). */
+function positionOf(cursor: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
+  const when = new Date(at ?? "");
+  if (Number.isNaN(when.getTime()) || !/^[0-9a-f-]{36}$/.test(id ?? "")) {
+    throw new GraphQLError(`Invalid cursor: ${cursor.slice(0, 100)}`, { extensions: { code: "BAD_USER_INPUT" } });
+  }
+  return { at: when, id };
+}
+
+/**
+ * A page of the events `where` selects, newest first by `order`, for a connection's arguments
+ * (first/after or last/before; 20 a page by default, at most 100, as Pothos's connections): keyset
+ * pagination on (order, id), one query of a page and a row, loading what the page's selection
+ * needs (`info`). Not Prisma's cursor, which reads every row past the cursor and trims them in
+ * memory (prisma/orm#27094), and finds no cursor row holding a DateTime, as events' primary key
+ * (id, receivedAt) does.
+ */
+async function eventPage(
+  order: EventOrder,
+  where: Prisma.EventWhereInput,
+  args: DefaultConnectionArguments,
+  ctx: RequestContext,
+  info: GraphQLResolveInfo,
+) {
+  if (
+    (args.before != null && (args.after != null || args.first != null)) ||
+    (args.after != null && args.last != null)
+  ) {
+    throw new GraphQLError("Invalid input: page forward with first and after, or backward with last and before", {
+      extensions: { code: "BAD_USER_INPUT" },
+    });
+  }
+  const { before, after, limit, expectedSize, inverted, hasPreviousPage, hasNextPage } = parseCursorConnectionArgs({
+    args,
+  });
+  const cursor = before ?? after;
+  const place = cursor ? positionOf(cursor) : null;
+  // Forward, past the cursor is older; backward (inverted), newer, read oldest first and turned.
+  const past = inverted ? "gt" : "lt";
+  const direction = inverted ? "asc" : "desc";
+  const rows = await ctx.reads.db.event.findMany({
+    ...(await queryFromInfo({ context: ctx, info, typeName: "Event", path: ["edges", "node"], awaitSelections: true })),
+    where: place
+      ? { AND: [where, { OR: [{ [order]: { [past]: place.at } }, { [order]: place.at, id: { [past]: place.id } }] }] }
+      : where,
+    orderBy: [{ [order]: direction }, { id: direction }],
+    take: limit,
+  });
+  const page = rows.slice(0, expectedSize);
+  if (inverted) page.reverse();
+  const edges = page.map((node) => ({ cursor: cursorOf(order, node), node }));
+  return {
+    edges,
+    pageInfo: {
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasPreviousPage: hasPreviousPage(rows.length),
+      hasNextPage: hasNextPage(rows.length),
+    },
+  };
+}
+
+/** A page of events and the count of the whole list. */
+type CountedPage = Awaited<ReturnType<typeof eventPage>> & { count(): Promise<number> };
+
 builder.prismaObjectFields("Creator", (t) => ({
-  events: t.relatedConnection("events", {
-    cursor: "id",
-    totalCount: true,
-    description: "Events newest first (by occurredAt).",
-    args: { filter: t.arg({ type: EventFilter }) },
-    query: ({ filter }) => ({
-      where: {
-        ...(filter?.consumerId ? { consumerId: filter.consumerId.id } : {}),
-        ...(filter?.type ? { type: { in: filter.type } } : {}),
-        ...(filter?.occurredAfter || filter?.occurredBefore
-          ? { occurredAt: { gte: filter.occurredAfter ?? undefined, lt: filter.occurredBefore ?? undefined } }
-          : {}),
+  events: t.connection(
+    {
+      type: EventObject,
+      description: "Events newest first (by occurredAt).",
+      args: { filter: t.arg({ type: EventFilter }) },
+      resolve: async (creator, { filter, ...args }, ctx, info) => {
+        const where: Prisma.EventWhereInput = {
+          creatorId: creator.id,
+          ...(filter?.consumerId ? { consumerId: filter.consumerId.id } : {}),
+          ...(filter?.type ? { type: { in: filter.type } } : {}),
+          ...(filter?.occurredAfter || filter?.occurredBefore
+            ? { occurredAt: { gte: filter.occurredAfter ?? undefined, lt: filter.occurredBefore ?? undefined } }
+            : {}),
+        };
+        const page: CountedPage = {
+          ...(await eventPage("occurredAt", where, args, ctx, info)),
+          count: () => ctx.reads.db.event.count({ where }),
+        };
+        return page;
       },
-      orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
-    }),
-  }),
+    },
+    {
+      // Counted only when asked, with the list's filter. The connection's type knows the page
+      // alone, hence the cast back to what the resolver answered.
+      fields: (c) => ({
+        totalCount: c.int({ resolve: (connection) => (connection as unknown as CountedPage).count() }),
+      }),
+    },
+  ),
 }));
 
 const ConsentInput = builder.inputType("ConsentInput", {
@@ -204,21 +303,22 @@ builder.mutationField("ingestEvents", (t) =>
 );
 
 builder.queryField("failedEvents", (t) =>
-  t.prismaConnection({
-    type: "Event",
-    cursor: "id",
+  t.connection({
+    type: EventObject,
     description:
       "The dead-letter view of events: those whose agents could not be run at all after every retry (failedInvocations holds runs that failed), newest failure first. Admin keys see all creators.",
     authScopes: { manager: true },
-    resolve: (query, _root, _args, ctx) =>
-      db.event.findMany({
-        ...query,
-        where: {
+    resolve: (_root, args, ctx, info) =>
+      eventPage(
+        "failedAt",
+        {
           failedAt: { not: null },
           ...(ctx.viewer?.kind === "ADMIN" ? {} : { creatorId: ctx.viewer?.creatorId as string }),
         },
-        orderBy: [{ failedAt: "desc" }, { id: "desc" }],
-      }),
+        args,
+        ctx,
+        info,
+      ),
   }),
 );
 
@@ -229,7 +329,7 @@ builder.mutationField("retryEvent", (t) =>
     description: "Runs the agents again on an event of the dead-letter view (failedEvents).",
     args: { id: t.arg.globalID({ required: true, for: EventNode }) },
     authScopes: async (_root, { id }) => {
-      const found = await db.event.findUnique({ where: { id: id.id }, select: { creatorId: true } });
+      const found = await db.event.findFirst({ where: { id: id.id }, select: { creatorId: true } });
       return found ? { creator: found.creatorId } : { manager: true };
     },
     unauthorizedResolver: notFoundWhenRefused("Event", (args: { id: { id: string } }) => args.id.id),

@@ -8,7 +8,6 @@ import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
 import { GraphQLError } from "graphql";
 import { DateTimeResolver, JSONResolver } from "graphql-scalars";
 import { config } from "../config.js";
-import { db } from "../db/client.js";
 import type PrismaTypes from "../generated/pothos-types.js";
 import { getDatamodel } from "../generated/pothos-types.js";
 import type { RequestContext } from "./context.js";
@@ -79,7 +78,8 @@ export const builder = new SchemaBuilder<{
     },
   },
   prisma: {
-    client: db,
+    // Relations and nodes load through the operation's reads (the read replica's for a query).
+    client: (ctx) => ctx.reads.db,
     dmmf: getDatamodel(),
     exposeDescriptions: true,
     filterConnectionTotalCount: true,

@@ -1,5 +1,4 @@
 import { CreatorNode } from "../creators/schema.js";
-import { db } from "../db/client.js";
 import { OnboardingStatus, OnboardingStepStatus } from "../generated/prisma/enums.js";
 import { builder } from "../graphql/builder.js";
 import { mutationErrors } from "../graphql/error-types.js";
@@ -88,7 +87,8 @@ builder.queryField("onboarding", (t) =>
     nullable: true,
     authScopes: { manager: true },
     args: { id: t.arg.globalID({ required: true, for: OnboardingNode }) },
-    resolve: (query, _root, { id }, ctx) => db.onboarding.findUnique({ ...query, where: ownRowById(id.id, ctx) }),
+    resolve: (query, _root, { id }, ctx) =>
+      ctx.reads.db.onboarding.findUnique({ ...query, where: ownRowById(id.id, ctx) }),
   }),
 );
 

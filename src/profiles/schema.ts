@@ -66,8 +66,8 @@ builder.prismaObjectFields("Creator", (t) => ({
     type: "CreatorProfile",
     nullable: true,
     description: "The profile the creator's agent works from.",
-    resolve: (query, creator) =>
-      db.creatorProfile.findFirst({ ...query, where: { creatorId: creator.id, isActive: true } }),
+    resolve: (query, creator, _args, ctx) =>
+      ctx.reads.db.creatorProfile.findFirst({ ...query, where: { creatorId: creator.id, isActive: true } }),
   }),
   profiles: t.relatedConnection("profiles", {
     cursor: "id",

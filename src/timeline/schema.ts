@@ -1,5 +1,5 @@
 import { InvocationNode } from "../agents/schema-types.js";
-import { db } from "../db/client.js";
+import type { ReadDb } from "../db/reads.js";
 import { ActionNode } from "../delivery/schema-types.js";
 import { ValidationError } from "../errors.js";
 import { EventNode } from "../events/schema.js";
@@ -49,7 +49,7 @@ function positionOf(consumerId: string, cursor: string): TimelinePosition {
 }
 
 /** The rows of a page, each loaded from its owner's table in one query per kind, in the page's order. */
-async function rowsOf(entries: TimelineEntry[]): Promise<Row[]> {
+async function rowsOf(db: ReadDb, entries: TimelineEntry[]): Promise<Row[]> {
   const ids = (kind: TimelineKind) => entries.filter((e) => e.kind === kind).map((e) => e.id);
   const [events, decisions, messages] = await Promise.all([
     db.event.findMany({ where: { id: { in: ids("EVENT") } } }),
@@ -71,7 +71,7 @@ builder.prismaObjectFields("Consumer", (t) => ({
       "conversation's turns are its events and messages. Paginated forward with first (1 to 100, 50 by default) and after.",
     args: { kinds: t.arg({ type: [TimelineKindEnum], description: "Only these kinds (all by default)." }) },
     select: { id: true, creatorId: true },
-    resolve: async (consumer, args) => {
+    resolve: async (consumer, args, ctx) => {
       if (args.last != null || args.before != null) {
         throw new ValidationError("Invalid input: the timeline is read forward, with first and after", [
           { path: "last", message: "not supported: use first and after" },
@@ -85,9 +85,9 @@ builder.prismaObjectFields("Consumer", (t) => ({
       }
       const after = args.after ? positionOf(consumer.id, args.after) : null;
       const kinds = args.kinds && args.kinds.length > 0 ? args.kinds : KINDS;
-      const entries = await timelineOf(consumer.creatorId, consumer.id, kinds, after, first + 1);
+      const entries = await timelineOf(ctx.reads.sql, consumer.creatorId, consumer.id, kinds, after, first + 1);
       const page = entries.slice(0, first);
-      const rows = await rowsOf(page);
+      const rows = await rowsOf(ctx.reads.db, page);
       const cursors = new Map(page.map((e) => [e.id, cursorOf(consumer.id, e)]));
       return {
         edges: rows.map((node) => ({ node, cursor: cursors.get(node.id) as string })),

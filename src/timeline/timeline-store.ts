@@ -1,4 +1,4 @@
-import { pool } from "../db/client.js";
+import type { ReadSql } from "../db/reads.js";
 
 // A consumer's timeline: what happened to them, from every table that records it, in one keyset
 // query. It writes nothing; each entry is then loaded by its owner's type.
@@ -18,12 +18,13 @@ export type TimelinePosition = { at: Date; kind: TimelineKind; id: string };
 
 /**
  * Up to `limit` entries of the consumer, newest first (ties by kind, then id), after `after` when
- * given. Each branch takes its own first `limit` rows past the position, in order, on an index
+ * given, read through `sql` (the operation's reads: the read replica for a query). Each branch takes its own first `limit` rows past the position, in order, on an index
  * that leads with the consumer and its time (events (creatorId, consumerId, occurredAt),
  * agent_invocations (consumerId, queuedAt), actions (consumerId, createdAt)), so a page reads a
  * page's worth of each table however long the consumer's history.
  */
 export async function timelineOf(
+  sql: ReadSql,
   creatorId: string,
   consumerId: string,
   kinds: readonly TimelineKind[],
@@ -34,7 +35,7 @@ export async function timelineOf(
   // time and a smaller kind; or the same time and kind and a smaller id.
   const past = (kind: TimelineKind, at: string) =>
     `($4::timestamptz IS NULL OR ${at} < $4 OR (${at} = $4 AND ('${kind}' < $5::text OR ('${kind}' = $5::text AND id < $6::uuid))))`;
-  const { rows } = await pool.query<TimelineEntry>(
+  return sql.read<TimelineEntry>(
     `SELECT kind, id, at FROM (
        (SELECT 'EVENT' AS kind, id, "occurredAt" AS at FROM events
          WHERE "creatorId" = $1 AND "consumerId" = $2 AND 'EVENT' = ANY($3::text[]) AND ${past("EVENT", '"occurredAt"')}
@@ -52,5 +53,4 @@ export async function timelineOf(
      LIMIT $7`,
     [creatorId, consumerId, kinds, after?.at ?? null, after?.kind ?? null, after?.id ?? null, limit],
   );
-  return rows;
 }

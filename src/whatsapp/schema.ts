@@ -103,7 +103,7 @@ const WhatsAppCallbackItemNode = builder.prismaNode("WhatsAppCallbackItem", {
     creators: t.field({
       type: [CreatorNode],
       description: "The creators it was recorded for.",
-      resolve: (row) => db.creator.findMany({ where: { id: { in: row.creatorIds } } }),
+      resolve: (row, _args, ctx) => ctx.reads.db.creator.findMany({ where: { id: { in: row.creatorIds } } }),
     }),
     receivedAt: t.expose("receivedAt", { type: "DateTime" }),
     processedAt: t.expose("processedAt", { type: "DateTime", nullable: true }),
@@ -119,8 +119,8 @@ builder.queryField("whatsAppCallbackItems", (t) =>
     description:
       "WhatsApp callback items, newest first (admin keys only): UNROUTED and FAILED ones wait here for a person.",
     args: { outcome: t.arg({ type: [CallbackItemOutcomeEnum] }) },
-    resolve: (query, _root, { outcome }) =>
-      db.whatsAppCallbackItem.findMany({
+    resolve: (query, _root, { outcome }, ctx) =>
+      ctx.reads.db.whatsAppCallbackItem.findMany({
         ...query,
         where: outcome ? { outcome: { in: outcome } } : {},
         orderBy: [{ receivedAt: "desc" }, { id: "desc" }],

@@ -158,6 +158,7 @@ export async function planActions(
     data: {
       agentId: agent.id,
       eventId: event.id,
+      eventReceivedAt: event.receivedAt,
       creatorId: consumer.creatorId,
       consumerId: consumer.id,
       status: "COMPLETED",

@@ -11,6 +11,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether a TCP port of 127.0.0.1 can be listened on now. */
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
 /** Test timeout for a test that starts a child process of Closer. */
 export const CHILD_PROCESS_TEST_MS = 90_000;
 
@@ -22,6 +31,16 @@ export function startProcess(entry: string, env: Record<string, string>): ChildP
     stdio: ["ignore", "inherit", "inherit"],
   });
   return child;
+}
+
+/** Stops a child with SIGTERM, as `npm start` would, and with SIGKILL if it has not exited after `graceMs`. */
+export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Waits for a child process to serve; a loaded 2-core machine can take many seconds to start one. */
