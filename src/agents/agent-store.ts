@@ -126,10 +126,12 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."receivedAt", e."creatorId", e
                    ORDER BY ag."createdAt")
                   FROM agents ag WHERE ag."creatorId" = e."creatorId"), '[]') AS agents,
        (SELECT count(*)::int FROM actions a WHERE a."consumerId" = co.id) AS "actionCount"
-  FROM events e
+  -- At most one event per id: the LIMIT says so to the planner, which cannot tell from the
+  -- partitioned table's key (id, receivedAt) and would otherwise plan for hundreds of rows
+  -- (hash joins over every consumer) until the partition is analyzed.
+  FROM (SELECT * FROM events WHERE id = ANY($1::uuid[]) LIMIT cardinality($1::uuid[])) e
   JOIN creators cr ON cr.id = e."creatorId"
-  JOIN consumers co ON co.id = e."consumerId"
- WHERE e.id = ANY($1::uuid[])`;
+  JOIN consumers co ON co.id = e."consumerId"`;
 
 /**
  * Each event (by id), its consumer's context and the creator's agents, in one statement for the

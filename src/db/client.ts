@@ -73,7 +73,17 @@ export function openPool<P extends pg.Pool>(
   Pool: new (settings: pg.PoolConfig) => P,
   role: "primary" | "replica",
 ): P {
-  const opened = new Pool({ connectionString, max: config().DATABASE_POOL_SIZE, Client: ClosersClient });
+  const opened = new Pool({
+    connectionString,
+    max: config().DATABASE_POOL_SIZE,
+    Client: ClosersClient,
+    // No JIT compilation: PostgreSQL compiles a statement whose estimated cost passes
+    // jit_above_cost, which pays for long analytical queries only ("JIT ... is beneficial
+    // primarily for long-running CPU-bound queries", PostgreSQL 15 docs, 32.1). Ours are short;
+    // one whose row estimate went wrong (a partition not yet analyzed) spent 6 s compiling
+    // 202 functions to run for 0.1 ms (bench/FINDINGS.md).
+    options: "-c jit=off",
+  });
   // A connection the server closes (restart, failover, pg_terminate_backend) emits 'error'. The pool
   // listens only while a connection is idle and stops at checkout, so a connection lost inside a
   // transaction would crash the process: every connection gets a listener of its own for its
