@@ -15,10 +15,11 @@ builder.subscriptionField("agentDecisions", (t) =>
     description: "Each decision an agent makes (acted or not, and why). Without creatorId: every creator (admin keys).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) =>
+    subscribe: (_root, { creatorId }, context) =>
       subscribeRowFeed(
         "decisions",
         creatorId?.id ?? null,
+        context,
         (message: DecisionMessage) => message.invocationId,
         (ids, query: AgentInvocationQuery) => db.agentInvocation.findMany({ ...query, where: { id: { in: ids } } }),
       ),
@@ -36,10 +37,11 @@ builder.subscriptionField("invocationUpdates", (t) =>
       "run deleted since (its creator was).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) =>
+    subscribe: (_root, { creatorId }, context) =>
       subscribeRowFeed(
         "invocations",
         creatorId?.id ?? null,
+        context,
         (message: InvocationMessage) => message.invocationId,
         (ids, query: AgentInvocationQuery) => db.agentInvocation.findMany({ ...query, where: { id: { in: ids } } }),
       ),

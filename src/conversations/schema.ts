@@ -225,10 +225,11 @@ builder.subscriptionField("conversationUpdates", (t) =>
       "A conversation as it changes: a new message from the consumer, a change of holder (handed off, returned, closed), a person's message. A creator's feed, or with no creatorId the platform's (admin keys). Handed-off conversations are those with holder PERSON.",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) =>
+    subscribe: (_root, { creatorId }, context) =>
       subscribeRowFeed(
         "conversations",
         creatorId?.id ?? null,
+        context,
         (message: ConversationFeedMessage) => message.conversationId,
         (ids, query: ConversationQuery) => db.conversation.findMany({ ...query, where: { id: { in: ids } } }),
       ),

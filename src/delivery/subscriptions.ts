@@ -18,10 +18,11 @@ builder.subscriptionField("actionUpdates", (t) =>
       "update goes out. Null for an action deleted since (its creator was).",
     args: { creatorId: t.arg.globalID({ for: CreatorNode }) },
     authScopes: (_root, { creatorId }) => feedScopes(creatorId),
-    subscribe: (_root, { creatorId }) =>
+    subscribe: (_root, { creatorId }, context) =>
       subscribeRowFeed(
         "actions",
         creatorId?.id ?? null,
+        context,
         (message: ActionMessage) => message.actionId,
         (ids, query: ActionQuery) => db.action.findMany({ ...query, where: { id: { in: ids } } }),
       ),

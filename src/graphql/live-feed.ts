@@ -1,3 +1,4 @@
+import { initContextCache } from "@pothos/core";
 import { livePubSub, platformPattern, topic } from "../pubsub.js";
 
 type Feed = Parameters<typeof topic>[0];
@@ -79,10 +80,17 @@ export type FeedItem<M, R, Q> = { message: M; read: (query: Q) => Promise<R | nu
  *
  * Items come out in the order their messages arrived. Ending the stream (the client went away,
  * or the server ends it) releases the Redis listener at once.
+ *
+ * `context` is the subscription's GraphQL context, which graphql-js passes to every message's
+ * execution. Pothos keeps its per-request caches on it (scope-auth caches each parent object's
+ * authorization, so every row a subscription ever answered stayed reachable: the API ran out of
+ * its heap within minutes of a steady feed), so each message gets fresh ones (initContextCache,
+ * @pothos/core), as a request would.
  */
 export async function subscribeRowFeed<M, R extends { id: string }, Q>(
   feed: Feed,
   scope: string | null,
+  context: object,
   rowId: (message: M) => string,
   load: (ids: string[], query: Q) => Promise<R[]>,
 ): Promise<AsyncIterableIterator<FeedItem<M, R, Q>>> {
@@ -110,6 +118,7 @@ export async function subscribeRowFeed<M, R extends { id: string }, Q>(
           read: async (query) => (await readAll(query)).get(rowId(message)) ?? null,
         }));
       }
+      Object.assign(context, initContextCache());
       return { value: ready.shift() as FeedItem<M, R, Q>, done: false };
     },
     return() {
