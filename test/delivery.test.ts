@@ -279,6 +279,7 @@ describe("scheduling", () => {
       status: "FAILED",
       statusReason: LEASE_REASONS.interrupted,
       attempts: 1,
+      outcomeUnknown: true,
     });
     expect((await reload(stillLeased.id)).status).toBe("SENDING");
     expect(deliveriesTo(hooks)).toEqual([neverDispatched.id]);
@@ -818,7 +819,7 @@ describe("failures", () => {
     await scheduler.tick();
 
     const refused = await reload(toBounced.id);
-    expect(refused).toMatchObject({ status: "FAILED", attempts: 1 });
+    expect(refused).toMatchObject({ status: "FAILED", attempts: 1, outcomeUnknown: false });
     expect(refused.statusReason).toMatch(/^refused by the provider: 550 /);
     expect(refused.providerResponse).toMatchObject({ responseCode: 550, command: "RCPT TO" });
     const bounce = await db.event.findFirstOrThrow({ where: { consumerId: bounced.id, type: "email_bounced" } });
@@ -845,7 +846,7 @@ describe("failures", () => {
     await impatient.tick();
 
     const failed = await reload(action.id);
-    expect(failed).toMatchObject({ status: "FAILED", attempts: 1 });
+    expect(failed).toMatchObject({ status: "FAILED", attempts: 1, outcomeUnknown: true });
     expect(failed.statusReason).toBe(
       "outcome unknown, not retried (the message may have gone out): no answer within 200 ms",
     );

@@ -21,6 +21,7 @@ import {
   IngestEvents,
   IngestEventsWithContext,
   IngestEventWithContext,
+  ingestPageView,
 } from "./support/operations.js";
 import { CHILD_PROCESS_TEST_MS, eventually, freePort, startProcess, waitForHttp } from "./support/processes.js";
 import { subscribeSse } from "./support/sse.js";
@@ -189,6 +190,67 @@ describe("the event loop", () => {
     expect(skipped).toHaveLength(11);
     const rules = new Set(skipped.map((i) => (i.decision as { rule: string }).rule));
     expect([...rules].every((rule) => rule === "spacing" || rule === "nothing_to_do")).toBe(true);
+  });
+
+  it("does not welcome again a consumer whose welcome was cut off mid-send, but does one the provider refused", async () => {
+    const owner = await creatorWithAgent(api);
+    await approveAgentTemplates(owner.creator.id);
+    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
+    // The welcome each was planned two days ago, as a killed worker or a provider timeout
+    // (outcome unknown: it may have arrived) and a provider's refusal (it did not) left it.
+    for (const [externalId, outcomeUnknown, phone] of [
+      ["cut-off", true, "+14155550101"],
+      ["refused", false, "+14155550102"],
+    ] as const) {
+      const { email } = reachable(externalId);
+      const consumer = await db.consumer.create({
+        data: {
+          creatorId: owner.creator.id,
+          externalId,
+          phone,
+          email,
+          context: { create: { creatorId: owner.creator.id } },
+          consents: { create: { channel: "WHATSAPP", status: "GRANTED", source: "signup_form" } },
+        },
+      });
+      await db.action.create({
+        data: {
+          creatorId: owner.creator.id,
+          consumerId: consumer.id,
+          sequence: 1,
+          channel: "WHATSAPP",
+          payload: { to: phone, message: "Welcome!", template: "welcome" },
+          sendAt: twoDaysAgo,
+          status: "FAILED",
+          statusReason: outcomeUnknown ? "interrupted" : "refused by the provider",
+          attempts: 1,
+          dispatchedAt: twoDaysAgo,
+          outcomeUnknown,
+        },
+      });
+      await ingestPageView(api, owner, externalId);
+    }
+    await eventually(
+      async () => {
+        const done = await db.agentInvocation.findMany({
+          where: { creatorId: owner.creator.id, status: { in: ["COMPLETED", "SKIPPED"] } },
+          include: { event: { include: { consumer: true } } },
+        });
+        return done.length === 2 ? done : undefined;
+      },
+      20_000,
+      "both events decided",
+    ).then((done) => {
+      const acted = Object.fromEntries(done.map((i) => [i.event.consumer?.externalId, i.status]));
+      expect(acted).toEqual({ "cut-off": "SKIPPED", refused: "COMPLETED" });
+    });
+    const welcomes = await db.action.findMany({
+      where: { creatorId: owner.creator.id, status: { not: "FAILED" } },
+      include: { consumer: true },
+    });
+    expect(welcomes.map((a) => [a.consumer.externalId, (a.payload as { template: string }).template])).toEqual([
+      ["refused", "welcome"],
+    ]);
   });
 
   it("counts 200 concurrent events for one consumer exactly", async () => {

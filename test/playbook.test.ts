@@ -26,7 +26,9 @@ type Scenario = {
   context?: Partial<ConsumerContext>;
   consents?: Channel[];
   contact?: { email?: string | null; phone?: string | null };
-  previous?: Pick<AgentContext["previousActions"][number], "channel" | "status" | "sendAt" | "template">[];
+  previous?: (Pick<AgentContext["previousActions"][number], "channel" | "status" | "sendAt" | "template"> & {
+    outcomeUnknown?: boolean;
+  })[];
   /** Pauses in the consumer's activity (AgentContext.activityGaps). */
   gaps?: AgentContext["activityGaps"];
   visits?: AgentContext["serviceVisits"];
@@ -91,6 +93,20 @@ const scenarios: Scenario[] = [
     previous: [{ channel: "WHATSAPP", status: "SENT", sendAt: hoursAgo(48), template: "welcome" }],
     event: { type: "page_view" },
     expected: { act: false, rule: "nothing_to_do" },
+  },
+  {
+    name: "does not welcome again when the welcome's send was cut off mid-call (it may have arrived)",
+    context: { stage: "ENGAGED" },
+    previous: [{ channel: "EMAIL", status: "FAILED", sendAt: hoursAgo(48), template: "welcome", outcomeUnknown: true }],
+    event: { type: "page_view" },
+    expected: { act: false, rule: "nothing_to_do" },
+  },
+  {
+    name: "welcomes again when the provider refused the welcome (it never arrived)",
+    context: { stage: "ENGAGED" },
+    previous: [{ channel: "WHATSAPP", status: "FAILED", sendAt: hoursAgo(2), template: "welcome" }],
+    event: { type: "page_view" },
+    expected: { act: true, rule: "welcome", template: "welcome" },
   },
   {
     name: "follows up repeated views of a service with that service's pitch and price",
@@ -337,7 +353,13 @@ function contextFor(s: Scenario): AgentContext {
       updatedAt: NOW,
       ...s.context,
     },
-    previousActions: (s.previous ?? []).map((a, i) => ({ ...a, id: `a${i}`, byAgent: true, inReplyTo: null })),
+    previousActions: (s.previous ?? []).map((a, i) => ({
+      outcomeUnknown: false,
+      ...a,
+      id: `a${i}`,
+      byAgent: true,
+      inReplyTo: null,
+    })),
     conversations:
       s.wroteOnWhatsApp === null
         ? []

@@ -33,7 +33,9 @@ export type AgentContext = {
   /**
    * The consumer's earlier actions (not cancelled), newest first, at most 50, for spacing and
    * "already said" checks. `byAgent` is false for a person's message (sendMessage); `inReplyTo`
-   * is the event an agent's conversation reply answers.
+   * is the event an agent's conversation reply answers. `outcomeUnknown` marks a FAILED action
+   * whose provider call got no answer (a timeout, a worker stopped mid-call): it may have reached
+   * the consumer, so it counts as said (see `saidOrPlanned`).
    */
   previousActions: {
     id: string;
@@ -43,6 +45,7 @@ export type AgentContext = {
     template: string | null;
     byAgent: boolean;
     inReplyTo: string | null;
+    outcomeUnknown: boolean;
   }[];
   /** The consumer's conversations, one per channel, with their last 30 messages oldest first. */
   conversations: AgentConversation[];
@@ -105,6 +108,15 @@ export const plannedActionSchema = z.object({
 export type PlannedAction = z.input<typeof plannedActionSchema>;
 
 type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Whether an earlier action counts as said to the consumer: sent, planned or going out, or failed
+ * with its outcome unknown (the provider call got no answer, so the consumer may have it; each
+ * action is sent at most once, and saying it again could make them hear it twice). Skipped and
+ * plainly failed ones were never said.
+ */
+export const saidOrPlanned = (action: AgentContext["previousActions"][number]): boolean =>
+  action.status === "FAILED" ? action.outcomeUnknown : action.status !== "SKIPPED";
 
 /**
  * The two-method agent interface of the seed, with helpers so a playbook reads like one.
@@ -177,10 +189,7 @@ export abstract class BaseAgent {
   // Spacing.
   /** The latest message sent or planned to this consumer. */
   protected lastMessageAt(ctx: AgentContext): Date | null {
-    const times = [
-      ctx.context.lastMessageAt,
-      ...ctx.previousActions.filter((a) => a.status !== "SKIPPED" && a.status !== "FAILED").map((a) => a.sendAt),
-    ]
+    const times = [ctx.context.lastMessageAt, ...ctx.previousActions.filter(saidOrPlanned).map((a) => a.sendAt)]
       .filter((t): t is Date => t !== null)
       .map((t) => t.getTime());
     return times.length ? new Date(Math.max(...times)) : null;
@@ -201,12 +210,10 @@ export abstract class BaseAgent {
     return ctx.activityGaps.find((gap) => gap.to.getTime() - gap.from.getTime() >= quietMs)?.to ?? null;
   }
 
-  /** The consumer's actions of this cycle that were or will be sent (not failed, skipped or cancelled). */
+  /** The consumer's actions of this cycle that were, may have been or will be sent (see `saidOrPlanned`). */
   protected actionsThisCycle(ctx: AgentContext): AgentContext["previousActions"] {
     const since = this.cycleStart(ctx)?.getTime() ?? Number.NEGATIVE_INFINITY;
-    return ctx.previousActions.filter(
-      (a) => a.sendAt.getTime() >= since && a.status !== "FAILED" && a.status !== "SKIPPED",
-    );
+    return ctx.previousActions.filter((a) => a.sendAt.getTime() >= since && saidOrPlanned(a));
   }
 
   /** Whether a message of this template went, or is planned, to the consumer in this cycle. */

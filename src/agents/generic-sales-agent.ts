@@ -11,7 +11,14 @@ import { intentOnly, type Understanding } from "../conversations/understanding/i
 import type { Channel } from "../generated/prisma/enums.js";
 import { firstSentences, formatDuration, joinSentences, priceOf } from "../profiles/facts.js";
 import type { ProfileService } from "../profiles/profile-content.js";
-import { type AgentContext, type AgentEvent, BaseAgent, type Decision, type PlannedAction } from "./agent.js";
+import {
+  type AgentContext,
+  type AgentEvent,
+  BaseAgent,
+  type Decision,
+  type PlannedAction,
+  saidOrPlanned,
+} from "./agent.js";
 
 const MINUTE = 60_000;
 /** Events that carry a consumer's written message, and the channel it came on. */
@@ -366,7 +373,7 @@ export class GenericSalesAgent extends BaseAgent {
 
   /** Whether a template was ever sent (the welcome is once per lifetime; follow-ups once per cycle). */
   private everSent(ctx: AgentContext, template: string): boolean {
-    return ctx.previousActions.some((a) => a.template === template && a.status !== "FAILED" && a.status !== "SKIPPED");
+    return ctx.previousActions.some((a) => a.template === template && saidOrPlanned(a));
   }
 
   private serviceNamed(name: string): ProfileService | null {

@@ -126,6 +126,7 @@ export async function recoverExpiredClaims(now: Date): Promise<(StatusChange & {
         status = (CASE WHEN "dispatchedAt" IS NULL THEN 'PLANNED' ELSE 'FAILED' END)::"ActionStatus",
         "statusReason" = CASE WHEN "dispatchedAt" IS NULL THEN $2 ELSE $3 END,
         attempts = attempts + (CASE WHEN "dispatchedAt" IS NULL THEN 0 ELSE 1 END),
+        "outcomeUnknown" = "dispatchedAt" IS NOT NULL,
         "claimedAt" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
       WHERE status = 'SENDING' AND "leaseExpiresAt" < $1
       RETURNING id, "creatorId", status, channel`,
@@ -216,7 +217,7 @@ export async function markSent(sends: SentMark[]): Promise<Map<string, { convers
         `UPDATE actions a SET status = 'SENT', "sentAt" = s."sentAt", "latenessMs" = s."latenessMs",
                 attempts = a.attempts + (a.status = 'SENDING')::int,
                 "providerMessageId" = s."providerMessageId", "providerResponse" = s.answer, "statusReason" = NULL,
-                "claimedAt" = NULL, "leaseExpiresAt" = NULL, "sentFrom" = s."sentFrom", "updatedAt" = now()
+                "outcomeUnknown" = false, "claimedAt" = NULL, "leaseExpiresAt" = NULL, "sentFrom" = s."sentFrom", "updatedAt" = now()
            FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int[], $5::text[], $6::jsonb[],
                        $7::timestamptz[], $8::text[])
                 AS s(id, "claimedAt", "sentAt", "latenessMs", "providerMessageId", answer, "dispatchedAt", "sentFrom")
@@ -316,10 +317,14 @@ async function planFallback(
   return planned;
 }
 
-/** FAILED with the provider's answer (attempts counts this call if one was made), and the fallback planned in the same transaction. */
+/**
+ * FAILED with the provider's answer (attempts counts this call if one was made), and the fallback
+ * planned in the same transaction. `outcomeUnknown`: the call got no answer, so the message may
+ * have gone out (agents then count it as said).
+ */
 export async function markFailed(
   action: ClaimedAction,
-  failure: { reason: string; answer: ProviderAnswer | null; providerCalled: boolean },
+  failure: { reason: string; answer: ProviderAnswer | null; providerCalled: boolean; outcomeUnknown: boolean },
   fallback: FallbackPlan | null,
   now: Date,
 ): Promise<StatusChange[]> {
@@ -328,8 +333,14 @@ export async function markFailed(
       client,
       action,
       `status = 'FAILED', attempts = attempts + $3, "statusReason" = $4,
-       "providerResponse" = COALESCE($5, "providerResponse"), "claimedAt" = NULL, "leaseExpiresAt" = NULL`,
-      [failure.providerCalled ? 1 : 0, failure.reason, failure.answer && storableJson(failure.answer)],
+       "providerResponse" = COALESCE($5, "providerResponse"), "outcomeUnknown" = $6,
+       "claimedAt" = NULL, "leaseExpiresAt" = NULL`,
+      [
+        failure.providerCalled ? 1 : 0,
+        failure.reason,
+        failure.answer && storableJson(failure.answer),
+        failure.outcomeUnknown,
+      ],
     );
     if (!failed) return [];
     const changes: StatusChange[] = [{ id: action.id, creatorId: action.creatorId, status: "FAILED" }];

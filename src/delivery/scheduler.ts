@@ -498,7 +498,7 @@ export class DeliveryScheduler {
 
   private async failMalformed(action: ClaimedAction, reason: string): Promise<void> {
     try {
-      const failure = { reason, answer: null, providerCalled: false };
+      const failure = { reason, answer: null, providerCalled: false, outcomeUnknown: false };
       await publishActionChanges(await this.untilRecorded(() => markFailed(action, failure, null, this.now())));
       this.count(action, "failed");
     } finally {
@@ -590,7 +590,7 @@ export class DeliveryScheduler {
     const reason = failureReason(result, attempt, maxAttempts);
     const changes = await markFailed(
       action,
-      { reason, answer: result.answer, providerCalled: true },
+      { reason, answer: result.answer, providerCalled: true, outcomeUnknown: result.kind === "unknown" },
       fallback,
       this.now(),
     );
