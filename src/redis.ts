@@ -87,16 +87,55 @@ export function redisDown(redis: RedisClient): boolean {
   return down.has(redis) && redis.status !== "ready";
 }
 
+/** Connections whose hang is being confirmed (noteCommandFailure). */
+const probing = new WeakSet<RedisClient>();
+
+/** PINGs in a row a timed-out connection must leave unanswered to count as hung. */
+const PROBES_TO_CONFIRM_HANG = 2;
+
+const timedOut = (error: unknown): boolean => error instanceof Error && /Command timed out/.test(error.message);
+
 /**
- * Call with a command's failure: a command that timed out on a connection that still looks
- * connected means Redis hangs (stopped process, partition, overload). The connection is dropped
- * and reconnects, so it counts as down (redisDown) until Redis answers again, and callers stop
- * waiting on it after one timeout per connection instead of one per request.
+ * Call with a command's failure. A command that timed out on a connection that still looks
+ * connected may mean Redis hangs (stopped process, partition, overload), or only that this
+ * process was starved of the CPU: a command's timer then runs before its answer, already
+ * received, is read. So the connection is probed (a PING to the server, to each master of a
+ * cluster) with the same timeout; only when PROBES_TO_CONFIRM_HANG probes in a row go
+ * unanswered is it dropped and reconnected. It then counts as down (redisDown) until Redis
+ * answers again, and callers stop waiting on it after a few timeouts per connection instead of
+ * one per request. A false alarm leaves the connection, its subscriptions and the commands in
+ * flight on it alone.
  */
 export function noteCommandFailure(redis: RedisClient, error: unknown): void {
-  if (error instanceof Error && /Command timed out/.test(error.message) && redis.status === "ready") {
-    redis.disconnect(true);
+  if (!timedOut(error) || redis.status !== "ready" || probing.has(redis)) return;
+  probing.add(redis);
+  void hangConfirmed(redis).then((hung) => {
+    probing.delete(redis);
+    if (hung && redis.status === "ready") {
+      logger.warn("Redis commands time out and PING goes unanswered: reconnecting");
+      redis.disconnect(true);
+    }
+  });
+}
+
+async function hangConfirmed(redis: RedisClient): Promise<boolean> {
+  for (let probe = 0; probe < PROBES_TO_CONFIRM_HANG; probe++) {
+    // After the event loop's poll phase: answers already received are read before a probe is timed.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (redis.status !== "ready") return false;
+    const servers = redis instanceof Cluster ? redis.nodes("master") : [redis];
+    // Another failure (a closed connection) is no hang: the connection's own reconnection handles it.
+    const answered = await Promise.all(
+      servers.map((server) =>
+        server.ping().then(
+          () => true,
+          (e) => !timedOut(e),
+        ),
+      ),
+    );
+    if (answered.every(Boolean)) return false;
   }
+  return true;
 }
 
 /**

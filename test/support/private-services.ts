@@ -267,8 +267,12 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     start,
     async pause() {
       const info = await run("redis-cli", ["-p", String(port), "info", "server"]);
-      pausedPid = Number(/process_id:(\d+)/.exec(info)?.[1]);
-      process.kill(pausedPid, "SIGSTOP");
+      const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+      pausedPid = pid;
+      process.kill(pid, "SIGSTOP");
+      // A signal takes effect when the process is next scheduled: until then it may still answer.
+      const state = async () => /^\d+ \(.*\) (\S)/.exec(await readFile(`/proc/${pid}/stat`, "utf8"))?.[1];
+      await eventually(async () => ((await state()) === "T" ? true : undefined), 5_000, `Redis ${pid} stopped`, 10);
     },
     async resume() {
       if (pausedPid) process.kill(pausedPid, "SIGCONT");
