@@ -9,30 +9,44 @@ export type GraphQLResponse<T> = {
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
 };
 
+/**
+ * Sends a typed operation over HTTP to the GraphQL endpoint at `url`, as any client would. Throws
+ * when no answer comes or the answer is not JSON.
+ */
+export async function requestAt<TResult, TVariables>(
+  url: string,
+  document: TypedDocumentNode<TResult, TVariables> | string,
+  variables?: TVariables,
+  apiKey?: string | null,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<TResult>> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ query: typeof document === "string" ? document : print(document), variables }),
+  });
+  const body = (await response.json()) as GraphQLResponse<TResult>;
+  return { ...body, status: response.status };
+}
+
 /** A real API server on a free port, for the whole test file. */
 export async function startApi() {
   const server = await startApiServer(0);
   return {
     url: server.url,
     close: server.close,
-    /** Sends a typed operation over HTTP, as any client would. */
-    async request<TResult, TVariables>(
+    /** Sends a typed operation over HTTP, as any client would (requestAt). */
+    request<TResult, TVariables>(
       document: TypedDocumentNode<TResult, TVariables> | string,
       variables?: TVariables,
       apiKey?: string | null,
       headers: Record<string, string> = {},
     ): Promise<GraphQLResponse<TResult>> {
-      const response = await fetch(server.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-          ...headers,
-        },
-        body: JSON.stringify({ query: typeof document === "string" ? document : print(document), variables }),
-      });
-      const body = (await response.json()) as GraphQLResponse<TResult>;
-      return { ...body, status: response.status };
+      return requestAt(server.url, document, variables, apiKey, headers);
     },
   };
 }
