@@ -762,6 +762,35 @@ describe("failures", () => {
     expect(await db.action.count({ where: { invocationId: action.invocationId } })).toBe(1);
   });
 
+  it("keeps a person's message theirs when it falls back to the other channel", async () => {
+    const { creator } = await makeDeliveryCreator();
+    const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });
+    const written = await db.action.create({
+      data: {
+        creatorId: creator.id,
+        consumerId: consumer.id,
+        sequence: 0,
+        channel: "WHATSAPP",
+        payload: whatsAppTo(consumer.phone as string, "Your refund is on its way", {
+          fallback: { channel: "EMAIL", to: consumer.email },
+        }),
+        sendAt: T0,
+        sentBy: "creator:maya",
+      },
+    });
+    whatsapp.reply = () => ({
+      status: 400,
+      body: { error: { message: "(#131026) Message undeliverable", code: 131026 } },
+    });
+
+    await scheduler.tick();
+
+    expect(await reload(written.id)).toMatchObject({ status: "FAILED" });
+    const fallback = await db.action.findFirstOrThrow({ where: { consumerId: consumer.id, channel: "EMAIL" } });
+    // Still the person's: the agent's rules (hand-offs, its share of the cap) do not apply to it.
+    expect(fallback).toMatchObject({ invocationId: null, sentBy: "creator:maya" });
+  });
+
   it("fails a refused message at once and sends its fallback on the other channel", async () => {
     const { creator } = await makeDeliveryCreator();
     const consumer = await makeConsumer(creator.id, { wroteOnWhatsAppAt: T0 });

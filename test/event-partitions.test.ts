@@ -459,7 +459,14 @@ describe("retention", () => {
     expect(stored.map((e) => e.id)).toEqual([beforeCutoff.id, afterCutoff.id, recent.id]);
     const invocations = await db.agentInvocation.findMany({ where: { consumerId } });
     expect(invocations.map((i) => i.eventId)).toEqual([afterCutoff.id]);
-    expect(await db.action.count({ where: { consumerId } })).toBe(1);
+    // The messages are kept, what was said to the consumer with them; those still waiting for a
+    // dropped decision are cancelled (the send rules would take them for a person's).
+    const actions = await db.action.findMany({ where: { consumerId }, orderBy: { sendAt: "asc" } });
+    expect(actions.map((a) => [a.status, a.invocationId])).toEqual([
+      ["CANCELLED", null],
+      ["CANCELLED", null],
+      ["PLANNED", invocations[0].id],
+    ]);
     const keys = await db.eventIdempotencyKey.findMany({ where: { eventId: { in: stored.map((e) => e.id) } } });
     expect(keys.map((k) => k.idempotencyKey).sort()).toEqual(["key-1", "key-2", "key-3"]);
     expect(await db.eventIdempotencyKey.count({ where: { idempotencyKey: { in: ["old-key", "key-0"] } } })).toBe(0);
@@ -476,5 +483,12 @@ describe("retention", () => {
 
     // Nothing newer goes at the next run.
     expect(await maintainEventPartitions({ now: later, retentionDays })).toEqual({ made: [], dropped: [] });
+  });
+
+  it("leaves alone a month someone else detached (to archive it), however old", async () => {
+    await pool.query(`CREATE TABLE events_p2001_01 (LIKE events INCLUDING ALL)`);
+    expect(await dropEventPartitionsBefore(new Date("2000-01-01T00:00:00Z"))).toEqual([]);
+    const { rows } = await pool.query(`SELECT to_regclass('events_p2001_01')::text AS kept`);
+    expect(rows[0].kept).toBe("events_p2001_01");
   });
 });

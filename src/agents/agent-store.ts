@@ -90,7 +90,7 @@ SELECT e.id, e.type, e.payload, e."occurredAt", e."receivedAt", e."creatorId", e
        (SELECT to_jsonb(cc) FROM consumer_contexts cc WHERE cc."consumerId" = co.id) AS context,
        COALESCE((SELECT jsonb_agg(p) FROM (
           SELECT a.id, a.channel, a.status, a."sendAt", a.payload ->> 'template' AS template,
-                 a."invocationId" IS NOT NULL AS "byAgent", a.payload ->> 'inReplyTo' AS "inReplyTo",
+                 a."sentBy" IS NULL AS "byAgent", a.payload ->> 'inReplyTo' AS "inReplyTo",
                  a."outcomeUnknown"
             FROM actions a
            WHERE a."consumerId" = co.id AND a.status <> 'CANCELLED'

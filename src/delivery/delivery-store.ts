@@ -20,6 +20,8 @@ export type ClaimedAction = {
   consumerId: string;
   /** Null for a message a person sent. */
   invocationId: string | null;
+  /** Who wrote a person's message (sendMessage); null for an agent's. */
+  sentBy: string | null;
   channel: Channel;
   payload: unknown;
   sendAt: Date;
@@ -54,7 +56,7 @@ export async function claimDueActions(now: Date, limit: number, leaseMs: number)
      UPDATE actions a SET status = 'SENDING', "claimedAt" = $1, "leaseExpiresAt" = $3, "dispatchedAt" = NULL,
             "updatedAt" = now()
        FROM due WHERE a.id = due.id
-     RETURNING a.id, a."creatorId", a."consumerId", a."invocationId", a.channel, a.payload, a."sendAt",
+     RETURNING a.id, a."creatorId", a."consumerId", a."invocationId", a."sentBy", a.channel, a.payload, a."sendAt",
                a."firstDueAt", a.priority, a.attempts, a."statusReason", a."claimedAt"`,
     [now, limit, new Date(now.getTime() + leaseMs)],
   );
@@ -288,7 +290,13 @@ export const scheduleRetry = (
 /** Plans the fallback as the invocation's next action; the invocation row lock keeps sequences unique. */
 async function planFallback(
   client: Sql,
-  source: { invocationId: string | null; creatorId: string; consumerId: string; priority: number },
+  source: {
+    invocationId: string | null;
+    sentBy: string | null;
+    creatorId: string;
+    consumerId: string;
+    priority: number;
+  },
   plan: FallbackPlan,
   sendAt: Date,
 ): Promise<StatusChange> {
@@ -300,8 +308,8 @@ async function planFallback(
     rows: [planned],
   } = await client.query<StatusChange>(
     `INSERT INTO actions ("invocationId", sequence, "creatorId", "consumerId", channel, payload, "sendAt", priority,
-                          "statusReason")
-     SELECT $1, COALESCE(max(sequence), 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM actions WHERE "invocationId" = $1
+                          "statusReason", "sentBy")
+     SELECT $1, COALESCE(max(sequence), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9 FROM actions WHERE "invocationId" = $1
      RETURNING id, "creatorId", status`,
     [
       source.invocationId,
@@ -312,6 +320,8 @@ async function planFallback(
       sendAt,
       source.priority,
       plan.reason,
+      // A person's message falling back to another channel is still theirs.
+      source.sentBy,
     ],
   );
   return planned;
@@ -351,7 +361,7 @@ export async function markFailed(
 
 export type SentAction = Pick<
   ClaimedAction,
-  "id" | "creatorId" | "consumerId" | "invocationId" | "channel" | "payload" | "priority"
+  "id" | "creatorId" | "consumerId" | "invocationId" | "sentBy" | "channel" | "payload" | "priority"
 > & {
   /** The sender it went out from (WhatsApp's phone_number_id); null for sends recorded before it was kept. */
   sentFrom: string | null;
@@ -360,7 +370,7 @@ export type SentAction = Pick<
 /** The action a provider's message id names, or null. */
 export async function findByProviderMessageId(channel: Channel, providerMessageId: string): Promise<SentAction | null> {
   const { rows } = await pool.query<SentAction>(
-    `SELECT id, "creatorId", "consumerId", "invocationId", channel, payload, priority, "sentFrom"
+    `SELECT id, "creatorId", "consumerId", "invocationId", "sentBy", channel, payload, priority, "sentFrom"
        FROM actions WHERE "providerMessageId" = $1 AND channel = $2`,
     [providerMessageId, channel],
   );
@@ -458,6 +468,23 @@ export async function cancelPlannedAction(
 }
 
 /** Cancels those of the consumer's actions that are still PLANNED, with the reason (one statement). */
+/**
+ * Before event retention drops the events received before `receivedBefore` (UTC) with their agent
+ * runs, cancels the messages those runs planned that are still waiting (a year or more after their
+ * decision): an agent's message whose run is gone would be taken for a person's by the send rules.
+ * Settled messages are kept (their run reference becomes null). Answers how many were cancelled.
+ */
+export async function cancelPlannedOfEventsBefore(sql: Sql, receivedBefore: Date): Promise<number> {
+  const { rowCount } = await sql.query(
+    `UPDATE actions a SET status = 'CANCELLED', "statusReason" = $2, "updatedAt" = now()
+      WHERE a.status = 'PLANNED'
+        AND EXISTS (SELECT 1 FROM agent_invocations i WHERE i.id = a."invocationId" AND i."eventReceivedAt" < $1)
+`,
+    [receivedBefore, "its decision's event was dropped by event retention (EVENT_RETENTION_DAYS)"],
+  );
+  return rowCount ?? 0;
+}
+
 export async function cancelPlannedActions(
   tx: Sql,
   consumerId: string,

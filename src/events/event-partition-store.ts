@@ -1,6 +1,7 @@
 import { escapeIdentifier } from "pg";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
+import { cancelPlannedOfEventsBefore } from "../delivery/delivery-store.js";
 
 // The events table is range-partitioned by month of "receivedAt" (migration events_partitioned).
 //
@@ -27,6 +28,8 @@ export type EventPartition = { name: string; from: Date | null; to: Date | null;
 
 /** Deleted per statement when a month is dropped, so no one statement runs long or holds much. */
 const DELETE_BATCH = 5_000;
+/** The comment retention puts on a partition before detaching it: the table is its to drop. */
+const RETENTION_MARK = "closer: dropped by event retention";
 
 /** How long making or dropping a partition waits for a lock on the tables it touches before giving up. */
 const LOCK_TIMEOUT = "5s";
@@ -101,9 +104,10 @@ export async function makeEventPartitions(from: Date, through: Date): Promise<st
 
 /**
  * Drops every partition wholly before `cutoff` (its upper bound at or before it); answers the
- * names dropped. A partition's rows are deleted first, DELETE_BATCH at a time: the foreign keys'
- * cascades delete what refers to them (their agent invocations, and those invocations' actions;
- * their idempotency keys), as deleting an event always has, and PostgreSQL refuses to detach a
+ * names dropped. The messages its events' agent runs planned and that still wait are cancelled;
+ * then its rows are deleted, DELETE_BATCH at a time: the foreign keys' cascades delete what refers
+ * to them (their agent invocations and idempotency keys; the invocations' actions are kept, their
+ * invocation reference nulled), and PostgreSQL refuses to detach a
  * partition anything still refers to. Then it is detached CONCURRENTLY (reads and writes of
  * events go on meanwhile) and dropped. One process drops at a time (a session advisory lock,
  * tried: while another process holds it this answers []). `signal` stops it between statements:
@@ -126,6 +130,7 @@ export async function dropEventPartitionsBefore(cutoff: Date, signal?: AbortSign
     for (const partition of await eventPartitions(client)) {
       if (partition.to === null || partition.to > cutoff) continue;
       const name = escapeIdentifier(partition.name);
+      await cancelPlannedOfEventsBefore(client, partition.to);
       for (;;) {
         if (signal?.aborted) return dropped;
         const { rowCount } = await client.query(
@@ -133,6 +138,8 @@ export async function dropEventPartitionsBefore(cutoff: Date, signal?: AbortSign
         );
         if (!rowCount) break;
       }
+      // Marked first: a drop stopped after its detach leaves a table the next run knows for its own.
+      await client.query(`COMMENT ON TABLE ${name} IS '${RETENTION_MARK}'`);
       await client.query(
         `ALTER TABLE events DETACH PARTITION ${name} ${partition.detachPending ? "FINALIZE" : "CONCURRENTLY"}`,
       );
@@ -146,13 +153,19 @@ export async function dropEventPartitionsBefore(cutoff: Date, signal?: AbortSign
   }
 }
 
-/** Tables named as event partitions, beside events, that are no longer attached: a drop stopped after its detach. */
+/**
+ * Tables named as event partitions, beside events, no longer attached and marked by retention: a
+ * drop stopped after its detach. A month someone else detached (to archive it) is not marked, and
+ * is left alone.
+ */
 async function detachedLeftovers(sql: Sql): Promise<string[]> {
   const { rows } = await sql.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c
       WHERE c.relkind = 'r' AND NOT c.relispartition
         AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'events'::regclass)
-        AND c.relname ~ '^events_p(_initial|[0-9]{4}_[0-9]{2})$'`,
+        AND c.relname ~ '^events_p(_initial|[0-9]{4}_[0-9]{2})$'
+        AND obj_description(c.oid, 'pg_class') = $1`,
+    [RETENTION_MARK],
   );
   return rows.map((r) => r.name);
 }
