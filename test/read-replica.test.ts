@@ -133,6 +133,14 @@ async function consumerIdOf(owner: MadeCreator, externalId: string): Promise<str
   return (await db.consumer.findFirstOrThrow({ where: { creatorId: owner.creator.id, externalId } })).id;
 }
 
+/** The creator's first consumer, ada, after one page view, once the replica has replayed it: each test's start. */
+async function adaOnReplica(owner: MadeCreator): Promise<{ ada: string; firstEvent: string }> {
+  const { eventId } = await pageView(owner, owner.ingestKey, "ada");
+  const ada = await consumerIdOf(owner, "ada");
+  await replica.caughtUp();
+  return { ada, firstEvent: eventId };
+}
+
 /** How many consumers the primary holds for the creator, read on it directly. */
 async function consumersOnPrimary(owner: MadeCreator): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM consumers WHERE "creatorId" = $1`, [
@@ -146,9 +154,7 @@ describe("with DATABASE_READ_URL", () => {
     "answers queries from the replica: lists, search, analytics, timeline and dead-letter view show its state",
     async () => {
       const owner = await makeCreator();
-      const { eventId: first } = await pageView(owner, owner.ingestKey, "ada");
-      const ada = await consumerIdOf(owner, "ada");
-      await replica.caughtUp();
+      const { ada, firstEvent: first } = await adaOnReplica(owner);
       const before = await dashboard(owner, owner.creatorKey, ada, emailOf("bob"));
       expect(before).toEqual({ consumers: 1, found: 0, events: 1, firstSeen: 1, timeline: 1, failed: 0 });
 
@@ -184,9 +190,7 @@ describe("with DATABASE_READ_URL", () => {
     async () => {
       const owner = await makeCreator();
       const [writer, reader] = [owner.creatorKey, await anotherCreatorKey(owner)];
-      await pageView(owner, owner.ingestKey, "ada");
-      const ada = await consumerIdOf(owner, "ada");
-      await replica.caughtUp();
+      const { ada } = await adaOnReplica(owner);
 
       await replica.pauseReplay();
       try {
@@ -223,9 +227,7 @@ describe("with DATABASE_READ_URL", () => {
     async () => {
       const owner = await makeCreator();
       const [writer, reader] = [owner.creatorKey, await anotherCreatorKey(owner)];
-      await pageView(owner, owner.ingestKey, "ada");
-      const ada = await consumerIdOf(owner, "ada");
-      await replica.caughtUp();
+      const { ada } = await adaOnReplica(owner);
       /** Transactions the replica has committed in the database, read from another one so as not to count. */
       const replicaTransactions = async () => {
         const client = new pg.Client({ connectionString: replica.url.replace(/[^/]+$/, "postgres") });
@@ -287,9 +289,7 @@ describe("with DATABASE_READ_URL", () => {
       try {
         const owner = await makeCreator();
         const reader = await anotherCreatorKey(owner);
-        await pageView(owner, owner.ingestKey, "ada");
-        const ada = await consumerIdOf(owner, "ada");
-        await replica.caughtUp();
+        const { ada } = await adaOnReplica(owner);
         expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 1 });
 
         await replica.stop("fast");
