@@ -47,6 +47,12 @@ const configSchema = z.object({
    * (README "Read replica"); unset: everything reads from DATABASE_URL.
    */
   DATABASE_READ_URL: url.optional(),
+  /**
+   * How far behind the read replica may fall, in ms of the primary's writes, before its reads go
+   * to the primary until it catches up (db/reads.ts): below read-routing's 10-minute memory of a
+   * key's writes.
+   */
+  DATABASE_READ_MAX_LAG_MS: int(1_000, 300_000).default(30_000),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   /** How long opening a database connection may take before the caller gets an outage error. */
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(3_000),

@@ -14,6 +14,9 @@ const { primary, replica } = await vi.hoisted(async () => {
     const standby = await startPrivateReplica(made);
     process.env.DATABASE_URL = made.url;
     process.env.DATABASE_READ_URL = standby.url;
+    // A replica paused longer than this is taken for too far behind (one test's subject); the
+    // other tests' pauses are a few requests long.
+    process.env.DATABASE_READ_MAX_LAG_MS = "10000";
     return { primary: made, replica: standby };
   } catch (error) {
     await made.remove();
@@ -21,11 +24,12 @@ const { primary, replica } = await vi.hoisted(async () => {
   }
 });
 
-import { type MadeCreator, makeCreator } from "../scripts/fixtures.js";
+import { type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { createApiKey } from "../src/auth/api-keys.js";
 import { db, pool } from "../src/db/client.js";
 import { markEventsFailed } from "../src/events/event-store.js";
 import { logger } from "../src/logger.js";
+import { graphql } from "./generated/gql.js";
 import { useApi } from "./support/api.js";
 import { fromGlobalId, toGlobalId } from "./support/ids.js";
 import { eventually } from "./support/processes.js";
@@ -37,6 +41,38 @@ afterAll(async () => {
 });
 
 const api = useApi();
+
+const FreshCreator = graphql(`
+  mutation FreshCreator($input: CreateCreatorInput!) {
+    createCreator(input: $input) {
+      __typename
+      ... on Creator {
+        id
+      }
+      ...ErrorFields
+    }
+  }
+`);
+
+const FreshCreatorKey = graphql(`
+  mutation FreshCreatorKey($input: CreateApiKeyInput!) {
+    createApiKey(input: $input) {
+      __typename
+      ... on CreatedApiKey {
+        secret
+      }
+      ...ErrorFields
+    }
+  }
+`);
+
+const NodeOf = graphql(`
+  query NodeOf($id: ID!) {
+    node(id: $id) {
+      id
+    }
+  }
+`);
 
 const TEST_MS = 60_000;
 
@@ -157,6 +193,7 @@ describe("with DATABASE_READ_URL", () => {
       const { ada, firstEvent: first } = await adaOnReplica(owner);
       const before = await dashboard(owner, owner.creatorKey, ada, emailOf("bob"));
       expect(before).toEqual({ consumers: 1, found: 0, events: 1, firstSeen: 1, timeline: 1, failed: 0 });
+      const after = { consumers: 2, found: 1, events: 3, firstSeen: 2, timeline: 2, failed: 1 };
 
       await replica.pauseReplay();
       try {
@@ -165,22 +202,16 @@ describe("with DATABASE_READ_URL", () => {
         await pageView(owner, owner.ingestKey, "ada");
         await markEventsFailed([{ eventId: first, reason: "test: dead-lettered" }]);
         expect(await consumersOnPrimary(owner)).toBe(2);
-        // Authentication is the primary's: a key made now is known at once.
-        const newKey = await anotherCreatorKey(owner);
-        expect(await dashboard(owner, newKey, ada, emailOf("bob"))).toEqual(before);
         expect(await dashboard(owner, owner.creatorKey, ada, emailOf("bob"))).toEqual(before);
+        // Authentication is the primary's: a key made now is known at once, and reads the primary
+        // until the replica holds the key, so it finds all that was there when it was made.
+        const newKey = await anotherCreatorKey(owner);
+        expect(await dashboard(owner, newKey, ada, emailOf("bob"))).toEqual(after);
       } finally {
         await replica.resumeReplay();
       }
       await replica.caughtUp();
-      expect(await dashboard(owner, owner.creatorKey, ada, emailOf("bob"))).toEqual({
-        consumers: 2,
-        found: 1,
-        events: 3,
-        firstSeen: 2,
-        timeline: 2,
-        failed: 1,
-      });
+      expect(await dashboard(owner, owner.creatorKey, ada, emailOf("bob"))).toEqual(after);
     },
     TEST_MS,
   );
@@ -306,6 +337,87 @@ describe("with DATABASE_READ_URL", () => {
           "the replica taken back",
         );
         await replica.caughtUp();
+        await replica.pauseReplay();
+        try {
+          await pageView(owner, owner.ingestKey, "cleo");
+          expect(await dashboard(owner, reader, ada, emailOf("cleo"))).toMatchObject({ consumers: 2, found: 0 });
+        } finally {
+          await replica.resumeReplay();
+        }
+      } finally {
+        warn.mockRestore();
+        info.mockRestore();
+      }
+    },
+    TEST_MS,
+  );
+  it(
+    "answers a creator's first key, minted by an admin a moment ago, with the creator it was made for",
+    async () => {
+      const admin = await makeAdminKey();
+      await replica.caughtUp();
+      await replica.pauseReplay();
+      try {
+        const created = await api.request(
+          FreshCreator,
+          { input: { name: "Fresh", handle: `fresh-${Date.now()}` } },
+          admin,
+        );
+        const creator = created.data?.createCreator;
+        if (creator?.__typename !== "Creator") throw new Error(JSON.stringify(created));
+        const minted = await api.request(
+          FreshCreatorKey,
+          { input: { kind: "CREATOR", creatorId: creator.id, name: "dashboard" } },
+          admin,
+        );
+        const key = minted.data?.createApiKey;
+        if (key?.__typename !== "CreatedApiKey") throw new Error(JSON.stringify(minted));
+        const read = await api.request(NodeOf, { id: creator.id }, key.secret);
+        expect(read.errors).toBeUndefined();
+        expect(read.data?.node).toEqual({ id: creator.id });
+      } finally {
+        await replica.resumeReplay();
+      }
+    },
+    TEST_MS,
+  );
+
+  it(
+    "answers every key from the primary while the replica is further behind than DATABASE_READ_MAX_LAG_MS, and from the replica once it caught up",
+    async () => {
+      const warn = vi.spyOn(logger, "warn");
+      const info = vi.spyOn(logger, "info");
+      const said = (spy: typeof warn, text: string) =>
+        spy.mock.calls.filter((call) => call.some((arg) => typeof arg === "string" && arg.includes(text))).length;
+      try {
+        const owner = await makeCreator();
+        const reader = await anotherCreatorKey(owner);
+        const { ada } = await adaOnReplica(owner);
+        expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 1 });
+
+        // Replication stalls, while the replica still answers: at first the reader sees its state...
+        await replica.pauseReplay();
+        try {
+          await pageView(owner, owner.ingestKey, "bob");
+          expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 1, found: 0 });
+          // ...and, once it is behind by more than the bound, the primary's.
+          await eventually(
+            async () => (said(warn, "read replica too far behind") === 1 ? true : undefined),
+            30_000,
+            "the replica taken for too far behind",
+            200,
+          );
+          expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 2, found: 1 });
+        } finally {
+          await replica.resumeReplay();
+        }
+        await eventually(
+          async () => (said(info, "read replica caught up") === 1 ? true : undefined),
+          30_000,
+          "the replica taken back once caught up",
+          200,
+        );
+        // Its reads are the replica's again: paused once more, it answers the state it has.
         await replica.pauseReplay();
         try {
           await pageView(owner, owner.ingestKey, "cleo");

@@ -1,5 +1,6 @@
 import { getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { holdsApiKey } from "../auth/api-key-store.js";
 import { config } from "../config.js";
 import { primaryWalPosition, readReplica } from "../db/reads.js";
 import type { RequestContext } from "../graphql/context.js";
@@ -14,7 +15,9 @@ import type { Viewer } from "../viewer.js";
 // Redis under the key, shared by every API instance, and a query of that key goes to the replica
 // only once the replica has replayed that far (the rule of GitLab's database load balancing,
 // "sticking"). Ingest keys read nothing a write changes (auth/ingest-selection.ts): their writes
-// are not remembered.
+// are not remembered. A key also reads the primary until the replica holds the key itself: a key
+// made a moment ago (a creator's first key, minted right after the creator) must find what was
+// written before it was made; once the replica has the key, it has all that (WAL order).
 
 /**
  * How long a key's last write position is kept, in ms: far beyond the lag of a working replica
@@ -26,13 +29,28 @@ const WRITE_MEMORY_MS = 10 * 60_000;
 /** Redis sorted set of one member ("at"), whose score is the key's last write position. */
 const writeKey = (keyId: string) => `${config().REDIS_PREFIX}:read-your-writes:${keyId}`;
 
+/** How many keys a process remembers the replica holds before it starts over (one query per key then). */
+const KEYS_REMEMBERED = 100_000;
+
 /**
  * The read routing plugin, on `redis` (a command connection, see redis.ts); does nothing without a
  * read replica, every operation then reading the primary (the context's default reads).
  */
 export function readRouting(redis: RedisClient): Plugin<Record<string, unknown>, RequestContext> {
-  const replica = readReplica();
-  if (!replica) return {};
+  const configured = readReplica();
+  if (!configured) return {};
+  const replica = configured;
+  /** Keys seen on the replica: a key, once replayed, stays there. */
+  const keysOnReplica = new Set<string>();
+
+  /** Whether the replica holds the key (one query the first time this process asks). */
+  async function replicaHoldsKey(keyId: string): Promise<boolean> {
+    if (keysOnReplica.has(keyId)) return true;
+    if (!(await holdsApiKey(replica.reads.sql, keyId))) return false;
+    if (keysOnReplica.size >= KEYS_REMEMBERED) keysOnReplica.clear();
+    keysOnReplica.add(keyId);
+    return true;
+  }
 
   /** The key's last write position; null when none is remembered, undefined when Redis cannot say. */
   async function lastWrite(keyId: string): Promise<number | null | undefined> {
@@ -46,12 +64,15 @@ export function readRouting(redis: RedisClient): Plugin<Record<string, unknown>,
     }
   }
 
-  /** Whether a query of `viewer` may read the replica: it is up, and has what the key wrote (if Redis can tell). */
+  /**
+   * Whether a query of `viewer` may read the replica: it is up and not too far behind, holds the
+   * key, and has what the key wrote (if Redis can tell).
+   */
   async function replicaServes(viewer: Viewer | null): Promise<boolean> {
-    if (!replica?.available) return false;
+    if (!replica.available) return false;
     if (!viewer || viewer.kind === "INGEST") return true;
-    const position = await lastWrite(viewer.keyId);
-    if (position === undefined) return false;
+    const [position, holdsKey] = await Promise.all([lastWrite(viewer.keyId), replicaHoldsKey(viewer.keyId)]);
+    if (position === undefined || !holdsKey) return false;
     return position === null || replica.hasReplayed(position);
   }
 

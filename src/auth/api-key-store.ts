@@ -1,4 +1,5 @@
 import { pool } from "../db/client.js";
+import type { ReadSql } from "../db/reads.js";
 import type { Sql } from "../db/transaction.js";
 import type { ApiKey } from "../generated/prisma/client.js";
 import type { ApiKeyKind } from "../generated/prisma/enums.js";
@@ -22,6 +23,14 @@ export async function findKeyByHash(hash: string): Promise<KeyToVerify | null> {
 export async function findApiKey(tx: Sql, id: string): Promise<ApiKey | null> {
   const { rows } = await tx.query<ApiKey>(`SELECT * FROM api_keys WHERE id = $1`, [id]);
   return rows[0] ?? null;
+}
+
+/**
+ * Whether the server `reads` reads from holds the key with this id: a read replica that does not
+ * yet (its replay behind the key's creation) lacks what was written before the key was made.
+ */
+export async function holdsApiKey(reads: ReadSql, id: string): Promise<boolean> {
+  return (await reads.read(`SELECT 1 FROM api_keys WHERE id = $1`, [id])).length > 0;
 }
 
 /** Inserts a key; `prefix` is the secret's first characters, `hash` its SHA-256 (hex). */

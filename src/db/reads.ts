@@ -86,6 +86,9 @@ export async function primaryWalPosition(): Promise<number> {
 /** How often a replica taken for away is tried again, with one trivial statement. */
 const PROBE_INTERVAL_MS = 1_000;
 
+/** How often the replica's replay is checked against the primary's WAL (DATABASE_READ_MAX_LAG_MS). */
+const LAG_CHECK_INTERVAL_MS = 1_000;
+
 /**
  * SQLSTATEs a hot standby cancels a query with when it conflicts with the WAL it replays
  * (PostgreSQL docs, "Hot Standby", Handling Query Conflicts): the primary has no such conflict.
@@ -98,13 +101,21 @@ const RECOVERY_CONFLICTS = new Set(["40001", "40P01"]);
  * the replica is then taken for away), or when the replica cancelled it for a conflict with its
  * replay: a read never fails for the replica's sake. The first failure is logged, then the replica
  * is tried every PROBE_INTERVAL_MS until it answers, which is logged too.
+ * A replica that answers but has fallen behind is no better for readers than one away: every
+ * LAG_CHECK_INTERVAL_MS the primary's WAL position is noted, and while the replica has not replayed
+ * the position of DATABASE_READ_MAX_LAG_MS ago (replication stopped, or a replay far behind) its
+ * statements go to the primary too; both changes are logged.
  */
 class ReplicaPool extends pg.Pool {
   readonly reads: Reads;
   private readonly prisma: PrismaClient;
   private away = false;
+  private lagging = false;
   private closed = false;
   private probe: NodeJS.Timeout | undefined;
+  private readonly lagCheck: NodeJS.Timeout;
+  /** The primary's WAL positions (bytes) noted by the lag check, oldest first, with when (ms). */
+  private readonly primaryPositions: { at: number; position: number }[] = [];
   /**
    * The highest WAL position (bytes) the replica was seen to have replayed. Forgotten when a
    * connection opens: a replica that restarted may show less than it had replayed before.
@@ -116,6 +127,7 @@ class ReplicaPool extends pg.Pool {
     this.on("connect", () => {
       this.replayed = 0;
     });
+    this.lagCheck = setInterval(() => void this.checkLag(), LAG_CHECK_INTERVAL_MS).unref();
     this.prisma = prismaOver(this);
     this.reads = {
       db: this.prisma,
@@ -128,9 +140,9 @@ class ReplicaPool extends pg.Pool {
     };
   }
 
-  /** Whether statements go to the replica now: false while it is taken for away. */
+  /** Whether statements go to the replica now: false while it is taken for away or too far behind. */
   get available(): boolean {
-    return !this.away;
+    return !this.away && !this.lagging;
   }
 
   // Both forms of pg.Pool#query: Prisma's adapter and readerOf use the promise one.
@@ -156,7 +168,7 @@ class ReplicaPool extends pg.Pool {
 
   /** `onReplica`'s answer, or `onPrimary`'s where the class's docstring says. */
   private async readOrFallBack<T>(onReplica: () => Promise<T>, onPrimary: () => Promise<T>): Promise<T> {
-    if (this.away) return onPrimary();
+    if (!this.available) return onPrimary();
     try {
       return await onReplica();
     } catch (error) {
@@ -172,17 +184,57 @@ class ReplicaPool extends pg.Pool {
    * away or cannot say; one statement on the replica unless an earlier answer settles it.
    */
   async hasReplayed(position: number): Promise<boolean> {
-    if (this.away) return false;
+    if (!this.available) return false;
     if (this.replayed >= position) return true;
     try {
-      const { rows } = await this.own(["SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::text AS replayed"]);
-      // Null on a server that is not a standby: it cannot be told to hold the write.
-      this.replayed = Math.max(this.replayed, Number(rows[0]?.replayed ?? 0));
+      await this.readReplayPosition();
     } catch (error) {
       if (isOutage(error)) this.takeForAway(error);
       return false;
     }
     return this.replayed >= position;
+  }
+
+  /** Reads how far the replica has replayed into `replayed`, and answers it (bytes). */
+  private async readReplayPosition(): Promise<number> {
+    const { rows } = await this.own(["SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::text AS replayed"]);
+    // Null on a server that is not a standby: it cannot be told to hold any write.
+    this.replayed = Math.max(this.replayed, Number(rows[0]?.replayed ?? 0));
+    return this.replayed;
+  }
+
+  /** One lag check (see the class's docstring). A primary that does not answer leaves things as they are. */
+  private async checkLag(): Promise<void> {
+    if (this.away || this.closed) return;
+    const now = Date.now();
+    try {
+      this.primaryPositions.push({ at: now, position: await primaryWalPosition() });
+    } catch (error) {
+      logger.debug({ err: error }, "read replica lag not checked: the primary did not answer");
+      return;
+    }
+    const since = now - config().DATABASE_READ_MAX_LAG_MS;
+    // Keep the newest position at least DATABASE_READ_MAX_LAG_MS old, and those after it.
+    while (this.primaryPositions.length > 1 && this.primaryPositions[1].at <= since) this.primaryPositions.shift();
+    const due = this.primaryPositions[0];
+    if (due.at > since) return;
+    let behind: boolean;
+    try {
+      behind = (await this.readReplayPosition()) < due.position;
+    } catch (error) {
+      if (isOutage(error)) this.takeForAway(error);
+      return;
+    }
+    if (behind === this.lagging) return;
+    this.lagging = behind;
+    if (behind) {
+      logger.warn(
+        { maxLagMs: config().DATABASE_READ_MAX_LAG_MS, replayed: this.replayed, due: due.position },
+        "read replica too far behind (DATABASE_READ_MAX_LAG_MS): its reads go to the primary until it catches up",
+      );
+    } else {
+      logger.info("read replica caught up: read-only queries go to it");
+    }
   }
 
   private takeForAway(error: unknown): void {
@@ -212,6 +264,7 @@ class ReplicaPool extends pg.Pool {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.probe);
+    clearInterval(this.lagCheck);
     await this.prisma.$disconnect();
     await this.end().catch(() => {});
   }
