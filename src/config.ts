@@ -65,6 +65,9 @@ const configSchema = z.object({
     .default("redis://127.0.0.1:6379")
     .refine((urls) => redisNodes(urls).every(isRedisUrl), {
       message: "must be a URL such as redis://host:6379, or a Redis Cluster's nodes comma-separated",
+    })
+    .refine((urls) => redisNodeMismatch(urls) === null, {
+      error: (issue) => redisNodeMismatch(String(issue.input)) ?? undefined,
     }),
   /**
    * Whether REDIS_URL names a Redis Cluster. Unset: it does when it lists several nodes; set true
@@ -216,6 +219,30 @@ function isRedisUrl(node: string): boolean {
 }
 
 /**
+ * What makes a node of REDIS_URL differ from the first in what the first decides for every node,
+ * or null when none does (or REDIS_URL names one node, or holds something not a URL, reported
+ * apart). A Cluster client opens every node it finds with the first node's scheme (rediss:// for
+ * TLS) and credentials (redis.ts, clusterOptions), so another node's would be ignored, or used
+ * for that node alone: a node may repeat the first's credentials or give none, not others.
+ */
+function redisNodeMismatch(redisUrl: string): string | null {
+  const nodes = redisNodes(redisUrl);
+  if (nodes.length < 2 || !nodes.every(isRedisUrl)) return null;
+  const [first, ...others] = nodes.map((node) => new URL(node));
+  for (const [index, node] of others.entries()) {
+    const which = `node ${index + 2} (${node.host})`;
+    if (node.protocol !== first.protocol) {
+      return `${which} is ${node.protocol}// but the first is ${first.protocol}//, whose scheme applies to every node (rediss:// is TLS): give every node the same`;
+    }
+    const credentials = node.username !== "" || node.password !== "";
+    if (credentials && (node.username !== first.username || node.password !== first.password)) {
+      return `${which} gives other credentials than the first, whose credentials apply to every node: give every node the first's, or none`;
+    }
+  }
+  return null;
+}
+
+/**
  * Rules between settings, each reported on the setting to change. `when` lets a rule run while
  * other settings are invalid (zod skips refinements of an object with issues otherwise), so every
  * problem is reported at once.
@@ -244,7 +271,13 @@ const checkedConfigSchema = leaseChecked
       when: redisValid,
       message: "a Redis Cluster has database 0 only: remove the database number",
     },
-  );
+  )
+  .refine((c) => !isCluster(c) || redisNodes(c.REDIS_URL).every((node) => new URL(node).search === ""), {
+    path: ["REDIS_URL"],
+    when: redisValid,
+    message:
+      "a Redis Cluster's URLs take no options (?...): they would apply to the nodes named, not to those the client finds; remove them",
+  });
 
 /** Whether REDIS_URL names a Redis Cluster (see REDIS_CLUSTER). */
 function isCluster(settings: Pick<z.infer<typeof configSchema>, "REDIS_URL" | "REDIS_CLUSTER">): boolean {
@@ -268,6 +301,19 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings whose whole value is a secret (OPENAI_API_KEY, WHATSAPP_TOKEN, WEBHOOK_SIGNING_SECRET...). */
+const SECRET_SETTING = /(^|_)(KEY|SECRET|TOKEN|PASSWORD)$/;
+
+/**
+ * A setting's value as a configuration error shows it (quoted): a secret setting's not at all,
+ * and the credentials of the URLs in any other (`user:password@` of DATABASE_URL, REDIS_URL...)
+ * redacted, since errors go to logs.
+ */
+function shownValue(name: string, value: string): string {
+  if (SECRET_SETTING.test(name)) return "[redacted]";
+  return JSON.stringify(value.replace(/\/\/[^@/\s]*@/g, "//[redacted]@"));
+}
+
 /** Parses the environment; an empty variable counts as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -276,7 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join(".");
-        return `${name}=${JSON.stringify(present[name] ?? "")}: ${issue.message}`;
+        return `${name}=${shownValue(name, present[name] ?? "")}: ${issue.message}`;
       }),
     );
   }

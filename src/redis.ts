@@ -1,4 +1,4 @@
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from "ioredis";
 import { config, redisNodes } from "./config.js";
 import { logger } from "./logger.js";
 
@@ -28,28 +28,135 @@ class TimedCluster extends Cluster {
 }
 
 /**
+ * Options of a Cluster client seeded with `redisUrl`'s nodes (REDIS_URL, comma-separated): its
+ * per-node options are `redisOptions`, `options` with the credentials and TLS (rediss://) of the
+ * first node, which config.ts checks every node shares. A TLS cluster also gets a `dnsLookup` that
+ * keeps host names as they are: ioredis otherwise resolves a startup node's name to its address
+ * and connects to that, and the node's certificate, issued for the name, fails verification
+ * against the address (ioredis README, "AWS ElastiCache Clusters with TLS"). Node checks a
+ * certificate against the host dialled when no `servername` is given, so none is set: one fixed
+ * name would be checked against every node's certificate. `lazyConnect` and
+ * `enableAutoPipelining` are the cluster's own options; the rest of `options` apply per node.
+ */
+export function clusterOptions(redisUrl: string, name: string, options: RedisOptions): ClusterOptions {
+  const first = new URL(redisNodes(redisUrl)[0]);
+  const tls = first.protocol === "rediss:";
+  const { lazyConnect, enableAutoPipelining, ...nodeOptions } = options;
+  return {
+    lazyConnect,
+    enableAutoPipelining,
+    ...(tls ? { dnsLookup: keepHostName } : {}),
+    redisOptions: { connectionName: name, ...credentialsOf(first), ...(tls ? { tls: {} } : {}), ...nodeOptions },
+  };
+}
+
+/** A cluster's `dnsLookup` that connects to a host by its name, as given or announced. */
+const keepHostName: NonNullable<ClusterOptions["dnsLookup"]> = (hostname, callback) => callback(null, hostname);
+
+/** The username and password a Redis URL gives, decoded; none for those it leaves out. */
+function credentialsOf(url: URL): Pick<RedisOptions, "username" | "password"> {
+  return {
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  };
+}
+
+/**
  * Opens a connection named `name` with these options: a Redis of REDIS_URL, or with REDIS_CLUSTER a
- * Cluster seeded with REDIS_URL's nodes. A cluster's per-node options are its `redisOptions`;
- * the credentials and TLS (rediss://) of the first node apply to every node the cluster finds.
+ * Cluster seeded with REDIS_URL's nodes (see clusterOptions).
  */
 function connect(name: string, options: RedisOptions): RedisClient {
   const { REDIS_URL, REDIS_CLUSTER } = config();
   if (!REDIS_CLUSTER) return new Redis(REDIS_URL, { connectionName: name, ...options });
-  const nodes = redisNodes(REDIS_URL);
-  const first = new URL(nodes[0]);
-  const { lazyConnect, enableAutoPipelining, ...nodeOptions } = options;
-  const clusterOptions: ClusterOptions = {
-    lazyConnect,
-    enableAutoPipelining,
-    redisOptions: {
-      connectionName: name,
-      ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
-      ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
-      ...(first.protocol === "rediss:" ? { tls: {} } : {}),
-      ...nodeOptions,
-    },
+  return new TimedCluster(redisNodes(REDIS_URL), clusterOptions(REDIS_URL, name, options));
+}
+
+/**
+ * What is wrong with REDIS_CLUSTER for the Redis that REDIS_URL names, or null when they agree.
+ * `clusterEnabled` is the server's `cluster_enabled` (INFO cluster: 1 for a node of a Redis
+ * Cluster); `clusterConfigured` is REDIS_CLUSTER's effective value (config().REDIS_CLUSTER: set,
+ * or implied by several nodes in REDIS_URL). The answer names the setting to change.
+ */
+export function redisModeProblem(clusterEnabled: boolean, clusterConfigured: boolean): string | null {
+  if (clusterEnabled && !clusterConfigured) {
+    return "REDIS_URL names a node of a Redis Cluster (cluster_enabled:1), which Closer takes for a single Redis: commands on keys of other nodes would fail (MOVED). Set REDIS_CLUSTER=true, or list the cluster's nodes in REDIS_URL";
+  }
+  if (!clusterEnabled && clusterConfigured) {
+    return "REDIS_URL names a single Redis, not a Redis Cluster (cluster_enabled:0), but REDIS_CLUSTER=true or REDIS_URL lists several nodes: every command would fail. Unset REDIS_CLUSTER and give REDIS_URL the one URL of that Redis";
+  }
+  return null;
+}
+
+/** How long the mode check waits for a node to connect and to answer. */
+const MODE_CHECK_TIMEOUT_MS = 2_000;
+
+/**
+ * Whether the Redis that REDIS_URL names runs as a Redis Cluster: `cluster_enabled` of INFO
+ * cluster, asked of its nodes in REDIS_URL's order (first answer wins) on a short-lived connection
+ * of its own (with the credentials and TLS that `connect` gives each node). Resolves undefined when
+ * no node could be reached (an outage, not an answer); null when a node answered without telling
+ * (INFO refused, e.g. an ACL user without +info, or a server or proxy that has no such field).
+ */
+export async function probeRedisMode(): Promise<boolean | null | undefined> {
+  const { REDIS_URL, REDIS_CLUSTER } = config();
+  const probe: RedisOptions = {
+    connectionName: "closer-mode-check",
+    lazyConnect: true,
+    connectTimeout: MODE_CHECK_TIMEOUT_MS,
+    commandTimeout: MODE_CHECK_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
   };
-  return new TimedCluster(nodes, clusterOptions);
+  const nodes = REDIS_CLUSTER ? redisNodes(REDIS_URL) : [REDIS_URL];
+  const first = new URL(nodes[0]);
+  for (const node of nodes) {
+    const { hostname, port } = new URL(node);
+    const redis = REDIS_CLUSTER
+      ? new Redis({
+          host: hostname.replace(/^\[(.*)\]$/, "$1"),
+          port: Number(port || 6379),
+          ...credentialsOf(first),
+          ...(first.protocol === "rediss:" ? { tls: {} } : {}),
+          ...probe,
+        })
+      : new Redis(node, probe);
+    redis.on("error", () => {}); // Reported by the rejected command below.
+    try {
+      const enabled = /^cluster_enabled:(\d)/m.exec(await redis.info("cluster"))?.[1];
+      return enabled === undefined ? null : enabled === "1";
+    } catch (error) {
+      if (error instanceof ReplyError) return null;
+    } finally {
+      redis.disconnect();
+    }
+  }
+  return undefined;
+}
+
+/** The process's mode check: not begun, under way, or done (an answer came, or Redis could not tell). */
+let modeCheck: "pending" | "running" | "done" = "pending";
+
+/**
+ * Checks once per process, when a connection first comes up, that REDIS_CLUSTER agrees with the
+ * Redis that REDIS_URL names (probeRedisMode). A disagreement is a configuration error, which no
+ * reconnection cures: it is logged (redisModeProblem names the setting to change) and the process
+ * exits with code 1, as for a bad setting at start (loadConfigOrExit); `npm start` restarts it
+ * with its backoff, logging the error each time. A Redis that cannot be reached is no answer:
+ * the check runs again at a connection's next ready (or, for a cluster, its next error, since a
+ * cluster client on a single Redis never becomes ready). Costs nothing per command.
+ */
+function checkRedisMode(): void {
+  if (modeCheck !== "pending") return;
+  modeCheck = "running";
+  void probeRedisMode().then((enabled) => {
+    modeCheck = enabled === undefined ? "pending" : "done";
+    if (enabled === null)
+      logger.warn("Could not tell whether Redis runs as a Redis Cluster (INFO cluster): not checked");
+    const problem = typeof enabled === "boolean" ? redisModeProblem(enabled, config().REDIS_CLUSTER) : null;
+    if (!problem) return;
+    logger.fatal({ REDIS_URL: config().REDIS_URL.replace(/\/\/[^@/]*@/g, "//[redacted]@") }, problem);
+    process.exit(1);
+  });
 }
 
 /**
@@ -148,12 +255,17 @@ function reportOutages(redis: RedisClient, name: string): RedisClient {
     down.add(redis);
     logger.warn({ err: error, connection: name }, "Redis unavailable; retrying");
   };
-  redis.on("error", lost);
+  redis.on("error", (error: Error) => {
+    lost(error);
+    // A cluster client on a single Redis fails at every attempt and is never ready.
+    if (redis instanceof Cluster) checkRedisMode();
+  });
   redis.on("close", () => {
     // A close we asked for (quit, disconnect) is not an outage.
     if (redis.status !== "end" && !closing.has(redis)) lost();
   });
   redis.on("ready", () => {
+    checkRedisMode();
     if (down.delete(redis)) logger.info({ connection: name }, "Redis available again");
   });
   return redis;

@@ -8,7 +8,7 @@ describe("configuration", () => {
     expect(settings.OPENAI_API_KEY).toBeUndefined();
   });
 
-  it("names every bad value on its own line, with what was given", () => {
+  it("names every bad value on its own line, with what was given, secrets withheld", () => {
     let error: unknown;
     try {
       loadConfig({
@@ -16,21 +16,24 @@ describe("configuration", () => {
         REDIS_URL: "not a url",
         GRAPHQL_INTROSPECTION: "maybe",
         WEBHOOK_SIGNING_SECRET: "short",
+        DATABASE_URL: "postgres://closer:hunter2@db.internal:99999/closer",
       });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(5);
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^PORT="abc": /),
         expect.stringMatching(/^REDIS_URL="not a url": must be a URL/),
         expect.stringMatching(/^GRAPHQL_INTROSPECTION="maybe": must be true or false/),
-        expect.stringMatching(/^WEBHOOK_SIGNING_SECRET="short": at least 16 characters/),
+        expect.stringMatching(/^WEBHOOK_SIGNING_SECRET=\[redacted\]: at least 16 characters/),
+        expect.stringMatching(/^DATABASE_URL="postgres:\/\/\[redacted\]@db.internal:99999\/closer": /),
       ]),
     );
+    expect((error as ConfigError).message).not.toMatch(/hunter2|short/);
   });
 
   it("rejects a delivery lease not above the provider timeout, naming DELIVERY_LEASE_MS", () => {
