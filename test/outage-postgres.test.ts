@@ -280,7 +280,7 @@ async function creatorWithAgent(): Promise<Owner> {
   const owner = await makeCreator();
   await makeActiveProfile(owner.creator.id);
   const deployed = await post(apiUrl, print(DeployAgent), { input: { creatorId: owner.gid } }, owner.creatorKey);
-  expect((deployed.body as GraphQLBody).data?.deployAgent?.__typename).toBe("Agent");
+  expect(deployed.body).toMatchObject({ data: { deployAgent: { __typename: "Agent" } } });
   return owner;
 }
 
@@ -301,7 +301,9 @@ beforeAll(async () => {
   const started = await startWorkerChild("worker");
   worker = started.closer;
   workerHealth = started.health;
-  await waitForHttp(`${apiBase}/health`);
+  // Ready, not only alive: its first connection to PostgreSQL is open. On a loaded machine opening
+  // it may take longer than CONNECT_TIMEOUT_MS, and the first request would get its 503.
+  await waitForHttp(`${apiBase}/ready`);
   drillOwner = await creatorWithAgent();
   backlogOwner = await creatorWithAgent();
 }, 120_000);
