@@ -459,13 +459,12 @@ describe("retention", () => {
     expect(stored.map((e) => e.id)).toEqual([beforeCutoff.id, afterCutoff.id, recent.id]);
     const invocations = await db.agentInvocation.findMany({ where: { consumerId } });
     expect(invocations.map((i) => i.eventId)).toEqual([afterCutoff.id]);
-    // The messages are kept, what was said to the consumer with them; those still waiting for a
-    // dropped decision are cancelled (the send rules would take them for a person's).
+    // The messages are kept, what was said to the consumer with them, still the agent's (no sentBy).
     const actions = await db.action.findMany({ where: { consumerId }, orderBy: { sendAt: "asc" } });
-    expect(actions.map((a) => [a.status, a.invocationId])).toEqual([
-      ["CANCELLED", null],
-      ["CANCELLED", null],
-      ["PLANNED", invocations[0].id],
+    expect(actions.map((a) => [a.invocationId, a.sentBy])).toEqual([
+      [null, null],
+      [null, null],
+      [invocations[0].id, null],
     ]);
     const keys = await db.eventIdempotencyKey.findMany({ where: { eventId: { in: stored.map((e) => e.id) } } });
     expect(keys.map((k) => k.idempotencyKey).sort()).toEqual(["key-1", "key-2", "key-3"]);

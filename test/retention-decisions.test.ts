@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { approveAgentTemplates } from "../scripts/fixtures.js";
 import { runAgents } from "../src/agents/agent-run.js";
 import { pool } from "../src/db/client.js";
+import { cancelPlannedMessages } from "../src/delivery/delivery-store.js";
 import { makeEventPartitions, monthStart } from "../src/events/event-partition-store.js";
 import { MONTHS_AHEAD, maintainEventPartitions } from "../src/events/event-partitions.js";
 import { ingestEvents } from "../src/events/ingest.js";
@@ -49,7 +50,36 @@ async function pageView(creatorId: string, externalId: string, n: number, at?: D
   }
 }
 
-describe("retention and the once-per-lifetime welcome", () => {
+// In this order: the second test drops the current month (its clock is 14 months on), which this
+// process's ingestion, having made that month itself, does not expect (no real retention reaches
+// the current month).
+describe("retention and the agents' messages", () => {
+  it("keeps an agent's message still waiting when its run is dropped the agent's: a hand-off cancels it", async () => {
+    const owner = await creatorWithAgent(api);
+    await approveAgentTemplates(owner.creator.id);
+    const eventId = await pageView(owner.creator.id, "waiting", 3);
+    await runAgents(eventId, true, new Date());
+    const { rows: planned } = await pool.query<{ id: string; consumerId: string; channel: "WHATSAPP" }>(
+      `SELECT a.id, a."consumerId", a.channel FROM actions a JOIN agent_invocations i ON i.id = a."invocationId"
+        WHERE i."eventId" = $1 AND a.status = 'PLANNED'`,
+      [eventId],
+    );
+    expect(planned).toHaveLength(1);
+
+    // What retention's delete of the month does to the event: its run goes, the message stays.
+    await pool.query(`DELETE FROM events WHERE id = $1`, [eventId]);
+    const { rows: kept } = await pool.query(`SELECT status, "invocationId", "sentBy" FROM actions WHERE id = $1`, [
+      planned[0].id,
+    ]);
+    expect(kept).toEqual([{ status: "PLANNED", invocationId: null, sentBy: null }]);
+
+    // A hand-off to a person cancels the agents' planned messages, this one included.
+    const cancelled = await cancelPlannedMessages(pool, [
+      { consumerId: planned[0].consumerId, channel: planned[0].channel, reason: "handed off", agentsOnly: true },
+    ]);
+    expect(cancelled.map((c) => c.id)).toEqual([planned[0].id]);
+  }, 60_000);
+
   it("does not welcome a consumer again once retention dropped the month of their first welcome", async () => {
     const owner = await creatorWithAgent(api);
     await approveAgentTemplates(owner.creator.id);

@@ -18,7 +18,7 @@ export type ClaimedAction = {
   id: string;
   creatorId: string;
   consumerId: string;
-  /** Null for a message a person sent. */
+  /** The agent run that planned it; null for a person's message, and for an agent's whose run event retention dropped. */
   invocationId: string | null;
   /** Who wrote a person's message (sendMessage); null for an agent's. */
   sentBy: string | null;
@@ -253,7 +253,7 @@ export async function markSent(sends: SentMark[]): Promise<Map<string, { convers
             channel: sent.channel,
             text: typeof message === "string" ? message : null,
             // What an agent said; a person's message is theirs, not the agent's to remember.
-            topic: action.invocationId && typeof template === "string" ? template : null,
+            topic: action.sentBy === null && typeof template === "string" ? template : null,
             actionId: sent.id,
             at: sent.sentAt,
           };
@@ -468,23 +468,6 @@ export async function cancelPlannedAction(
 }
 
 /** Cancels those of the consumer's actions that are still PLANNED, with the reason (one statement). */
-/**
- * Before event retention drops the events received before `receivedBefore` (UTC) with their agent
- * runs, cancels the messages those runs planned that are still waiting (a year or more after their
- * decision): an agent's message whose run is gone would be taken for a person's by the send rules.
- * Settled messages are kept (their run reference becomes null). Answers how many were cancelled.
- */
-export async function cancelPlannedOfEventsBefore(sql: Sql, receivedBefore: Date): Promise<number> {
-  const { rowCount } = await sql.query(
-    `UPDATE actions a SET status = 'CANCELLED', "statusReason" = $2, "updatedAt" = now()
-      WHERE a.status = 'PLANNED'
-        AND EXISTS (SELECT 1 FROM agent_invocations i WHERE i.id = a."invocationId" AND i."eventReceivedAt" < $1)
-`,
-    [receivedBefore, "its decision's event was dropped by event retention (EVENT_RETENTION_DAYS)"],
-  );
-  return rowCount ?? 0;
-}
-
 export async function cancelPlannedActions(
   tx: Sql,
   consumerId: string,
@@ -523,7 +506,7 @@ export async function cancelPlannedMessages(tx: Sql, withdrawals: Withdrawal[]):
     `UPDATE actions a SET status = 'CANCELLED', "statusReason" = w.reason, "updatedAt" = now()
        FROM unnest($1::uuid[], $2::"Channel"[], $3::text[], $4::bool[]) AS w("consumerId", channel, reason, agents_only)
       WHERE a."consumerId" = w."consumerId" AND a.channel = w.channel AND a.status = 'PLANNED'
-        AND (NOT w.agents_only OR a."invocationId" IS NOT NULL)
+        AND (NOT w.agents_only OR a."sentBy" IS NULL)
      RETURNING a.id, a."creatorId", a."consumerId", a.channel`,
     [
       withdrawals.map((w) => w.consumerId),

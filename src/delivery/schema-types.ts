@@ -32,7 +32,8 @@ export const ActionNode = builder.prismaNode("Action", {
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     invocation: t.relation("invocation", {
       nullable: true,
-      description: "The agent run that planned it; null for a message a person sent (sendMessage).",
+      description:
+        "The agent run that planned it; null for a message a person sent (sendMessage: sentBy is set), and for an agent's message whose run was dropped by event retention.",
     }),
     sentBy: t.exposeString("sentBy", { nullable: true, description: "Who wrote a message a person sent." }),
     consumer: t.relation("consumer"),

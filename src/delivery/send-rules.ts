@@ -112,8 +112,8 @@ export type RuleSubject = {
   creatorId: string;
   consumerId: string;
   channel: Channel;
-  /** The agent run that planned it; null for a person's message. */
-  invocationId: string | null;
+  /** Who wrote a person's message (sendMessage, and its fallback); null for an agent's. */
+  sentBy: string | null;
   /** The message; `handOffNotice` marks the agent's one notice of its own hand-off (agent-store). */
   payload: unknown;
 };
@@ -161,7 +161,7 @@ export async function checkSendRules(
   if (actions.length === 0) return [];
   await lockConsumers(
     client,
-    actions.filter((a) => a.invocationId).map((a) => a.consumerId),
+    actions.filter((a) => a.sentBy === null).map((a) => a.consumerId),
     "shared",
   );
   // An agent's message is not sent into a conversation a person holds or that was closed, even one
@@ -170,7 +170,7 @@ export async function checkSendRules(
     (
       await conversationsForSend(
         client,
-        actions.filter((a) => a.invocationId || a.channel === "WHATSAPP"),
+        actions.filter((a) => a.sentBy === null || a.channel === "WHATSAPP"),
       )
     ).map((c) => [pairKey(c.consumerId, c.channel), c]),
   );
@@ -242,12 +242,14 @@ export async function checkSendRules(
     );
     const split = pairs.map((p) => p.split(":"));
     const { rows } = await client.query<{ consumerId: string; channel: Channel; all: number; people: number }>(
-      `SELECT a."consumerId", a.channel, count(*)::int AS all, count(*) FILTER (WHERE a."invocationId" IS NULL)::int AS people
+      `SELECT a."consumerId", a.channel, count(*)::int AS all, count(*) FILTER (WHERE a."sentBy" IS NOT NULL)::int AS people
          FROM actions a
          JOIN unnest($1::uuid[], $2::"Channel"[], $3::timestamptz[]) AS p("consumerId", channel, since)
            ON a."consumerId" = p."consumerId" AND a.channel = p.channel
         WHERE a.id <> ALL($4::uuid[])
-          AND ((a.status = 'SENT' AND a."sentAt" > p.since) OR (a.status = 'SENDING' AND a."dispatchedAt" IS NOT NULL))
+          AND ((a.status = 'SENT' AND a."sentAt" > p.since) OR (a.status = 'SENDING' AND a."dispatchedAt" IS NOT NULL)
+               -- A send with no answer may have reached the consumer: it counts, as agents count it said.
+               OR (a.status = 'FAILED' AND a."outcomeUnknown" AND a."dispatchedAt" > p.since))
         GROUP BY a."consumerId", a.channel`,
       [
         split.map(([c]) => c),
@@ -288,7 +290,7 @@ export async function checkSendRules(
       }
       if (counted) {
         counted.all++;
-        if (action.invocationId === null) counted.people++;
+        if (action.sentBy !== null) counted.people++;
       }
       return sendVerdict(settings.get(action.consumerId) as SendSettings);
     });
@@ -317,7 +319,7 @@ function checkBeforeCap(
   now: Date,
   { conversation, consent, template, registered, settings }: RuleInputs,
 ): RuleVerdict | { kind: "capped"; cap: FrequencyCapRule; person: boolean } {
-  if (action.invocationId) {
+  if (action.sentBy === null) {
     const holder = conversation?.holder;
     const handOffNotice = (action.payload as { handOffNotice?: unknown } | null)?.handOffNotice === true;
     if (holder && holder !== "AGENT" && !(holder === "PERSON" && handOffNotice)) {
@@ -352,11 +354,11 @@ function checkBeforeCap(
   // frequency cap do not hold it back (consent, above, still does). `inReplyTo` is set by the
   // agent store alone (completeInvocations), never taken from a runtime.
   const reply =
-    action.invocationId !== null && typeof (action.payload as { inReplyTo?: unknown } | null)?.inReplyTo === "string";
-  // A person's message (sendMessage, no invocation) is capped by people's messages alone: the
+    action.sentBy === null && typeof (action.payload as { inReplyTo?: unknown } | null)?.inReplyTo === "string";
+  // A person's message (sendMessage: sentBy) is capped by people's messages alone: the
   // agent's welcome, answer and hand-off notice must not use up the day's allowance before the
   // creator answers a refund request, and a key looping on sendMessage is still held to the cap.
-  const person = action.invocationId === null;
+  const person = action.sentBy !== null;
 
   if (PERSONAL_CHANNELS.has(action.channel) && !reply) {
     const quiet: QuietHours = {

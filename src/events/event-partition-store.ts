@@ -1,7 +1,6 @@
 import { escapeIdentifier } from "pg";
 import { pool } from "../db/client.js";
 import { inTransaction, type Sql } from "../db/transaction.js";
-import { cancelPlannedOfEventsBefore } from "../delivery/delivery-store.js";
 
 // The events table is range-partitioned by month of "receivedAt" (migration events_partitioned).
 //
@@ -104,10 +103,10 @@ export async function makeEventPartitions(from: Date, through: Date): Promise<st
 
 /**
  * Drops every partition wholly before `cutoff` (its upper bound at or before it); answers the
- * names dropped. The messages its events' agent runs planned and that still wait are cancelled;
- * then its rows are deleted, DELETE_BATCH at a time: the foreign keys' cascades delete what refers
- * to them (their agent invocations and idempotency keys; the invocations' actions are kept, their
- * invocation reference nulled), and PostgreSQL refuses to detach a
+ * names dropped. Its rows are deleted first, DELETE_BATCH at a time: the foreign keys' cascades
+ * delete what refers to them (their agent invocations and idempotency keys; the invocations'
+ * actions are kept, their invocation reference nulled: sentBy, not the run, tells a person's
+ * message from an agent's), and PostgreSQL refuses to detach a
  * partition anything still refers to. Then it is detached CONCURRENTLY (reads and writes of
  * events go on meanwhile) and dropped. One process drops at a time (a session advisory lock,
  * tried: while another process holds it this answers []). `signal` stops it between statements:
@@ -130,7 +129,6 @@ export async function dropEventPartitionsBefore(cutoff: Date, signal?: AbortSign
     for (const partition of await eventPartitions(client)) {
       if (partition.to === null || partition.to > cutoff) continue;
       const name = escapeIdentifier(partition.name);
-      await cancelPlannedOfEventsBefore(client, partition.to);
       for (;;) {
         if (signal?.aborted) return dropped;
         const { rowCount } = await client.query(

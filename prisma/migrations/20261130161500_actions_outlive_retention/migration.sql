@@ -2,5 +2,6 @@
 -- DropForeignKey
 ALTER TABLE "actions" DROP CONSTRAINT "actions_invocationId_fkey";
 
--- AddForeignKey
-ALTER TABLE "actions" ADD CONSTRAINT "actions_invocationId_fkey" FOREIGN KEY ("invocationId") REFERENCES "agent_invocations"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+-- AddForeignKey, NOT VALID: checking every existing row here would block writes to actions for
+-- the whole scan: the next migration validates it without blocking them.
+ALTER TABLE "actions" ADD CONSTRAINT "actions_invocationId_fkey" FOREIGN KEY ("invocationId") REFERENCES "agent_invocations"("id") ON DELETE SET NULL ON UPDATE CASCADE NOT VALID;
