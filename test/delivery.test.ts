@@ -447,6 +447,26 @@ describe("send-time rules", () => {
     expect(smtp.received).toHaveLength(1);
   });
 
+  it("counts against the cap a send whose outcome is unknown: it may have reached the consumer", async () => {
+    const { creator } = await makeDeliveryCreator({ frequencyCaps: [{ channel: "EMAIL", max: 1, windowHours: 24 }] });
+    const consumer = await makeConsumer(creator.id);
+    const email = emailTo(consumer.email as string);
+    const anHourAgo = new Date(T0.getTime() - minutes(60));
+    const [cutOff] = await planActions(consumer, [
+      { channel: "EMAIL", payload: email, sendAt: anHourAgo, status: "FAILED", dispatchedAt: anHourAgo },
+    ]);
+    await db.action.update({ where: { id: cutOff.id }, data: { outcomeUnknown: true } });
+    const [next] = await planActions(consumer, [{ channel: "EMAIL", payload: email, sendAt: T0 }]);
+
+    await scheduler.tick();
+
+    expect(await reload(next.id)).toMatchObject({
+      status: "SKIPPED",
+      statusReason: "frequency cap reached: 1 EMAIL messages in 24 h",
+    });
+    expect(smtp.received).toHaveLength(0);
+  });
+
   it("caps a person's messages by people's alone: the agent's do not use up their allowance, a loop is still held", async () => {
     // The agent has used the day's one email; a person then writes twice.
     const { creator } = await makeDeliveryCreator({ frequencyCaps: [{ channel: "EMAIL", max: 1, windowHours: 24 }] });
