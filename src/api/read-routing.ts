@@ -46,7 +46,8 @@ export function readRouting(redis: RedisClient): Plugin<Record<string, unknown>,
   /** Whether the replica holds the key (one query the first time this process asks). */
   async function replicaHoldsKey(keyId: string): Promise<boolean> {
     if (keysOnReplica.has(keyId)) return true;
-    if (!(await holdsApiKey(replica.reads.sql, keyId))) return false;
+    // Asked of the replica itself: the primary's answer (a fallback) would say nothing of it.
+    if (!(await holdsApiKey(replica.replicaOnly, keyId).catch(() => false))) return false;
     if (keysOnReplica.size >= KEYS_REMEMBERED) keysOnReplica.clear();
     keysOnReplica.add(keyId);
     return true;

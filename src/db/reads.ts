@@ -140,6 +140,15 @@ class ReplicaPool extends pg.Pool {
     };
   }
 
+  /**
+   * Reads on the replica itself, never on the primary: a failure is thrown, not answered by the
+   * primary. For questions about the replica (does it hold this row yet?).
+   */
+  readonly replicaOnly: ReadSql = {
+    read: async <Row extends QueryResultRow>(text: string, values?: unknown[]) =>
+      ((await this.own(values ? [text, values] : [text])) as pg.QueryResult<Row>).rows,
+  };
+
   /** Whether statements go to the replica now: false while it is taken for away or too far behind. */
   get available(): boolean {
     return !this.away && !this.lagging;
@@ -203,9 +212,13 @@ class ReplicaPool extends pg.Pool {
     return this.replayed;
   }
 
-  /** One lag check (see the class's docstring). A primary that does not answer leaves things as they are. */
+  /**
+   * One lag check (see the class's docstring). The primary's position is noted while the replica
+   * is away too, so that a replica coming back is held to it (scheduleProbe). A primary that does
+   * not answer leaves things as they are.
+   */
   private async checkLag(): Promise<void> {
-    if (this.away || this.closed) return;
+    if (this.closed) return;
     const now = Date.now();
     try {
       this.primaryPositions.push({ at: now, position: await primaryWalPosition() });
@@ -213,23 +226,40 @@ class ReplicaPool extends pg.Pool {
       logger.debug({ err: error }, "read replica lag not checked: the primary did not answer");
       return;
     }
-    const since = now - config().DATABASE_READ_MAX_LAG_MS;
     // Keep the newest position at least DATABASE_READ_MAX_LAG_MS old, and those after it.
+    const since = now - config().DATABASE_READ_MAX_LAG_MS;
     while (this.primaryPositions.length > 1 && this.primaryPositions[1].at <= since) this.primaryPositions.shift();
-    const due = this.primaryPositions[0];
-    if (due.at > since) return;
+    if (this.away) return;
     let behind: boolean;
     try {
-      behind = (await this.readReplayPosition()) < due.position;
+      behind = await this.behind();
     } catch (error) {
       if (isOutage(error)) this.takeForAway(error);
       return;
     }
+    this.setLagging(behind);
+  }
+
+  /**
+   * Whether the replica has not yet replayed the primary's position of DATABASE_READ_MAX_LAG_MS
+   * ago (false before any is that old). Throws what the replica raises.
+   */
+  private async behind(): Promise<boolean> {
+    const due = this.primaryPositions[0];
+    if (!due || due.at > Date.now() - config().DATABASE_READ_MAX_LAG_MS) return false;
+    return (await this.readReplayPosition()) < due.position;
+  }
+
+  private setLagging(behind: boolean): void {
     if (behind === this.lagging) return;
     this.lagging = behind;
     if (behind) {
       logger.warn(
-        { maxLagMs: config().DATABASE_READ_MAX_LAG_MS, replayed: this.replayed, due: due.position },
+        {
+          maxLagMs: config().DATABASE_READ_MAX_LAG_MS,
+          replayed: this.replayed,
+          due: this.primaryPositions[0]?.position,
+        },
         "read replica too far behind (DATABASE_READ_MAX_LAG_MS): its reads go to the primary until it catches up",
       );
     } else {
@@ -247,13 +277,16 @@ class ReplicaPool extends pg.Pool {
 
   private scheduleProbe(): void {
     this.probe = setTimeout(async () => {
+      let behind: boolean;
       try {
-        await this.own(["SELECT 1"]);
+        // Back, but perhaps still replaying what it missed: held to the lag bound before it serves.
+        behind = await this.behind();
       } catch (error) {
         logger.debug({ err: error }, "read replica still unavailable");
         if (!this.closed) this.scheduleProbe();
         return;
       }
+      this.setLagging(behind);
       this.away = false;
       logger.info("read replica available again: read-only queries go to it");
     }, PROBE_INTERVAL_MS);

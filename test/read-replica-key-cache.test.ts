@@ -1,0 +1,110 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { parse } from "graphql";
+import pg from "pg";
+import { afterAll, describe, expect, it, vi } from "vitest";
+
+// Read-your-writes for a key minted a moment ago (README "Read replica"): its queries read the
+// primary until the replica holds the key, which read-routing asks of the replica itself and
+// remembers per process. An answer the primary gave in the replica's stead (a fallback while the
+// replica failed) must not be remembered as the replica's: once the replica is back without the
+// key (restarted behind, delayed, rebuilt from an older backup), the key would read a replica
+// lacking its own creator. A primary, a standby and a Redis of this file's own.
+const { primary, replica, redis } = await vi.hoisted(async () => {
+  const { startPrivatePostgres, startPrivateReplica, startPrivateRedis } = await import(
+    "./support/private-services.js"
+  );
+  const made = await startPrivatePostgres("closer_replica_keycache", { migrations: true });
+  const standby = await startPrivateReplica(made);
+  const cache = await startPrivateRedis();
+  Object.assign(process.env, {
+    DATABASE_URL: made.url,
+    DATABASE_READ_URL: standby.url,
+    DATABASE_READ_MAX_LAG_MS: "300000",
+    DATABASE_CONNECT_TIMEOUT_MS: "1000",
+    REDIS_URL: cache.url,
+  });
+  return { primary: made, replica: standby, redis: cache };
+});
+
+import { makeCreator } from "../scripts/fixtures.js";
+import { readRouting } from "../src/api/read-routing.js";
+import { pool } from "../src/db/client.js";
+import { closeReadReplica, readReplica } from "../src/db/reads.js";
+import { closeRedis, createCommandRedis } from "../src/redis.js";
+
+const command = createCommandRedis("read-routing");
+afterAll(async () => {
+  await closeRedis(command);
+  await closeReadReplica();
+  await pool.end();
+  await replica.remove();
+  await primary.remove();
+  await redis.remove();
+});
+
+async function onReplica(sql: string) {
+  const client = new pg.Client({ connectionString: replica.url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function keyIdOf(creatorId: string): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT id FROM api_keys WHERE "creatorId" = $1 AND kind = 'CREATOR'`,
+    [creatorId],
+  );
+  return rows[0].id;
+}
+
+describe("whether the replica holds a key", () => {
+  it("is asked of the replica alone: a key met while the replica failed reads the primary until the replica has it", async () => {
+    const plugin = readRouting(command) as {
+      onExecute: (p: { args: unknown; extendContext: (c: unknown) => void }) => Promise<unknown>;
+    };
+    /** Whether a query of this key is sent to the replica. */
+    const routedToReplica = async (keyId: string) => {
+      let extended = false;
+      await plugin.onExecute({
+        args: {
+          document: parse("query { viewer { __typename } }"),
+          contextValue: { viewer: { kind: "CREATOR", keyId } },
+        },
+        extendContext: () => {
+          extended = true;
+        },
+      });
+      return extended;
+    };
+
+    // The standby applies nothing committed from now on (a delayed or restored-behind replica).
+    await onReplica("ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
+    await onReplica("SELECT pg_reload_conf()");
+    await sleep(500);
+    const fresh = await makeCreator();
+    const control = await makeCreator();
+    const [key, controlKey] = [await keyIdOf(fresh.creator.id), await keyIdOf(control.creator.id)];
+
+    // The replica goes away; the key's first query meets the failure (falls back to the primary).
+    await replica.stop("fast");
+    await routedToReplica(key);
+    await replica.start();
+    // Back (the probe runs every second), still without either key.
+    for (let i = 0; i < 50 && !readReplica()?.available; i++) await sleep(200);
+    expect(readReplica()?.available).toBe(true);
+    expect(await onReplica(`SELECT count(*)::int AS n FROM api_keys`)).toEqual([{ n: 0 }]);
+
+    const controlRouted = await routedToReplica(controlKey);
+    const keyRouted = await routedToReplica(key);
+    const creatorOnReplica = await readReplica()?.reads.db.creator.findUnique({ where: { id: fresh.creator.id } });
+    // The replica lacks both keys' creators: neither key reads it.
+    expect({ controlRouted, keyRouted, creatorOnReplica }).toEqual({
+      controlRouted: false,
+      keyRouted: false,
+      creatorOnReplica: null,
+    });
+  }, 90_000);
+});
