@@ -311,7 +311,16 @@ const SECRET_SETTING = /(^|_)(KEY|SECRET|TOKEN|PASSWORD)$/;
  */
 function shownValue(name: string, value: string): string {
   if (SECRET_SETTING.test(name)) return "[redacted]";
-  return JSON.stringify(value.replace(/\/\/[^@/\s]*@/g, "//[redacted]@"));
+  return JSON.stringify(redactUrlCredentials(value));
+}
+
+/**
+ * `text` with the credentials of each URL in it replaced by `[redacted]`: everything from `//`
+ * to the last `@` before the next comma or white space (a password may hold `/` or `@`; REDIS_URL
+ * separates its nodes by commas). Redacts more than the credentials rather than less.
+ */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/\/\/[^\s,]*@/g, "//[redacted]@");
 }
 
 /** Parses the environment; an empty variable counts as unset. */

@@ -1,5 +1,6 @@
-import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from "ioredis";
-import { config, redisNodes } from "./config.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Cluster, type ClusterOptions, Command, Redis, type RedisOptions, ReplyError } from "ioredis";
+import { config, redactUrlCredentials, redisNodes } from "./config.js";
 import { logger } from "./logger.js";
 
 // Publisher, subscriber and BullMQ connections are never shared: a subscribed connection can
@@ -154,7 +155,7 @@ function checkRedisMode(): void {
       logger.warn("Could not tell whether Redis runs as a Redis Cluster (INFO cluster): not checked");
     const problem = typeof enabled === "boolean" ? redisModeProblem(enabled, config().REDIS_CLUSTER) : null;
     if (!problem) return;
-    logger.fatal({ REDIS_URL: config().REDIS_URL.replace(/\/\/[^@/]*@/g, "//[redacted]@") }, problem);
+    logger.fatal({ REDIS_URL: redactUrlCredentials(config().REDIS_URL) }, problem);
     process.exit(1);
   });
 }
@@ -197,9 +198,6 @@ export function redisDown(redis: RedisClient): boolean {
 /** Connections whose hang is being confirmed (noteCommandFailure). */
 const probing = new WeakSet<RedisClient>();
 
-/** PINGs in a row a timed-out connection must leave unanswered to count as hung. */
-const PROBES_TO_CONFIRM_HANG = 2;
-
 const timedOut = (error: unknown): boolean => error instanceof Error && /Command timed out/.test(error.message);
 
 /**
@@ -207,11 +205,10 @@ const timedOut = (error: unknown): boolean => error instanceof Error && /Command
  * connected may mean Redis hangs (stopped process, partition, overload), or only that this
  * process was starved of the CPU: a command's timer then runs before its answer, already
  * received, is read. So the connection is probed (a PING to the server, to each master of a
- * cluster) with the same timeout; only when PROBES_TO_CONFIRM_HANG probes in a row go
- * unanswered is it dropped and reconnected. It then counts as down (redisDown) until Redis
- * answers again, and callers stop waiting on it after a few timeouts per connection instead of
- * one per request. A false alarm leaves the connection, its subscriptions and the commands in
- * flight on it alone.
+ * cluster, answersPing) within the same timeout; only when one goes unanswered is it dropped and
+ * reconnected. It then counts as down (redisDown) until Redis answers again, and callers stop
+ * waiting on it after about two timeouts per connection instead of one per request. A false
+ * alarm leaves the connection, its subscriptions and the commands in flight on it alone.
  */
 export function noteCommandFailure(redis: RedisClient, error: unknown): void {
   if (!timedOut(error) || redis.status !== "ready" || probing.has(redis)) return;
@@ -226,23 +223,31 @@ export function noteCommandFailure(redis: RedisClient, error: unknown): void {
 }
 
 async function hangConfirmed(redis: RedisClient): Promise<boolean> {
-  for (let probe = 0; probe < PROBES_TO_CONFIRM_HANG; probe++) {
-    // After the event loop's poll phase: answers already received are read before a probe is timed.
-    await new Promise((resolve) => setImmediate(resolve));
-    if (redis.status !== "ready") return false;
-    const servers = redis instanceof Cluster ? redis.nodes("master") : [redis];
-    // Another failure (a closed connection) is no hang: the connection's own reconnection handles it.
-    const answered = await Promise.all(
-      servers.map((server) =>
-        server.ping().then(
-          () => true,
-          (e) => !timedOut(e),
-        ),
-      ),
-    );
-    if (answered.every(Boolean)) return false;
-  }
-  return true;
+  if (redis.status !== "ready") return false;
+  const servers = redis instanceof Cluster ? redis.nodes("master") : [redis];
+  const timeoutMs = config().REDIS_COMMAND_TIMEOUT_MS;
+  return !(await Promise.all(servers.map((server) => answersPing(server, timeoutMs)))).every(Boolean);
+}
+
+/**
+ * Whether `server` answers a PING within `timeoutMs` (ms), timed here rather than by the
+ * connection's commandTimeout: the verdict comes after the event loop's poll phase that follows
+ * the timer, so an answer received while this process was starved of the CPU is read first, and
+ * only a Redis that did not answer in time is found silent. A failure (a closed connection)
+ * counts as an answer: no hang, the connection's own reconnection handles it.
+ */
+async function answersPing(server: Redis, timeoutMs: number): Promise<boolean> {
+  const ping = new Command("ping");
+  ping.setTimeout = () => {}; // Timed below.
+  let settled = false;
+  const settle = () => {
+    settled = true;
+  };
+  ping.promise.then(settle, settle);
+  server.sendCommand(ping);
+  await sleep(timeoutMs);
+  await new Promise((resolve) => setImmediate(resolve));
+  return settled;
 }
 
 /**

@@ -36,6 +36,24 @@ describe("configuration", () => {
     expect((error as ConfigError).message).not.toMatch(/hunter2|short/);
   });
 
+  it("withholds a URL's password that holds '/' or '@' (which makes the URL invalid, so shown)", () => {
+    const problems = [
+      { DATABASE_URL: "postgresql://closer:s3cr/Et+base64@db.internal/closer" },
+      { REDIS_URL: "redis://:s3cr/Et+base64@cache.internal:6379" },
+      { REDIS_URL: "redis://:p@ss@cache.internal:notaport" },
+    ].flatMap((env) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    });
+    expect(problems).toHaveLength(3);
+    expect(problems.filter((p) => /s3cr|Et\+base64|p@ss|ss@/.test(p))).toEqual([]);
+    expect(problems.every((p) => p.includes("//[redacted]@"))).toBe(true);
+  });
+
   it("rejects a delivery lease not above the provider timeout, naming DELIVERY_LEASE_MS", () => {
     // A send waiting on its provider must never outlive its lease: the lease recovery would take
     // it for a stopped scheduler's and fail it while it may still go out.

@@ -69,6 +69,35 @@ describe("a command that times out", () => {
     expect(await client.get("greeting")).toBe("hello");
   });
 
+  it("leaves the connection alone when this process keeps losing the CPU after each write, its probes' too", async () => {
+    const { client, closes } = await connected("starved-longer");
+    // For 2 s, every write to Redis is followed by a loss of the CPU longer than the timeout.
+    const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+    const write = stream.write;
+    const started = performance.now();
+    stream.write = function (this: unknown, ...args: unknown[]) {
+      const written = write.apply(this, args);
+      if (performance.now() - started < 2_000) queueMicrotask(() => starve(TIMEOUT_MS * 2));
+      return written;
+    };
+    try {
+      const failure = await client.get("greeting").then(
+        () => null,
+        (error: Error) => error,
+      );
+      expect(failure?.message).toMatch(/Command timed out/);
+      noteCommandFailure(client, failure);
+      await sleep(3_000);
+    } finally {
+      stream.write = write;
+    }
+    expect({ closes, status: client.status, down: redisDown(client) }).toEqual({
+      closes: [],
+      status: "ready",
+      down: false,
+    });
+  });
+
   it("drops the connection of a Redis that stopped answering, so callers skip it, until Redis is back", async () => {
     const { client } = await connected("hung");
     await redis.pause();
