@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "graphql";
-import pg from "pg";
 import { afterAll, describe, expect, it, vi } from "vitest";
 
 // Read-your-writes for a key minted a moment ago (README "Read replica"): its queries read the
@@ -42,16 +41,6 @@ afterAll(async () => {
   await redis.remove();
 });
 
-async function onReplica(sql: string) {
-  const client = new pg.Client({ connectionString: replica.url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 async function keyIdOf(creatorId: string): Promise<string> {
   const { rows } = await pool.query<{ id: string }>(
     `SELECT id FROM api_keys WHERE "creatorId" = $1 AND kind = 'CREATOR'`,
@@ -81,8 +70,8 @@ describe("whether the replica holds a key", () => {
     };
 
     // The standby applies nothing committed from now on (a delayed or restored-behind replica).
-    await onReplica("ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
-    await onReplica("SELECT pg_reload_conf()");
+    await replica.query("ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
+    await replica.query("SELECT pg_reload_conf()");
     await sleep(500);
     const fresh = await makeCreator();
     const control = await makeCreator();
@@ -95,7 +84,7 @@ describe("whether the replica holds a key", () => {
     // Back (the probe runs every second), still without either key.
     for (let i = 0; i < 50 && !readReplica()?.available; i++) await sleep(200);
     expect(readReplica()?.available).toBe(true);
-    expect(await onReplica(`SELECT count(*)::int AS n FROM api_keys`)).toEqual([{ n: 0 }]);
+    expect(await replica.query(`SELECT count(*)::int AS n FROM api_keys`)).toEqual([{ n: 0 }]);
 
     const controlRouted = await routedToReplica(controlKey);
     const keyRouted = await routedToReplica(key);

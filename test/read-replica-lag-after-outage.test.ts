@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
 import { afterAll, describe, expect, it, vi } from "vitest";
 
 // The lag guard (DATABASE_READ_MAX_LAG_MS, README "Read replica") across a replica outage: the
@@ -39,16 +38,6 @@ afterAll(async () => {
   await redis.remove();
 });
 
-async function onReplica(sql: string) {
-  const client = new pg.Client({ connectionString: replica.url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 describe("lag guard after a replica outage", () => {
   it("keeps a replica that returns further behind than the bound from serving, its reads answered by the primary", async () => {
     const pooled = readReplica();
@@ -57,8 +46,8 @@ describe("lag guard after a replica outage", () => {
     expect(pooled.available).toBe(true);
 
     // From now on the standby applies nothing (a stand-in for a long catch-up), then it stops.
-    await onReplica("ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
-    await onReplica("SELECT pg_reload_conf()");
+    await replica.query("ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
+    await replica.query("SELECT pg_reload_conf()");
     await sleep(300);
     await replica.stop("fast");
     for (let i = 0; i < 50 && pooled.available; i++) await sleep(100);

@@ -177,6 +177,19 @@ async function adaOnReplica(owner: MadeCreator): Promise<{ ada: string; firstEve
   return { ada, firstEvent: eventId };
 }
 
+/** Watches the logger's warnings and infos: how many lines said `text` at a level, until restored. */
+function logged() {
+  const spies = { warn: vi.spyOn(logger, "warn"), info: vi.spyOn(logger, "info") };
+  return {
+    said: (level: keyof typeof spies, text: string) =>
+      spies[level].mock.calls.filter((call) => call.some((arg) => typeof arg === "string" && arg.includes(text)))
+        .length,
+    restore: () => {
+      for (const spy of Object.values(spies)) spy.mockRestore();
+    },
+  };
+}
+
 /** How many consumers the primary holds for the creator, read on it directly. */
 async function consumersOnPrimary(owner: MadeCreator): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM consumers WHERE "creatorId" = $1`, [
@@ -313,10 +326,7 @@ describe("with DATABASE_READ_URL", () => {
   it(
     "answers queries from the primary while the replica is stopped, and from the replica once it is back",
     async () => {
-      const warn = vi.spyOn(logger, "warn");
-      const info = vi.spyOn(logger, "info");
-      const said = (spy: typeof warn, text: string) =>
-        spy.mock.calls.filter((call) => call.some((arg) => typeof arg === "string" && arg.includes(text))).length;
+      const { said, restore } = logged();
       try {
         const owner = await makeCreator();
         const reader = await anotherCreatorKey(owner);
@@ -328,11 +338,11 @@ describe("with DATABASE_READ_URL", () => {
         for (let i = 0; i < 3; i++) {
           expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 2, found: 1 });
         }
-        expect(said(warn, "read replica unavailable")).toBe(1);
+        expect(said("warn", "read replica unavailable")).toBe(1);
 
         await replica.start();
         await eventually(
-          async () => (said(info, "read replica available again") === 1 ? true : undefined),
+          async () => (said("info", "read replica available again") === 1 ? true : undefined),
           10_000,
           "the replica taken back",
         );
@@ -345,8 +355,7 @@ describe("with DATABASE_READ_URL", () => {
           await replica.resumeReplay();
         }
       } finally {
-        warn.mockRestore();
-        info.mockRestore();
+        restore();
       }
     },
     TEST_MS,
@@ -385,10 +394,7 @@ describe("with DATABASE_READ_URL", () => {
   it(
     "answers every key from the primary while the replica is further behind than DATABASE_READ_MAX_LAG_MS, and from the replica once it caught up",
     async () => {
-      const warn = vi.spyOn(logger, "warn");
-      const info = vi.spyOn(logger, "info");
-      const said = (spy: typeof warn, text: string) =>
-        spy.mock.calls.filter((call) => call.some((arg) => typeof arg === "string" && arg.includes(text))).length;
+      const { said, restore } = logged();
       try {
         const owner = await makeCreator();
         const reader = await anotherCreatorKey(owner);
@@ -402,7 +408,7 @@ describe("with DATABASE_READ_URL", () => {
           expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 1, found: 0 });
           // ...and, once it is behind by more than the bound, the primary's.
           await eventually(
-            async () => (said(warn, "read replica too far behind") === 1 ? true : undefined),
+            async () => (said("warn", "read replica too far behind") === 1 ? true : undefined),
             30_000,
             "the replica taken for too far behind",
             200,
@@ -412,7 +418,7 @@ describe("with DATABASE_READ_URL", () => {
           await replica.resumeReplay();
         }
         await eventually(
-          async () => (said(info, "read replica caught up") === 1 ? true : undefined),
+          async () => (said("info", "read replica caught up") === 1 ? true : undefined),
           30_000,
           "the replica taken back once caught up",
           200,
@@ -426,8 +432,7 @@ describe("with DATABASE_READ_URL", () => {
           await replica.resumeReplay();
         }
       } finally {
-        warn.mockRestore();
-        info.mockRestore();
+        restore();
       }
     },
     TEST_MS,

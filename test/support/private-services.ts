@@ -129,6 +129,8 @@ export type PrivateReplica = {
   resumeReplay(): Promise<void>;
   /** Resolves once the replica has replayed everything the primary had written when it was called. */
   caughtUp(): Promise<void>;
+  /** One statement on the replica's database, on a connection of its own: its rows. */
+  query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<Row[]>;
   /** Stops the server and removes its data. */
   remove(): Promise<void>;
 };
@@ -191,6 +193,7 @@ export async function startPrivateReplica(primary: PrivatePostgres): Promise<Pri
     port,
     url,
     log: () => readFile(logFile, "utf8"),
+    query: (text, values) => queryOnce(url, text, values),
     async stop(mode = "fast") {
       await ctl("-m", mode, "stop");
     },
