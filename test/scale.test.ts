@@ -372,8 +372,10 @@ describe("two APIs and two workers on a Redis Cluster", () => {
       await Promise.all(sent.map((s) => s.done));
       expect(sent.filter((s) => !s.eventId).map((s) => `${s.key}: ${s.error}`)).toEqual([]);
 
-      // Drained: every event stored is run (the sweeper enqueues those whose jobs were lost) and
-      // every action is sent or settled otherwise.
+      // Drained: every action is sent or settled otherwise, every event stored is run (the sweeper
+      // enqueues those whose jobs were lost), and no event came for a second: a mail's delivery
+      // outcome is stored just after its SENT mark (best effort: not by a worker killed between).
+      let stored = { count: -1, since: 0 };
       const drained = await eventually(
         async () => {
           const [events, unsettled] = await Promise.all([
@@ -383,8 +385,10 @@ describe("two APIs and two workers on a Redis Cluster", () => {
             }),
             db.action.count({ where: { creatorId, status: { in: ["PLANNED", "SENDING"] } } }),
           ]);
-          const done = unsettled === 0 && events.every((e) => e.processedAt || e.failedAt);
-          return done ? { at: Date.now(), events } : undefined;
+          const settled = unsettled === 0 && events.every((e) => e.processedAt || e.failedAt);
+          // Since when this state has held: drained from then on, once it has held a second.
+          if (!settled || events.length !== stored.count) stored = { count: events.length, since: Date.now() };
+          return settled && Date.now() - stored.since >= 1_000 ? { at: stored.since, events } : undefined;
         },
         60_000,
         "every event run and every action settled",
