@@ -8,22 +8,14 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 // replica failed) must not be remembered as the replica's: once the replica is back without the
 // key (restarted behind, delayed, rebuilt from an older backup), the key would read a replica
 // lacking its own creator. A primary, a standby and a Redis of this file's own.
-const { primary, replica, redis } = await vi.hoisted(async () => {
-  const { startPrivatePostgres, startPrivateReplica, startPrivateRedis } = await import(
-    "./support/private-services.js"
-  );
-  const made = await startPrivatePostgres("closer_replica_keycache", { migrations: true });
-  const standby = await startPrivateReplica(made);
-  const cache = await startPrivateRedis();
-  Object.assign(process.env, {
-    DATABASE_URL: made.url,
-    DATABASE_READ_URL: standby.url,
-    DATABASE_READ_MAX_LAG_MS: "300000",
-    DATABASE_CONNECT_TIMEOUT_MS: "1000",
-    REDIS_URL: cache.url,
+const services = await vi.hoisted(async () => {
+  const { startReplicatedServices } = await import("./support/private-services.js");
+  return startReplicatedServices("closer_replica_keycache", {
+    redis: true,
+    settings: { DATABASE_READ_MAX_LAG_MS: "300000", DATABASE_CONNECT_TIMEOUT_MS: "1000" },
   });
-  return { primary: made, replica: standby, redis: cache };
 });
+const { replica } = services;
 
 import { makeCreator } from "../scripts/fixtures.js";
 import { readRouting } from "../src/api/read-routing.js";
@@ -36,9 +28,7 @@ afterAll(async () => {
   await closeRedis(command);
   await closeReadReplica();
   await pool.end();
-  await replica.remove();
-  await primary.remove();
-  await redis.remove();
+  await services.remove();
 });
 
 async function keyIdOf(creatorId: string): Promise<string> {

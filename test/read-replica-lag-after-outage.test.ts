@@ -8,22 +8,14 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 // and a Redis of this file's own.
 
 const MAX_LAG_MS = 2_000;
-const { primary, replica, redis } = await vi.hoisted(async () => {
-  const { startPrivatePostgres, startPrivateReplica, startPrivateRedis } = await import(
-    "./support/private-services.js"
-  );
-  const made = await startPrivatePostgres("closer_replica_lag", { migrations: true });
-  const standby = await startPrivateReplica(made);
-  const cache = await startPrivateRedis();
-  Object.assign(process.env, {
-    DATABASE_URL: made.url,
-    DATABASE_READ_URL: standby.url,
-    DATABASE_READ_MAX_LAG_MS: "2000",
-    DATABASE_CONNECT_TIMEOUT_MS: "1000",
-    REDIS_URL: cache.url,
+const services = await vi.hoisted(async () => {
+  const { startReplicatedServices } = await import("./support/private-services.js");
+  return startReplicatedServices("closer_replica_lag", {
+    redis: true,
+    settings: { DATABASE_READ_MAX_LAG_MS: "2000", DATABASE_CONNECT_TIMEOUT_MS: "1000" },
   });
-  return { primary: made, replica: standby, redis: cache };
 });
+const { replica } = services;
 
 import { makeCreator } from "../scripts/fixtures.js";
 import { pool } from "../src/db/client.js";
@@ -33,9 +25,7 @@ import { logger } from "../src/logger.js";
 afterAll(async () => {
   await closeReadReplica();
   await pool.end();
-  await replica.remove();
-  await primary.remove();
-  await redis.remove();
+  await services.remove();
 });
 
 describe("lag guard after a replica outage", () => {

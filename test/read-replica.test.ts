@@ -7,22 +7,13 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 // DATABASE_URL and DATABASE_READ_URL. Which server answered is told by what it answers: with the
 // replica's replay paused, the replica still has the state of that moment while the primary moves
 // on. Redis is the shared one, under this file's prefix.
-const { primary, replica } = await vi.hoisted(async () => {
-  const { startPrivatePostgres, startPrivateReplica } = await import("./support/private-services.js");
-  const made = await startPrivatePostgres("closer_read_primary", { migrations: true });
-  try {
-    const standby = await startPrivateReplica(made);
-    process.env.DATABASE_URL = made.url;
-    process.env.DATABASE_READ_URL = standby.url;
-    // A replica paused longer than this is taken for too far behind (one test's subject); the
-    // other tests' pauses are a few requests long.
-    process.env.DATABASE_READ_MAX_LAG_MS = "10000";
-    return { primary: made, replica: standby };
-  } catch (error) {
-    await made.remove();
-    throw error;
-  }
+const services = await vi.hoisted(async () => {
+  const { startReplicatedServices } = await import("./support/private-services.js");
+  // A replica paused longer than DATABASE_READ_MAX_LAG_MS is taken for too far behind (one test's
+  // subject); the other tests' pauses are a few requests long.
+  return startReplicatedServices("closer_read_primary", { settings: { DATABASE_READ_MAX_LAG_MS: "10000" } });
 });
+const { primary, replica } = services;
 
 import { type MadeCreator, makeAdminKey, makeCreator } from "../scripts/fixtures.js";
 import { createApiKey } from "../src/auth/api-keys.js";
@@ -36,8 +27,7 @@ import { eventually } from "./support/processes.js";
 
 // Registered before the API's, so it runs after the API has closed its connections.
 afterAll(async () => {
-  await replica.remove();
-  await primary.remove();
+  await services.remove();
 });
 
 const api = useApi();
@@ -169,12 +159,17 @@ async function consumerIdOf(owner: MadeCreator, externalId: string): Promise<str
   return (await db.consumer.findFirstOrThrow({ where: { creatorId: owner.creator.id, externalId } })).id;
 }
 
-/** The creator's first consumer, ada, after one page view, once the replica has replayed it: each test's start. */
-async function adaOnReplica(owner: MadeCreator): Promise<{ ada: string; firstEvent: string }> {
+/**
+ * Each test's start: a creator with a second creator key (another client of theirs, the reader)
+ * and a first consumer, ada, after one page view, once the replica has replayed all that.
+ */
+async function creatorOnReplica(): Promise<{ owner: MadeCreator; reader: string; ada: string; firstEvent: string }> {
+  const owner = await makeCreator();
+  const reader = await anotherCreatorKey(owner);
   const { eventId } = await pageView(owner, owner.ingestKey, "ada");
   const ada = await consumerIdOf(owner, "ada");
   await replica.caughtUp();
-  return { ada, firstEvent: eventId };
+  return { owner, reader, ada, firstEvent: eventId };
 }
 
 /** Watches the logger's warnings and infos: how many lines said `text` at a level, until restored. */
@@ -202,8 +197,7 @@ describe("with DATABASE_READ_URL", () => {
   it(
     "answers queries from the replica: lists, search, analytics, timeline and dead-letter view show its state",
     async () => {
-      const owner = await makeCreator();
-      const { ada, firstEvent: first } = await adaOnReplica(owner);
+      const { owner, ada, firstEvent: first } = await creatorOnReplica();
       const before = await dashboard(owner, owner.creatorKey, ada, emailOf("bob"));
       expect(before).toEqual({ consumers: 1, found: 0, events: 1, firstSeen: 1, timeline: 1, failed: 0 });
       const after = { consumers: 2, found: 1, events: 3, firstSeen: 2, timeline: 2, failed: 1 };
@@ -232,9 +226,8 @@ describe("with DATABASE_READ_URL", () => {
   it(
     "answers a mutation from the primary, and its key's next queries until the replica has replayed its write",
     async () => {
-      const owner = await makeCreator();
-      const [writer, reader] = [owner.creatorKey, await anotherCreatorKey(owner)];
-      const { ada } = await adaOnReplica(owner);
+      const { owner, reader, ada } = await creatorOnReplica();
+      const writer = owner.creatorKey;
 
       await replica.pauseReplay();
       try {
@@ -269,9 +262,8 @@ describe("with DATABASE_READ_URL", () => {
   it(
     "sends no write to the replica under a mixed load, whose queries it answers",
     async () => {
-      const owner = await makeCreator();
-      const [writer, reader] = [owner.creatorKey, await anotherCreatorKey(owner)];
-      const { ada } = await adaOnReplica(owner);
+      const { owner, reader, ada } = await creatorOnReplica();
+      const writer = owner.creatorKey;
       /** Transactions the replica has committed in the database, read from another one so as not to count. */
       const replicaTransactions = async () => {
         const client = new pg.Client({ connectionString: replica.url.replace(/[^/]+$/, "postgres") });
@@ -328,9 +320,7 @@ describe("with DATABASE_READ_URL", () => {
     async () => {
       const { said, restore } = logged();
       try {
-        const owner = await makeCreator();
-        const reader = await anotherCreatorKey(owner);
-        const { ada } = await adaOnReplica(owner);
+        const { owner, reader, ada } = await creatorOnReplica();
         expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 1 });
 
         await replica.stop("fast");
@@ -396,9 +386,7 @@ describe("with DATABASE_READ_URL", () => {
     async () => {
       const { said, restore } = logged();
       try {
-        const owner = await makeCreator();
-        const reader = await anotherCreatorKey(owner);
-        const { ada } = await adaOnReplica(owner);
+        const { owner, reader, ada } = await creatorOnReplica();
         expect(await dashboard(owner, reader, ada, emailOf("bob"))).toMatchObject({ consumers: 1 });
 
         // Replication stalls, while the replica still answers: at first the reader sees its state...
