@@ -172,6 +172,20 @@ async function creatorOnReplica(): Promise<{ owner: MadeCreator; reader: string;
   return { owner, reader, ada, firstEvent: eventId };
 }
 
+/**
+ * That `reader`'s queries read the replica: with its replay paused, a page view of a new consumer
+ * (cleo) is not seen, and the creator has the `consumers` the replica holds.
+ */
+async function expectReplicaServes(owner: MadeCreator, reader: string, ada: string, consumers: number): Promise<void> {
+  await replica.pauseReplay();
+  try {
+    await pageView(owner, owner.ingestKey, "cleo");
+    expect(await dashboard(owner, reader, ada, emailOf("cleo"))).toMatchObject({ consumers, found: 0 });
+  } finally {
+    await replica.resumeReplay();
+  }
+}
+
 /** Watches the logger's warnings and infos: how many lines said `text` at a level, until restored. */
 function logged() {
   const spies = { warn: vi.spyOn(logger, "warn"), info: vi.spyOn(logger, "info") };
@@ -337,13 +351,7 @@ describe("with DATABASE_READ_URL", () => {
           "the replica taken back",
         );
         await replica.caughtUp();
-        await replica.pauseReplay();
-        try {
-          await pageView(owner, owner.ingestKey, "cleo");
-          expect(await dashboard(owner, reader, ada, emailOf("cleo"))).toMatchObject({ consumers: 2, found: 0 });
-        } finally {
-          await replica.resumeReplay();
-        }
+        await expectReplicaServes(owner, reader, ada, 2);
       } finally {
         restore();
       }
@@ -412,13 +420,7 @@ describe("with DATABASE_READ_URL", () => {
           200,
         );
         // Its reads are the replica's again: paused once more, it answers the state it has.
-        await replica.pauseReplay();
-        try {
-          await pageView(owner, owner.ingestKey, "cleo");
-          expect(await dashboard(owner, reader, ada, emailOf("cleo"))).toMatchObject({ consumers: 2, found: 0 });
-        } finally {
-          await replica.resumeReplay();
-        }
+        await expectReplicaServes(owner, reader, ada, 2);
       } finally {
         restore();
       }
