@@ -36,6 +36,9 @@ function ipaddrCidr(entry: string): boolean {
  */
 export const MIN_EVENT_RETENTION_DAYS = 365;
 
+/** The longest event retention that is not "for ever" (0): a century, in days. */
+export const MAX_EVENT_RETENTION_DAYS = 36_500;
+
 /** Every setting comes from the environment; defaults work on a developer machine of ours. */
 const configSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -63,8 +66,9 @@ const configSchema = z.object({
   REDIS_URL: z
     .string()
     .default("redis://127.0.0.1:6379")
-    .refine((urls) => redisNodes(urls).every(isRedisUrl), {
-      message: "must be a URL such as redis://host:6379, or a Redis Cluster's nodes comma-separated",
+    .refine((urls) => urls.split(",").every((node) => isRedisUrl(node.trim())), {
+      message:
+        "must be a URL such as redis://host:6379 (a database number at most as its path), or a Redis Cluster's nodes comma-separated, with no empty one",
     })
     .refine((urls) => redisNodeMismatch(urls) === null, {
       error: (issue) => redisNodeMismatch(String(issue.input)) ?? undefined,
@@ -131,10 +135,10 @@ const configSchema = z.object({
   /**
    * How long events are kept, in days from their receipt; 0 (the default) keeps them for ever. The
    * worker drops each month of events once all of it is older than this, with what refers to them:
-   * their agent invocations and those invocations' actions, their idempotency keys (README "Event
-   * partitions and retention"). 0 or at least MIN_EVENT_RETENTION_DAYS.
+   * their agent invocations and their idempotency keys (README "Event partitions and retention").
+   * 0, or from MIN_EVENT_RETENTION_DAYS to MAX_EVENT_RETENTION_DAYS.
    */
-  EVENT_RETENTION_DAYS: int(0)
+  EVENT_RETENTION_DAYS: int(0, MAX_EVENT_RETENTION_DAYS)
     .refine(
       (days) => days === 0 || days >= MIN_EVENT_RETENTION_DAYS,
       `must be 0 (keep events for ever) or at least ${MIN_EVENT_RETENTION_DAYS}: agents read a consumer's events and messages that far back`,
@@ -211,8 +215,8 @@ export function redisNodes(redisUrl: string): string[] {
 
 function isRedisUrl(node: string): boolean {
   try {
-    const { protocol, hostname } = new URL(node);
-    return (protocol === "redis:" || protocol === "rediss:") && hostname !== "";
+    const { protocol, hostname, pathname } = new URL(node);
+    return (protocol === "redis:" || protocol === "rediss:") && hostname !== "" && /^(\/\d*)?$/.test(pathname);
   } catch {
     return false;
   }

@@ -117,6 +117,11 @@ describe("configuration", () => {
     expect(problemsOf({ REDIS_URL: "redis://10.0.0.1:7000,http://10.0.0.2:7000" })).toEqual([
       expect.stringMatching(/^REDIS_URL="redis:\/\/10.0.0.1:7000,http:\/\/10.0.0.2:7000": must be a URL/),
     ]);
+    // A comma too many, a blank value, a path that is no database number: refused here, not at the
+    // first connection (with a stack trace).
+    for (const REDIS_URL of ["redis://10.0.0.1:7000,", " ", "redis://127.0.0.1:6379/abc"]) {
+      expect(problemsOf({ REDIS_URL })).toEqual([expect.stringMatching(/^REDIS_URL=".*": must be a URL/)]);
+    }
     expect(problemsOf({ REDIS_URL: seeds, REDIS_CLUSTER: "false" })).toEqual([
       expect.stringMatching(/^REDIS_CLUSTER="false": REDIS_URL lists several nodes, which only a Redis Cluster has/),
     ]);

@@ -411,6 +411,14 @@ describe("retention", () => {
     expect(() => loadConfig({ EVENT_RETENTION_DAYS: "90" })).toThrow(
       /EVENT_RETENTION_DAYS="90": must be 0 .* or at least 365/,
     );
+    // A cutoff too far back to be a date would compare false with every month, dropping them all.
+    expect(() => loadConfig({ EVENT_RETENTION_DAYS: "200000000" })).toThrow(/EVENT_RETENTION_DAYS="200000000": /);
+  });
+
+  it("drops nothing for a cutoff that is not a date", async () => {
+    const before = await eventPartitions();
+    await expect(dropEventPartitionsBefore(new Date(Number.NaN))).rejects.toThrow(RangeError);
+    expect(await eventPartitions()).toEqual(before);
   });
 
   it("drops the months wholly past it, with what refers to their events, and nothing newer", async () => {

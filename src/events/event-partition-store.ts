@@ -111,9 +111,12 @@ export async function makeEventPartitions(from: Date, through: Date): Promise<st
  * events go on meanwhile) and dropped. One process drops at a time (a session advisory lock,
  * tried: while another process holds it this answers []). `signal` stops it between statements:
  * a month half deleted is finished by the next run, a detach left pending by a crash is
- * finalised, a table detached but not dropped is dropped. Throws what PostgreSQL raises.
+ * finalised, a table detached but not dropped is dropped. Throws RangeError for an invalid
+ * `cutoff`, and what PostgreSQL raises.
  */
 export async function dropEventPartitionsBefore(cutoff: Date, signal?: AbortSignal): Promise<string[]> {
+  // An invalid date compares false with everything: every partition would look past it.
+  if (Number.isNaN(cutoff.getTime())) throw new RangeError(`not a date to drop event partitions before: ${cutoff}`);
   const client = await pool.connect();
   try {
     const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [
