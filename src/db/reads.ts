@@ -111,6 +111,11 @@ class ReplicaPool extends pg.Pool {
   private readonly prisma: PrismaClient;
   private away = false;
   private lagging = false;
+  /**
+   * Whether DATABASE_READ_URL is a standby (pg_last_wal_replay_lsn() not null), as the last lag
+   * check found; undefined before the first. Only a standby can tell what it has replayed.
+   */
+  private standby: boolean | undefined;
   private closed = false;
   private probe: NodeJS.Timeout | undefined;
   private readonly lagCheck: NodeJS.Timeout;
@@ -128,6 +133,7 @@ class ReplicaPool extends pg.Pool {
       this.replayed = 0;
     });
     this.lagCheck = setInterval(() => void this.checkLag(), LAG_CHECK_INTERVAL_MS).unref();
+    void this.checkLag(); // At once: nothing is read from it before it is known to be a standby.
     this.prisma = prismaOver(this);
     this.reads = {
       db: this.prisma,
@@ -151,7 +157,7 @@ class ReplicaPool extends pg.Pool {
 
   /** Whether statements go to the replica now: false while it is taken for away or too far behind. */
   get available(): boolean {
-    return !this.away && !this.lagging;
+    return !this.away && !this.lagging && this.standby === true;
   }
 
   // Both forms of pg.Pool#query: Prisma's adapter and readerOf use the promise one.
@@ -205,10 +211,12 @@ class ReplicaPool extends pg.Pool {
   }
 
   /** Reads how far the replica has replayed into `replayed`, and answers it (bytes). */
-  private async readReplayPosition(): Promise<number> {
+  private async readReplayPosition(): Promise<number | null> {
     const { rows } = await this.own(["SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::text AS replayed"]);
     // Null on a server that is not a standby: it cannot be told to hold any write.
-    this.replayed = Math.max(this.replayed, Number(rows[0]?.replayed ?? 0));
+    const replayed = rows[0]?.replayed;
+    if (replayed == null) return null;
+    this.replayed = Math.max(this.replayed, Number(replayed));
     return this.replayed;
   }
 
@@ -245,9 +253,25 @@ class ReplicaPool extends pg.Pool {
    * ago (false before any is that old). Throws what the replica raises.
    */
   private async behind(): Promise<boolean> {
+    const replayed = await this.readReplayPosition();
+    this.noteStandby(replayed !== null);
     const due = this.primaryPositions[0];
-    if (!due || due.at > Date.now() - config().DATABASE_READ_MAX_LAG_MS) return false;
-    return (await this.readReplayPosition()) < due.position;
+    if (replayed === null || !due || due.at > Date.now() - config().DATABASE_READ_MAX_LAG_MS) return false;
+    return replayed < due.position;
+  }
+
+  /** Records whether the server is a standby, logging a change (an error when it is not one). */
+  private noteStandby(standby: boolean): void {
+    if (standby === this.standby) return;
+    const first = this.standby === undefined;
+    this.standby = standby;
+    if (!standby) {
+      logger.error(
+        "DATABASE_READ_URL is not a streaming replica (pg_last_wal_replay_lsn() is null): its reads go to the primary",
+      );
+    } else if (!first) {
+      logger.info("DATABASE_READ_URL is a streaming replica again: read-only queries go to it");
+    }
   }
 
   private setLagging(behind: boolean): void {
